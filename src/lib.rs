@@ -1,11 +1,201 @@
 //! drx-collect: collect a support bundle from a DRX/BSR replication node, and diagnose bundles.
+//!
+//! The binary only calls [`main_entry`]; everything else is this library, so tests and `inspect`
+//! reuse it.
+pub mod archive;
+pub mod cli;
+pub mod collect;
 pub mod error;
+pub mod host;
 pub mod index;
 pub mod lang;
+pub mod logtime;
+pub mod manifest;
+pub mod platform;
+pub mod redact;
+pub mod rules;
+pub mod summary;
+pub mod units;
 
+use clap::Parser;
+use cli::{Cli, Command, ManifestAction, RulesAction};
+use error::{Error, ExitStatus, Result};
+use lang::Lang;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Entry point used by `main`: runs the command line and maps the result to an exit code.
 pub fn main_entry() -> ExitCode {
-    ExitCode::SUCCESS
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() {
+                ExitStatus::Usage as u8
+            } else {
+                0
+            });
+        }
+    };
+    match run(cli, argv) {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(err) => {
+            if !is_broken_pipe(&err) {
+                eprintln!("drx-collect: {err}");
+            }
+            if is_broken_pipe(&err) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(err.status() as u8)
+            }
+        }
+    }
+}
+
+fn is_broken_pipe(err: &Error) -> bool {
+    err.message().contains("Broken pipe") || err.message().contains("broken pipe")
+}
+
+pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
+    match cli.command {
+        None => run_collect(cli.collect, argv),
+        Some(Command::Collect(args)) => run_collect(args, argv),
+        Some(Command::Manifest { action }) => run_manifest(action),
+        Some(Command::Rules { action }) => run_rules(action),
+        Some(Command::Inspect(_)) | Some(Command::Diff(_)) | Some(Command::Schedule(_)) => {
+            Err(Error::failed(
+                "this subcommand is not available in this build yet; see the README's status table",
+            ))
+        }
+    }
+}
+
+fn run_collect(args: cli::CollectArgs, argv: Vec<String>) -> Result<ExitStatus> {
+    let settings = args.into_settings(argv).map_err(Error::usage)?;
+    let outcome = collect::run(&settings)?;
+    if let Some(outcome) = outcome {
+        collect::report::print(&settings, &outcome)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn run_manifest(action: ManifestAction) -> Result<ExitStatus> {
+    let mut out = std::io::stdout().lock();
+    match action {
+        ManifestAction::Show { file, os } => {
+            let text = match file {
+                Some(path) => {
+                    manifest::load(&path)?;
+                    std::fs::read_to_string(&path)
+                        .map_err(|err| Error::io("read manifest", &path, &err, ""))?
+                }
+                None => {
+                    let os = match os {
+                        Some(cli::OsArg::Linux) => manifest::Os::Linux,
+                        Some(cli::OsArg::Windows) => manifest::Os::Windows,
+                        None => manifest::Os::current(),
+                    };
+                    manifest::embedded_text(os).to_string()
+                }
+            };
+            write_out(&mut out, text.as_bytes())?;
+        }
+        ManifestAction::Check { file } => {
+            let checked = match file {
+                Some(path) => vec![(path.display().to_string(), manifest::load(&path)?)],
+                None => [manifest::Os::Linux, manifest::Os::Windows]
+                    .into_iter()
+                    .map(|os| (format!("embedded {}", os.as_str()), manifest::embedded(os)))
+                    .collect(),
+            };
+            for (name, manifest) in checked {
+                let line = format!(
+                    "{name}: ok, {} items ({})\n",
+                    manifest.items.len(),
+                    manifest.os.as_str()
+                );
+                write_out(&mut out, line.as_bytes())?;
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn run_rules(action: RulesAction) -> Result<ExitStatus> {
+    let catalogue = rules::Catalogue::embedded()?;
+    let mut out = std::io::stdout().lock();
+    match action {
+        RulesAction::List { lang, json } => {
+            let lang = lang.unwrap_or_else(Lang::from_env);
+            if json {
+                let list: Vec<_> = catalogue
+                    .rules()
+                    .iter()
+                    .map(|rule| {
+                        serde_json::json!({
+                            "id": rule.id,
+                            "severity": rule.severity.as_str(),
+                            "title": rule.title(lang),
+                            "evidence": rule.evidence(lang),
+                            "remedy": rule.remedy(lang),
+                        })
+                    })
+                    .collect();
+                let text = serde_json::to_string_pretty(&list)
+                    .map_err(|e| Error::failed(e.to_string()))?;
+                write_out(&mut out, format!("{text}\n").as_bytes())?;
+            } else {
+                for rule in catalogue.rules() {
+                    let line = format!(
+                        "{:<28} {:<8} {}\n",
+                        rule.id,
+                        rule.severity.as_str(),
+                        rule.title(lang)
+                    );
+                    write_out(&mut out, line.as_bytes())?;
+                }
+            }
+        }
+        RulesAction::Explain { id, lang } => {
+            let lang = lang.unwrap_or_else(Lang::from_env);
+            let rule = catalogue.get(&id).ok_or_else(|| {
+                Error::failed(format!(
+                    "there is no rule '{id}'; `drx-collect rules list` shows them all"
+                ))
+            })?;
+            let text = format!(
+                "{} ({})\n{}\n\n{}:\n  {}\n\n{}:\n  {}\n",
+                rule.id,
+                rule.severity.as_str(),
+                rule.title(lang),
+                if lang == Lang::Ko {
+                    "증거"
+                } else {
+                    "Evidence"
+                },
+                rule.evidence(lang).replace('\n', "\n  "),
+                if lang == Lang::Ko { "조치" } else { "Remedy" },
+                rule.remedy(lang).replace('\n', "\n  "),
+            );
+            write_out(&mut out, text.as_bytes())?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            Err(Error::failed("broken pipe"))
+        }
+        Err(err) => Err(Error::failed(format!(
+            "cannot write to standard output: {}",
+            error::describe_io(&err)
+        ))),
+    }
 }

@@ -1,0 +1,223 @@
+//! Writes a bundle archive in one streaming pass: every entry is hashed while it is compressed,
+//! and the hashes become `SHA256SUMS`. Paths given here are relative to the bundle's top
+//! directory, which the writer prepends.
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{self, BufWriter, Read};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Tgz,
+    Zip,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Tgz => "tgz",
+            Format::Zip => "zip",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "tgz" | "tar.gz" => Some(Format::Tgz),
+            "zip" => Some(Format::Zip),
+            _ => None,
+        }
+    }
+
+    /// `tgz` on Linux, `zip` on Windows (SPEC §2).
+    pub fn native() -> Format {
+        if cfg!(windows) {
+            Format::Zip
+        } else {
+            Format::Tgz
+        }
+    }
+}
+
+// One value per run: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Inner {
+    Tgz(tar::Builder<GzEncoder<BufWriter<File>>>),
+    Zip(zip::ZipWriter<BufWriter<File>>),
+}
+
+pub struct BundleWriter {
+    inner: Inner,
+    top: String,
+    /// (path relative to top, sha256 hex), in the order written.
+    sums: Vec<(String, String)>,
+    bytes_in: u64,
+}
+
+/// What one entry came to.
+pub struct Written {
+    pub sha256: String,
+    /// True when the source ended before `len` bytes and the rest was padded with newlines.
+    pub short: bool,
+}
+
+const BUFFER: usize = 1 << 20;
+
+impl BundleWriter {
+    pub fn new(file: File, format: Format, top: &str) -> io::Result<BundleWriter> {
+        let out = BufWriter::with_capacity(BUFFER, file);
+        let inner = match format {
+            Format::Tgz => {
+                let mut builder = tar::Builder::new(GzEncoder::new(out, Compression::new(6)));
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                header.set_size(0);
+                header.set_mtime(now_secs());
+                builder.append_data(&mut header, format!("{top}/"), io::empty())?;
+                Inner::Tgz(builder)
+            }
+            Format::Zip => Inner::Zip(zip::ZipWriter::new(out)),
+        };
+        Ok(BundleWriter {
+            inner,
+            top: top.to_string(),
+            sums: Vec::new(),
+            bytes_in: 0,
+        })
+    }
+
+    /// Adds an entry of exactly `len` bytes read from `data`: a source that ends early is padded
+    /// with newlines, one that runs longer is cut (a log growing while we read it).
+    pub fn add_stream(
+        &mut self,
+        path: &str,
+        len: u64,
+        mtime: i64,
+        data: &mut dyn Read,
+    ) -> io::Result<Written> {
+        let mut reader = ExactHashingReader {
+            inner: data,
+            remaining: len,
+            hasher: Sha256::new(),
+            short: false,
+        };
+        let full = format!("{}/{}", self.top, path);
+        match &mut self.inner {
+            Inner::Tgz(builder) => {
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(0o644);
+                header.set_size(len);
+                header.set_mtime(mtime.max(0) as u64);
+                builder.append_data(&mut header, &full, &mut reader)?;
+            }
+            Inner::Zip(zip) => {
+                let options = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated)
+                    .compression_level(Some(6))
+                    .large_file(len >= u32::MAX as u64)
+                    .last_modified_time(zip_time(mtime))
+                    .unix_permissions(0o644);
+                zip.start_file(full.as_str(), options)
+                    .map_err(io::Error::other)?;
+                io::copy(&mut reader, zip)?;
+            }
+        }
+        let sha256 = crate::manifest::hex(&reader.hasher.finalize());
+        self.sums.push((path.to_string(), sha256.clone()));
+        self.bytes_in += len;
+        Ok(Written {
+            sha256,
+            short: reader.short,
+        })
+    }
+
+    pub fn add_bytes(&mut self, path: &str, bytes: &[u8], mtime: i64) -> io::Result<String> {
+        Ok(self
+            .add_stream(path, bytes.len() as u64, mtime, &mut &bytes[..])?
+            .sha256)
+    }
+
+    /// `SHA256SUMS` text for every entry written so far (sha256sum's format: two spaces).
+    pub fn sums_text(&self) -> String {
+        let mut text = String::new();
+        for (path, sum) in &self.sums {
+            text.push_str(sum);
+            text.push_str("  ");
+            text.push_str(path);
+            text.push('\n');
+        }
+        text
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+
+    /// Writes `SHA256SUMS` and closes the archive; returns the file, flushed but not synced.
+    pub fn finish(mut self) -> io::Result<File> {
+        let sums = self.sums_text();
+        self.add_bytes("SHA256SUMS", sums.as_bytes(), now_secs() as i64)?;
+        let out = match self.inner {
+            Inner::Tgz(builder) => builder.into_inner()?.finish()?,
+            Inner::Zip(zip) => zip.finish().map_err(io::Error::other)?,
+        };
+        out.into_inner().map_err(|err| err.into_error())
+    }
+}
+
+struct ExactHashingReader<'a> {
+    inner: &'a mut dyn Read,
+    remaining: u64,
+    hasher: Sha256,
+    short: bool,
+}
+
+impl Read for ExactHashingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
+        let mut n = if self.short {
+            0
+        } else {
+            self.inner.read(&mut buf[..want])?
+        };
+        if n == 0 {
+            self.short = true;
+            buf[..want].fill(b'\n');
+            n = want;
+        }
+        self.hasher.update(&buf[..n]);
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn zip_time(mtime: i64) -> zip::DateTime {
+    use chrono::{Datelike, Timelike};
+    chrono::DateTime::from_timestamp(mtime, 0)
+        .and_then(|t| {
+            zip::DateTime::from_date_and_time(
+                t.year().clamp(1980, 2107) as u16,
+                t.month() as u8,
+                t.day() as u8,
+                t.hour() as u8,
+                t.minute() as u8,
+                t.second() as u8,
+            )
+            .ok()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,363 @@
+//! The command line (SPEC §2). clap types stop here: `into_settings` turns them into the plain,
+//! checked settings the rest of the code sees.
+use crate::archive::writer::Format;
+use crate::collect::{Settings, Verbosity};
+use crate::lang::Lang;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const ABOUT: &str = "Collect a checksummed, privacy-safe support bundle from a DRX/BSR replication node, and diagnose bundles.";
+
+const AFTER_HELP: &str = "\
+With no subcommand, drx-collect collects: run it as root (Administrator on Windows) and send the
+bundle it prints. Support runs `drx-collect inspect BUNDLE`.
+
+Exit codes: 0 success, 1 the job failed (no bundle written, unreadable bundle, bad manifest),
+2 usage error, 3 inspect found an integrity problem.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "drx-collect",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub collect: CollectArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Collect a bundle (the default when no subcommand is given).
+    Collect(CollectArgs),
+    /// Verify a bundle and diagnose it; give both nodes' bundles to compare a pair.
+    Inspect(InspectArgs),
+    /// What changed between two snapshots of one node.
+    Diff(DiffArgs),
+    /// Install, remove or show periodic snapshots (cron, systemd timer, Task Scheduler).
+    Schedule(ScheduleArgs),
+    /// Print the embedded manifest, or validate a manifest file.
+    Manifest {
+        #[command(subcommand)]
+        action: ManifestAction,
+    },
+    /// The knowledge base: list the rules, or explain one.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ManifestAction {
+    /// Print a manifest: FILE, or the embedded one for this OS (or --os).
+    Show {
+        file: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        os: Option<OsArg>,
+    },
+    /// Validate a manifest file (or the embedded ones); errors name the line.
+    Check { file: Option<PathBuf> },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesAction {
+    /// Every rule: ID, severity, title.
+    List {
+        #[arg(long, value_parser = parse_lang)]
+        lang: Option<Lang>,
+        /// Print the catalogue as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What a rule looks for and what to do about it.
+    Explain {
+        id: String,
+        #[arg(long, value_parser = parse_lang)]
+        lang: Option<Lang>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum OsArg {
+    Linux,
+    Windows,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum FormatArg {
+    Tgz,
+    Zip,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct CollectArgs {
+    /// A directory (the bundle gets its default name inside) or a file path ending in .tgz or .zip.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Archive format [default: tgz on Linux, zip on Windows].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Use this manifest instead of the embedded one (repeatable: later files add items).
+    #[arg(short, long = "manifest", value_name = "FILE")]
+    pub manifests: Vec<PathBuf>,
+    /// Read every collected file under DIR instead of / (a mounted disk, a chroot, a fixture).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Keep only log lines newer than WHEN (72h, 7d, 2026-11-20, RFC 3339).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Per-file cap; a longer file keeps its newest part and is marked truncated.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+    /// Per-command timeout (a manifest item may set its own).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Commands run in parallel.
+    #[arg(short, long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// Replace IP addresses, host names and MAC addresses with consistent pseudonyms.
+    #[arg(long)]
+    pub obfuscate: bool,
+    /// Where --obfuscate keeps its private mapping (never inside the bundle)
+    /// [default: drx-collect-obfuscation-map.json in the output directory].
+    #[arg(long, value_name = "PATH")]
+    pub map_file: Option<PathBuf>,
+    /// Keep secrets (shared-secret, passwords, keys); the index records that this was asked.
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Print what would be collected and the estimated size; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// After writing, delete the oldest bundles made by drx-collect for this host in the output directory beyond N.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Write the bundle as numbered parts of at most SIZE each (for e-mail limits).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub split: Option<u64>,
+    /// A deadline for the whole run: what is collected by then is written, marked partial.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub total_timeout: Option<Duration>,
+    /// Language of titles and remedies [default: from LANG].
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<Lang>,
+    /// Print nothing but errors.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print every item as it is collected.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print the result (bundle path, sha256, counts, findings) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// One bundle, or the bundles of both nodes of a pair.
+    #[arg(required = true, num_args = 1..=2, value_name = "BUNDLE")]
+    pub bundles: Vec<PathBuf>,
+    /// Print one JSON object: bundles, integrity, findings.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a self-contained HTML case report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// List the bundle's files.
+    #[arg(long, conflicts_with_all = ["cat", "extract"])]
+    pub list: bool,
+    /// Print one file of the bundle (path relative to the bundle's top directory).
+    #[arg(long, value_name = "PATH", conflicts_with = "extract")]
+    pub cat: Option<String>,
+    /// Unpack the bundle into DIR (refuses unsafe paths and links; size capped).
+    #[arg(long, value_name = "DIR")]
+    pub extract: Option<PathBuf>,
+    /// Language of titles and remedies [default: from LANG].
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<Lang>,
+    /// Print only the verdict line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<Lang>,
+}
+
+#[derive(Args, Debug)]
+pub struct ScheduleArgs {
+    #[arg(value_enum)]
+    pub action: ScheduleAction,
+    /// How often: 30m, 1h, 6h, 1d ...
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub every: Duration,
+    /// Snapshots to keep.
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    pub keep: usize,
+    /// Where the snapshots go.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/drx-collect")]
+    pub output: PathBuf,
+    /// The cron file to write.
+    #[arg(long, value_name = "PATH", default_value = "/etc/cron.d/drx-collect")]
+    pub cron_file: PathBuf,
+    /// Write a systemd .service + .timer pair instead of a cron entry.
+    #[arg(long)]
+    pub systemd: bool,
+    /// Where the systemd units go.
+    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    pub unit_dir: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ScheduleAction {
+    Install,
+    Remove,
+    Status,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    crate::units::parse_size(text)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(text)
+}
+
+fn parse_lang(text: &str) -> Result<Lang, String> {
+    Lang::parse(text).ok_or_else(|| format!("'{text}' is not a language; use en or ko"))
+}
+
+impl CollectArgs {
+    pub fn into_settings(self, argv: Vec<String>) -> Result<Settings, String> {
+        let now = chrono::Utc::now();
+        let since = match &self.since {
+            Some(text) => {
+                Some(crate::units::parse_since(text, now).map_err(|e| format!("--since: {e}"))?)
+            }
+            None => None,
+        };
+        if self.keep == Some(0) {
+            return Err("--keep must be at least 1".into());
+        }
+        if self.max_file_size == 0 {
+            return Err("--max-file-size must be more than 0".into());
+        }
+        if let Some(split) = self.split {
+            if split < 64 << 10 {
+                return Err("--split must be at least 64KiB".into());
+            }
+        }
+        if self.map_file.is_some() && !self.obfuscate {
+            return Err("--map-file goes with --obfuscate".into());
+        }
+        let format = match self.format {
+            Some(FormatArg::Tgz) => Format::Tgz,
+            Some(FormatArg::Zip) => Format::Zip,
+            None => match &self.output {
+                Some(path) if path.to_string_lossy().ends_with(".zip") => Format::Zip,
+                Some(path) if path.to_string_lossy().ends_with("gz") => Format::Tgz,
+                _ => Format::native(),
+            },
+        };
+        let verbosity = if self.quiet {
+            Verbosity::Quiet
+        } else if self.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        let map_file = match (self.obfuscate, self.map_file) {
+            (true, Some(path)) => Some(path),
+            (true, None) => {
+                Some(output_dir(self.output.as_deref()).join("drx-collect-obfuscation-map.json"))
+            }
+            (false, _) => None,
+        };
+        Ok(Settings {
+            output: self.output,
+            format,
+            manifests: self.manifests,
+            root: self.root,
+            since,
+            since_text: self.since,
+            max_file_size: self.max_file_size,
+            timeout: self.timeout,
+            jobs: self.jobs as usize,
+            obfuscate: self.obfuscate,
+            map_file,
+            redact: !self.no_redact,
+            dry_run: self.dry_run,
+            keep: self.keep,
+            split: self.split,
+            total_timeout: self.total_timeout,
+            lang: self.lang.unwrap_or_else(Lang::from_env),
+            verbosity,
+            json: self.json,
+            argv,
+        })
+    }
+}
+
+/// The directory part of `--output` (what `collect::output::destination` will use).
+fn output_dir(output: Option<&std::path::Path>) -> PathBuf {
+    match output {
+        None => PathBuf::from("."),
+        Some(path) => {
+            let text = path.to_string_lossy();
+            if [".tgz", ".tar.gz", ".zip"]
+                .iter()
+                .any(|e| text.ends_with(e))
+            {
+                path.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_else(|| PathBuf::from("."))
+            } else {
+                path.to_path_buf()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn collect_is_the_default_subcommand() {
+        let cli = Cli::try_parse_from(["drx-collect", "--root", "/x", "--since", "7d"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(
+            cli.collect.root.as_deref(),
+            Some(std::path::Path::new("/x"))
+        );
+        let cli = Cli::try_parse_from(["drx-collect", "collect", "-o", "/tmp/b.zip"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Collect(_))));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        let err = Cli::try_parse_from(["drx-collect", "--max-file-size", "lots"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err = Cli::try_parse_from(["drx-collect", "--timeout", "3 weeks"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+}

@@ -1,0 +1,357 @@
+//! Running one command item: found through PATH (then the usual sbin directories), in a process
+//! group of its own, with a timeout after which the whole group is killed. A command that cannot
+//! be killed (stuck in the kernel, "D" state) is abandoned, never waited on forever.
+use crate::index::Status;
+use crate::platform;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What a command produced.
+#[derive(Debug, Default)]
+pub struct CommandOutput {
+    pub status: Option<Status>,
+    pub exit_code: Option<i32>,
+    pub duration: Duration,
+    pub stdout: Vec<u8>,
+    /// Bytes the command printed on stdout, including what the cap left out.
+    pub stdout_total: u64,
+    pub stderr: Vec<u8>,
+    /// One sentence when the status is not `ok`.
+    pub error: Option<String>,
+}
+
+/// How long to wait for a killed command to go away before abandoning it.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How long to wait for the output pipes after the command exited (a background grandchild may
+/// hold them open).
+const PIPE_GRACE: Duration = Duration::from_millis(500);
+const POLL: Duration = Duration::from_millis(5);
+
+/// Finds `program` in PATH, then (unless `path_only`) in the platform's usual directories. Under
+/// `--root` only PATH counts: the sysroot is not this machine, and its stand-in commands are put
+/// first on PATH by whoever set it up.
+pub fn find_program(program: &str, path_only: bool) -> Option<PathBuf> {
+    let as_path = Path::new(program);
+    if as_path.components().count() > 1 {
+        return as_path.is_file().then(|| as_path.to_path_buf());
+    }
+    let path_dirs = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let extra = platform::EXTRA_COMMAND_DIRS
+        .iter()
+        .filter(|_| !path_only)
+        .map(PathBuf::from);
+    for dir in path_dirs.into_iter().chain(extra) {
+        for suffix in platform::EXECUTABLE_SUFFIXES {
+            let candidate = dir.join(format!("{program}{suffix}"));
+            if is_executable(&candidate) {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// Keeps the newest `cap` bytes of a stream: the end of a command's output is what matters.
+struct TailBuffer {
+    data: Vec<u8>,
+    cap: usize,
+    total: u64,
+}
+
+impl TailBuffer {
+    fn push(&mut self, chunk: &[u8]) {
+        self.total += chunk.len() as u64;
+        self.data.extend_from_slice(chunk);
+        if self.data.len() > self.cap {
+            // Drop in large steps so the copy cost stays linear.
+            let excess = self.data.len() - self.cap;
+            let drop = excess.max(self.cap / 4).min(self.data.len());
+            self.data.drain(..drop);
+        }
+    }
+}
+
+fn pump(
+    mut source: impl Read + Send + 'static,
+    cap: usize,
+) -> (Arc<Mutex<TailBuffer>>, thread::JoinHandle<()>) {
+    let buffer = Arc::new(Mutex::new(TailBuffer {
+        data: Vec::new(),
+        cap,
+        total: 0,
+    }));
+    let sink = Arc::clone(&buffer);
+    let handle = thread::spawn(move || {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match source.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let mut tail = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    tail.push(&chunk[..n]);
+                }
+            }
+        }
+    });
+    (buffer, handle)
+}
+
+fn take(buffer: &Arc<Mutex<TailBuffer>>) -> (Vec<u8>, u64) {
+    let mut tail = buffer.lock().unwrap_or_else(|p| p.into_inner());
+    (std::mem::take(&mut tail.data), tail.total)
+}
+
+/// Runs `argv` with `timeout`, keeping at most `cap` bytes of each output stream (the newest).
+pub fn run(
+    argv: &[String],
+    timeout: Duration,
+    cap: usize,
+    ok_exit_codes: &[i32],
+    path_only: bool,
+) -> CommandOutput {
+    let started = Instant::now();
+    let mut output = CommandOutput::default();
+    let Some(program) = find_program(&argv[0], path_only) else {
+        output.status = Some(Status::Missing);
+        output.error = Some(format!("{} is not installed (not found in PATH)", argv[0]));
+        return output;
+    };
+    let mut command = Command::new(&program);
+    command
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if cfg!(unix) {
+        // Parsable, English output: the rules read it.
+        command.env("LC_ALL", "C").env("LANG", "C");
+    }
+    platform::own_process_group(&mut command);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            output.status = Some(if err.kind() == std::io::ErrorKind::PermissionDenied {
+                Status::Denied
+            } else {
+                Status::Failed
+            });
+            output.error = Some(format!(
+                "could not start {}: {}",
+                program.display(),
+                crate::error::describe_io(&err)
+            ));
+            output.duration = started.elapsed();
+            return output;
+        }
+    };
+    platform::register_child(&child);
+    let (stdout, stdout_thread) = pump(child.stdout.take().expect("stdout is piped"), cap);
+    let (stderr, stderr_thread) = pump(
+        child.stderr.take().expect("stderr is piped"),
+        cap.min(1 << 20),
+    );
+
+    let deadline = started + timeout;
+    let mut exit = None;
+    let mut stopped_by = None;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                exit = Some(status);
+                break;
+            }
+            Ok(None) => {}
+            Err(_) => break,
+        }
+        if let Some(signal) = platform::interrupted() {
+            stopped_by = Some(format!(
+                "stopped by {}",
+                platform::interruption_name(signal)
+            ));
+            break;
+        }
+        if Instant::now() >= deadline {
+            stopped_by = Some(format!(
+                "did not finish within {:.1} s; its process group was killed",
+                timeout.as_secs_f64()
+            ));
+            break;
+        }
+        thread::sleep(POLL);
+    }
+
+    if let Some(reason) = stopped_by {
+        platform::kill_tree(&mut child);
+        let killed_at = Instant::now();
+        let mut gone = false;
+        while killed_at.elapsed() < KILL_GRACE {
+            if let Ok(Some(_)) = child.try_wait() {
+                gone = true;
+                break;
+            }
+            thread::sleep(POLL);
+        }
+        output.status = Some(Status::Timeout);
+        output.error = Some(if gone {
+            reason
+        } else {
+            format!("{reason}, but it would not die (stuck in the kernel?) and was abandoned")
+        });
+        if gone {
+            platform::unregister_child(&child);
+        }
+    } else {
+        platform::unregister_child(&child);
+        // A grandchild that went to the background can keep the pipes open; give the readers a
+        // moment, then kill what is left of the group.
+        let pipes_until = Instant::now() + PIPE_GRACE;
+        while !(stdout_thread.is_finished() && stderr_thread.is_finished())
+            && Instant::now() < pipes_until
+        {
+            thread::sleep(POLL);
+        }
+        if !(stdout_thread.is_finished() && stderr_thread.is_finished()) {
+            platform::kill_tree(&mut child);
+        }
+    }
+    // Readers of an abandoned command stay detached; what they gathered so far is kept.
+    let wait_readers = Instant::now() + Duration::from_millis(200);
+    while !(stdout_thread.is_finished() && stderr_thread.is_finished())
+        && Instant::now() < wait_readers
+    {
+        thread::sleep(POLL);
+    }
+    let (out, total) = take(&stdout);
+    let (err, _) = take(&stderr);
+    output.stdout = out;
+    output.stdout_total = total;
+    output.stderr = err;
+    output.duration = started.elapsed();
+
+    if output.status.is_none() {
+        match exit {
+            Some(status) => {
+                output.exit_code = status.code();
+                let ok = status
+                    .code()
+                    .map(|code| ok_exit_codes.contains(&code))
+                    .unwrap_or(false);
+                if ok {
+                    output.status = Some(if total > output.stdout.len() as u64 {
+                        Status::Truncated
+                    } else {
+                        Status::Ok
+                    });
+                } else {
+                    output.status = Some(Status::Failed);
+                    output.error = Some(match status.code() {
+                        Some(code) => format!("exited with status {code}"),
+                        None => "was killed by a signal".to_string(),
+                    });
+                }
+            }
+            None => {
+                output.status = Some(Status::Failed);
+                output.error = Some("could not be waited for".to_string());
+            }
+        }
+    }
+    output
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn captures_output_and_exit_code() {
+        let out = run(
+            &sh("echo hello; echo oops >&2; exit 0"),
+            Duration::from_secs(5),
+            1 << 20,
+            &[0],
+            false,
+        );
+        assert_eq!(out.status, Some(Status::Ok));
+        assert_eq!(out.stdout, b"hello\n");
+        assert_eq!(out.stderr, b"oops\n");
+        assert_eq!(out.exit_code, Some(0));
+    }
+
+    #[test]
+    fn nonzero_exit_is_failed_unless_accepted() {
+        let out = run(&sh("exit 3"), Duration::from_secs(5), 1024, &[0], false);
+        assert_eq!(out.status, Some(Status::Failed));
+        let out = run(&sh("exit 3"), Duration::from_secs(5), 1024, &[0, 3], false);
+        assert_eq!(out.status, Some(Status::Ok));
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let started = Instant::now();
+        // The grandchild `sleep` would keep the pipe open if only the shell were killed.
+        let out = run(
+            &sh("sleep 30 & sleep 30; wait"),
+            Duration::from_millis(300),
+            1024,
+            &[0],
+            false,
+        );
+        assert_eq!(out.status, Some(Status::Timeout));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn missing_program_is_missing() {
+        let out = run(
+            &["no-such-program-xyz".to_string()],
+            Duration::from_secs(1),
+            1024,
+            &[0],
+            false,
+        );
+        assert_eq!(out.status, Some(Status::Missing));
+    }
+
+    #[test]
+    fn big_output_keeps_the_tail() {
+        let out = run(
+            &sh("seq 1 200000"),
+            Duration::from_secs(10),
+            4096,
+            &[0],
+            false,
+        );
+        assert_eq!(out.status, Some(Status::Truncated));
+        assert!(out.stdout.len() <= 4096);
+        assert!(out.stdout.ends_with(b"199999\n200000\n"));
+        assert!(out.stdout_total > 1_000_000);
+    }
+}

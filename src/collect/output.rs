@@ -1,0 +1,263 @@
+//! Where the bundle goes and how it gets there: the output path, the temporary file renamed into
+//! place only when complete, the `.sha256` sidecar, progress on a terminal, `--dry-run`.
+use super::plan::Source;
+use super::{Settings, Verbosity};
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::platform;
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Splits `--output` into the directory and the bundle's file name. A path ending in `.tgz`,
+/// `.tar.gz` or `.zip` names the file; anything else is a directory (created if missing).
+pub fn destination(settings: &Settings, host: &str, stamp: &str) -> Result<(PathBuf, String)> {
+    let ext = settings.format.extension();
+    let default_stem = format!("drx-collect-{host}-{stamp}");
+    let (dir, stem) = match &settings.output {
+        None => (PathBuf::from("."), default_stem),
+        Some(path) => {
+            let text = path.to_string_lossy();
+            let names_file = [".tgz", ".tar.gz", ".zip"]
+                .iter()
+                .any(|e| text.ends_with(e));
+            if names_file {
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or(default_stem);
+                (dir, strip_extension(&name).to_string())
+            } else {
+                (path.clone(), default_stem)
+            }
+        }
+    };
+    if !dir.is_dir() {
+        std::fs::create_dir_all(&dir).map_err(|err| {
+            Error::io(
+                "create the output directory",
+                &dir,
+                &err,
+                "choose another place with --output",
+            )
+        })?;
+    }
+    // Never overwrite a bundle: two runs in the same second get -2, -3 ...
+    let mut name = format!("{stem}.{ext}");
+    let mut n = 2;
+    while dir.join(&name).exists() {
+        name = format!("{stem}-{n}.{ext}");
+        n += 1;
+    }
+    Ok((dir, name))
+}
+
+pub fn strip_extension(name: &str) -> &str {
+    for ext in [".tar.gz", ".tgz", ".zip"] {
+        if let Some(stem) = name.strip_suffix(ext) {
+            return stem;
+        }
+    }
+    name
+}
+
+/// The bundle while it is being written: a hidden name beside the final one, removed if the run
+/// does not complete (error, interruption, panic).
+pub struct TempFile {
+    path: PathBuf,
+    persisted: bool,
+}
+
+impl TempFile {
+    pub fn create(dir: &Path, name: &str) -> Result<TempFile> {
+        let path = dir.join(format!(".{name}.part-{}", std::process::id()));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        platform::private_file(&mut options);
+        options.open(&path).map_err(|err| {
+            Error::io(
+                "create the bundle in",
+                dir,
+                &err,
+                "check that the directory is writable, or choose another with --output",
+            )
+        })?;
+        Ok(TempFile {
+            path,
+            persisted: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self) -> Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(|err| Error::io("open", &self.path, &err, "check the output directory"))
+    }
+
+    /// Moves the finished bundle to its final name, never replacing an existing file.
+    pub fn persist(&mut self, target: &Path) -> Result<()> {
+        match std::fs::hard_link(&self.path, target) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&self.path);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::failed(format!(
+                    "{} appeared while the bundle was written; run again",
+                    target.display()
+                )));
+            }
+            // File systems without hard links (FAT, some network shares).
+            Err(_) => {
+                if target.exists() {
+                    return Err(Error::failed(format!(
+                        "{} appeared while the bundle was written; run again",
+                        target.display()
+                    )));
+                }
+                std::fs::rename(&self.path, target).map_err(|err| {
+                    Error::io(
+                        "move the bundle to",
+                        target,
+                        &err,
+                        "check the output directory",
+                    )
+                })?;
+            }
+        }
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+pub fn hash_file(path: &Path) -> Result<(String, u64)> {
+    let mut file = File::open(path).map_err(|err| Error::io("read back", path, &err, ""))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|err| Error::io("read back", path, &err, ""))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((crate::manifest::hex(&hasher.finalize()), size))
+}
+
+/// `<bundle>.sha256` in `sha256sum` format, so `sha256sum -c` works on what arrived by e-mail.
+pub fn write_sidecar(bundle: &Path, sha256: &str) -> Result<PathBuf> {
+    let name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = bundle.with_file_name(format!("{name}.sha256"));
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    platform::private_file(&mut options);
+    let mut file = options
+        .open(&path)
+        .map_err(|err| Error::io("write", &path, &err, "check the output directory"))?;
+    file.write_all(format!("{sha256}  {name}\n").as_bytes())
+        .map_err(|err| Error::io("write", &path, &err, "check the output directory"))?;
+    Ok(path)
+}
+
+/// One status line on stderr while collecting, only on a terminal (never under cron).
+pub struct Progress {
+    enabled: bool,
+    total: usize,
+}
+
+impl Progress {
+    pub fn new(verbosity: Verbosity, total: usize) -> Progress {
+        Progress {
+            enabled: verbosity >= Verbosity::Normal && std::io::stderr().is_terminal(),
+            total,
+        }
+    }
+
+    pub fn show(&self, position: usize, what: &str) {
+        if self.enabled {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K[{:>3}/{}] {what}", position + 1, self.total);
+            let _ = err.flush();
+        }
+    }
+
+    pub fn finish(&self) {
+        if self.enabled {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+        }
+    }
+}
+
+pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source]) {
+    let mut out = std::io::stdout().lock();
+    let mut estimate = 0u64;
+    let _ = writeln!(
+        out,
+        "manifest {} ({} items); nothing is written (--dry-run)",
+        manifest.name,
+        manifest.items.len()
+    );
+    for source in sources {
+        let line = match source {
+            Source::File(file) => {
+                let size = std::fs::metadata(&file.fs_path)
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                let kept = size.min(settings.max_file_size);
+                estimate += kept;
+                format!(
+                    "file     {:<28} {} ({})",
+                    file.id,
+                    file.source,
+                    crate::units::human_size(kept)
+                )
+            }
+            Source::Command(command) => {
+                estimate += 16 << 10;
+                format!("command  {:<28} {}", command.id, command.argv.join(" "))
+            }
+            Source::Absent {
+                id,
+                source,
+                status,
+                reason,
+                ..
+            } => {
+                format!("{:<8} {:<28} {} ({reason})", status.as_str(), id, source)
+            }
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    // Text logs compress about 8:1 with gzip -6.
+    let _ = writeln!(
+        out,
+        "estimated: {} of data, about {} compressed",
+        crate::units::human_size(estimate),
+        crate::units::human_size(estimate / 8)
+    );
+}

@@ -1,0 +1,253 @@
+//! The per-file stream: source bytes → lines → `--since` filter → rules (on the clear text) →
+//! redaction/obfuscation → out, as a `Read` so the archive writer pulls it straight into the
+//! compressor. No per-line allocation: lines are cut from a large buffer and output is batched.
+use crate::logtime::LineClock;
+use crate::redact::LineFilter;
+use chrono::{DateTime, Utc};
+use std::io::{self, Read};
+
+/// Lines longer than this are passed on in pieces (a binary file or a log without newlines must
+/// not make us hold it whole).
+const MAX_LINE: usize = 1 << 20;
+const OUT_BATCH: usize = 256 * 1024;
+const IN_BUFFER: usize = 1 << 20;
+
+/// Who reads every kept line before redaction: the rule scan.
+pub trait LineSink {
+    fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]);
+}
+
+impl LineSink for crate::rules::Scan<'_> {
+    fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
+        crate::rules::Scan::line(self, bundle_path, line_no, line)
+    }
+}
+
+pub struct Since {
+    pub at: DateTime<Utc>,
+    pub clock: LineClock,
+}
+
+pub struct Pipeline<'a, R: Read> {
+    source: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Skip everything up to the first newline (the source was cut mid-line by the tail cut).
+    skip_partial_line: bool,
+    since: Option<Since>,
+    keeping: bool,
+    filter: Option<LineFilter<'a>>,
+    scan: Option<(&'a mut dyn LineSink, String)>,
+    line_no: u64,
+    /// Lines left out by `--since`.
+    pub dropped_lines: u64,
+}
+
+impl<'a, R: Read> Pipeline<'a, R> {
+    pub fn new(source: R) -> Self {
+        Pipeline {
+            source,
+            buf: vec![0; IN_BUFFER],
+            start: 0,
+            end: 0,
+            eof: false,
+            out: Vec::with_capacity(OUT_BATCH + MAX_LINE),
+            out_pos: 0,
+            skip_partial_line: false,
+            since: None,
+            keeping: true,
+            filter: None,
+            scan: None,
+            line_no: 0,
+            dropped_lines: 0,
+        }
+    }
+
+    pub fn skip_first_partial_line(mut self) -> Self {
+        self.skip_partial_line = true;
+        self
+    }
+
+    pub fn since(mut self, since: Option<Since>) -> Self {
+        self.since = since;
+        self
+    }
+
+    pub fn filter(mut self, filter: Option<LineFilter<'a>>) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    pub fn scan(mut self, scan: Option<&'a mut dyn LineSink>, bundle_path: &str) -> Self {
+        self.scan = scan.map(|s| (s, bundle_path.to_string()));
+        self
+    }
+
+    pub fn redactions(&self) -> u64 {
+        self.filter.as_ref().map(|f| f.redactions()).unwrap_or(0)
+    }
+
+    /// Fills `self.out` with the next batch; false at the end of the source.
+    fn refill(&mut self) -> io::Result<bool> {
+        self.out.clear();
+        self.out_pos = 0;
+        while self.out.len() < OUT_BATCH {
+            let Some((line_start, line_end)) = self.next_line()? else {
+                return Ok(!self.out.is_empty());
+            };
+            self.handle_line(line_start, line_end);
+        }
+        Ok(true)
+    }
+
+    /// The next line (with its newline) as a range of `self.buf`.
+    fn next_line(&mut self) -> io::Result<Option<(usize, usize)>> {
+        loop {
+            if let Some(pos) = memchr(b'\n', &self.buf[self.start..self.end]) {
+                let line = (self.start, self.start + pos + 1);
+                self.start += pos + 1;
+                if self.skip_partial_line {
+                    self.skip_partial_line = false;
+                    continue;
+                }
+                return Ok(Some(line));
+            }
+            let pending = self.end - self.start;
+            if self.eof {
+                if pending == 0 {
+                    return Ok(None);
+                }
+                let line = (self.start, self.end);
+                self.start = self.end;
+                if self.skip_partial_line {
+                    self.skip_partial_line = false;
+                    return Ok(None);
+                }
+                return Ok(Some(line));
+            }
+            if pending >= MAX_LINE {
+                let line = (self.start, self.start + MAX_LINE);
+                self.start += MAX_LINE;
+                if self.skip_partial_line {
+                    continue;
+                }
+                return Ok(Some(line));
+            }
+            // Move the partial line to the front and read more behind it.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end = pending;
+            self.start = 0;
+            let n = loop {
+                match self.source.read(&mut self.buf[self.end..]) {
+                    Ok(n) => break n,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+                        if crate::platform::interrupted().is_some() {
+                            return Err(err);
+                        }
+                    }
+                    Err(err) => return Err(err),
+                }
+            };
+            if n == 0 {
+                self.eof = true;
+            }
+            self.end += n;
+        }
+    }
+
+    fn handle_line(&mut self, start: usize, end: usize) {
+        let line = &self.buf[start..end];
+        if let Some(since) = &mut self.since {
+            if let Some(at) = since.clock.time_of(line) {
+                self.keeping = at >= since.at;
+            }
+        }
+        if !self.keeping {
+            self.dropped_lines += 1;
+            return;
+        }
+        self.line_no += 1;
+        if let Some((scan, path)) = &mut self.scan {
+            let mut bare = line.strip_suffix(b"\n").unwrap_or(line);
+            if bare.len() > 4096 {
+                bare = &bare[..4096];
+            }
+            scan.line(path, self.line_no, bare);
+        }
+        match &mut self.filter {
+            Some(filter) => filter.apply(line, &mut self.out),
+            None => self.out.extend_from_slice(line),
+        }
+    }
+}
+
+impl<R: Read> Read for Pipeline<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if crate::platform::interrupted().is_some() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
+        if self.out_pos == self.out.len() && !self.refill()? {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.out.len() - self.out_pos);
+        buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    // The standard library's search is vectorised for slices of bytes.
+    haystack.iter().position(|&b| b == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{FixedOffset, TimeZone};
+
+    fn run<'i>(
+        input: &'i [u8],
+        configure: impl FnOnce(Pipeline<'static, &'i [u8]>) -> Pipeline<'static, &'i [u8]>,
+    ) -> Vec<u8> {
+        let mut pipeline = configure(Pipeline::new(input));
+        let mut out = Vec::new();
+        pipeline.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn passes_bytes_through_unchanged() {
+        let input = b"a\r\nb\n\nlast line without newline";
+        assert_eq!(run(input, |p| p), input);
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(run(&big, |p| p), big);
+    }
+
+    #[test]
+    fn skips_the_partial_first_line_after_a_tail_cut() {
+        assert_eq!(
+            run(b"tail of a line\nwhole\n", |p| p.skip_first_partial_line()),
+            b"whole\n"
+        );
+    }
+
+    #[test]
+    fn since_keeps_newer_lines_and_their_continuations() {
+        let reference = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let since = Since {
+            at: Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap(),
+            clock: LineClock::new(FixedOffset::east_opt(0).unwrap(), reference),
+        };
+        let input =
+            b"Nov 20 10:00:00 old\n  old continuation\nNov 23 10:00:00 new\n  new continuation\n";
+        assert_eq!(
+            run(input, |p| p.since(Some(since))),
+            b"Nov 23 10:00:00 new\n  new continuation\n"
+        );
+    }
+}

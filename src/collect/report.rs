@@ -1,0 +1,108 @@
+//! What `collect` tells its user at the end: the bundle, its checksum, counts and findings — or,
+//! with `--json`, the same as one JSON object on stdout.
+use super::{Outcome, Settings, Verbosity};
+use crate::error::Result;
+use crate::index::{Severity, Status};
+use std::collections::BTreeMap;
+
+/// A typical e-mail attachment limit: above it, say how to make the bundle smaller.
+const MAIL_LIMIT: u64 = 20 << 20;
+
+pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for item in &outcome.index.items {
+        *counts.entry(item.status.as_str()).or_default() += 1;
+    }
+    if settings.json {
+        let value = serde_json::json!({
+            "bundle": outcome.bundle,
+            "sha256": outcome.sha256,
+            "size": outcome.size,
+            "host": outcome.index.host,
+            "partial": outcome.index.partial,
+            "items": counts,
+            "secrets_redacted": outcome.index.redaction.secrets_redacted,
+            "findings": outcome.index.findings,
+            "removed_by_keep": outcome.removed_by_keep,
+        });
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        return crate::write_out(
+            &mut std::io::stdout().lock(),
+            format!("{text}\n").as_bytes(),
+        );
+    }
+    if settings.verbosity == Verbosity::Quiet {
+        return Ok(());
+    }
+    let mut text = String::new();
+    text.push_str(&format!(
+        "Wrote {} ({})\n  sha256 {}\n",
+        outcome.bundle.display(),
+        crate::units::human_size(outcome.size),
+        outcome.sha256
+    ));
+    let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    text.push_str(&format!(
+        "  {} items: {}\n",
+        outcome.index.items.len(),
+        summary.join(", ")
+    ));
+    if settings.verbosity == Verbosity::Verbose {
+        for item in &outcome.index.items {
+            text.push_str(&format!(
+                "    {:<9} {:<28} {}{}\n",
+                item.status.as_str(),
+                item.id,
+                item.source,
+                item.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    let gaps = outcome
+        .index
+        .items
+        .iter()
+        .filter(|i| matches!(i.status, Status::Timeout | Status::Failed | Status::Denied))
+        .count();
+    if gaps > 0 {
+        text.push_str(&format!(
+            "  {gaps} item(s) failed, timed out or were denied: see SUMMARY.txt in the bundle\n"
+        ));
+    }
+    let findings = &outcome.index.findings;
+    if findings.is_empty() {
+        text.push_str("  no problem detected\n");
+    } else {
+        let count = |s| findings.iter().filter(|f| f.severity == s).count();
+        text.push_str(&format!(
+            "  findings: {} error(s), {} warning(s), {} info\n",
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info)
+        ));
+        for finding in findings.iter().filter(|f| f.severity != Severity::Info) {
+            text.push_str(&format!(
+                "    [{}] {}: {}\n",
+                finding.severity.as_str(),
+                finding.rule,
+                finding.title
+            ));
+        }
+    }
+    if outcome.index.partial {
+        text.push_str("  the run hit --total-timeout: the bundle is partial\n");
+    }
+    if outcome.size > MAIL_LIMIT {
+        text.push_str(&format!(
+            "  note: {} may be too large to e-mail; shrink it with --since 3d or --max-file-size 16MiB, or use --split 10MiB\n",
+            crate::units::human_size(outcome.size)
+        ));
+    }
+    for removed in &outcome.removed_by_keep {
+        text.push_str(&format!("  removed old bundle {}\n", removed.display()));
+    }
+    crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())
+}

@@ -1,0 +1,126 @@
+use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::sync::Mutex;
+
+/// Process groups of commands still running, so an interruption can kill them all.
+static LIVE_GROUPS: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    // Only an atomic store here: anything else is not async-signal-safe.
+    super::set_interrupted(signal);
+}
+
+/// Ctrl-C, SIGTERM (cron, systemd) and SIGHUP set the interruption flag instead of killing us, so
+/// the run can remove its temporary file and kill its children first.
+pub fn install_interrupt_handler() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: installing a handler that only stores to an atomic.
+        unsafe {
+            libc::signal(signal, handler);
+        }
+    }
+}
+
+/// Runs the command in a process group of its own, so that a timeout kills everything it started,
+/// and a Ctrl-C on the terminal reaches us only (we then kill the group ourselves).
+pub fn own_process_group(command: &mut Command) {
+    command.process_group(0);
+}
+
+pub fn register_child(child: &Child) {
+    let mut live = LIVE_GROUPS
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    live.get_or_insert_with(HashSet::new)
+        .insert(child.id() as i32);
+}
+
+pub fn unregister_child(child: &Child) {
+    let mut live = LIVE_GROUPS
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    if let Some(set) = live.as_mut() {
+        set.remove(&(child.id() as i32));
+    }
+}
+
+/// Kills the child's whole process group.
+pub fn kill_tree(child: &mut Child) {
+    let group = child.id() as i32;
+    // SAFETY: plain syscalls on a process group we created.
+    unsafe {
+        libc::killpg(group, libc::SIGKILL);
+    }
+    let _ = child.kill();
+}
+
+/// Kills every process group still registered (on interruption).
+pub fn kill_all_children() {
+    let live = LIVE_GROUPS
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    if let Some(set) = live.as_ref() {
+        for &group in set {
+            // SAFETY: plain syscall on process groups we created.
+            unsafe {
+                libc::killpg(group, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Files that may hold customer data are readable by their owner only.
+pub fn private_file(options: &mut OpenOptions) {
+    options.mode(0o600);
+}
+
+pub fn set_public_mode(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// The live host's name (the kernel's nodename).
+pub fn live_hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The live kernel release (`uname -r`).
+pub fn live_kernel() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Extra directories searched after PATH: cron runs with a short PATH without the sbin
+/// directories where ip, iptables, bsrsetup and drbdadm live.
+pub const EXTRA_COMMAND_DIRS: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/sbin",
+    "/sbin",
+    "/usr/local/bin",
+    "/usr/bin",
+    "/bin",
+];
+
+pub const EXECUTABLE_SUFFIXES: &[&str] = &[""];
+
+/// Lower the priority of this process (cron snapshots should not disturb replication).
+pub fn be_nice() {
+    // SAFETY: plain syscall on our own process.
+    unsafe {
+        libc::nice(10);
+    }
+}

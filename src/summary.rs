@@ -1,0 +1,163 @@
+//! `SUMMARY.txt`: the index for people. Host, OS, versions, findings by severity with their
+//! remedies, and the items that failed, timed out or were cut.
+use crate::index::{Index, Severity, Status};
+use crate::lang::Lang;
+use std::fmt::Write;
+
+pub fn render(index: &Index, lang: Lang) -> String {
+    let ko = lang == Lang::Ko;
+    let mut out = String::new();
+    let _ = writeln!(out, "drx-collect {} support bundle", index.tool.version);
+    let _ = writeln!(out, "==============================");
+    let _ = writeln!(
+        out,
+        "{:<14}{}",
+        if ko { "호스트" } else { "host" },
+        index.host.hostname
+    );
+    let _ = writeln!(
+        out,
+        "{:<14}{} {}",
+        "os", index.host.os, index.host.os_release
+    );
+    if !index.host.kernel.is_empty() {
+        let _ = writeln!(out, "{:<14}{}", "kernel", index.host.kernel);
+    }
+    let _ = writeln!(
+        out,
+        "{:<14}{} .. {}{}",
+        if ko { "수집 시각" } else { "collected" },
+        index.started_at.as_deref().unwrap_or("?"),
+        index.finished_at.as_deref().unwrap_or("?"),
+        if index.partial {
+            " (partial: --total-timeout reached)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{:<14}{} ({})",
+        "manifest",
+        index.manifest.name,
+        short(&index.manifest.sha256)
+    );
+    let _ = writeln!(
+        out,
+        "{:<14}redacted {} secret(s){}{}",
+        "privacy",
+        index.redaction.secrets_redacted,
+        if index.options.redact {
+            ""
+        } else {
+            "; REDACTION WAS TURNED OFF (--no-redact)"
+        },
+        if index.redaction.obfuscated {
+            "; addresses and host names obfuscated"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out);
+
+    let count = |severity| {
+        index
+            .findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    };
+    let _ = writeln!(
+        out,
+        "{}: {} error(s), {} warning(s), {} info",
+        if ko { "진단 결과" } else { "Findings" },
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    if index.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {}",
+            if ko {
+                "발견된 문제가 없습니다."
+            } else {
+                "No problem was detected."
+            }
+        );
+    }
+    for finding in &index.findings {
+        let _ = writeln!(out);
+        let node = finding
+            .node
+            .as_deref()
+            .map(|n| format!(" [{n}]"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "[{}] {}{}: {}",
+            finding.severity.as_str().to_uppercase(),
+            finding.rule,
+            node,
+            finding.title
+        );
+        if let Some(path) = &finding.path {
+            match finding.line {
+                Some(line) => {
+                    let _ = writeln!(out, "    at {path}:{line}");
+                }
+                None => {
+                    let _ = writeln!(out, "    at {path}");
+                }
+            }
+        }
+        if let Some(excerpt) = &finding.excerpt {
+            let _ = writeln!(out, "    | {excerpt}");
+        }
+        for line in finding.remedy.lines() {
+            let _ = writeln!(out, "    {} {line}", if ko { "조치:" } else { "fix:" });
+        }
+    }
+
+    let gaps: Vec<_> = index
+        .items
+        .iter()
+        .filter(|i| i.status.is_gap() || i.status == Status::Truncated)
+        .collect();
+    let _ = writeln!(out);
+    let ok = index
+        .items
+        .iter()
+        .filter(|i| i.status == Status::Ok)
+        .count();
+    let missing = index
+        .items
+        .iter()
+        .filter(|i| i.status == Status::Missing)
+        .count();
+    let _ = writeln!(
+        out,
+        "Items: {} collected, {} not present on this host, {} with problems",
+        ok,
+        missing,
+        gaps.len()
+    );
+    for item in gaps {
+        let _ = writeln!(
+            out,
+            "  {:<9} {} {}{}",
+            item.status.as_str(),
+            item.id,
+            item.source,
+            item.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    }
+    out
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
