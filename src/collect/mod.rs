@@ -700,7 +700,7 @@ impl Read for ErrorToEof<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.inner.read(buf) {
             Ok(n) => Ok(n),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => Err(err),
+            Err(err) if crate::platform::interrupted().is_some() => Err(err),
             Err(err) => {
                 *self.error.borrow_mut() = Some(err);
                 Ok(0)

@@ -146,7 +146,7 @@ impl<'a, R: Read> Pipeline<'a, R> {
                     Ok(n) => break n,
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => {
                         if crate::platform::interrupted().is_some() {
-                            return Err(err);
+                            return Err(stopped());
                         }
                     }
                     Err(err) => return Err(err),
@@ -188,7 +188,7 @@ impl<'a, R: Read> Pipeline<'a, R> {
 impl<R: Read> Read for Pipeline<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if crate::platform::interrupted().is_some() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            return Err(stopped());
         }
         if self.out_pos == self.out.len() && !self.refill()? {
             return Ok(0);
@@ -198,6 +198,11 @@ impl<R: Read> Read for Pipeline<'_, R> {
         self.out_pos += n;
         Ok(n)
     }
+}
+
+/// Not `ErrorKind::Interrupted`: `read_to_end` and `io::copy` retry those forever.
+fn stopped() -> io::Error {
+    io::Error::other("the run was interrupted")
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {

@@ -1,0 +1,537 @@
+use crate::util::*;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn centos7_node() -> Fixture {
+    let f = Fixture::new();
+    f.file("/etc/sysconfig/network-scripts/ifcfg-eth0", "DEVICE=eth0\nIPADDR=10.0.0.1\nPREFIX=24\n")
+        .file("/etc/sysconfig/network-scripts/ifcfg-eth1", "DEVICE=eth1\nIPADDR=192.168.100.3\n")
+        .file("/etc/hosts", "127.0.0.1 localhost\n10.0.0.1 node1\n10.0.0.2 node2\n")
+        .file("/var/log/messages", "Nov 24 10:00:00 node1 kernel: drbd r0: conn( Unconnected -> WFConnection )\n")
+        .file("/var/log/messages-20261101", "Nov  1 10:00:00 node1 kernel: old\n")
+        .file("/etc/bsr.d/r0.res", "resource r0 {\n}\n")
+        .file("/etc/bsr.d/.log_level", "6\n")
+        .file("/opt/DRX/drx.conf", "loglevel-file = info\n")
+        .file("/opt/DRX/logs/main.log", "I1120 16:37:02.690660 t42053 main] started\n")
+        .file("/opt/DRX/logs/r0/r0.log", "I1120 16:37:03.000000 t42054 r0] bridged\n")
+        .file("/opt/DRX/logs/core.bin", b"\x7fELF\x00\x00binary")
+        .file("/proc/drbd", "version: 8.4.11-1 (api:1/proto:86-101)\n")
+        .command("ip", "echo \"1: lo: <LOOPBACK,UP> mtu 65536\"; echo \"    inet 10.0.0.1/24 brd 10.0.0.255 scope global eth0\"")
+        .command("lsmod", "echo 'Module Size Used by'; echo 'drbd 374888 3'")
+        .command("uname", "echo 'Linux node1 3.10.0-1160.el7.x86_64 #1 SMP x86_64 GNU/Linux'")
+        .command("drbdadm", "echo 'Parse error: oops' >&2; exit 10");
+    f
+}
+
+#[test]
+fn collects_a_node_into_a_bundle_that_real_tools_verify() {
+    let f = centos7_node();
+    let output = f.collect(&[]);
+    assert_success(&output);
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+
+    let name = bundle
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with("drx-collect-node1-") && name.ends_with("Z.tgz"),
+        "{name}"
+    );
+    assert_eq!(bundle.index["schema"], "drx-collect/index/v1");
+    assert_eq!(bundle.index["host"]["hostname"], "node1");
+    assert_eq!(
+        bundle.index["host"]["os_release"],
+        "CentOS Linux release 7.9.2009 (Core)"
+    );
+
+    // Files land at their absolute path under files/, dotfiles and globs included.
+    assert!(bundle
+        .read("files/etc/sysconfig/network-scripts/ifcfg-eth1")
+        .contains("192.168.100.3"));
+    assert!(bundle.exists("files/etc/bsr.d/.log_level"));
+    assert!(bundle.exists("files/var/log/messages-20261101"));
+    assert!(bundle.exists("files/opt/DRX/logs/r0/r0.log"));
+    assert_eq!(bundle.items("ifcfg").len(), 2);
+    // /proc files report size 0 but are read to EOF.
+    assert_eq!(
+        bundle.read("files/proc/drbd"),
+        "version: 8.4.11-1 (api:1/proto:86-101)\n"
+    );
+    // Binaries in the log directory are left out.
+    assert!(!bundle.exists("files/opt/DRX/logs/core.bin"));
+    let core = bundle.items("drx-logs");
+    assert!(core
+        .iter()
+        .any(|i| i["source"] == "/opt/DRX/logs/core.bin" && i["status"] == "skipped"));
+
+    // Commands: stdout, stderr beside it, statuses.
+    assert_eq!(bundle.status("lsmod"), "ok");
+    assert!(bundle.read("commands/lsmod.txt").contains("drbd 374888 3"));
+    assert_eq!(bundle.status("drbdadm-dump"), "failed");
+    assert_eq!(bundle.items("drbdadm-dump")[0]["exit_code"], 10);
+    assert!(bundle
+        .read("commands/drbdadm-dump.stderr.txt")
+        .contains("Parse error"));
+    assert_eq!(bundle.status("bsrsetup-show"), "missing");
+    assert_eq!(bundle.status("firewalld-zones"), "missing");
+
+    // Every stored item's hash and size agree with the file.
+    for item in bundle.index["items"].as_array().unwrap() {
+        if let Some(path) = item["path"].as_str() {
+            let data = std::fs::read(bundle.top.join(path)).unwrap();
+            assert_eq!(item["bytes"].as_u64().unwrap(), data.len() as u64, "{path}");
+            let sum = Command::new("sha256sum")
+                .arg(bundle.top.join(path))
+                .output()
+                .unwrap();
+            assert!(
+                stdout(&sum).starts_with(item["sha256"].as_str().unwrap()),
+                "{path}"
+            );
+        }
+    }
+    for path in ["index.json", "SUMMARY.txt", "collector.log", "SHA256SUMS"] {
+        assert!(bundle.exists(path), "{path}");
+    }
+    assert!(bundle.read("SUMMARY.txt").contains("node1"));
+    assert!(bundle.read("collector.log").contains("lsmod"));
+
+    // The bundle and its sidecar are private.
+    let mode = std::fs::metadata(&bundle.path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let sidecar = bundle.path.with_file_name(format!("{name}.sha256"));
+    assert_eq!(
+        std::fs::metadata(sidecar).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(stdout(&output).contains(&name));
+}
+
+#[test]
+fn hung_commands_are_killed_with_their_group_and_the_bundle_is_still_written() {
+    let f = centos7_node();
+    // A sleep length no other process uses marks our children for pgrep.
+    let marker = format!("sleep 7{}.5", std::process::id());
+    // Each hung tool starts a child that would outlive a kill of the shell alone.
+    let hang = format!("{marker} & {marker}");
+    f.command("lsmod", &hang)
+        .command("ss", &hang)
+        .command("netstat", &hang);
+    let started = Instant::now();
+    let output = f.collect(&["--timeout", "1s"]);
+    let took = started.elapsed();
+    assert_success(&output);
+    assert!(
+        took < Duration::from_secs(6),
+        "three hung tools took {took:?}: they must run in parallel"
+    );
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    for id in ["lsmod", "ss-tanp", "netstat-nap"] {
+        assert_eq!(bundle.status(id), "timeout", "{id}");
+        assert!(bundle.items(id)[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("killed"));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let survivors = Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&survivors).trim().is_empty(),
+        "processes survived: {}",
+        stdout(&survivors)
+    );
+}
+
+#[test]
+fn a_command_printing_megabytes_is_kept_whole_up_to_the_cap() {
+    let f = centos7_node();
+    f.command("dmesg", "seq 1 1000000");
+    assert_success(&f.collect(&[]));
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    let dmesg = bundle.read("commands/dmesg.txt");
+    assert_eq!(dmesg.lines().count(), 1_000_000);
+    assert!(dmesg.ends_with("999999\n1000000\n"));
+    assert_eq!(bundle.status("dmesg"), "ok");
+}
+
+#[test]
+fn a_long_log_keeps_its_newest_part_and_is_marked_truncated() {
+    let f = centos7_node();
+    let mut log = String::new();
+    for n in 0..20_000 {
+        log.push_str(&format!("Nov 24 10:00:00 node1 app: line {n:05}\n"));
+    }
+    f.file("/var/log/messages", &log);
+    assert_success(&f.collect(&["--max-file-size", "64KiB"]));
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    let item = bundle
+        .items("messages")
+        .into_iter()
+        .find(|i| i["source"] == "/var/log/messages")
+        .unwrap();
+    assert_eq!(item["status"], "truncated");
+    assert_eq!(item["original_bytes"].as_u64().unwrap(), log.len() as u64);
+    let kept = bundle.read("files/var/log/messages");
+    assert!(kept.len() <= 64 * 1024);
+    assert!(kept.ends_with("line 19999\n"));
+    // The cut starts at a whole line.
+    assert!(
+        kept.starts_with("Nov 24 10:00:00 node1 app: line "),
+        "{}",
+        &kept[..60]
+    );
+}
+
+#[test]
+fn a_large_log_streams_through_both_passes_intact() {
+    let f = centos7_node();
+    let mut log = String::with_capacity(12 << 20);
+    let mut n = 0u64;
+    while log.len() < 12 << 20 {
+        log.push_str(&format!(
+            "Nov 24 10:{:02}:00 node1 kernel: message number {n}\n",
+            n % 60
+        ));
+        n += 1;
+    }
+    f.file("/var/log/messages", &log);
+    assert_success(&f.collect(&[]));
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    assert_eq!(bundle.read("files/var/log/messages"), log);
+}
+
+#[test]
+fn since_keeps_only_newer_log_lines_and_skips_old_rotations() {
+    let f = centos7_node();
+    f.file(
+        "/var/log/messages",
+        "Nov 10 10:00:00 node1 kernel: old event\nNov 24 10:00:00 node1 kernel: new event\n",
+    );
+    // The rotated file's mtime is set into the past.
+    let old = f.root.path().join("var/log/messages-20261101");
+    let status = Command::new("touch")
+        .args(["-d", "2026-11-01 00:00:00"])
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Command::new("touch")
+        .args(["-d", "2026-11-24 12:00:00"])
+        .arg(f.root.path().join("var/log/messages"))
+        .status()
+        .unwrap();
+    assert_success(&f.collect(&["--since", "2026-11-20"]));
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    assert_eq!(
+        bundle.read("files/var/log/messages"),
+        "Nov 24 10:00:00 node1 kernel: new event\n"
+    );
+    let rotated = bundle
+        .items("messages")
+        .into_iter()
+        .find(|i| i["source"] == "/var/log/messages-20261101")
+        .unwrap();
+    assert_eq!(rotated["status"], "skipped");
+    assert_eq!(bundle.index["options"]["since"], "2026-11-20T00:00:00Z");
+    // Configuration files are not logs: --since leaves them whole.
+    assert!(bundle.exists("files/opt/DRX/drx.conf"));
+}
+
+#[test]
+fn zip_bundles_pass_unzip_and_sha256sum() {
+    let f = centos7_node();
+    assert_success(&f.collect(&["--format", "zip"]));
+    let bundle = f.bundle();
+    assert!(bundle.path.to_string_lossy().ends_with(".zip"));
+    let test = Command::new("unzip")
+        .arg("-t")
+        .arg(&bundle.path)
+        .output()
+        .unwrap();
+    assert!(test.status.success(), "{}", stdout(&test));
+    bundle.assert_verifies();
+    assert!(bundle.read("commands/lsmod.txt").contains("drbd"));
+}
+
+#[test]
+fn an_output_file_path_names_the_bundle_and_its_top_directory() {
+    let f = centos7_node();
+    let target = f.out.path().join("case-1234.tgz");
+    let output = f
+        .cmd()
+        .arg("--root")
+        .arg(f.root.path())
+        .arg("-o")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert!(target.exists());
+    let bundle = Bundle::open(&target);
+    assert!(bundle.top.ends_with("case-1234"));
+    bundle.assert_verifies();
+}
+
+#[test]
+fn dry_run_lists_items_and_writes_nothing() {
+    let f = centos7_node();
+    let output = f.collect(&["--dry-run"]);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("/var/log/messages"), "{text}");
+    assert!(text.contains("ip a"), "{text}");
+    assert!(text.contains("estimated"), "{text}");
+    assert_eq!(std::fs::read_dir(f.out.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn json_prints_the_result_object() {
+    let f = centos7_node();
+    let output = f.collect(&["--json"]);
+    assert_success(&output);
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let bundle = f.bundle();
+    assert_eq!(
+        result["bundle"].as_str().unwrap(),
+        bundle.path.to_str().unwrap()
+    );
+    assert_eq!(result["sha256"].as_str().unwrap().len(), 64);
+    assert!(result["items"]["ok"].as_u64().unwrap() > 5);
+    assert!(result["findings"].is_array());
+}
+
+#[test]
+fn quiet_prints_nothing_on_success() {
+    let f = centos7_node();
+    let output = f.collect(&["--quiet"]);
+    assert_success(&output);
+    assert!(output.stdout.is_empty() && output.stderr.is_empty());
+}
+
+#[test]
+fn keep_deletes_only_this_hosts_oldest_bundles() {
+    let f = centos7_node();
+    let foreign = [
+        "drx-collect-node2-20200101T000000Z.tgz",
+        "drx-collect-node1-notes.txt",
+        "unrelated.tgz",
+    ];
+    for name in foreign {
+        std::fs::write(f.out.path().join(name), "x").unwrap();
+    }
+    for old in ["20200101T000000Z", "20200102T000000Z", "20200103T000000Z"] {
+        let name = format!("drx-collect-node1-{old}.tgz");
+        std::fs::write(f.out.path().join(&name), "x").unwrap();
+        std::fs::write(f.out.path().join(format!("{name}.sha256")), "x").unwrap();
+    }
+    assert_success(&f.collect(&["--keep", "2"]));
+    let mut left: Vec<String> = std::fs::read_dir(f.out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("drx-collect-node1-2"))
+        .collect();
+    left.sort();
+    assert_eq!(left.len(), 4, "{left:?}"); // two bundles with their sidecars
+    assert!(left[0].starts_with("drx-collect-node1-20200103T000000Z.tgz"));
+    for name in foreign {
+        assert!(f.out.path().join(name).exists(), "{name} was deleted");
+    }
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_without_a_partial_bundle() {
+    let f = centos7_node();
+    f.command("dmesg", "seq 1 3000000");
+    // A file size limit makes writes fail like a full disk (EFBIG instead of ENOSPC).
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 64; exec '{}' collect --root '{}' -o '{}'",
+        BIN,
+        f.root.path().display(),
+        f.out.path().display()
+    );
+    let output = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .env_clear()
+        .env("PATH", f.bin.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("cannot write the bundle in"), "{message}");
+    assert_eq!(message.trim().lines().count(), 1, "one line: {message}");
+    assert_eq!(
+        std::fs::read_dir(f.out.path()).unwrap().count(),
+        0,
+        "left files behind"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_run_removes_the_temporary_file_and_kills_children() {
+    let f = centos7_node();
+    let marker = format!("sleep 8{}.5", std::process::id());
+    f.command("lsmod", &format!("{marker} & {marker}"));
+    let mut child = f
+        .cmd()
+        .arg("--root")
+        .arg(f.root.path())
+        .arg("-o")
+        .arg(f.out.path())
+        .args(["--timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the hung command runs, then stop the collector as cron or systemd would.
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        let found = Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .unwrap();
+        if !found.stdout.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("SIGTERM") && message.contains("no bundle was written"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read_dir(f.out.path()).unwrap().count(),
+        0,
+        "left files behind"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let survivors = Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(survivors.stdout.is_empty(), "the hung command survived");
+}
+
+#[test]
+fn a_bad_manifest_is_one_clear_error_naming_the_line() {
+    let f = centos7_node();
+    let manifest = f.out.path().join("bad.toml");
+    std::fs::write(&manifest, "name = \"x\"\nos = \"linux\"\n[[item]]\nid = \"a\"\nfiles = [\"/x\"]\ncommand = [\"ls\"]\n").unwrap();
+    let output = f.collect(&["-m", manifest.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("bad.toml line 3") && message.contains("both files and command"),
+        "{message}"
+    );
+    assert_eq!(message.trim().lines().count(), 1);
+    assert!(!message.contains("panicked"));
+
+    let check = f
+        .cmd()
+        .args(["manifest", "check"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let check = f.cmd().args(["manifest", "check"]).output().unwrap();
+    assert_success(&check);
+    assert!(stdout(&check).contains("embedded linux: ok"));
+}
+
+#[test]
+fn a_custom_manifest_replaces_the_embedded_one() {
+    let f = centos7_node();
+    let manifest = f.out.path().join("small.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"small\"\nos = \"linux\"\n[[item]]\nid = \"hosts\"\nfiles = [\"/etc/hosts\"]\n[[item]]\nid = \"kernel-modules\"\ncommand = [\"lsmod\"]\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = f
+        .cmd()
+        .arg("--root")
+        .arg(f.root.path())
+        .arg("-o")
+        .arg(out.path())
+        .arg("-m")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let path = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tgz"))
+        .unwrap();
+    let bundle = Bundle::open(&path);
+    assert_eq!(bundle.index["manifest"]["name"], "small");
+    assert_eq!(bundle.index["items"].as_array().unwrap().len(), 2);
+    assert!(bundle.read("commands/kernel-modules.txt").contains("drbd"));
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    let f = Fixture::new();
+    for args in [
+        vec!["--max-file-size", "huge"],
+        vec!["--timeout", "soon"],
+        vec!["--since", "last tuesday"],
+        vec!["--frobnicate"],
+        vec!["--keep", "0"],
+    ] {
+        let output = f.cmd().args(&args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(!stderr(&output).contains("panicked"));
+    }
+    let output = f.cmd().args(["--root", "/no/such/dir"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("/no/such/dir"));
+}
+
+#[test]
+fn an_unwritable_output_directory_is_a_clear_error() {
+    let f = centos7_node();
+    let output = f
+        .cmd()
+        .arg("--root")
+        .arg(f.root.path())
+        .args(["-o", "/proc/drx-collect-test/"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("/proc/drx-collect-test"), "{message}");
+}
