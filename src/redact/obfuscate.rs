@@ -557,12 +557,11 @@ const DEVICE_PREFIXES: [&str; 22] = [
 
 /// Whether a short name is specific enough to be replaced wherever it occurs as a word.
 pub(crate) fn is_specific_label(label: &str) -> bool {
-    let prefix = label.trim_end_matches(|c: char| c.is_ascii_digit());
-    let device_like = prefix.len() < label.len()
-        && DEVICE_PREFIXES
-            .iter()
-            .any(|p| prefix.eq_ignore_ascii_case(p) || prefix.starts_with(&format!("{p}p")));
-    if device_like {
+    if DEVICE_PREFIXES.iter().any(|p| {
+        label.len() > p.len()
+            && label.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            && device_suffix(&label.as_bytes()[p.len()..])
+    }) {
         return false;
     }
     let marked = label
@@ -572,6 +571,21 @@ pub(crate) fn is_specific_label(label: &str) -> bool {
         return label.len() >= 3;
     }
     label.len() >= 5 && !COMMON_WORDS.contains(&label)
+}
+
+/// What follows a device prefix: an optional letter and dash, then a digit and a few more
+/// (`a1` of sda1, `0s3` of enp0s3, `-0` of dm-0, `0n1` of nvme0n1).
+fn device_suffix(rest: &[u8]) -> bool {
+    let mut at = 0;
+    if rest.get(at).is_some_and(u8::is_ascii_alphabetic) {
+        at += 1;
+    }
+    if rest.get(at) == Some(&b'-') {
+        at += 1;
+    }
+    rest.get(at).is_some_and(u8::is_ascii_digit)
+        && rest.len() - at <= 6
+        && rest[at..].iter().all(u8::is_ascii_alphanumeric)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -827,13 +841,15 @@ impl Obfuscator {
                 step(&mut |s, o| replace_common_names(matchers, tables, s, o));
             }
         }
-        if classes & (COLON | DASH) != 0 {
+        // Exact but cheap tests first: most log lines (timestamps, counters) fail them, and a
+        // regex search has a fixed cost per call that dominates on short lines.
+        if classes & (COLON | DASH) != 0 && may_contain_mac(input) {
             step(&mut |s, o| replace_macs(detect, tables, s, o));
         }
-        if classes & COLON != 0 {
+        if classes & COLON != 0 && may_contain_ipv6(input) {
             step(&mut |s, o| replace_ipv6(detect, tables, s, o));
         }
-        if classes & DIGIT != 0 && classes & (DOT | DASH) != 0 {
+        if classes & DIGIT != 0 && classes & (DOT | DASH) != 0 && may_contain_ipv4(input) {
             step(&mut |s, o| replace_ipv4(detect, tables, s, o));
         }
         changed
@@ -853,7 +869,9 @@ impl Obfuscator {
                 }
                 pseudonym
             }
-            None => name.to_string(),
+            // Never hand back an unmapped real name: only local names (`localhost`) stay.
+            None if LOCAL_NAMES.contains(&lower.as_str()) => name.to_string(),
+            None => String::from("host-0"),
         }
     }
 
@@ -1011,6 +1029,73 @@ fn parse_iid(text: &str) -> Option<u64> {
             .ok()
             .map(|v| (acc << 16) | u64::from(v))
     })
+}
+
+/// The shape of a MAC: six hex pairs joined by the same `:` or `-`.
+fn may_contain_mac(line: &[u8]) -> bool {
+    const LEN: usize = 17;
+    (0..line.len().saturating_sub(LEN - 1)).any(|start| {
+        let candidate = &line[start..start + LEN];
+        let separator = candidate[2];
+        matches!(separator, b':' | b'-')
+            && candidate.iter().enumerate().all(|(i, &b)| {
+                if i % 3 == 2 {
+                    b == separator
+                } else {
+                    b.is_ascii_hexdigit()
+                }
+            })
+    })
+}
+
+/// An IPv6 address has `::`, or at least 6 colons, within one run of hex digits, colons and dots.
+fn may_contain_ipv6(line: &[u8]) -> bool {
+    let mut colons = 0;
+    let mut previous = 0u8;
+    for &b in line {
+        if b == b':' {
+            if previous == b':' {
+                return true;
+            }
+            colons += 1;
+            if colons >= 6 {
+                return true;
+            }
+        } else if !(b.is_ascii_hexdigit() || b == b'.') {
+            colons = 0;
+        }
+        previous = b;
+    }
+    false
+}
+
+/// A dotted IPv4 has 3 dots, a dashed one 3 dashes, within one run of digits and that separator.
+fn may_contain_ipv4(line: &[u8]) -> bool {
+    let (mut dots, mut dashes) = (0, 0);
+    for &b in line {
+        match b {
+            b'0'..=b'9' => {}
+            b'.' => {
+                dots += 1;
+                dashes = 0;
+                if dots >= 3 {
+                    return true;
+                }
+            }
+            b'-' => {
+                dashes += 1;
+                dots = 0;
+                if dashes >= 3 {
+                    return true;
+                }
+            }
+            _ => {
+                dots = 0;
+                dashes = 0;
+            }
+        }
+    }
+    false
 }
 
 fn replace_names(
@@ -1217,4 +1302,50 @@ fn replace_ipv4(detect: &Detectors, tables: &mut Tables, input: &[u8], out: &mut
         out.extend_from_slice(&input[last..]);
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prechecks_never_reject_an_address() {
+        for line in [
+            "a 0:0:0:0:0:ffff:10.0.0.1 b",
+            "2a01:4f8:1:2:0:0:0:6",
+            "x ::1",
+            "[::]:22",
+        ] {
+            assert!(may_contain_ipv6(line.as_bytes()), "{line}");
+        }
+        assert!(!may_contain_ipv6(b"I1120 16:37:02.690660 t42053 x] a:b"));
+        for line in ["10.0.0.1", "dhcp-192-168-0-66", "x=1.2.3.4:5"] {
+            assert!(may_contain_ipv4(line.as_bytes()), "{line}");
+        }
+        assert!(!may_contain_ipv4(b"16:37:02.690660 8.4.11 2024-01-15"));
+        for line in ["52:54:00:12:34:56", "x 00-15-5D-0A-0B-0C"] {
+            assert!(may_contain_mac(line.as_bytes()), "{line}");
+        }
+        assert!(!may_contain_mac(b"16:37:02 a-b"));
+    }
+
+    #[test]
+    fn specific_labels() {
+        for name in [
+            "node1",
+            "db-a",
+            "alpha-node1",
+            "seoul",
+            "web_01",
+            "bristol1",
+            "email01",
+        ] {
+            assert!(is_specific_label(name), "{name}");
+        }
+        for name in [
+            "node", "primary", "drbd1", "sda1", "eth0", "bond0", "enp0s3", "r0", "db",
+        ] {
+            assert!(!is_specific_label(name), "{name}");
+        }
+    }
 }

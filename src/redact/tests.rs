@@ -380,6 +380,8 @@ fn common_word_hostnames_only_in_hostname_contexts() {
     assert_eq!(run(&mut p, "files/etc/hostname", "primary\n"), "host-1\n");
     assert_eq!(p.obfuscate_text("primary"), "host-1");
     assert_eq!(p.hostname_pseudonym("primary"), "host-1");
+    assert_eq!(p.hostname_pseudonym("localhost"), "localhost");
+    assert_eq!(p.hostname_pseudonym("h\u{f6}st"), "host-0");
     // Common words are not searched by the leak scan: "primary" rightly stays in prose.
     let mut checker = p.leak_check();
     assert!(scan_in_chunks(&mut checker, log.as_bytes(), 7).is_none());
