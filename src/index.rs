@@ -213,13 +213,16 @@ pub struct Finding {
     /// Which node a finding concerns, when several bundles were inspected together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// What exactly was found, in one sentence with the values (port, versions, resource), when
+    /// the excerpt alone does not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Sort findings worst first, then by rule and place, so output is stable.
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (a.severity, &a.rule, &a.node, &a.path, a.line).cmp(&(
-            b.severity, &b.rule, &b.node, &b.path, b.line,
-        ))
+        (a.severity, &a.rule, &a.node, &a.path, a.line)
+            .cmp(&(b.severity, &b.rule, &b.node, &b.path, b.line))
     });
 }

@@ -2,6 +2,7 @@
 pub mod error;
 pub mod index;
 pub mod lang;
+pub mod rules;
 
 use std::process::ExitCode;
 
