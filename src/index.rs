@@ -213,6 +213,10 @@ pub struct Finding {
     /// Which node a finding concerns, when several bundles were inspected together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// What exactly was found, in one sentence with the values (port, versions, resource), when
+    /// the excerpt alone does not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Sort findings worst first, then by rule and place, so output is stable.

@@ -1,0 +1,158 @@
+//! Rules over the two bundles of a pair: DRX versions, and each side's resource files against the
+//! other side (host names, addresses, and the peer ports the other side's firewall must allow).
+use super::firewall::{inbound_ports, refusals, Inbound};
+use super::Raw;
+use crate::index::{sort_findings, Finding};
+use crate::lang::Lang;
+use crate::rules::evidence::{host_matches, to_findings, Evidence};
+
+/// Cross-node findings for the nodes of a pair; `node` labels go into `Finding.node`.
+pub fn cross_node(nodes: &[(&str, &Evidence)], lang: Lang) -> Vec<Finding> {
+    let Some((_, first)) = nodes.first() else {
+        return Vec::new();
+    };
+    let mut raws = Vec::new();
+    for (i, (label_a, a)) in nodes.iter().enumerate() {
+        for (j, (label_b, b)) in nodes.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            if i < j {
+                drx_versions(label_a, a, label_b, b, &mut raws);
+            }
+            // b's files judged against a's reality.
+            files_against_peer(label_a, a, label_b, b, &mut raws);
+        }
+    }
+    let mut findings = to_findings(&first.catalogue, raws, lang);
+    sort_findings(&mut findings);
+    findings
+}
+
+fn drx_versions(label_a: &str, a: &Evidence, label_b: &str, b: &Evidence, out: &mut Vec<Raw>) {
+    if let (Some(va), Some(vb)) = (a.drx_version(), b.drx_version()) {
+        if va != vb {
+            out.push(Raw::new(
+                "VERSION-DRX-MISMATCH",
+                None,
+                Some(format!("DRX {va} on {label_a}, {vb} on {label_b}")),
+            ));
+        }
+    }
+}
+
+fn files_against_peer(
+    label_a: &str,
+    a: &Evidence,
+    label_b: &str,
+    b: &Evidence,
+    out: &mut Vec<Raw>,
+) {
+    let a_inbound = inbound_ports(a);
+    for b_res in &b.resources {
+        let Some(a_res) = a
+            .resources
+            .iter()
+            .find(|r| r.resource.name == b_res.resource.name)
+        else {
+            continue;
+        };
+        let name = &b_res.resource.name;
+        let Some(a_host) = a.match_name(a_res.flavour) else {
+            continue;
+        };
+        // Which section of b's file describes a?
+        let section = b_res.resource.hosts.iter().find(|h| {
+            h.names
+                .iter()
+                .any(|n| host_matches(b_res.flavour, n, a_host))
+        });
+        let Some(section) = section else {
+            if !b_res.resource.has_floating() && b_res.resource.host_names().next().is_some() {
+                let names: Vec<&str> = b_res.resource.host_names().collect();
+                let mut raw = Raw::new(
+                    "CONFIG-HOSTNAME-MISMATCH",
+                    Some(b_res.resource.place.clone()),
+                    Some(format!(
+                        "resource {name} on {label_b} names hosts {}, but {label_a}'s host name is {a_host:?}",
+                        names.join(", ")
+                    )),
+                );
+                raw.node = Some(label_b.to_string());
+                out.push(raw);
+            }
+            continue;
+        };
+        // a's own view of itself.
+        let Some(a_self) = a.this_host(a_res) else {
+            continue;
+        };
+        let pairs = [
+            ("address", &section.address, &a_self.address),
+            ("proxy inside", &section.proxy_inside, &a_self.proxy_inside),
+            (
+                "proxy outside",
+                &section.proxy_outside,
+                &a_self.proxy_outside,
+            ),
+        ];
+        for (role, theirs, ours) in pairs {
+            if let (Some(theirs), Some(ours)) = (theirs, ours) {
+                if theirs.value != ours.value {
+                    let mut raw = Raw::new(
+                        "CONFIG-PEER-MISMATCH",
+                        Some(theirs.place.clone()),
+                        Some(format!(
+                            "resource {name}: {label_b} expects {role} {} for {a_host}, but {label_a} configures {} ({}:{})",
+                            theirs.value,
+                            ours.value,
+                            ours.place.path,
+                            ours.place.line.unwrap_or(0)
+                        )),
+                    );
+                    raw.node = Some(label_b.to_string());
+                    out.push(raw);
+                }
+            }
+        }
+        // Ports b will connect to on a that a's own files do not name: a's own check missed them.
+        for (role, expected) in [
+            ("address", &section.address),
+            ("proxy outside", &section.proxy_outside),
+        ] {
+            let Some(expected) = expected else {
+                continue;
+            };
+            if expected.value.is_loopback()
+                || a_inbound.iter().any(|p| p.endpoint == expected.value)
+            {
+                continue;
+            }
+            let sources = b_res
+                .resource
+                .hosts
+                .iter()
+                .filter(|h| !std::ptr::eq(*h, section))
+                .filter_map(|h| h.address.as_ref().map(|x| x.value.ip))
+                .collect();
+            let inbound = Inbound {
+                endpoint: expected.value,
+                sources,
+                what: format!("{role} of resource {name} per {label_b}"),
+                place: expected.place.clone(),
+            };
+            for (reason, _) in refusals(a, &inbound) {
+                let mut raw = Raw::new(
+                    "FIREWALL-PORT-BLOCKED",
+                    Some(expected.place.clone()),
+                    Some(format!(
+                        "{} ({}): {reason} on {label_a}",
+                        inbound.endpoint, inbound.what
+                    )),
+                );
+                raw.node = Some(label_a.to_string());
+                out.push(raw);
+            }
+        }
+    }
+}

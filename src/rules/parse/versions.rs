@@ -1,0 +1,225 @@
+//! Version evidence: `/proc/drbd`, `modinfo drbd`, `drbdadm -V`, `rpm -qa`, `dpkg -l`,
+//! `drx --version`, and the kernel's "drbd: initialized. Version: ..." log line.
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::rules::model::{Located, Place, Version};
+
+fn located(path: &str, index: usize, line: &str, version: Version) -> Located<Version> {
+    Located {
+        value: version,
+        place: Place::new(path, index as u64 + 1, line),
+    }
+}
+
+/// `/proc/drbd` first line: `version: 8.4.5 (api:1/proto:86-101)`.
+pub fn proc_drbd(path: &str, text: &str) -> Option<Located<Version>> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let rest = line.trim_start().strip_prefix("version:")?;
+        Version::parse(rest).map(|v| located(path, i, line, v))
+    })
+}
+
+/// `modinfo drbd`: the `version:` field (not `srcversion:` / `vermagic:`).
+pub fn modinfo(path: &str, text: &str) -> Option<Located<Version>> {
+    proc_drbd(path, text)
+}
+
+/// What `drbdadm -V` / `bsradm -V` say.
+#[derive(Debug, Clone, Default)]
+pub struct AdmVersion {
+    /// The loaded kernel module (`DRBD_KERNEL_VERSION_CODE`, 0 = not loaded → None).
+    pub kernel: Option<Located<Version>>,
+    /// The utilities (`DRBDADM_VERSION`).
+    pub utils: Option<Located<Version>>,
+}
+
+pub fn drbdadm_v(path: &str, text: &str) -> AdmVersion {
+    let mut out = AdmVersion::default();
+    for (i, line) in text.lines().enumerate() {
+        let Some((key, value)) = line.trim().split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        match key.trim() {
+            "DRBD_KERNEL_VERSION_CODE" => {
+                let hex = value.trim_start_matches("0x").trim_start_matches("0X");
+                if let Some(v) = u64::from_str_radix(hex, 16)
+                    .ok()
+                    .and_then(Version::from_code)
+                {
+                    out.kernel = Some(located(path, i, line, v));
+                }
+            }
+            "DRBD_KERNEL_VERSION" if out.kernel.is_none() => {
+                if let Some(v) = Version::parse(value) {
+                    out.kernel = Some(located(path, i, line, v));
+                }
+            }
+            "DRBDADM_VERSION" => {
+                if let Some(v) = Version::parse(value) {
+                    out.utils = Some(located(path, i, line, v));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// drbd packages found in `rpm -qa` or `dpkg -l`.
+#[derive(Debug, Clone, Default)]
+pub struct Packages {
+    pub kmod: Option<Located<Version>>,
+    pub utils: Option<Located<Version>>,
+}
+
+fn rpm_utils() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // drbd84-utils-8.9.5-1.el7.elrepo.x86_64, drbd-utils-9.5.0-1.el7.x86_64 (not -sysvinit-).
+    RE.get_or_init(|| Regex::new(r"^drbd\d*-utils-(\d+\.\d+[\d.]*)-").expect("static regex"))
+}
+
+fn rpm_kmod() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // kmod-drbd84-8.4.11-1.el7_5.elrepo.x86_64
+    RE.get_or_init(|| Regex::new(r"^kmod-drbd\d*-(\d+\.\d+[\d.]*)-").expect("static regex"))
+}
+
+pub fn rpm_qa(path: &str, text: &str) -> Packages {
+    let mut out = Packages::default();
+    for (i, line) in text.lines().enumerate() {
+        let name = line.trim();
+        if let Some(v) = rpm_utils()
+            .captures(name)
+            .and_then(|c| Version::parse(&c[1]))
+        {
+            keep_newest(&mut out.utils, located(path, i, line, v));
+        } else if let Some(v) = rpm_kmod()
+            .captures(name)
+            .and_then(|c| Version::parse(&c[1]))
+        {
+            keep_newest(&mut out.kmod, located(path, i, line, v));
+        }
+    }
+    out
+}
+
+/// `dpkg -l`: `ii  drbd-utils  8.9.10-2  amd64  ...` (an epoch `2:` may precede the version).
+pub fn dpkg_l(path: &str, text: &str) -> Packages {
+    let mut out = Packages::default();
+    for (i, line) in text.lines().enumerate() {
+        let mut fields = line.split_whitespace();
+        let (Some(state), Some(name), Some(version)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if !state.starts_with('i') {
+            continue;
+        }
+        let name = name.split(':').next().unwrap_or(name);
+        let version = version.split_once(':').map(|(_, v)| v).unwrap_or(version);
+        if (name == "drbd-utils" || name == "drbd8-utils") && !version.is_empty() {
+            if let Some(v) = Version::parse(version) {
+                keep_newest(&mut out.utils, located(path, i, line, v));
+            }
+        }
+    }
+    out
+}
+
+fn keep_newest(slot: &mut Option<Located<Version>>, found: Located<Version>) {
+    if slot.as_ref().is_none_or(|old| found.value > old.value) {
+        *slot = Some(found);
+    }
+}
+
+/// `drx --version`: the first dotted number in the output.
+pub fn drx_version(text: &str) -> Option<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"\b(\d+\.\d+(?:\.\d+)*)\b").expect("static regex"));
+    re.captures(text).map(|c| c[1].to_string())
+}
+
+/// The kernel log line `drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)`.
+pub fn kernel_log_line(line: &str) -> Option<Version> {
+    let at = line.find("drbd: initialized. Version:")?;
+    Version::parse(&line[at + "drbd: initialized. Version:".len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_drbd_and_modinfo() {
+        let proc = "version: 8.4.5 (api:1/proto:86-101)\nGIT-hash: 1d360bde0e095d495786eaeb2a1ac76888e4db96 build by root@c65, 2016-02-01 10:00:00\n 0: cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate C r-----\n";
+        let v = proc_drbd("files/proc/drbd", proc).expect("version");
+        assert_eq!(v.value.to_string(), "8.4.5");
+        assert_eq!(v.place.line, Some(1));
+        let modinfo_text = "filename:       /lib/modules/3.10.0/extra/drbd84/drbd.ko\nalias:          block-major-147-*\nversion:        8.4.11-1\nsrcversion:     ABCDEF\nvermagic:       3.10.0 SMP mod_unload\n";
+        let v = modinfo("commands/modinfo-drbd.txt", modinfo_text).expect("version");
+        assert_eq!(v.value.to_string(), "8.4.11");
+        assert_eq!(v.place.line, Some(3));
+        assert!(proc_drbd("x", "garbage\n\u{0}").is_none());
+    }
+
+    #[test]
+    fn drbdadm_version_lines() {
+        let text = "DRBDADM_BUILDTAG=GIT-hash:\\ 2d5f7a1\\ build\\ by\\ mockbuild@\\,\\ 2016-01-28\nDRBDADM_API_VERSION=1\nDRBD_KERNEL_VERSION_CODE=0x080405\nDRBDADM_VERSION_CODE=0x080905\nDRBDADM_VERSION=8.9.5\n";
+        let v = drbdadm_v("commands/drbdadm-version.txt", text);
+        assert_eq!(
+            v.kernel.as_ref().map(|k| k.value.to_string()).as_deref(),
+            Some("8.4.5")
+        );
+        assert_eq!(
+            v.utils.as_ref().map(|k| k.value.to_string()).as_deref(),
+            Some("8.9.5")
+        );
+        assert_eq!(v.utils.as_ref().and_then(|k| k.place.line), Some(5));
+        let unloaded = drbdadm_v(
+            "x",
+            "DRBD_KERNEL_VERSION_CODE=0x000000\nDRBDADM_VERSION=9.22.0\n",
+        );
+        assert!(unloaded.kernel.is_none());
+    }
+
+    #[test]
+    fn packages_from_rpm_and_dpkg() {
+        let rpm = "bash-4.2.46-34.el7.x86_64\ndrbd84-utils-sysvinit-8.9.5-1.el7.elrepo.x86_64\ndrbd84-utils-8.9.5-1.el7.elrepo.x86_64\nkmod-drbd84-8.4.11-1.el7_5.elrepo.x86_64\n";
+        let p = rpm_qa("commands/rpm-qa.txt", rpm);
+        assert_eq!(
+            p.utils.as_ref().map(|v| v.value.to_string()).as_deref(),
+            Some("8.9.5")
+        );
+        assert_eq!(p.utils.as_ref().and_then(|v| v.place.line), Some(3));
+        assert_eq!(
+            p.kmod.as_ref().map(|v| v.value.to_string()).as_deref(),
+            Some("8.4.11")
+        );
+        let dpkg = "Desired=Unknown/Install/Remove/Purge/Hold\n||/ Name   Version   Architecture Description\n+++-=====-=====-=====-=====\nii  drbd-utils     9.22.0-1     amd64        RAID 1 over TCP/IP for Linux (user utilities)\nrc  drbd8-utils  2:8.3.0-1  amd64  old\n";
+        let p = dpkg_l("commands/dpkg-l.txt", dpkg);
+        assert_eq!(
+            p.utils.as_ref().map(|v| v.value.to_string()).as_deref(),
+            Some("9.22.0")
+        );
+    }
+
+    #[test]
+    fn drx_and_kernel_log() {
+        assert_eq!(
+            drx_version("DRX version 1.2.3 (build 45)").as_deref(),
+            Some("1.2.3")
+        );
+        assert!(drx_version("no version").is_none());
+        let line =
+            "Nov 20 10:00:00 node1 kernel: drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)";
+        assert_eq!(
+            kernel_log_line(line).map(|v| v.to_string()).as_deref(),
+            Some("8.4.5")
+        );
+        assert!(kernel_log_line("drbd: initialized. Version: x").is_none());
+    }
+}

@@ -1,0 +1,143 @@
+//! Windows facts that keep their meaning across localized output: the OS version number
+//! (`6.3.9600`), KB ids (`KB2883200`), and the .NET registry dump's `Install REG_DWORD 0x1`.
+use std::collections::BTreeSet;
+
+use crate::rules::model::Place;
+
+/// Windows Server releases the install rules care about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowsRelease {
+    Server2008R2,
+    Server2012R2,
+}
+
+/// From `systeminfo` or an OS release string: `6.3.9600` / "Server 2012 R2" → 2012 R2;
+/// `6.1.7601` / "Server 2008 R2" → 2008 R2. Client versions with the same build number (8.1, 7)
+/// are told apart by the name when there is one.
+pub fn release(text: &str) -> Option<(WindowsRelease, Place)> {
+    release_in(text, "")
+}
+
+pub fn release_in(text: &str, path: &str) -> Option<(WindowsRelease, Place)> {
+    for (i, line) in text.lines().enumerate() {
+        let lower = line.to_ascii_lowercase();
+        let found = if lower.contains("server 2012 r2") {
+            Some(WindowsRelease::Server2012R2)
+        } else if lower.contains("server 2008 r2") {
+            Some(WindowsRelease::Server2008R2)
+        } else {
+            None
+        };
+        if let Some(found) = found {
+            return Some((found, Place::new(path, i as u64 + 1, line)));
+        }
+    }
+    // No product name (localized, or absent): fall back to the build number, unless the name
+    // says it is a client release.
+    let lower = text.to_ascii_lowercase();
+    let client = lower.contains("windows 8.1") || lower.contains("windows 7");
+    if client {
+        return None;
+    }
+    for (i, line) in text.lines().enumerate() {
+        let found = if line.contains("6.3.9600") {
+            Some(WindowsRelease::Server2012R2)
+        } else if line.contains("6.1.7601") {
+            Some(WindowsRelease::Server2008R2)
+        } else {
+            None
+        };
+        if let Some(found) = found {
+            return Some((found, Place::new(path, i as u64 + 1, line)));
+        }
+    }
+    None
+}
+
+/// Every `KB<digits>` in a text (wmic qfe, systeminfo's hotfix list), upper-cased.
+pub fn kb_ids(text: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i + 2 < bytes.len() {
+        if bytes[i].eq_ignore_ascii_case(&b'k')
+            && bytes[i + 1].eq_ignore_ascii_case(&b'b')
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+        {
+            let digits = bytes[i + 2..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits >= 6 {
+                let id = &text[i + 2..i + 2 + digits];
+                ids.insert(format!("KB{id}"));
+                i += 2 + digits;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    ids
+}
+
+/// `reg query "HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP" /s`: is there a `...\v3.5` key
+/// with `Install REG_DWORD 0x1`?
+pub fn dotnet35_installed(text: &str) -> bool {
+    let mut in_v35 = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.to_ascii_uppercase().starts_with("HKEY_") {
+            in_v35 = trimmed.to_ascii_lowercase().ends_with("\\v3.5");
+            continue;
+        }
+        if in_v35 {
+            let words: Vec<&str> = trimmed.split_whitespace().collect();
+            if words.len() >= 3
+                && words[0].eq_ignore_ascii_case("Install")
+                && words[1].eq_ignore_ascii_case("REG_DWORD")
+                && matches!(words[2], "0x1" | "0x00000001" | "1")
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_from_systeminfo() {
+        let en = "Host Name:                 NODE1\nOS Name:                   Microsoft Windows Server 2012 R2 Standard\nOS Version:                6.3.9600 N/A Build 9600\n";
+        assert_eq!(release(en).map(|r| r.0), Some(WindowsRelease::Server2012R2));
+        let ko = "호스트 이름:               NODE1\nOS 이름:                   Microsoft Windows Server 2008 R2 Enterprise\nOS 버전:                   6.1.7601 Service Pack 1 빌드 7601\n";
+        assert_eq!(release(ko).map(|r| r.0), Some(WindowsRelease::Server2008R2));
+        let number_only = "OS 버전: 6.3.9600 N/A 빌드 9600\n";
+        assert_eq!(
+            release(number_only).map(|r| r.0),
+            Some(WindowsRelease::Server2012R2)
+        );
+        assert!(release("OS Name: Microsoft Windows 8.1 Pro\nOS Version: 6.3.9600\n").is_none());
+        assert!(release("OS Version: 10.0.17763 N/A Build 17763\n").is_none());
+    }
+
+    #[test]
+    fn kb_ids_regardless_of_labels() {
+        let systeminfo = "핫픽스:                    3개 핫픽스가 설치되었습니다.\n                           [01]: KB2883200\n                           [02]: KB2919355\n                           [03]: kb123\n";
+        let ids = kb_ids(systeminfo);
+        assert!(ids.contains("KB2883200") && ids.contains("KB2919355"));
+        assert_eq!(ids.len(), 2);
+        let qfe = "Caption=http://support.microsoft.com/?kbid=2883200\nHotFixID=KB2883200\nInstalledOn=10/1/2014\n";
+        assert!(kb_ids(qfe).contains("KB2883200"));
+    }
+
+    #[test]
+    fn dotnet35_from_reg_query() {
+        let present = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v3.5\n    Install    REG_DWORD    0x1\n    SP    REG_DWORD    0x1\n\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v3.5\\1033\n    Install    REG_DWORD    0x1\n";
+        assert!(dotnet35_installed(present));
+        let absent = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v2.0.50727\n    Install    REG_DWORD    0x1\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v3.5\n    Install    REG_DWORD    0x0\n";
+        assert!(!dotnet35_installed(absent));
+    }
+}

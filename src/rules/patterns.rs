@@ -1,0 +1,167 @@
+//! The line matcher for pattern rules. Every file is matched only against the patterns whose path
+//! globs fit it: the fitting subset is compiled once into one `RegexSet` per distinct subset
+//! (a handful per bundle), so a gigabyte log costs one `is_match` per line and no allocation.
+use std::collections::HashMap;
+
+use glob::{MatchOptions, Pattern};
+use regex::bytes::RegexSet;
+
+use super::catalogue::Catalogue;
+
+/// What a matching line means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meaning {
+    /// The rule (index into the catalogue's rules) fires.
+    Fire(usize),
+    /// A later line withdraws the rule's firing in this file.
+    Clear(usize),
+    /// The kernel's "drbd: initialized. Version:" line (read by code, not a rule).
+    KernelVersion,
+}
+
+#[derive(Debug)]
+struct Entry {
+    regex: String,
+    meaning: Meaning,
+    /// Empty: any path (used by code probes that choose paths themselves).
+    globs: Vec<Pattern>,
+    system_logs_only: bool,
+}
+
+/// A compiled subset: `set` index i means `entries[i]`.
+#[derive(Debug)]
+pub struct CompiledSet {
+    pub set: RegexSet,
+    pub meanings: Vec<Meaning>,
+}
+
+#[derive(Debug)]
+pub struct Matcher {
+    entries: Vec<Entry>,
+    sets: Vec<CompiledSet>,
+    by_subset: HashMap<Vec<usize>, Option<usize>>,
+}
+
+const GLOB_OPTIONS: MatchOptions = MatchOptions {
+    case_sensitive: false,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+impl Matcher {
+    pub fn new(catalogue: &Catalogue) -> Matcher {
+        let mut entries = Vec::new();
+        for (index, rule) in catalogue.rules().iter().enumerate() {
+            // The catalogue validated these globs and regexes when it loaded.
+            let globs: Vec<Pattern> = rule
+                .paths
+                .iter()
+                .filter_map(|p| Pattern::new(p).ok())
+                .collect();
+            for regex in &rule.patterns {
+                entries.push(Entry {
+                    regex: regex.clone(),
+                    meaning: Meaning::Fire(index),
+                    globs: globs.clone(),
+                    system_logs_only: false,
+                });
+            }
+            if let Some(regex) = &rule.cleared_by {
+                entries.push(Entry {
+                    regex: regex.clone(),
+                    meaning: Meaning::Clear(index),
+                    globs: globs.clone(),
+                    system_logs_only: false,
+                });
+            }
+        }
+        entries.push(Entry {
+            regex: r"drbd: initialized\. Version: ".to_string(),
+            meaning: Meaning::KernelVersion,
+            globs: Vec::new(),
+            system_logs_only: true,
+        });
+        Matcher {
+            entries,
+            sets: Vec::new(),
+            by_subset: HashMap::new(),
+        }
+    }
+
+    /// The compiled set for a bundle path, or None when no pattern applies to it.
+    pub fn set_for(&mut self, path: &str) -> Option<usize> {
+        let system_log = super::paths::is_system_log(path);
+        let subset: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                if e.system_logs_only {
+                    system_log
+                } else {
+                    e.globs.iter().any(|g| g.matches_with(path, GLOB_OPTIONS))
+                }
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if subset.is_empty() {
+            return None;
+        }
+        if let Some(known) = self.by_subset.get(&subset) {
+            return *known;
+        }
+        let compiled = RegexSet::new(subset.iter().map(|&i| self.entries[i].regex.as_str()))
+            .ok()
+            .map(|set| {
+                self.sets.push(CompiledSet {
+                    set,
+                    meanings: subset.iter().map(|&i| self.entries[i].meaning).collect(),
+                });
+                self.sets.len() - 1
+            });
+        self.by_subset.insert(subset, compiled);
+        compiled
+    }
+
+    pub fn set(&self, index: usize) -> Option<&CompiledSet> {
+        self.sets.get(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_select_patterns_per_path() {
+        let catalogue = Catalogue::embedded().expect("loads");
+        let mut matcher = Matcher::new(&catalogue);
+        let drx_log = matcher
+            .set_for("files/opt/DRX/logs/r0/r0.log")
+            .expect("drx log has rules");
+        let set = matcher.set(drx_log).expect("set");
+        assert!(set
+            .set
+            .is_match(b"I1120 16:37:02.690660 t42053 r0] state: bridging"));
+        assert!(!set
+            .set
+            .is_match(b"I1120 16:37:02.690660 t42053 r0] state: bridged now"[..25].as_ref()));
+        // Windows path, different case.
+        assert!(matcher
+            .set_for("files/C/Program Files/drx/logs/main.log")
+            .is_some());
+        // Same subset → same compiled set.
+        assert_eq!(
+            matcher.set_for("files/opt/DRX/logs/main.log"),
+            Some(drx_log)
+        );
+        assert!(matcher.set_for("files/etc/passwd").is_none());
+        let messages = matcher
+            .set_for("files/var/log/messages")
+            .expect("system log");
+        let set = matcher.set(messages).expect("set");
+        assert!(set
+            .set
+            .is_match(b"kernel: drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)"));
+    }
+}
