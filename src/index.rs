@@ -218,8 +218,7 @@ pub struct Finding {
 /// Sort findings worst first, then by rule and place, so output is stable.
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (a.severity, &a.rule, &a.node, &a.path, a.line).cmp(&(
-            b.severity, &b.rule, &b.node, &b.path, b.line,
-        ))
+        (a.severity, &a.rule, &a.node, &a.path, a.line)
+            .cmp(&(b.severity, &b.rule, &b.node, &b.path, b.line))
     });
 }

@@ -1,6 +1,8 @@
 //! drx-collect: collect a support bundle from a DRX/BSR replication node, and diagnose bundles.
+pub mod archive;
 pub mod error;
 pub mod index;
+pub mod inspect;
 pub mod lang;
 
 use std::process::ExitCode;

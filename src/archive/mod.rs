@@ -1,0 +1,2 @@
+//! Bundle containers: reading (and, later, writing) .tgz, .zip and unpacked directories.
+pub mod reader;
