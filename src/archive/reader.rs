@@ -968,3 +968,302 @@ fn file_mode(md: &std::fs::Metadata) -> Option<u32> {
 fn file_mode(_md: &std::fs::Metadata) -> Option<u32> {
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::testkit::*;
+
+    fn both_modes(bytes: &[u8]) -> Vec<Result<Vec<crate::archive::testkit::ReadBack>>> {
+        [false, true]
+            .iter()
+            .map(|&background| {
+                let mut reader = BundleReader::from_bytes(bytes.to_vec())?;
+                reader.set_background(background);
+                read_all(&mut reader)
+            })
+            .collect()
+    }
+
+    fn sample() -> Vec<Ent> {
+        vec![
+            dir(&format!("{TOP}/")),
+            file(&format!("{TOP}/a.txt"), b"alpha"),
+            file(&format!("{TOP}/files/etc/hosts"), b"127.0.0.1 localhost\n"),
+            ent(
+                format!("{TOP}/link").as_bytes(),
+                Kind::Symlink("/etc/passwd".into()),
+            ),
+        ]
+    }
+
+    #[test]
+    fn reads_tgz_zip_and_tar_alike_in_both_modes() {
+        for bytes in [tgz(&sample()), zip(&sample()), tar(&sample())] {
+            for result in both_modes(&bytes) {
+                let got = result.unwrap();
+                assert_eq!(got.len(), 4);
+                assert_eq!(got[0].1, EntryKind::Dir);
+                assert_eq!(
+                    got[1],
+                    (format!("{TOP}/a.txt"), EntryKind::File, b"alpha".to_vec())
+                );
+                assert_eq!(got[2].2, b"127.0.0.1 localhost\n");
+                assert_eq!(got[3].1, EntryKind::Symlink("/etc/passwd".into()));
+            }
+        }
+    }
+
+    #[test]
+    fn recognises_the_container_by_content_not_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bundle.tgz");
+        std::fs::write(&path, zip(&sample())).unwrap();
+        assert_eq!(BundleReader::open(&path).unwrap().format(), Format::Zip);
+    }
+
+    #[test]
+    fn reads_multi_member_gzip() {
+        let tar = tar(&sample());
+        let (a, b) = tar.split_at(700);
+        let mut bytes = gzip(a);
+        bytes.extend(gzip(b));
+        for result in both_modes(&bytes) {
+            assert_eq!(result.unwrap()[1].2, b"alpha");
+        }
+    }
+
+    #[test]
+    fn garbage_and_empty_input_are_clear_errors() {
+        let err = BundleReader::from_bytes(b"hello, this is not a bundle".to_vec())
+            .err()
+            .unwrap();
+        assert!(err.message().contains("is not a bundle"), "{err}");
+        let err = BundleReader::from_bytes(Vec::new()).err().unwrap();
+        assert!(err.message().contains("is empty"), "{err}");
+        // Right magic, garbage after it.
+        let mut bytes = vec![0x1f, 0x8b];
+        bytes.extend(std::iter::repeat_n(0xAB, 2000));
+        for result in both_modes(&bytes) {
+            let err = result.unwrap_err();
+            assert!(err.message().contains("is damaged"), "{err}");
+        }
+        let mut bytes = b"PK\x03\x04".to_vec();
+        bytes.extend(std::iter::repeat_n(0xAB, 2000));
+        for result in both_modes(&bytes) {
+            assert!(result.unwrap_err().message().contains("is damaged"));
+        }
+    }
+
+    #[test]
+    fn truncated_gzip_and_zip_are_damage_not_short_files() {
+        let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let entries = vec![dir(&format!("{TOP}/")), file(&format!("{TOP}/big"), &big)];
+        for bytes in [tgz(&entries), zip(&entries)] {
+            for cut in [bytes.len() / 2, bytes.len() - 3] {
+                for result in both_modes(&bytes[..cut]) {
+                    let err = result.unwrap_err();
+                    assert!(err.message().contains("is damaged"), "{err}");
+                }
+            }
+        }
+    }
+
+    /// A tar cut inside an entry but compressed intact: the gzip layer cannot notice, the entry's
+    /// declared size does.
+    #[test]
+    fn tar_cut_inside_an_entry_is_damage() {
+        let tar = tar(&[file(&format!("{TOP}/big"), &[5u8; 5000])]);
+        for bytes in [gzip(&tar[..3000]), tar[..3000].to_vec()] {
+            for result in both_modes(&bytes) {
+                let err = result.unwrap_err();
+                assert!(err.message().contains("ends after"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_visitor_ignoring_a_failed_read_still_gets_the_error() {
+        let big: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let bytes = tgz(&[file(&format!("{TOP}/big"), &big)]);
+        let cut = &bytes[..bytes.len() / 2];
+        for background in [false, true] {
+            let mut reader = BundleReader::from_bytes(cut.to_vec()).unwrap();
+            reader.set_background(background);
+            let result = reader.for_each(&mut |_, content| {
+                let _ = content.read_to_end(&mut Vec::new());
+                Ok(())
+            });
+            assert!(result.unwrap_err().message().contains("is damaged"));
+        }
+    }
+
+    #[test]
+    fn unread_content_is_skipped() {
+        for background in [false, true] {
+            let mut reader = BundleReader::from_bytes(tgz(&sample())).unwrap();
+            reader.set_background(background);
+            let mut names = Vec::new();
+            reader
+                .for_each(&mut |meta, _| {
+                    names.push(meta.name.clone());
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(names.len(), 4);
+        }
+    }
+
+    /// A gzip bomb: a tar header claiming 1 GiB, then the same gzip member of 1 MiB of zeros
+    /// repeated (multi-member gzip), so it is built in milliseconds; the reader stops at the cap.
+    #[test]
+    fn gzip_bomb_stops_at_the_cap() {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(format!("{TOP}/zeros")).unwrap();
+        header.set_size(1 << 30);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut bytes = gzip(header.as_bytes());
+        let member = gzip(&vec![0u8; 1 << 20]);
+        for _ in 0..8 {
+            bytes.extend_from_slice(&member);
+        }
+        assert!(bytes.len() < 1024 * 1024, "{}", bytes.len());
+        for (total, entry) in [(2 << 20, 1 << 40), (1 << 40, 2 << 20)] {
+            for background in [false, true] {
+                let mut reader = BundleReader::from_bytes(bytes.clone()).unwrap();
+                reader.set_background(background);
+                reader.set_limits(Limits {
+                    max_total_bytes: total,
+                    max_entry_bytes: entry,
+                    ..Limits::default()
+                });
+                let err = read_all(&mut reader).unwrap_err();
+                assert!(err.message().contains("decompression bomb"), "{err}");
+            }
+        }
+        // The declared size alone is refused before any decompression.
+        let mut reader = BundleReader::from_bytes(bytes).unwrap();
+        reader.set_limits(Limits {
+            max_entry_bytes: 1 << 29,
+            ..Limits::default()
+        });
+        let err = read_all(&mut reader).unwrap_err();
+        assert!(err.message().contains("limit per entry"), "{err}");
+    }
+
+    /// Rewrites the declared uncompressed size of every zip entry (local and central headers).
+    fn lie_about_zip_sizes(bytes: &mut [u8], size: u32) {
+        let mut i = 0;
+        while i + 30 < bytes.len() {
+            if bytes[i..].starts_with(b"PK\x03\x04") {
+                bytes[i + 22..i + 26].copy_from_slice(&size.to_le_bytes());
+            } else if bytes[i..].starts_with(b"PK\x01\x02") {
+                bytes[i + 24..i + 28].copy_from_slice(&size.to_le_bytes());
+            }
+            i += 1;
+        }
+    }
+
+    #[test]
+    fn zip_entry_claiming_a_huge_size_is_refused() {
+        let mut bytes = zip(&[file(&format!("{TOP}/a"), b"small")]);
+        lie_about_zip_sizes(&mut bytes, 0xFFFF_FFF0);
+        let mut reader = BundleReader::from_bytes(bytes).unwrap();
+        reader.set_limits(Limits {
+            max_entry_bytes: 1 << 30,
+            ..Limits::default()
+        });
+        let err = read_all(&mut reader).unwrap_err();
+        assert!(err.message().contains("limit per entry"), "{err}");
+    }
+
+    #[test]
+    fn zip_entry_larger_than_declared_is_damage() {
+        let mut bytes = zip(&[file(&format!("{TOP}/a"), &[7u8; 10_000])]);
+        lie_about_zip_sizes(&mut bytes, 100);
+        for result in both_modes(&bytes) {
+            assert!(result.unwrap_err().message().contains("is damaged"));
+        }
+    }
+
+    #[test]
+    fn entry_count_and_name_length_are_capped() {
+        let many: Vec<Ent> = (0..20)
+            .map(|i| file(&format!("{TOP}/f{i}"), b"x"))
+            .collect();
+        let mut reader = BundleReader::from_bytes(tgz(&many)).unwrap();
+        reader.set_limits(Limits {
+            max_entries: 10,
+            ..Limits::default()
+        });
+        assert!(read_all(&mut reader)
+            .unwrap_err()
+            .message()
+            .contains("more than 10 entries"));
+
+        let long = format!("{TOP}/{}", "n".repeat(300));
+        let mut reader = BundleReader::from_bytes(zip(&[file(&long, b"x")])).unwrap();
+        reader.set_limits(Limits {
+            max_name_bytes: 100,
+            ..Limits::default()
+        });
+        assert!(read_all(&mut reader)
+            .unwrap_err()
+            .message()
+            .contains("name longer"));
+    }
+
+    #[test]
+    fn gnu_long_names_are_read_within_the_name_cap() {
+        let long = format!("{TOP}/{}/file", "d".repeat(150));
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(3);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, &long, &b"abc"[..])
+            .unwrap();
+        let bytes = gzip(&builder.into_inner().unwrap());
+        let got = read_all(&mut BundleReader::from_bytes(bytes.clone()).unwrap()).unwrap();
+        assert_eq!(got, vec![(long, EntryKind::File, b"abc".to_vec())]);
+        let mut reader = BundleReader::from_bytes(bytes).unwrap();
+        reader.set_limits(Limits {
+            max_name_bytes: 120,
+            ..Limits::default()
+        });
+        assert!(read_all(&mut reader).is_err());
+    }
+
+    #[test]
+    fn reads_a_directory_bundle_given_the_top_or_its_parent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().join(TOP);
+        std::fs::create_dir_all(top.join("files/etc")).unwrap();
+        std::fs::write(top.join("index.json"), b"{}").unwrap();
+        std::fs::write(top.join("files/etc/hosts"), b"h").unwrap();
+        for path in [tmp.path(), top.as_path()] {
+            let got = read_all(&mut BundleReader::open(path).unwrap()).unwrap();
+            let names: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    TOP.to_string(),
+                    format!("{TOP}/files"),
+                    format!("{TOP}/files/etc"),
+                    format!("{TOP}/files/etc/hosts"),
+                    format!("{TOP}/index.json"),
+                ]
+            );
+            assert_eq!(got[3].2, b"h");
+        }
+    }
+
+    #[test]
+    fn open_names_the_missing_file() {
+        let err = BundleReader::open(Path::new("/nonexistent/b.tgz"))
+            .err()
+            .unwrap();
+        assert!(err.message().contains("/nonexistent/b.tgz"), "{err}");
+    }
+}

@@ -297,3 +297,154 @@ fn copy(from: &mut dyn Read, to: &mut dyn Write) -> std::result::Result<u64, Sid
         total += n as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::testkit::*;
+
+    /// Every path under `root`, relative, sorted; symlinks are listed, never followed.
+    fn tree(root: &Path) -> Vec<String> {
+        let mut out: Vec<String> = walkdir::WalkDir::new(root)
+            .min_depth(1)
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                e.path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn hostile() -> Vec<u8> {
+        tgz(&[
+            dir(&format!("{TOP}/")),
+            file("../../escaped-dotdot", b"evil"),
+            file(&format!("{TOP}/../../escaped-inner"), b"evil"),
+            file("/tmp/drx-collect-test-absolute", b"evil"),
+            ent(
+                format!("{TOP}/passwd").as_bytes(),
+                Kind::Symlink("/etc/passwd".into()),
+            ),
+            // Written "through" the link above, had it been created.
+            file(&format!("{TOP}/passwd/x"), b"through the link"),
+            ent(
+                format!("{TOP}/hard").as_bytes(),
+                Kind::Hardlink("/etc/shadow".into()),
+            ),
+            ent(format!("{TOP}/dev").as_bytes(), Kind::CharDevice),
+            file(&format!("{TOP}/ok.txt"), b"first"),
+            file(&format!("{TOP}/ok.txt"), b"second"),
+        ])
+    }
+
+    #[test]
+    fn hostile_bundle_writes_nothing_outside_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("a/b/out");
+        let mut reader = BundleReader::from_bytes(hostile()).unwrap();
+        let done = extract(&mut reader, &out, 1 << 20).unwrap();
+        assert_eq!(
+            tree(tmp.path()),
+            [
+                "a".to_string(),
+                "a/b".into(),
+                "a/b/out".into(),
+                format!("a/b/out/{TOP}"),
+                format!("a/b/out/{TOP}/ok.txt"),
+                format!("a/b/out/{TOP}/passwd"),
+                format!("a/b/out/{TOP}/passwd/x"),
+            ]
+        );
+        assert!(!Path::new("/tmp/drx-collect-test-absolute").exists());
+        // The duplicate did not overwrite the first copy.
+        assert_eq!(fs::read(out.join(TOP).join("ok.txt")).unwrap(), b"first");
+        let skipped: Vec<&str> = done.skipped.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(skipped.len(), 7, "{skipped:?}");
+        assert_eq!(done.files, 2);
+        let link = out.join(TOP).join("passwd");
+        assert!(fs::symlink_metadata(link).unwrap().is_dir());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_already_in_dir_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::create_dir_all(&out).unwrap();
+        fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join(TOP)).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("f"), out.join("loose")).unwrap();
+        let bytes = tgz(&[file(&format!("{TOP}/files/x"), b"x"), file("loose", b"x")]);
+        let mut reader = BundleReader::from_bytes(bytes).unwrap();
+        let done = extract(&mut reader, &out, 1 << 20).unwrap();
+        assert_eq!(done.files, 0);
+        assert_eq!(done.skipped.len(), 2);
+        assert!(tree(&elsewhere).is_empty());
+    }
+
+    #[test]
+    fn extraction_stops_at_the_cap_and_removes_the_partial_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bytes = tgz(&[
+            file(&format!("{TOP}/a"), &[1u8; 600]),
+            file(&format!("{TOP}/b"), &[2u8; 600]),
+        ]);
+        let mut reader = BundleReader::from_bytes(bytes).unwrap();
+        let err = extract(&mut reader, tmp.path(), 1000).unwrap_err();
+        assert!(err.message().contains("1000-byte limit"), "{err}");
+        assert_eq!(tree(tmp.path()), [TOP.to_string(), format!("{TOP}/a")]);
+    }
+
+    #[test]
+    fn honest_bundle_extracts_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = honest_files();
+        let mut reader = BundleReader::from_bytes(zip(&entries(&files))).unwrap();
+        let done = extract(&mut reader, tmp.path(), 1 << 20).unwrap();
+        assert!(done.skipped.is_empty());
+        for (path, data) in &files {
+            assert_eq!(&fs::read(tmp.path().join(TOP).join(path)).unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn cat_finds_a_file_with_or_without_the_top_directory() {
+        for background in [false, true] {
+            for path in [
+                "files/etc/hosts",
+                &format!("{TOP}/files/etc/hosts"),
+                "./files/etc/hosts",
+            ] {
+                let mut reader = BundleReader::from_bytes(tgz(&entries(&honest_files()))).unwrap();
+                reader.set_background(background);
+                let mut out = Vec::new();
+                cat(&mut reader, path, &mut out).unwrap();
+                assert!(out.starts_with(b"127.0.0.1 localhost"));
+            }
+        }
+        let mut reader = BundleReader::from_bytes(tgz(&entries(&honest_files()))).unwrap();
+        let err = cat(&mut reader, "files/nope", &mut Vec::new()).unwrap_err();
+        assert!(err.message().contains("has no file files/nope"), "{err}");
+        let mut reader = BundleReader::from_bytes(hostile()).unwrap();
+        let err = cat(&mut reader, "passwd", &mut Vec::new()).unwrap_err();
+        assert!(err.message().contains("symbolic link"), "{err}");
+        let err = cat(&mut reader, "../x", &mut Vec::new()).unwrap_err();
+        assert_eq!(err.status(), crate::error::ExitStatus::Usage);
+    }
+
+    #[test]
+    fn list_shows_every_entry_with_its_size() {
+        let mut reader = BundleReader::from_bytes(hostile()).unwrap();
+        let listed = list(&mut reader).unwrap();
+        assert_eq!(listed.len(), 10);
+        assert_eq!(listed[8].name, format!("{TOP}/ok.txt"));
+        assert_eq!(listed[8].size, 5);
+    }
+}

@@ -517,3 +517,320 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::testkit::*;
+
+    fn run(bytes: Vec<u8>) -> Verification {
+        let mut reader = BundleReader::from_bytes(bytes).unwrap();
+        verify(&mut reader, &mut |_, _| Ok(())).unwrap()
+    }
+
+    fn kinds(v: &Verification) -> Vec<(ProblemKind, &str)> {
+        v.problems
+            .iter()
+            .map(|p| (p.kind, p.path.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn intact_bundle_verifies_in_every_container() {
+        let files = honest_files();
+        for bytes in [
+            tgz(&entries(&files)),
+            zip(&entries(&files)),
+            tar(&entries(&files)),
+        ] {
+            let v = run(bytes);
+            assert!(v.ok(), "{:?}", v.problems);
+            assert_eq!(v.top_dir, TOP);
+            assert_eq!(v.files, 6);
+            assert_eq!(v.index.unwrap().items.len(), 4);
+        }
+    }
+
+    #[test]
+    fn directory_bundle_verifies() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (path, data) in honest_files() {
+            let path = tmp.path().join(TOP).join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, data).unwrap();
+        }
+        for path in [tmp.path().to_path_buf(), tmp.path().join(TOP)] {
+            let mut reader = BundleReader::open(&path).unwrap();
+            let v = verify(&mut reader, &mut |_, _| Ok(())).unwrap();
+            assert!(v.ok(), "{:?}", v.problems);
+            assert_eq!(v.top_dir, TOP);
+        }
+    }
+
+    #[test]
+    fn bundle_of_another_tool_with_minimal_index_verifies() {
+        let mut files = vec![
+            (
+                "index.json".to_string(),
+                br#"{"schema":"drx-collect/index/v1"}"#.to_vec(),
+            ),
+            (
+                "commands/systeminfo.txt".to_string(),
+                b"OS Name: Windows\r\n".to_vec(),
+            ),
+        ];
+        // Binary-mode lines, `./` prefixes and CRLF, as other sha256sum writers produce.
+        let sums: String = files
+            .iter()
+            .map(|(p, d)| format!("{} *./{p}\r\n", sha(d)))
+            .collect();
+        files.push(("SHA256SUMS".to_string(), sums.into_bytes()));
+        let mut ents = vec![];
+        for (p, d) in &files {
+            ents.push(file(&format!("./other-tool-bundle/{p}"), d));
+        }
+        let v = run(zip(&ents));
+        assert!(v.ok(), "{:?}", v.problems);
+        assert_eq!(v.top_dir, "other-tool-bundle");
+        assert!(v.index.is_some());
+    }
+
+    #[test]
+    fn one_changed_byte_is_reported_by_path() {
+        let mut files = honest_files();
+        let hosts = files.iter_mut().find(|f| f.0 == "files/etc/hosts").unwrap();
+        hosts.1[0] ^= 1;
+        let v = run(tgz(&entries(&files)));
+        // The index's own sha256 of the file disagrees too.
+        assert_eq!(
+            kinds(&v),
+            [
+                (ProblemKind::Changed, "files/etc/hosts"),
+                (ProblemKind::Index, "files/etc/hosts")
+            ]
+        );
+        assert!(v.problems[0].detail.contains("SHA256SUMS says"));
+    }
+
+    #[test]
+    fn missing_and_extra_files_are_reported() {
+        let mut files = honest_files();
+        files.retain(|f| f.0 != "commands/uname.txt");
+        files.push(("files/etc/added".to_string(), b"new".to_vec()));
+        let v = run(tgz(&entries(&files)));
+        assert_eq!(
+            kinds(&v),
+            [
+                (ProblemKind::Missing, "commands/uname.txt"),
+                (ProblemKind::Index, "commands/uname.txt"),
+                (ProblemKind::Extra, "files/etc/added"),
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_sums_and_index_are_reported() {
+        let files = vec![("files/x".to_string(), b"x".to_vec())];
+        let v = run(tgz(&entries(&files)));
+        assert_eq!(
+            kinds(&v),
+            [
+                (ProblemKind::Missing, "SHA256SUMS"),
+                (ProblemKind::Missing, "index.json")
+            ]
+        );
+    }
+
+    fn with_index(index: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut files = vec![
+            ("index.json".to_string(), index.to_vec()),
+            ("files/a".to_string(), b"aaa".to_vec()),
+        ];
+        let sums = sums_for(&files);
+        files.push(("SHA256SUMS".to_string(), sums));
+        files
+    }
+
+    #[test]
+    fn malformed_index_is_a_problem_not_a_panic() {
+        for index in [
+            &b"{not json"[..],
+            b"[]",
+            b"{\"schema\": 5}",
+            b"{\"schema\":\"x\"}",
+            b"",
+        ] {
+            let v = run(tgz(&entries(&with_index(index))));
+            assert_eq!(kinds(&v), [(ProblemKind::Index, "index.json")], "{index:?}");
+        }
+    }
+
+    #[test]
+    fn index_disagreeing_with_files_is_reported() {
+        let index = serde_json::json!({
+            "schema": "drx-collect/index/v1",
+            "items": [
+                {"id": "a", "kind": "file", "source": "/a", "path": "files/a", "status": "ok",
+                 "bytes": 4, "sha256": sha(b"aaa")},
+                {"id": "b", "kind": "file", "source": "/b", "path": "files/b", "status": "truncated"},
+                {"id": "c", "kind": "command", "source": "c", "status": "failed"},
+                {"id": "d", "kind": "command", "source": "d", "status": "ok"},
+                {"id": "e", "kind": "file", "source": "/e", "path": "../e", "status": "ok"},
+                {"id": "f", "kind": "file", "source": "/f", "path": "files/f", "status": "skipped"}
+            ]
+        });
+        let v = run(tgz(&entries(&with_index(index.to_string().as_bytes()))));
+        assert_eq!(
+            kinds(&v),
+            [
+                (ProblemKind::Index, "../e"),
+                (ProblemKind::Index, "files/a"),
+                (ProblemKind::Index, "files/b"),
+                (ProblemKind::Index, "index.json"),
+            ]
+        );
+        assert!(v.problems[1].detail.contains("4 bytes (the file has 3)"));
+        assert!(v.problems[3].detail.contains("item d"));
+    }
+
+    #[test]
+    fn hostile_entries_are_reported_as_unsafe() {
+        let mut ents = entries(&honest_files());
+        ents.push(file("../../etc/x", b"evil"));
+        ents.push(file("/etc/passwd", b"evil"));
+        ents.push(ent(
+            format!("{TOP}/files/link").as_bytes(),
+            Kind::Symlink("/etc/passwd".into()),
+        ));
+        ents.push(ent(
+            format!("{TOP}/files/hard").as_bytes(),
+            Kind::Hardlink("/etc/shadow".into()),
+        ));
+        ents.push(ent(format!("{TOP}/files/dev").as_bytes(), Kind::CharDevice));
+        ents.push(file(&format!("{TOP}/files/etc/hosts"), b"second copy"));
+        let mut bad = format!("{TOP}/files/").into_bytes();
+        bad.extend_from_slice(b"\xff\xfe");
+        ents.push(ent(&bad, Kind::File(b"x".to_vec())));
+        let v = run(tgz(&ents));
+        let got = kinds(&v);
+        assert!(
+            got.iter().all(|(k, _)| *k == ProblemKind::Unsafe),
+            "{got:?}"
+        );
+        let paths: Vec<&str> = got.iter().map(|g| g.1).collect();
+        assert_eq!(
+            paths,
+            [
+                "../../etc/x",
+                "/etc/passwd",
+                &format!("{TOP}/files/\u{fffd}\u{fffd}"),
+                "files/dev",
+                "files/etc/hosts",
+                "files/hard",
+                "files/link",
+            ]
+        );
+    }
+
+    #[test]
+    fn entries_outside_the_top_directory_are_reported() {
+        let mut ents = entries(&honest_files());
+        ents.push(file("second-top/x", b"x"));
+        ents.push(file("loose-file", b"x"));
+        let v = run(tgz(&ents));
+        assert_eq!(
+            kinds(&v),
+            [
+                (ProblemKind::Layout, "loose-file"),
+                (ProblemKind::Layout, "second-top/x")
+            ]
+        );
+    }
+
+    #[test]
+    fn sums_may_come_last_and_malformed_lines_are_reported() {
+        let mut files = honest_files();
+        let at = files.iter().position(|f| f.0 == "SHA256SUMS").unwrap();
+        let mut sums = files.remove(at);
+        sums.1.extend_from_slice(b"not a checksum line\n");
+        files.push(sums);
+        let v = run(tgz(&entries(&files)));
+        assert_eq!(kinds(&v), [(ProblemKind::Layout, "SHA256SUMS")]);
+        assert!(v.problems[0].detail.contains("line 6"));
+    }
+
+    #[test]
+    fn every_file_reaches_the_caller_and_partial_reads_still_hash_everything() {
+        let files = honest_files();
+        for background in [false, true] {
+            let mut reader = BundleReader::from_bytes(tgz(&entries(&files))).unwrap();
+            reader.set_background(background);
+            let mut seen = Vec::new();
+            let v = verify(&mut reader, &mut |path, content| {
+                let mut head = [0u8; 3];
+                let n = content.read(&mut head).unwrap_or(0);
+                seen.push((path.to_string(), head[..n].to_vec()));
+                Ok(())
+            })
+            .unwrap();
+            assert!(v.ok(), "{:?}", v.problems);
+            let expected: Vec<(String, Vec<u8>)> = files
+                .iter()
+                .map(|(p, d)| (p.clone(), d[..3.min(d.len())].to_vec()))
+                .collect();
+            assert_eq!(seen, expected);
+        }
+    }
+
+    #[test]
+    fn a_failing_consumer_stops_verification() {
+        let mut reader = BundleReader::from_bytes(tgz(&entries(&honest_files()))).unwrap();
+        let err = verify(&mut reader, &mut |_, _| Err(Error::failed("rule broke"))).unwrap_err();
+        assert_eq!(err.message(), "rule broke");
+    }
+
+    #[test]
+    fn truncated_bundle_is_an_error() {
+        let mut files = honest_files();
+        files.push((
+            "files/big".to_string(),
+            (0..50_000u32).flat_map(|i| i.to_be_bytes()).collect(),
+        ));
+        let bytes = tgz(&entries(&files));
+        let mut reader = BundleReader::from_bytes(bytes[..bytes.len() / 2].to_vec()).unwrap();
+        let err = verify(&mut reader, &mut |_, _| Ok(())).unwrap_err();
+        assert!(err.message().contains("is damaged"), "{err}");
+    }
+
+    #[test]
+    fn sums_lines_parse_like_sha256sum() {
+        let h = "ab".repeat(32);
+        assert_eq!(
+            parse_sums_line(format!("{h}  a b").as_bytes()).unwrap().1,
+            "a b"
+        );
+        assert_eq!(
+            parse_sums_line(format!("{h} *x").as_bytes()).unwrap().1,
+            "x"
+        );
+        assert_eq!(
+            parse_sums_line(format!("\\{h}  a\\nb").as_bytes())
+                .unwrap()
+                .1,
+            "a\nb"
+        );
+        assert!(parse_sums_line(format!("{h} x").as_bytes()).is_none());
+        assert!(parse_sums_line(format!("+{}  x", &h[1..]).as_bytes()).is_none());
+        assert!(parse_sums_line(b"").is_none());
+    }
+
+    #[test]
+    fn names_are_split_safely() {
+        assert_eq!(split_name("./a//b/").unwrap(), ["a", "b"]);
+        assert!(split_name("a/../b").is_err());
+        assert!(split_name("/a").is_err());
+        assert!(split_name("C:/a").is_err());
+        assert!(split_name("\\\\server\\share").is_err());
+        assert!(split_name("a\0b").is_err());
+    }
+}
