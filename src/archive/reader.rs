@@ -1236,6 +1236,36 @@ mod tests {
     }
 
     #[test]
+    fn pax_path_names_the_next_entry_and_a_pax_size_is_refused() {
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_pax_extensions([("path", &b"t/from-pax"[..])])
+            .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_path("t/short").unwrap();
+        h.set_size(2);
+        h.set_cksum();
+        builder.append(&h, &b"ok"[..]).unwrap();
+        let bytes = gzip(&builder.into_inner().unwrap());
+        for result in both_modes(&bytes) {
+            let got = result.unwrap();
+            assert_eq!(
+                got,
+                vec![("t/from-pax".into(), EntryKind::File, b"ok".to_vec())]
+            );
+        }
+
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_pax_extensions([("size", &b"99999"[..])])
+            .unwrap();
+        builder.append(&h, &b"ok"[..]).unwrap();
+        let bytes = gzip(&builder.into_inner().unwrap());
+        let err = read_all(&mut BundleReader::from_bytes(bytes).unwrap()).unwrap_err();
+        assert!(err.message().contains("PAX size"), "{err}");
+    }
+
+    #[test]
     fn reads_a_directory_bundle_given_the_top_or_its_parent() {
         let tmp = tempfile::tempdir().unwrap();
         let top = tmp.path().join(TOP);

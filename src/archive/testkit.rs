@@ -187,3 +187,98 @@ pub fn read_all(
     })?;
     Ok(out)
 }
+
+/// Writes the fuzz target's seed corpus (`fuzz/seeds/bundle_reader`): honest bundles in every
+/// container, hostile and damaged ones. Run `cargo test -- --ignored write_fuzz_seeds` after
+/// changing the builders above, and commit the result.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/bundle_reader");
+    std::fs::create_dir_all(&out).unwrap();
+    let honest = entries(&honest_files());
+    let mut seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("honest.tgz", tgz(&honest)),
+        ("honest.zip", zip(&honest)),
+        ("honest.tar", tar(&honest)),
+    ];
+    let minimal = vec![
+        file("t/index.json", br#"{"schema":"drx-collect/index/v1"}"#),
+        file(
+            "t/SHA256SUMS",
+            format!(
+                "{} *./index.json\r\n",
+                sha(br#"{"schema":"drx-collect/index/v1"}"#)
+            )
+            .as_bytes(),
+        ),
+    ];
+    seeds.push(("minimal.zip", zip(&minimal)));
+    let mut bad = b"t/files/".to_vec();
+    bad.extend_from_slice(b"\xff\xfe");
+    seeds.push((
+        "hostile.tgz",
+        tgz(&[
+            dir("t/"),
+            file("../../etc/x", b"evil"),
+            file("/etc/passwd", b"evil"),
+            ent(b"t/link", Kind::Symlink("/etc/passwd".into())),
+            ent(b"t/hard", Kind::Hardlink("/etc/shadow".into())),
+            ent(b"t/dev", Kind::CharDevice),
+            file("t/dup", b"1"),
+            file("t/dup", b"2"),
+            ent(&bad, Kind::File(b"x".to_vec())),
+        ]),
+    ));
+    seeds.push((
+        "symlink.zip",
+        zip(&[dir("t/"), ent(b"t/l", Kind::Symlink("../../x".into()))]),
+    ));
+    let whole = tgz(&honest);
+    seeds.push(("truncated.tgz", whole[..whole.len() / 2].to_vec()));
+    let plain = tar(&honest);
+    let (a, b) = plain.split_at(1024);
+    let mut multi = gzip(a);
+    multi.extend(gzip(b));
+    seeds.push(("multi-member.tgz", multi));
+    let mut garbage = vec![0x1f, 0x8b, 8, 0];
+    garbage.extend((0..200u8).map(|i| i.wrapping_mul(37)));
+    seeds.push(("garbage.gz", garbage));
+    // A header claiming 1 GiB, followed by 64 KiB of zeros: a bomb in miniature.
+    let mut header = tar::Header::new_gnu();
+    header.set_path("t/zeros").unwrap();
+    header.set_size(1 << 30);
+    header.set_cksum();
+    let mut bomb = header.as_bytes().to_vec();
+    bomb.extend(vec![0u8; 64 * 1024]);
+    seeds.push(("bomb.tgz", gzip(&bomb)));
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_pax_extensions([("path", &b"t/from-pax"[..])])
+        .unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_path("t/short").unwrap();
+    h.set_size(2);
+    h.set_cksum();
+    builder.append(&h, &b"ok"[..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    builder
+        .append_data(&mut h, format!("t/{}", "long".repeat(40)), &b"x"[..])
+        .unwrap();
+    seeds.push((
+        "pax-and-long-names.tgz",
+        gzip(&builder.into_inner().unwrap()),
+    ));
+    seeds.push((
+        "index.json",
+        honest_files()
+            .into_iter()
+            .find(|f| f.0 == "index.json")
+            .unwrap()
+            .1,
+    ));
+    for (name, bytes) in seeds {
+        std::fs::write(out.join(name), bytes).unwrap();
+    }
+}
