@@ -834,3 +834,27 @@ mod tests {
         assert!(split_name("a\0b").is_err());
     }
 }
+
+/// Throughput of `verify` on a real bundle, inline and with the decoding thread:
+/// `DRX_BENCH_BUNDLE=x.tgz cargo test --release --lib -- --ignored verify_throughput --nocapture`
+#[cfg(test)]
+#[test]
+#[ignore]
+fn verify_throughput() {
+    let Some(path) = std::env::var_os("DRX_BENCH_BUNDLE") else {
+        return;
+    };
+    for background in [false, true, false, true] {
+        let mut reader = BundleReader::open(std::path::Path::new(&path)).unwrap();
+        reader.set_background(background);
+        let start = std::time::Instant::now();
+        let v = verify(&mut reader, &mut |_, _| Ok(())).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "background={background}: {} files, {} MB in {secs:.2}s = {:.0} MB/s",
+            v.files,
+            v.bytes / 1_000_000,
+            v.bytes as f64 / 1e6 / secs
+        );
+    }
+}
