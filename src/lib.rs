@@ -8,6 +8,7 @@ pub mod collect;
 pub mod error;
 pub mod host;
 pub mod index;
+pub mod inspect;
 pub mod lang;
 pub mod logtime;
 pub mod manifest;

@@ -1,2 +1,6 @@
-//! Bundle archives: writing (.tgz / .zip) and reading (.tgz / .zip / a directory).
+//! Bundle archives: writing (.tgz / .zip) and reading (.tgz / .zip / an unpacked directory).
+pub mod reader;
 pub mod writer;
+
+#[cfg(test)]
+pub(crate) mod testkit;
