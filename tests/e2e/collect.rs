@@ -389,7 +389,7 @@ fn sigterm_stops_the_run_removes_the_temporary_file_and_kills_children() {
     let f = centos7_node();
     let marker = format!("sleep 8{}.5", std::process::id());
     f.command("lsmod", &format!("{marker} & {marker}"));
-    let mut child = f
+    let child = f
         .cmd()
         .arg("--root")
         .arg(f.root.path())
