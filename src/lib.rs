@@ -66,11 +66,19 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
         Some(Command::Collect(args)) => run_collect(args, argv),
         Some(Command::Manifest { action }) => run_manifest(action),
         Some(Command::Rules { action }) => run_rules(action),
-        Some(Command::Inspect(_)) | Some(Command::Diff(_)) | Some(Command::Schedule(_)) => {
-            Err(Error::failed(
-                "this subcommand is not available in this build yet; see the README's status table",
-            ))
-        }
+        Some(Command::Inspect(args)) => inspect::run(&inspect::Settings {
+            bundles: args.bundles,
+            json: args.json,
+            html: args.html,
+            list: args.list,
+            cat: args.cat,
+            extract: args.extract,
+            lang: args.lang.unwrap_or_else(Lang::from_env),
+            quiet: args.quiet,
+        }),
+        Some(Command::Diff(_)) | Some(Command::Schedule(_)) => Err(Error::failed(
+            "this subcommand is not available in this build yet; see the README's status table",
+        )),
     }
 }
 

@@ -186,7 +186,7 @@ impl<'s> Run<'s> {
         if settings.obfuscate {
             self.seed_obfuscation();
         }
-        let shown_host = self.privacy.obfuscate_text(&self.host.hostname);
+        let shown_host = self.privacy.hostname_pseudonym(&self.host.hostname);
         let (dir, name) =
             output::destination(settings, &crate::host::file_safe(&shown_host), &stamp)?;
         let top = output::strip_extension(&name).to_string();
@@ -370,6 +370,7 @@ impl<'s> Run<'s> {
             return Err(interrupted(signal));
         }
 
+        self.fail_closed(temp.path())?;
         let (sha256, size) = output::hash_file(temp.path())?;
         temp.persist(&final_path)?;
         output::write_sidecar(&final_path, &sha256)?;
@@ -390,6 +391,52 @@ impl<'s> Run<'s> {
             index,
             removed_by_keep,
         })
+    }
+
+    /// Reads the finished bundle back and refuses it if any secret value or obfuscated original
+    /// that was seen survived anywhere in it, names included: a leak is worse than no bundle.
+    fn fail_closed(&self, bundle: &Path) -> Result<()> {
+        let mut checker = self.privacy.leak_check();
+        if checker.is_empty() {
+            return Ok(());
+        }
+        let mut reader = crate::archive::reader::BundleReader::open(bundle)?;
+        let mut leak: Option<String> = None;
+        reader.for_each(&mut |meta, content| {
+            if leak.is_some() {
+                return Ok(());
+            }
+            checker.reset();
+            if let Some(found) = checker.scan(meta.name.as_bytes()) {
+                leak = Some(format!("{found} in the name {}", meta.name));
+                return Ok(());
+            }
+            checker.reset();
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = content.read(&mut buf).map_err(|err| {
+                    Error::failed(format!(
+                        "cannot read back the bundle: {}",
+                        describe_io(&err)
+                    ))
+                })?;
+                if n == 0 {
+                    break;
+                }
+                if let Some(found) = checker.scan(&buf[..n]) {
+                    leak = Some(format!("{found} in {}", meta.name));
+                    break;
+                }
+            }
+            Ok(())
+        })?;
+        match leak {
+            // The temporary file is removed when `temp` is dropped on this error.
+            Some(what) => Err(Error::failed(format!(
+                "the bundle was deleted because it would have leaked {what}; rerun with -v and report this to support without the bundle"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Teaches the obfuscator the host names of this node and its peers before anything is
@@ -429,6 +476,10 @@ impl<'s> Run<'s> {
             finding.excerpt = Some(self.privacy.obfuscate_text(&clean));
         }
         finding.title = self.privacy.obfuscate_text(&finding.title);
+        if let Some(detail) = &finding.detail {
+            let clean = self.privacy.redact_text(detail);
+            finding.detail = Some(self.privacy.obfuscate_text(&clean));
+        }
     }
 
     fn since_for(&self, file: &FileSource, mtime: Option<DateTime<Utc>>) -> Option<Since> {

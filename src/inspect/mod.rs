@@ -1,3 +1,171 @@
-//! `inspect`: integrity verification of a bundle, and safe listing / extraction.
+//! `inspect`: verify a bundle's integrity and diagnose it with this binary's rule catalogue, in one
+//! streaming pass with no unpacking; two bundles are the two nodes of a pair.
 pub mod extract;
+pub mod report;
 pub mod verify;
+
+use crate::archive::reader::BundleReader;
+use crate::collect::pipeline::{LineSink, Pipeline};
+use crate::error::{Error, ExitStatus, Result};
+use crate::index::{self, Finding, Index};
+use crate::lang::Lang;
+use crate::rules::{Catalogue, Evidence, Facts, Scan};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use verify::Verification;
+
+/// The most `--extract` writes: a bundle is untrusted input.
+pub const EXTRACT_CAP: u64 = 16 << 30;
+/// The rules get at most this much of a file whole.
+const RULES_WHOLE_CAP: u64 = 8 << 20;
+
+pub struct Settings {
+    pub bundles: Vec<PathBuf>,
+    pub json: bool,
+    pub html: Option<PathBuf>,
+    pub list: bool,
+    pub cat: Option<String>,
+    pub extract: Option<PathBuf>,
+    pub lang: Lang,
+    pub quiet: bool,
+}
+
+/// One inspected bundle.
+pub struct Inspected {
+    pub path: PathBuf,
+    pub size: u64,
+    pub verification: Verification,
+    pub evidence: Evidence,
+    /// The name findings use for this node: its host name, or the file name.
+    pub node: String,
+}
+
+impl Inspected {
+    pub fn index(&self) -> Option<&Index> {
+        self.verification.index.as_ref()
+    }
+}
+
+/// Files the collector writes about itself: not evidence.
+fn is_meta(path: &str) -> bool {
+    matches!(
+        path,
+        "index.json" | "SHA256SUMS" | "SUMMARY.txt" | "collector.log"
+    )
+}
+
+/// Feeds one file of a bundle to the rules: every line, and the whole content when the rules
+/// ask for it.
+pub fn scan_file(scan: &mut Scan, path: &str, content: &mut dyn Read) -> io::Result<()> {
+    if scan.wants_whole(path) {
+        let mut whole = Vec::new();
+        content.take(RULES_WHOLE_CAP).read_to_end(&mut whole)?;
+        scan.add_file(path, &whole);
+        let mut lines = Pipeline::new(&whole[..]).scan(Some(scan as &mut dyn LineSink), path);
+        io::copy(&mut lines, &mut io::sink())?;
+    } else {
+        let mut lines = Pipeline::new(content).scan(Some(scan as &mut dyn LineSink), path);
+        io::copy(&mut lines, &mut io::sink())?;
+    }
+    Ok(())
+}
+
+/// Verifies and scans one bundle in a single pass.
+pub fn inspect_one(path: &Path, catalogue: &Catalogue) -> Result<Inspected> {
+    let mut reader = BundleReader::open(path)?;
+    let mut scan = Scan::new(catalogue);
+    let verification = verify::verify(&mut reader, &mut |name, content| {
+        if is_meta(name) {
+            return Ok(());
+        }
+        scan_file(&mut scan, name, content).map_err(|err| {
+            Error::failed(format!(
+                "cannot read {name} in bundle {}: {}",
+                path.display(),
+                crate::error::describe_io(&err)
+            ))
+        })
+    })?;
+    let index = verification.index.clone().unwrap_or_default();
+    let facts = Facts {
+        host: index.host.clone(),
+        items: index.items.clone(),
+        collected_at: index
+            .started_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
+    };
+    let evidence = scan.finish(&facts);
+    let node = if index.host.hostname.is_empty() {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".into())
+    } else {
+        index.host.hostname.clone()
+    };
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    Ok(Inspected {
+        path: path.to_path_buf(),
+        size,
+        verification,
+        evidence,
+        node,
+    })
+}
+
+/// Findings of all bundles: each node's own, then the cross-node rules for a pair.
+pub fn findings(inspected: &[Inspected], lang: Lang) -> Vec<Finding> {
+    let pair = inspected.len() > 1;
+    let mut all = Vec::new();
+    for one in inspected {
+        for mut finding in one.evidence.findings(lang) {
+            if pair && finding.node.is_none() {
+                finding.node = Some(one.node.clone());
+            }
+            all.push(finding);
+        }
+    }
+    if pair {
+        let nodes: Vec<(&str, &Evidence)> = inspected
+            .iter()
+            .map(|one| (one.node.as_str(), &one.evidence))
+            .collect();
+        all.extend(crate::rules::cross_node(&nodes, lang));
+    }
+    index::sort_findings(&mut all);
+    all
+}
+
+pub fn run(settings: &Settings) -> Result<ExitStatus> {
+    let first = &settings.bundles[0];
+    if settings.list || settings.cat.is_some() || settings.extract.is_some() {
+        if settings.bundles.len() > 1 {
+            return Err(Error::usage(
+                "--list, --cat and --extract take one bundle; give them one at a time",
+            ));
+        }
+        let mut reader = BundleReader::open(first)?;
+        return extract::run_action(&mut reader, settings).map(|_| ExitStatus::Success);
+    }
+    let catalogue = Catalogue::embedded()?;
+    let mut inspected = Vec::new();
+    for path in &settings.bundles {
+        inspected.push(inspect_one(path, &catalogue)?);
+    }
+    let findings = findings(&inspected, settings.lang);
+    if let Some(html) = &settings.html {
+        report::write_html(html, &inspected, &findings, settings.lang)?;
+    }
+    let intact = inspected.iter().all(|one| one.verification.ok());
+    if settings.json {
+        report::print_json(&inspected, &findings)?;
+    } else {
+        report::print_text(&inspected, &findings, settings.lang, settings.quiet)?;
+    }
+    Ok(if intact {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Integrity
+    })
+}

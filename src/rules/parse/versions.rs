@@ -52,7 +52,8 @@ pub fn drbdadm_v(path: &str, text: &str) -> AdmVersion {
                     out.kernel = Some(located(path, i, line, v));
                 }
             }
-            "DRBD_KERNEL_VERSION" if out.kernel.is_none() => {
+            // `0` when the module is not loaded, like the code line.
+            "DRBD_KERNEL_VERSION" if out.kernel.is_none() && value != "0" => {
                 if let Some(v) = Version::parse(value) {
                     out.kernel = Some(located(path, i, line, v));
                 }
@@ -181,7 +182,7 @@ mod tests {
         assert_eq!(v.utils.as_ref().and_then(|k| k.place.line), Some(5));
         let unloaded = drbdadm_v(
             "x",
-            "DRBD_KERNEL_VERSION_CODE=0x000000\nDRBDADM_VERSION=9.22.0\n",
+            "DRBD_KERNEL_VERSION_CODE=0x000000\nDRBD_KERNEL_VERSION=0\nDRBDADM_VERSION=9.22.0\n",
         );
         assert!(unloaded.kernel.is_none());
     }

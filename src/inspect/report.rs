@@ -1,0 +1,230 @@
+//! What `inspect` prints: a summary for people, or one JSON object (SPEC §7).
+use super::Inspected;
+use crate::error::{Error, Result};
+use crate::index::{Finding, Severity, Status};
+use crate::lang::Lang;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn duration_of(index: &crate::index::Index) -> Option<f64> {
+    let start = chrono::DateTime::parse_from_rfc3339(index.started_at.as_deref()?).ok()?;
+    let end = chrono::DateTime::parse_from_rfc3339(index.finished_at.as_deref()?).ok()?;
+    Some((end - start).num_milliseconds() as f64 / 1000.0)
+}
+
+pub fn print_text(
+    inspected: &[Inspected],
+    findings: &[Finding],
+    lang: Lang,
+    quiet: bool,
+) -> Result<()> {
+    let ko = lang == Lang::Ko;
+    let mut out = String::new();
+    for one in inspected {
+        let v = &one.verification;
+        let verdict = if v.ok() {
+            format!(
+                "intact ({} files, {} verified)",
+                v.files,
+                crate::units::human_size(v.bytes)
+            )
+        } else {
+            format!("INTEGRITY FAILURE ({} problem(s))", v.problems.len())
+        };
+        let _ = writeln!(out, "{}: {verdict}", one.path.display());
+        if quiet {
+            continue;
+        }
+        if let Some(index) = one.index() {
+            let host = &index.host;
+            let _ = writeln!(
+                out,
+                "  host       {} ({} {}{})",
+                if host.hostname.is_empty() {
+                    "?"
+                } else {
+                    &host.hostname
+                },
+                host.os,
+                host.os_release,
+                if host.kernel.is_empty() {
+                    String::new()
+                } else {
+                    format!(", kernel {}", host.kernel)
+                }
+            );
+            let _ = writeln!(
+                out,
+                "  collected  {}{} by {} {}, manifest {}{}",
+                index.started_at.as_deref().unwrap_or("?"),
+                duration_of(index)
+                    .map(|d| format!(" in {d:.1} s"))
+                    .unwrap_or_default(),
+                if index.tool.name.is_empty() {
+                    "?"
+                } else {
+                    &index.tool.name
+                },
+                index.tool.version,
+                if index.manifest.name.is_empty() {
+                    "?"
+                } else {
+                    &index.manifest.name
+                },
+                if index.partial { " (partial)" } else { "" }
+            );
+            if let Some(drx) = one.evidence.drx_version() {
+                let _ = writeln!(out, "  DRX        {drx}");
+            }
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for item in &index.items {
+                *counts.entry(item.status.as_str()).or_default() += 1;
+            }
+            let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            let _ = writeln!(out, "  items      {}", counts.join(", "));
+            for item in index
+                .items
+                .iter()
+                .filter(|i| i.status.is_gap() || i.status == Status::Truncated)
+            {
+                let _ = writeln!(
+                    out,
+                    "    {:<9} {} {}{}",
+                    item.status.as_str(),
+                    item.id,
+                    item.source,
+                    item.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        } else {
+            let _ = writeln!(out, "  no readable index.json: host facts unknown");
+        }
+        for problem in &v.problems {
+            let _ = writeln!(
+                out,
+                "  {:<8} {}: {}",
+                problem.kind.as_str(),
+                problem.path,
+                problem.detail
+            );
+        }
+    }
+    if !quiet {
+        let count = |s| findings.iter().filter(|f| f.severity == s).count();
+        let _ = writeln!(
+            out,
+            "\n{}: {} error(s), {} warning(s), {} info",
+            if ko { "진단 결과" } else { "Findings" },
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info)
+        );
+        if findings.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {}",
+                if ko {
+                    "발견된 문제가 없습니다."
+                } else {
+                    "No problem was detected."
+                }
+            );
+        }
+        for finding in findings {
+            let node = finding
+                .node
+                .as_deref()
+                .map(|n| format!(" [{n}]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "\n[{}] {}{node}: {}",
+                finding.severity.as_str().to_uppercase(),
+                finding.rule,
+                finding.title
+            );
+            if let Some(path) = &finding.path {
+                let line = finding.line.map(|l| format!(":{l}")).unwrap_or_default();
+                let _ = writeln!(out, "    at {path}{line}");
+            }
+            if let Some(excerpt) = &finding.excerpt {
+                let _ = writeln!(out, "    | {excerpt}");
+            }
+            if let Some(detail) = &finding.detail {
+                let _ = writeln!(out, "    {detail}");
+            }
+            for line in finding.remedy.lines() {
+                let _ = writeln!(out, "    {} {line}", if ko { "조치:" } else { "fix:" });
+            }
+        }
+    }
+    crate::write_out(&mut std::io::stdout().lock(), out.as_bytes())
+}
+
+pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {
+    let mut problems = Vec::new();
+    let bundles: Vec<serde_json::Value> = inspected
+        .iter()
+        .map(|one| {
+            let v = &one.verification;
+            for problem in &v.problems {
+                problems.push(serde_json::json!({
+                    "bundle": one.path,
+                    "kind": problem.kind.as_str(),
+                    "path": problem.path,
+                    "detail": problem.detail,
+                }));
+            }
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            if let Some(index) = one.index() {
+                for item in &index.items {
+                    *counts.entry(item.status.as_str()).or_default() += 1;
+                }
+            }
+            serde_json::json!({
+                "path": one.path,
+                "size": one.size,
+                "node": one.node,
+                "top_dir": v.top_dir,
+                "host": one.index().map(|i| &i.host),
+                "tool": one.index().map(|i| &i.tool),
+                "manifest": one.index().map(|i| &i.manifest),
+                "started_at": one.index().and_then(|i| i.started_at.clone()),
+                "finished_at": one.index().and_then(|i| i.finished_at.clone()),
+                "partial": one.index().map(|i| i.partial),
+                "drx_version": one.evidence.drx_version(),
+                "items": counts,
+                "files": v.files,
+                "bytes": v.bytes,
+                "integrity": {"ok": v.ok(), "problems": v.problems},
+            })
+        })
+        .collect();
+    let value = serde_json::json!({
+        "bundles": bundles,
+        "integrity": {"ok": problems.is_empty(), "problems": problems},
+        "findings": findings,
+    });
+    let text = serde_json::to_string_pretty(&value)
+        .map_err(|err| Error::failed(format!("cannot encode the result: {err}")))?;
+    crate::write_out(
+        &mut std::io::stdout().lock(),
+        format!("{text}\n").as_bytes(),
+    )
+}
+
+pub fn write_html(
+    path: &Path,
+    _inspected: &[Inspected],
+    _findings: &[Finding],
+    _lang: Lang,
+) -> Result<()> {
+    Err(Error::failed(format!(
+        "cannot write {}: the HTML report is not in this build yet; use --json",
+        path.display()
+    )))
+}
