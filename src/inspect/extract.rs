@@ -298,6 +298,46 @@ fn copy(from: &mut dyn Read, to: &mut dyn Write) -> std::result::Result<u64, Sid
     }
 }
 
+/// `--list`, `--cat PATH` or `--extract DIR`, as asked.
+pub fn run_action(reader: &mut BundleReader, settings: &super::Settings) -> Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if settings.list {
+        let mut text = String::new();
+        for entry in list(reader)? {
+            let kind = match &entry.kind {
+                EntryKind::File => String::new(),
+                EntryKind::Dir => " (directory)".into(),
+                EntryKind::Symlink(target) => format!(" -> {target} (link, never extracted)"),
+                EntryKind::Hardlink(target) => format!(" => {target} (hard link, never extracted)"),
+                EntryKind::Other(what) => format!(" ({what}, never extracted)"),
+            };
+            text.push_str(&format!("{:>12}  {}{kind}\n", entry.size, entry.name));
+        }
+        return crate::write_out(&mut out, text.as_bytes());
+    }
+    if let Some(path) = &settings.cat {
+        return cat(reader, path, &mut out);
+    }
+    if let Some(dir) = &settings.extract {
+        let done = extract(reader, dir, super::EXTRACT_CAP)?;
+        let mut text = format!(
+            "extracted {} files ({} bytes) into {}\n",
+            done.files,
+            done.bytes,
+            dir.display()
+        );
+        for skipped in &done.skipped {
+            text.push_str(&format!(
+                "  left out {}: {}\n",
+                skipped.name, skipped.reason
+            ));
+        }
+        return crate::write_out(&mut out, text.as_bytes());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,44 +487,4 @@ mod tests {
         assert_eq!(listed[8].name, format!("{TOP}/ok.txt"));
         assert_eq!(listed[8].size, 5);
     }
-}
-
-/// `--list`, `--cat PATH` or `--extract DIR`, as asked.
-pub fn run_action(reader: &mut BundleReader, settings: &super::Settings) -> Result<()> {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    if settings.list {
-        let mut text = String::new();
-        for entry in list(reader)? {
-            let kind = match &entry.kind {
-                EntryKind::File => String::new(),
-                EntryKind::Dir => " (directory)".into(),
-                EntryKind::Symlink(target) => format!(" -> {target} (link, never extracted)"),
-                EntryKind::Hardlink(target) => format!(" => {target} (hard link, never extracted)"),
-                EntryKind::Other(what) => format!(" ({what}, never extracted)"),
-            };
-            text.push_str(&format!("{:>12}  {}{kind}\n", entry.size, entry.name));
-        }
-        return crate::write_out(&mut out, text.as_bytes());
-    }
-    if let Some(path) = &settings.cat {
-        return cat(reader, path, &mut out);
-    }
-    if let Some(dir) = &settings.extract {
-        let done = extract(reader, dir, super::EXTRACT_CAP)?;
-        let mut text = format!(
-            "extracted {} files ({} bytes) into {}\n",
-            done.files,
-            done.bytes,
-            dir.display()
-        );
-        for skipped in &done.skipped {
-            text.push_str(&format!(
-                "  left out {}: {}\n",
-                skipped.name, skipped.reason
-            ));
-        }
-        return crate::write_out(&mut out, text.as_bytes());
-    }
-    Ok(())
 }
