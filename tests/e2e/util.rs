@@ -44,6 +44,26 @@ impl Fixture {
         self
     }
 
+    /// A stand-in command that prints `text` whatever its arguments.
+    pub fn prints(&self, name: &str, text: &str) -> &Self {
+        let data = self.bin.path().join(format!(".{name}.out"));
+        std::fs::write(&data, text).unwrap();
+        self.command(name, &format!("cat '{}'", data.display()))
+    }
+
+    /// A stand-in command that prints the text of the first matching argument pattern
+    /// (`case` patterns of sh, matched against all arguments joined by spaces).
+    pub fn prints_by_args(&self, name: &str, cases: &[(&str, &str)]) -> &Self {
+        let mut script = String::from("case \"$*\" in\n");
+        for (i, (pattern, text)) in cases.iter().enumerate() {
+            let data = self.bin.path().join(format!(".{name}.{i}.out"));
+            std::fs::write(&data, text).unwrap();
+            script.push_str(&format!("  {pattern}) cat '{}' ;;\n", data.display()));
+        }
+        script.push_str("  *) exit 1 ;;\nesac");
+        self.command(name, &script)
+    }
+
     /// The binary, with a clean environment: PATH holds only the stand-ins.
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(BIN);
@@ -86,6 +106,32 @@ impl Fixture {
         found.sort();
         found
     }
+}
+
+/// Runs `inspect` with `args` (bundle paths included).
+pub fn inspect(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(BIN)
+        .env_clear()
+        .env("LANG", "C")
+        .arg("inspect")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The decompressed content of a .tgz, as one byte string (names and data).
+pub fn tgz_bytes(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    let needle = needle.as_bytes();
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A bundle unpacked with the real `tar`/`unzip`.
