@@ -3,4 +3,5 @@
 mod collect;
 mod diagnose;
 mod inspect;
+mod privacy;
 mod util;
