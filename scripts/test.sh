@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine with only the Rust toolchain, then runs
+# every test: formatting, lints, unit and end-to-end tests, the Windows build under wine, and a
+# short fuzzing run. Nothing is skipped because a tool is missing: it is installed, or this fails.
+#
+# Usage: scripts/test.sh            (as root, or with sudo available)
+#        FUZZ_SECONDS=60 scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages the tests use: the real drbdadm (its parse error for a BOM file), file, tar,
+# gzip, pigz, unzip/zip, sha256sum, pgrep.
+packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "test.sh: installing ${missing[*]}" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --locked
+
+if [ -x scripts/test-windows.sh ]; then
+    echo "== Windows build under wine"
+    scripts/test-windows.sh
+fi
+
+echo "== fuzzing the bundle reader for ${FUZZ_SECONDS:-20} s"
+rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+echo "test.sh: all tests passed"
