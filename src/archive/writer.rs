@@ -1,11 +1,10 @@
 //! Writes a bundle archive in one streaming pass: every entry is hashed while it is compressed,
 //! and the hashes become `SHA256SUMS`. Paths given here are relative to the bundle's top
 //! directory, which the writer prepends.
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use super::pgzip::ParallelGz;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -42,7 +41,7 @@ impl Format {
 // One value per run: the size difference between the variants does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Inner {
-    Tgz(tar::Builder<GzEncoder<BufWriter<File>>>),
+    Tgz(tar::Builder<ParallelGz<File>>),
     Zip(zip::ZipWriter<BufWriter<File>>),
 }
 
@@ -57,6 +56,8 @@ pub struct BundleWriter {
 /// What one entry came to.
 pub struct Written {
     pub sha256: String,
+    /// Bytes stored.
+    pub len: u64,
     /// True when the source ended before `len` bytes and the rest was padded with newlines.
     pub short: bool,
 }
@@ -65,10 +66,11 @@ const BUFFER: usize = 1 << 20;
 
 impl BundleWriter {
     pub fn new(file: File, format: Format, top: &str) -> io::Result<BundleWriter> {
-        let out = BufWriter::with_capacity(BUFFER, file);
         let inner = match format {
             Format::Tgz => {
-                let mut builder = tar::Builder::new(GzEncoder::new(out, Compression::new(6)));
+                // gzip -6, like the reference `tar | pigz`, on every core.
+                let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+                let mut builder = tar::Builder::new(ParallelGz::new(file, 6, threads));
                 let mut header = tar::Header::new_gnu();
                 header.set_entry_type(tar::EntryType::Directory);
                 header.set_mode(0o755);
@@ -77,7 +79,7 @@ impl BundleWriter {
                 builder.append_data(&mut header, format!("{top}/"), io::empty())?;
                 Inner::Tgz(builder)
             }
-            Format::Zip => Inner::Zip(zip::ZipWriter::new(out)),
+            Format::Zip => Inner::Zip(zip::ZipWriter::new(BufWriter::with_capacity(BUFFER, file))),
         };
         Ok(BundleWriter {
             inner,
@@ -96,12 +98,98 @@ impl BundleWriter {
         mtime: i64,
         data: &mut dyn Read,
     ) -> io::Result<Written> {
-        let mut reader = ExactHashingReader {
-            inner: data,
-            remaining: len,
-            hasher: Sha256::new(),
+        let mut reader = ExactHashingReader::new(data, len);
+        self.append(path, len, mtime, &mut reader)?;
+        let sha256 = crate::manifest::hex(&reader.hasher.finalize());
+        self.sums.push((path.to_string(), sha256.clone()));
+        self.bytes_in += len;
+        Ok(Written {
+            sha256,
+            len,
+            short: reader.short,
+        })
+    }
+
+    /// Adds an entry expected to be `expected_len` bytes long, in one pass. If `data` turns out
+    /// longer or shorter (redaction changed the length), the entry is taken back out of the
+    /// archive and `None` is returned: the caller then measures the length first and calls
+    /// `add_stream`. A zip entry needs no length in advance and always succeeds.
+    pub fn add_stream_expecting(
+        &mut self,
+        path: &str,
+        expected_len: u64,
+        mtime: i64,
+        data: &mut dyn Read,
+    ) -> io::Result<Option<Written>> {
+        if let Inner::Zip(_) = self.inner {
+            let mut reader = ExactHashingReader::new(data, u64::MAX);
+            reader.pad = false;
+            // The expected length only decides whether the entry needs zip64 sizes.
+            self.append(path, expected_len.saturating_mul(2), mtime, &mut reader)?;
+            let len = u64::MAX - reader.remaining;
+            let sha256 = crate::manifest::hex(&reader.hasher.finalize());
+            self.sums.push((path.to_string(), sha256.clone()));
+            self.bytes_in += len;
+            return Ok(Some(Written {
+                sha256,
+                len,
+                short: false,
+            }));
+        }
+        let mark = self.mark()?;
+        let mut reader = ExactHashingReader::new(data, expected_len);
+        reader.detect_overflow = true;
+        self.append(path, expected_len, mtime, &mut reader)?;
+        if reader.short || reader.overflow {
+            self.rewind(mark)?;
+            return Ok(None);
+        }
+        let sha256 = crate::manifest::hex(&reader.hasher.finalize());
+        self.sums.push((path.to_string(), sha256.clone()));
+        self.bytes_in += expected_len;
+        Ok(Some(Written {
+            sha256,
+            len: expected_len,
             short: false,
-        };
+        }))
+    }
+
+    /// Where the archive can be cut back to (tgz only): everything so far compressed and written.
+    fn mark(&mut self) -> io::Result<u64> {
+        match &mut self.inner {
+            Inner::Tgz(builder) => {
+                let gz = builder.get_mut();
+                gz.sync()?;
+                Ok(gz.compressed_len())
+            }
+            Inner::Zip(_) => Err(io::Error::other("zip archives are not rewound")),
+        }
+    }
+
+    fn rewind(&mut self, mark: u64) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Tgz(builder) => {
+                let gz = builder.get_mut();
+                gz.sync()?;
+                let file = gz
+                    .get_mut()
+                    .ok_or_else(|| io::Error::other("archive already finished"))?;
+                file.set_len(mark)?;
+                file.seek(SeekFrom::Start(mark))?;
+                gz.rewound(mark);
+                Ok(())
+            }
+            Inner::Zip(_) => Err(io::Error::other("zip archives are not rewound")),
+        }
+    }
+
+    fn append(
+        &mut self,
+        path: &str,
+        len: u64,
+        mtime: i64,
+        reader: &mut ExactHashingReader,
+    ) -> io::Result<()> {
         let full = format!("{}/{}", self.top, path);
         match &mut self.inner {
             Inner::Tgz(builder) => {
@@ -110,7 +198,7 @@ impl BundleWriter {
                 header.set_mode(0o644);
                 header.set_size(len);
                 header.set_mtime(mtime.max(0) as u64);
-                builder.append_data(&mut header, &full, &mut reader)?;
+                builder.append_data(&mut header, &full, reader)?;
             }
             Inner::Zip(zip) => {
                 let options = zip::write::SimpleFileOptions::default()
@@ -121,16 +209,10 @@ impl BundleWriter {
                     .unix_permissions(0o644);
                 zip.start_file(full.as_str(), options)
                     .map_err(io::Error::other)?;
-                io::copy(&mut reader, zip)?;
+                io::copy(reader, zip)?;
             }
         }
-        let sha256 = crate::manifest::hex(&reader.hasher.finalize());
-        self.sums.push((path.to_string(), sha256.clone()));
-        self.bytes_in += len;
-        Ok(Written {
-            sha256,
-            short: reader.short,
-        })
+        Ok(())
     }
 
     pub fn add_bytes(&mut self, path: &str, bytes: &[u8], mtime: i64) -> io::Result<String> {
@@ -161,9 +243,13 @@ impl BundleWriter {
         self.add_bytes("SHA256SUMS", sums.as_bytes(), now_secs() as i64)?;
         let out = match self.inner {
             Inner::Tgz(builder) => builder.into_inner()?.finish()?,
-            Inner::Zip(zip) => zip.finish().map_err(io::Error::other)?,
+            Inner::Zip(zip) => zip
+                .finish()
+                .map_err(io::Error::other)?
+                .into_inner()
+                .map_err(|err| err.into_error())?,
         };
-        out.into_inner().map_err(|err| err.into_error())
+        Ok(out)
     }
 }
 
@@ -171,12 +257,35 @@ struct ExactHashingReader<'a> {
     inner: &'a mut dyn Read,
     remaining: u64,
     hasher: Sha256,
+    /// The source ended before `remaining` reached 0 (padded with newlines when `pad`).
     short: bool,
+    pad: bool,
+    /// Look for one more byte after the last one: the source was longer than announced.
+    detect_overflow: bool,
+    overflow: bool,
+}
+
+impl<'a> ExactHashingReader<'a> {
+    fn new(inner: &'a mut dyn Read, len: u64) -> Self {
+        ExactHashingReader {
+            inner,
+            remaining: len,
+            hasher: Sha256::new(),
+            short: false,
+            pad: true,
+            detect_overflow: false,
+            overflow: false,
+        }
+    }
 }
 
 impl Read for ExactHashingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.remaining == 0 || buf.is_empty() {
+            if self.remaining == 0 && self.detect_overflow && !self.overflow {
+                let mut probe = [0u8; 1];
+                self.overflow = self.inner.read(&mut probe)? > 0;
+            }
             return Ok(0);
         }
         let want = buf
@@ -189,6 +298,9 @@ impl Read for ExactHashingReader<'_> {
         };
         if n == 0 {
             self.short = true;
+            if !self.pad {
+                return Ok(0);
+            }
             buf[..want].fill(b'\n');
             n = want;
         }

@@ -535,7 +535,7 @@ impl<'s> Run<'s> {
         }
         if file.skip_binary {
             let mut head = [0u8; 8192];
-            let n = read_up_to(&mut handle, &mut head).unwrap_or(0);
+            let n = read_up_to(&mut handle, &mut head, true).unwrap_or(0);
             if head[..n].contains(&0) {
                 item.status = Status::Skipped;
                 item.error = Some("binary file, left out".into());
@@ -544,20 +544,25 @@ impl<'s> Run<'s> {
         }
         let size = meta.len();
         let cap = self.settings.max_file_size;
-        let start = size.saturating_sub(cap);
+        let mut start = size.saturating_sub(cap);
         let truncated = start > 0;
+        if truncated {
+            // Begin at a whole line: the newest part starts after the first newline past the cut.
+            match first_line_start(&mut handle, start) {
+                Ok(at) => start = at,
+                Err(_) => {
+                    item.status = Status::Failed;
+                    item.error = Some("cannot seek to the newest part of the file".into());
+                    return Ok(item);
+                }
+            }
+        }
         // procfs and sysfs files say size 0: read them to EOF (bounded by the cap).
         let limit = if size == 0 { cap } else { size - start };
         let path = file.bundle_path.clone();
         let since = self.since_for(file, mtime);
         let read_error = std::rc::Rc::new(std::cell::RefCell::new(None::<io::Error>));
-
-        let seek_ok = handle.seek(SeekFrom::Start(start)).is_ok();
-        if !seek_ok && start > 0 {
-            item.status = Status::Failed;
-            item.error = Some("cannot seek to the newest part of the file".into());
-            return Ok(item);
-        }
+        let _ = handle.seek(SeekFrom::Start(start));
         let stored;
         let redactions;
         if limit <= IN_MEMORY {
@@ -584,9 +589,6 @@ impl<'s> Run<'s> {
                 .since(since)
                 .filter(Some(self.privacy.filter(&path)))
                 .scan(Some(scan as &mut dyn LineSink), &path);
-            if truncated {
-                pipeline = pipeline.skip_first_partial_line();
-            }
             let mut out = Vec::with_capacity(raw.len() + 64);
             pipeline
                 .read_to_end(&mut out)
@@ -598,48 +600,20 @@ impl<'s> Run<'s> {
                 .map_err(|err| write_error(&err, dir))?;
             stored = (out.len() as u64, sha);
         } else {
-            // Pass 1: the length of what will be stored (redaction changes it).
-            let source = ErrorToEof::new(&mut handle, limit, read_error.clone());
-            let mut counting = Pipeline::new(source)
-                .since(self.since_for(file, mtime))
-                .filter(Some(self.privacy.filter(&path)));
-            if truncated {
-                counting = counting.skip_first_partial_line();
-            }
-            let length =
-                io::copy(&mut counting, &mut io::sink()).map_err(|err| interrupted_or(err, dir))?;
-            drop(counting);
-            if read_error.borrow().is_some() {
-                *read_error.borrow_mut() = None;
-            }
-            handle.seek(SeekFrom::Start(start)).map_err(|err| {
-                Error::io(
-                    "re-read",
-                    &file.fs_path,
-                    &err,
-                    "the file changed while it was collected; run again",
-                )
-            })?;
-            // Pass 2: into the archive, with the rules reading along.
-            let source = ErrorToEof::new(&mut handle, limit, read_error.clone());
-            let mut pipeline = Pipeline::new(source)
-                .since(since)
-                .filter(Some(self.privacy.filter(&path)))
-                .scan(Some(scan as &mut dyn LineSink), &path);
-            if truncated {
-                pipeline = pipeline.skip_first_partial_line();
-            }
-            let written = writer
-                .add_stream(&path, length, mtime_secs, &mut pipeline)
-                .map_err(|err| interrupted_or(err, dir))?;
-            redactions = pipeline.redactions();
-            drop(pipeline);
-            if written.short {
-                item.error = Some(
-                    "the file shrank while it was read; the end was padded with newlines".into(),
-                );
-            }
-            stored = (length, written.sha256);
+            let (length, sha256, count) = self.write_large(
+                writer,
+                scan,
+                &mut handle,
+                (start, limit),
+                &path,
+                since,
+                file,
+                mtime,
+                &read_error,
+                dir,
+            )?;
+            redactions = count;
+            stored = (length, sha256);
         }
         if let Some(err) = read_error.borrow().as_ref() {
             item.error = Some(format!("read error: {}", describe_io(err)));
@@ -655,6 +629,82 @@ impl<'s> Run<'s> {
             item.original_bytes = Some(size);
         }
         Ok(item)
+    }
+
+    /// A file too large to hold: streamed in one pass when its stored length is known in advance
+    /// (nothing but redaction can change it, and redaction usually finds nothing in a log), else
+    /// in two: once to measure what will be stored, once into the archive.
+    #[allow(clippy::too_many_arguments)]
+    fn write_large(
+        &mut self,
+        writer: &mut BundleWriter,
+        scan: &mut Scan,
+        handle: &mut File,
+        (start, limit): (u64, u64),
+        path: &str,
+        since: Option<Since>,
+        file: &FileSource,
+        mtime: Option<DateTime<Utc>>,
+        read_error: &std::rc::Rc<std::cell::RefCell<Option<io::Error>>>,
+        dir: &Path,
+    ) -> Result<(u64, String, u64)> {
+        let mtime_secs = mtime.map(|t| t.timestamp()).unwrap_or(0);
+        let rewind = |handle: &mut File| {
+            *read_error.borrow_mut() = None;
+            handle.seek(SeekFrom::Start(start)).map_err(|err| {
+                Error::io(
+                    "re-read",
+                    &file.fs_path,
+                    &err,
+                    "the file changed while it was collected; run again",
+                )
+            })
+        };
+        let mut scanned = false;
+        if since.is_none() && !self.settings.obfuscate {
+            let source = ErrorToEof::new(handle, limit, read_error.clone());
+            let mut pipeline = Pipeline::new(source)
+                .filter(Some(self.privacy.filter(path)))
+                .scan(Some(scan as &mut dyn LineSink), path);
+            let attempt = writer
+                .add_stream_expecting(path, limit, mtime_secs, &mut pipeline)
+                .map_err(|err| interrupted_or(err, dir))?;
+            let redactions = pipeline.redactions();
+            drop(pipeline);
+            if let Some(written) = attempt {
+                return Ok((written.len, written.sha256, redactions));
+            }
+            scanned = true;
+            rewind(handle)?;
+        }
+        // Pass 1: the length of what will be stored (redaction and --since change it).
+        let source = ErrorToEof::new(handle, limit, read_error.clone());
+        let mut counting = Pipeline::new(source)
+            .since(self.since_for(file, mtime))
+            .filter(Some(self.privacy.filter(path)));
+        let length =
+            io::copy(&mut counting, &mut io::sink()).map_err(|err| interrupted_or(err, dir))?;
+        drop(counting);
+        rewind(handle)?;
+        // Pass 2: into the archive, with the rules reading along (unless they already did).
+        let source = ErrorToEof::new(handle, limit, read_error.clone());
+        let mut pipeline = Pipeline::new(source)
+            .since(since)
+            .filter(Some(self.privacy.filter(path)));
+        if !scanned {
+            pipeline = pipeline.scan(Some(scan as &mut dyn LineSink), path);
+        }
+        let written = writer
+            .add_stream(path, length, mtime_secs, &mut pipeline)
+            .map_err(|err| interrupted_or(err, dir))?;
+        let redactions = pipeline.redactions();
+        drop(pipeline);
+        if written.short {
+            *read_error.borrow_mut() = Some(io::Error::other(
+                "the file shrank while it was read; the end was padded with newlines",
+            ));
+        }
+        Ok((length, written.sha256, redactions))
     }
 
     fn write_command(
@@ -760,7 +810,18 @@ impl Read for ErrorToEof<'_> {
     }
 }
 
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+/// The offset of the first whole line at or after `at` (looking at most 64 KiB ahead).
+fn first_line_start(file: &mut File, at: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(at))?;
+    let mut head = vec![0u8; 64 * 1024];
+    let n = read_up_to(file, &mut head, false)?;
+    Ok(match head[..n].iter().position(|&b| b == b'\n') {
+        Some(pos) => at + pos as u64 + 1,
+        None => at,
+    })
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8], rewind: bool) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..])? {
@@ -768,7 +829,9 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
             n => filled += n,
         }
     }
-    file.seek(SeekFrom::Start(0))?;
+    if rewind {
+        file.seek(SeekFrom::Start(0))?;
+    }
     Ok(filled)
 }
 

@@ -36,8 +36,6 @@ pub struct Pipeline<'a, R: Read> {
     eof: bool,
     out: Vec<u8>,
     out_pos: usize,
-    /// Skip everything up to the first newline (the source was cut mid-line by the tail cut).
-    skip_partial_line: bool,
     since: Option<Since>,
     keeping: bool,
     filter: Option<LineFilter<'a>>,
@@ -57,7 +55,6 @@ impl<'a, R: Read> Pipeline<'a, R> {
             eof: false,
             out: Vec::with_capacity(OUT_BATCH + MAX_LINE),
             out_pos: 0,
-            skip_partial_line: false,
             since: None,
             keeping: true,
             filter: None,
@@ -65,11 +62,6 @@ impl<'a, R: Read> Pipeline<'a, R> {
             line_no: 0,
             dropped_lines: 0,
         }
-    }
-
-    pub fn skip_first_partial_line(mut self) -> Self {
-        self.skip_partial_line = true;
-        self
     }
 
     pub fn since(mut self, since: Option<Since>) -> Self {
@@ -110,10 +102,6 @@ impl<'a, R: Read> Pipeline<'a, R> {
             if let Some(pos) = memchr(b'\n', &self.buf[self.start..self.end]) {
                 let line = (self.start, self.start + pos + 1);
                 self.start += pos + 1;
-                if self.skip_partial_line {
-                    self.skip_partial_line = false;
-                    continue;
-                }
                 return Ok(Some(line));
             }
             let pending = self.end - self.start;
@@ -123,18 +111,11 @@ impl<'a, R: Read> Pipeline<'a, R> {
                 }
                 let line = (self.start, self.end);
                 self.start = self.end;
-                if self.skip_partial_line {
-                    self.skip_partial_line = false;
-                    return Ok(None);
-                }
                 return Ok(Some(line));
             }
             if pending >= MAX_LINE {
                 let line = (self.start, self.start + MAX_LINE);
                 self.start += MAX_LINE;
-                if self.skip_partial_line {
-                    continue;
-                }
                 return Ok(Some(line));
             }
             // Move the partial line to the front and read more behind it.
@@ -231,14 +212,6 @@ mod tests {
         assert_eq!(run(input, |p| p), input);
         let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         assert_eq!(run(&big, |p| p), big);
-    }
-
-    #[test]
-    fn skips_the_partial_first_line_after_a_tail_cut() {
-        assert_eq!(
-            run(b"tail of a line\nwhole\n", |p| p.skip_first_partial_line()),
-            b"whole\n"
-        );
     }
 
     #[test]
