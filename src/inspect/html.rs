@@ -516,7 +516,7 @@ fn timeline_section(out: &mut String, l: &Labels, inspected: &[Inspected], lanes
     let _ = writeln!(
         out,
         "<section id=\"timeline\"><h2>{}</h2>\n<div class=\"controls\">\
-         <button type=\"button\" id=\"zoom-in\">＋ {}</button> <button type=\"button\" id=\"zoom-out\">－ {}</button> \
+         <button type=\"button\" id=\"zoom-in\">+ {}</button> <button type=\"button\" id=\"zoom-out\">− {}</button> \
          <button type=\"button\" id=\"zoom-reset\">{}</button> <span class=\"sep\"></span> <span id=\"filters\"></span></div>\n\
          <div id=\"axis\"></div><div id=\"lanes\"></div>\n\
          <p class=\"legend\"><span class=\"dot k-repl\"></span> {} <span class=\"dot k-drx\"></span> DRX \

@@ -216,6 +216,18 @@ fn html_report_of_a_pair_renders_in_chromium_with_findings_and_both_timelines() 
         "no screenshot: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The whole page (timeline and hosts included), for people to look at.
+    let full = artifacts().join("html-report-full.png");
+    let _ = std::fs::remove_file(&full);
+    headless(
+        &[
+            "--virtual-time-budget=5000",
+            "--window-size=1400,3600",
+            &format!("--screenshot={}", full.display()),
+        ],
+        &report,
+    );
+    assert!(full.exists(), "no full-page screenshot");
 }
 
 #[test]

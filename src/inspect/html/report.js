@@ -9,6 +9,8 @@
     return { n: a[0], t: a[1], k: a[2], s: a[3], g: a[4] === 1, p: data.paths[a[5]], l: a[6],
       x: a[7], f: a[8], id: 'e' + a[0] + '-' + a[9], el: null, row: null };
   });
+  // Both nodes interleaved in time, for the list under the lanes.
+  events.sort(function (a, b) { return a.t - b.t || a.n - b.n; });
   var byId = {};
   events.forEach(function (e) { byId[e.id] = e; });
   var show = { node: data.nodes.map(function () { return true; }),
@@ -128,7 +130,7 @@
     inView.slice(0, LIST_CAP).forEach(function (e) {
       var tr = el('tr');
       tr.setAttribute('data-event', e.id);
-      tr.appendChild(el('td', '', (e.g ? '≈ ' : '') + iso(e.t)));
+      tr.appendChild(el('td', 'when', (e.g ? '≈ ' : '') + iso(e.t)));
       tr.appendChild(el('td', '', data.nodes[e.n].name));
       tr.appendChild(el('td', '', e.p + (e.l ? ':' + e.l : '')));
       var sev = el('td', 'text', e.x);
