@@ -418,15 +418,19 @@ impl LineSink for Gather {
         if self.set.is_match(line) {
             self.matched.clear();
             self.matched.extend(self.set.matches(line).iter());
-            // The lines before it, from the ring (oldest first).
-            for back in (1..=self.ring_filled).rev() {
-                let slot = (self.ring_next + CONTEXT - back) % CONTEXT;
-                let before = std::mem::take(&mut self.ring[slot]);
-                self.keep(file, line_no - back as u64, &before);
-                self.ring[slot] = before;
+            // Findings point at lines a catalogue pattern matched: only those need their
+            // neighbourhood (an event alone shows its own line), which keeps a log full of state
+            // changes from being copied line by line.
+            if self.matched.iter().any(|i| *i >= OWN.len()) {
+                for back in (1..=self.ring_filled).rev() {
+                    let slot = (self.ring_next + CONTEXT - back) % CONTEXT;
+                    let before = std::mem::take(&mut self.ring[slot]);
+                    self.keep(file, line_no - back as u64, &before);
+                    self.ring[slot] = before;
+                }
+                self.keep(file, line_no, line);
+                self.keep_after = CONTEXT;
             }
-            self.keep(file, line_no, line);
-            self.keep_after = CONTEXT;
             let text = clip(&String::from_utf8_lossy(line));
             if let Some((kind, level)) = classify(&text, &self.matched) {
                 self.push(Raw {
@@ -733,7 +737,9 @@ mod tests {
         let mut text = String::new();
         for i in 1..=3000 {
             if i == 2500 {
-                text.push_str("Nov 24 10:00:00 n1 kernel: drbd r0: conn( A -> StandAlone )\n");
+                text.push_str(
+                    "Nov 24 10:00:00 n1 kernel: drbd r0: Split-Brain detected, dropping\n",
+                );
             } else {
                 text.push_str(&format!("Nov 24 10:00:00 n1 noise {i}\n"));
             }
@@ -747,6 +753,14 @@ mod tests {
             .collect();
         assert_eq!(around, (2495..=2505).collect::<Vec<u64>>());
         assert!(done.around("files/var/log/messages", 2000).is_empty());
+        // An event no rule looks at needs no neighbourhood.
+        let mut gather = Gather::new(&catalogue());
+        let mut text = "x\n".repeat(2000);
+        text.push_str("Nov 24 10:00:00 n1 kernel: drbd r0: conn( A -> StandAlone )\n");
+        feed(&mut gather, "files/var/log/messages", &text);
+        let done = gather.finish(None, false);
+        assert_eq!(done.events.len(), 1);
+        assert!(done.around("files/var/log/messages", 2001).is_empty());
         // The head is kept whole.
         assert_eq!(done.around("files/var/log/messages", 20).len(), 11);
     }
