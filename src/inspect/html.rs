@@ -562,8 +562,8 @@ fn timeline_section(out: &mut String, l: &Labels, inspected: &[Inspected], lanes
                 "{} {}",
                 lane.left_out,
                 l.t(
-                    "less relevant events left out (the report keeps errors, then state changes, latest first)",
-                    "개의 덜 중요한 이벤트 생략 (오류, 상태 변경, 최신 순으로 유지)"
+                    "less relevant events left out (the report keeps a share of errors, state changes, warnings and the rest, latest first)",
+                    "개의 덜 중요한 이벤트 생략 (오류·상태 변경·경고·기타를 나누어 최신 순으로 유지)"
                 )
             ));
         }

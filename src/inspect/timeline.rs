@@ -509,29 +509,57 @@ impl Gathered {
     }
 }
 
-/// The events a lane shows: those a finding points at, then the most relevant (errors, state
-/// changes, warnings, the rest), latest first within each, up to `cap` events and `bytes` of
-/// text; returned in time order with the number left out.
+/// The events a lane shows: those a finding points at, then a fair share of each relevance tier
+/// (errors, state changes, warnings, the rest; latest first within each) so ten thousand errors
+/// do not hide every state change, then what is left by tier; up to `cap` events and `bytes` of
+/// text. Returned in time order, with the number left out.
 pub fn select(
     events: &[Event],
     pinned: &HashSet<(String, u64)>,
     cap: usize,
     bytes: usize,
 ) -> (Vec<Event>, usize) {
-    let mut order: Vec<&Event> = events.iter().collect();
-    order.sort_by(|a, b| {
-        let pa = !pinned.contains(&(a.path.clone(), a.line));
-        let pb = !pinned.contains(&(b.path.clone(), b.line));
-        (pa, a.tier(), std::cmp::Reverse(a.at)).cmp(&(pb, b.tier(), std::cmp::Reverse(b.at)))
-    });
-    let mut chosen = Vec::new();
+    let mut first: Vec<&Event> = Vec::new();
+    let mut tiers: Vec<Vec<&Event>> = vec![Vec::new(); 5];
+    for event in events {
+        if pinned.contains(&(event.path.clone(), event.line)) {
+            first.push(event);
+        } else if let Some(tier) = tiers.get_mut(event.tier() as usize) {
+            tier.push(event);
+        }
+    }
+    for tier in &mut tiers {
+        tier.sort_by_key(|e| std::cmp::Reverse(e.at));
+    }
+    let mut chosen: Vec<Event> = Vec::new();
     let mut used = 0usize;
-    for event in order {
+    let mut take = |event: &Event, chosen: &mut Vec<Event>| {
         if chosen.len() >= cap || used + event.text.len() > bytes {
-            continue;
+            return false;
         }
         used += event.text.len();
         chosen.push(event.clone());
+        true
+    };
+    for event in first {
+        take(event, &mut chosen);
+    }
+    let filled = tiers.iter().filter(|t| !t.is_empty()).count().max(1);
+    let share = cap.saturating_sub(chosen.len()) / filled;
+    let mut taken = vec![0usize; tiers.len()];
+    for (tier, events) in tiers.iter().enumerate() {
+        for event in events.iter().take(share) {
+            if take(event, &mut chosen) {
+                taken[tier] += 1;
+            }
+        }
+    }
+    for (tier, events) in tiers.iter().enumerate() {
+        for event in events.iter().skip(taken[tier]) {
+            if !take(event, &mut chosen) && chosen.len() >= cap {
+                break;
+            }
+        }
     }
     let left_out = events.len() - chosen.len();
     chosen.sort_by(|a, b| (a.at, &a.path, a.line).cmp(&(b.at, &b.path, b.line)));
@@ -792,6 +820,20 @@ mod tests {
         assert!(shown.iter().any(|e| e.level == Level::Error));
         assert!(shown.iter().any(|e| e.line == 5), "a finding's event stays");
         assert!(shown.windows(2).all(|w| w[0].at <= w[1].at));
+        // Many errors do not crowd out every state change.
+        let errors = (0..500).map(|i| Event {
+            at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(i),
+            guessed: false,
+            kind: Kind::Log,
+            level: Level::Error,
+            path: "files/var/log/messages".to_string(),
+            line: 100_000 + i as u64,
+            text: "error".to_string(),
+        });
+        let mixed: Vec<Event> = done.events.iter().cloned().chain(errors).collect();
+        let (shown, _) = select(&mixed, &HashSet::new(), 100, usize::MAX);
+        let states = shown.iter().filter(|e| e.kind == Kind::Replication).count();
+        assert_eq!(states, 50, "half for each of the two tiers present");
         let (small, _) = select(&done.events, &HashSet::new(), 100, 500);
         assert!(small.iter().map(|e| e.text.len()).sum::<usize>() <= 500);
     }
