@@ -8,6 +8,11 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTim
 pub struct LineClock {
     /// Zone of times written without one (the host's local time).
     offset: FixedOffset,
+    /// Whether `offset` is the host's real zone or only a stand-in (a bundle rarely says).
+    zone_known: bool,
+    /// Zone of BSR engine-log times when it is not `offset`: BSR on Linux writes them at a fixed
+    /// +9 h (KST) whatever the host's zone.
+    engine_offset: Option<FixedOffset>,
     /// The file's modification time: year-less lines are placed in the year before it.
     reference: DateTime<Utc>,
     /// Year from a glog `Log file created at:` header.
@@ -22,13 +27,43 @@ impl LineClock {
     pub fn new(offset: FixedOffset, reference: DateTime<Utc>) -> Self {
         LineClock {
             offset,
+            zone_known: true,
+            engine_offset: None,
             reference,
             header_year: None,
         }
     }
 
+    /// Says that `offset` is a guess: stamps read in it are marked `zone_guessed`.
+    pub fn zone_unknown(mut self) -> Self {
+        self.zone_known = false;
+        self
+    }
+
+    /// Reads BSR engine-log times in `offset` (BSR on Linux: +9 h) instead of the local zone.
+    pub fn bsr_engine_offset(mut self, offset: Option<FixedOffset>) -> Self {
+        self.engine_offset = offset;
+        self
+    }
+
+    /// Starts with a year from a glog header seen earlier (replaying lines kept from a file).
+    pub fn with_header_year(mut self, year: Option<i32>) -> Self {
+        self.header_year = year;
+        self
+    }
+
+    /// The year of the last glog `Log file created at:` header read.
+    pub fn header_year(&self) -> Option<i32> {
+        self.header_year
+    }
+
     /// The time a line was written, when it says.
     pub fn time_of(&mut self, line: &[u8]) -> Option<DateTime<Utc>> {
+        self.stamp_of(line).map(|s| s.at)
+    }
+
+    /// The time a line was written, with what had to be guessed to read it.
+    pub fn stamp_of(&mut self, line: &[u8]) -> Option<Stamp> {
         let text = std::str::from_utf8(&line[..line.len().min(64)])
             .ok()
             .or_else(|| {
@@ -68,7 +103,7 @@ impl LineClock {
                 4 => self.yearless(date[0..2].parse().ok()?, date[2..4].parse().ok()?, time),
                 8 => {
                     let day = NaiveDate::parse_from_str(date, "%Y%m%d").ok()?;
-                    self.local(day.and_time(time))
+                    self.local(day.and_time(time), false)
                 }
                 _ => None,
             };
@@ -77,43 +112,84 @@ impl LineClock {
             // BSR engine log: sequence, MM/DD/YYYY HH:MM:SS.fffffff
             let stamp =
                 NaiveDateTime::parse_from_str(text.get(9..28)?, "%m/%d/%Y %H:%M:%S").ok()?;
-            return self.local(stamp);
+            if let Some(engine) = self.engine_offset {
+                let at = engine.from_local_datetime(&stamp).single()?;
+                return Some(Stamp {
+                    at: at.with_timezone(&Utc),
+                    year_guessed: false,
+                    zone_guessed: false,
+                });
+            }
+            return self.local(stamp, false);
         }
         None
     }
 
-    fn iso(&self, text: &str) -> Option<DateTime<Utc>> {
+    fn iso(&self, text: &str) -> Option<Stamp> {
         let end = text
             .find(|c: char| c.is_whitespace() || c == ']' || c == ',')
             .unwrap_or(text.len());
         if let Ok(at) = DateTime::parse_from_rfc3339(&text[..end]) {
-            return Some(at.with_timezone(&Utc));
+            return Some(Stamp {
+                at: at.with_timezone(&Utc),
+                year_guessed: false,
+                zone_guessed: false,
+            });
         }
         // `2026-11-20 16:37:02` or a zone-less `2026-11-20T16:37:02.123`.
         let naive = text.get(0..19)?.replacen(' ', "T", 1);
         let naive = NaiveDateTime::parse_from_str(&naive, "%Y-%m-%dT%H:%M:%S").ok()?;
-        self.local(naive)
+        self.local(naive, false)
     }
 
-    fn yearless(&self, month: u32, day: u32, time: NaiveTime) -> Option<DateTime<Utc>> {
+    fn yearless(&self, month: u32, day: u32, time: NaiveTime) -> Option<Stamp> {
         if let Some(year) = self.header_year {
-            return self.local(NaiveDate::from_ymd_opt(year, month, day)?.and_time(time));
+            return self.local(
+                NaiveDate::from_ymd_opt(year, month, day)?.and_time(time),
+                false,
+            );
         }
         let year = self.reference.year();
-        let this_year = self.local(NaiveDate::from_ymd_opt(year, month, day)?.and_time(time))?;
+        let this_year = self.local(
+            NaiveDate::from_ymd_opt(year, month, day)?.and_time(time),
+            true,
+        )?;
         // A line "from the future" relative to the file's last write is last year's.
-        if this_year > self.reference + chrono::Duration::days(1) {
-            self.local(NaiveDate::from_ymd_opt(year - 1, month, day)?.and_time(time))
+        if this_year.at > self.reference + chrono::Duration::days(1) {
+            self.local(
+                NaiveDate::from_ymd_opt(year - 1, month, day)?.and_time(time),
+                true,
+            )
         } else {
             Some(this_year)
         }
     }
 
-    fn local(&self, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
+    fn local(&self, naive: NaiveDateTime, year_guessed: bool) -> Option<Stamp> {
         self.offset
             .from_local_datetime(&naive)
             .single()
-            .map(|t| t.with_timezone(&Utc))
+            .map(|t| Stamp {
+                at: t.with_timezone(&Utc),
+                year_guessed,
+                zone_guessed: !self.zone_known,
+            })
+    }
+}
+
+/// A line's time and which parts of it were not written in the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub at: DateTime<Utc>,
+    /// The line has no year: it came from the reference time.
+    pub year_guessed: bool,
+    /// The line has no zone and the host's zone is not known.
+    pub zone_guessed: bool,
+}
+
+impl Stamp {
+    pub fn guessed(&self) -> bool {
+        self.year_guessed || self.zone_guessed
     }
 }
 
@@ -177,5 +253,44 @@ mod tests {
             .is_none());
         let t = clock.time_of(b"W0301 10:00:01.000000 t1 main] x").unwrap();
         assert_eq!(t.year(), 2019);
+    }
+
+    #[test]
+    fn bsr_engine_log_on_linux_is_kst_whatever_the_zone() {
+        let kst = FixedOffset::east_opt(9 * 3600);
+        let mut linux = clock().zone_unknown().bsr_engine_offset(kst);
+        let stamp = linux
+            .stamp_of(b"00000001 11/20/2026 16:37:02.1234567 [f] [c:0] bsr_info x")
+            .unwrap();
+        assert_eq!(stamp.at.to_rfc3339(), "2026-11-20T07:37:02+00:00");
+        assert!(!stamp.guessed(), "the +9 h is known, not guessed");
+        // Without the engine offset (Windows) it is local time, guessed when the zone is unknown.
+        let mut windows = clock().zone_unknown();
+        let stamp = windows
+            .stamp_of(b"00000001 11/20/2026 16:37:02.1234567 [f] [c:0] bsr_info x")
+            .unwrap();
+        assert_eq!(stamp.at.to_rfc3339(), "2026-11-20T16:37:02+00:00");
+        assert!(stamp.zone_guessed && !stamp.year_guessed);
+    }
+
+    #[test]
+    fn stamps_say_what_was_guessed() {
+        let mut known = clock();
+        let syslog = known.stamp_of(b"Nov 24 10:00:00 node1 kernel: x").unwrap();
+        assert!(syslog.year_guessed && !syslog.zone_guessed);
+        let iso = known.stamp_of(b"2026-11-20T16:37:02+09:00 x").unwrap();
+        assert!(!iso.guessed());
+        let mut unknown = clock().zone_unknown();
+        let burn = unknown
+            .stamp_of(b"[0AD8:05C0][2018-07-26T15:33:04]e000: Error")
+            .unwrap();
+        assert!(burn.zone_guessed && !burn.year_guessed);
+        let mut headed = clock().with_header_year(Some(2019));
+        let glog = headed
+            .stamp_of(b"E0301 10:00:01.000000 t1 main] x")
+            .unwrap();
+        assert_eq!(glog.at.year(), 2019);
+        assert!(!glog.year_guessed);
+        assert_eq!(headed.header_year(), Some(2019));
     }
 }

@@ -1,7 +1,9 @@
 //! `inspect`: verify a bundle's integrity and diagnose it with this binary's rule catalogue, in one
 //! streaming pass with no unpacking; two bundles are the two nodes of a pair.
 pub mod extract;
+pub mod html;
 pub mod report;
+pub mod timeline;
 pub mod verify;
 
 use crate::archive::reader::BundleReader;
@@ -38,6 +40,8 @@ pub struct Inspected {
     pub evidence: Evidence,
     /// The name findings use for this node: its host name, or the file name.
     pub node: String,
+    /// Timeline events and context lines, gathered in the same pass for the HTML report.
+    pub gathered: Option<timeline::Gathered>,
 }
 
 impl Inspected {
@@ -57,28 +61,68 @@ fn is_meta(path: &str) -> bool {
 /// Feeds one file of a bundle to the rules: every line, and the whole content when the rules
 /// ask for it.
 pub fn scan_file(scan: &mut Scan, path: &str, content: &mut dyn Read) -> io::Result<()> {
-    if scan.wants_whole(path) {
+    scan_file_with(scan, None, path, content)
+}
+
+/// The rules and a second reader of every line (the HTML report's timeline), in one pass.
+struct Both<'a, 'c> {
+    scan: &'a mut Scan<'c>,
+    also: &'a mut dyn LineSink,
+}
+
+impl LineSink for Both<'_, '_> {
+    fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
+        self.scan.line(bundle_path, line_no, line);
+        self.also.line(bundle_path, line_no, line);
+    }
+}
+
+fn scan_file_with(
+    scan: &mut Scan,
+    also: Option<&mut dyn LineSink>,
+    path: &str,
+    content: &mut dyn Read,
+) -> io::Result<()> {
+    let whole = if scan.wants_whole(path) {
         let mut whole = Vec::new();
         content.take(RULES_WHOLE_CAP).read_to_end(&mut whole)?;
         scan.add_file(path, &whole);
-        let mut lines = Pipeline::new(&whole[..]).scan(Some(scan as &mut dyn LineSink), path);
-        io::copy(&mut lines, &mut io::sink())?;
+        Some(whole)
     } else {
-        let mut lines = Pipeline::new(content).scan(Some(scan as &mut dyn LineSink), path);
-        io::copy(&mut lines, &mut io::sink())?;
+        None
+    };
+    let mut both;
+    let sink: &mut dyn LineSink = match also {
+        Some(also) => {
+            both = Both { scan, also };
+            &mut both
+        }
+        None => scan,
+    };
+    match &whole {
+        Some(whole) => {
+            let mut lines = Pipeline::new(&whole[..]).scan(Some(sink), path);
+            io::copy(&mut lines, &mut io::sink())?;
+        }
+        None => {
+            let mut lines = Pipeline::new(content).scan(Some(sink), path);
+            io::copy(&mut lines, &mut io::sink())?;
+        }
     }
     Ok(())
 }
 
-/// Verifies and scans one bundle in a single pass.
-pub fn inspect_one(path: &Path, catalogue: &Catalogue) -> Result<Inspected> {
+/// Verifies and scans one bundle in a single pass; with `gather`, also collects the timeline.
+pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<Inspected> {
     let mut reader = BundleReader::open(path)?;
     let mut scan = Scan::new(catalogue);
+    let mut gatherer = gather.then(|| timeline::Gather::new(catalogue));
     let verification = verify::verify(&mut reader, &mut |name, content| {
         if is_meta(name) {
             return Ok(());
         }
-        scan_file(&mut scan, name, content).map_err(|err| {
+        let also = gatherer.as_mut().map(|g| g as &mut dyn LineSink);
+        scan_file_with(&mut scan, also, name, content).map_err(|err| {
             Error::failed(format!(
                 "cannot read {name} in bundle {}: {}",
                 path.display(),
@@ -97,6 +141,8 @@ pub fn inspect_one(path: &Path, catalogue: &Catalogue) -> Result<Inspected> {
             .map(|t| t.with_timezone(&chrono::Utc)),
     };
     let evidence = scan.finish(&facts);
+    let windows = facts.host.os.eq_ignore_ascii_case("windows");
+    let gathered = gatherer.map(|g| g.finish(facts.collected_at, windows));
     let node = if index.host.hostname.is_empty() {
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -111,6 +157,7 @@ pub fn inspect_one(path: &Path, catalogue: &Catalogue) -> Result<Inspected> {
         verification,
         evidence,
         node,
+        gathered,
     })
 }
 
@@ -151,7 +198,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let catalogue = Catalogue::embedded()?;
     let mut inspected = Vec::new();
     for path in &settings.bundles {
-        inspected.push(inspect_one(path, &catalogue)?);
+        inspected.push(inspect_one(path, &catalogue, settings.html.is_some())?);
     }
     let findings = findings(&inspected, settings.lang);
     if let Some(html) = &settings.html {

@@ -219,12 +219,9 @@ pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {
 
 pub fn write_html(
     path: &Path,
-    _inspected: &[Inspected],
-    _findings: &[Finding],
-    _lang: Lang,
+    inspected: &[Inspected],
+    findings: &[Finding],
+    lang: Lang,
 ) -> Result<()> {
-    Err(Error::failed(format!(
-        "cannot write {}: the HTML report is not in this build yet; use --json",
-        path.display()
-    )))
+    super::html::write(path, inspected, findings, lang)
 }

@@ -2,6 +2,7 @@
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
 mod collect;
 mod diagnose;
+mod html;
 mod inspect;
 mod privacy;
 mod util;

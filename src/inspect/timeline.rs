@@ -1,0 +1,840 @@
+//! Events for the HTML report's timeline, gathered in the same streaming pass as the rules: every
+//! line goes through one `RegexSet`; the few that match are classified, and their neighbourhood
+//! is kept so a finding's evidence can be shown with the lines around it. Times are read at the
+//! end, when the bundle's collection time (the reference for year-less lines) is known: index.json
+//! comes last in a bundle.
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, FixedOffset, Offset, Utc};
+use regex::bytes::RegexSet;
+
+use crate::collect::pipeline::LineSink;
+use crate::logtime::LineClock;
+use crate::rules::Catalogue;
+
+/// Candidate events held during the pass, per node (bounds memory on huge bundles).
+pub const PASS_CAP: usize = 30_000;
+/// Events a node's lane gets in the report.
+pub const EVENT_CAP: usize = 5_000;
+/// Bytes of event text a node's lane gets in the report.
+pub const EVENT_BYTES: usize = 1_500_000;
+/// Longest line kept (event text, context lines), in bytes.
+pub const LINE_CAP: usize = 300;
+/// Lines kept before and after an interesting line, and around a finding's line in the report.
+pub const CONTEXT: usize = 5;
+/// Every line of a file's head is kept (configs and command outputs are short; structured checks
+/// point anywhere in them).
+const HEAD_LINES: u64 = 1_000;
+/// Context lines kept per file beyond its head: the latest ones win (rules keep the latest hit).
+const WINDOW_LINES: usize = 2_000;
+/// Context kept per node in memory (not all of it goes into the report).
+const CONTEXT_BUDGET: usize = 24 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Info => "info",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// Replication state (conn/pdsk/role/disk changes, handshakes).
+    Replication,
+    /// DRX bridging/bridged and its connection errors.
+    Drx,
+    /// Any other error or warning line.
+    Log,
+    /// The bundle's collection.
+    Collect,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Replication => "repl",
+            Kind::Drx => "drx",
+            Kind::Log => "log",
+            Kind::Collect => "collect",
+        }
+    }
+}
+
+/// One event with its time read.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    /// The year or zone of the time was not in the line.
+    pub guessed: bool,
+    pub kind: Kind,
+    pub level: Level,
+    /// Bundle path; empty for the collection events.
+    pub path: String,
+    pub line: u64,
+    pub text: String,
+}
+
+impl Event {
+    /// Lower is more relevant: errors, then state changes, then warnings, then the rest.
+    fn tier(&self) -> u8 {
+        match (self.kind, self.level) {
+            (Kind::Collect, _) => 0,
+            (_, Level::Error) => 1,
+            (Kind::Replication | Kind::Drx, _) => 2,
+            (_, Level::Warning) => 3,
+            _ => 4,
+        }
+    }
+}
+
+/// A classified line whose time is read in `finish`.
+struct Raw {
+    path: u32,
+    line: u64,
+    text: String,
+    kind: Kind,
+    level: Level,
+    header_year: Option<i32>,
+}
+
+// Indices of our own patterns in the set; the catalogue's line patterns follow them, so a line a
+// rule may fire on keeps its neighbourhood too.
+const STATE_CHANGE: usize = 0;
+const STATE_WORD: usize = 1;
+const BRIDGE: usize = 2;
+const REFUSED: usize = 3;
+const GLOG_ERROR: usize = 4;
+const GLOG_WARNING: usize = 5;
+const BSR_ERROR: usize = 6;
+const BSR_WARNING: usize = 7;
+const BURN_ERROR: usize = 8;
+const BURN_WARNING: usize = 9;
+const KERNEL_ERROR: usize = 10;
+const SERIOUS: usize = 11;
+const HANDSHAKE: usize = 12;
+const OWN: [&str; 13] = [
+    r"\b(?:conn|pdsk|disk|role|repl|peer|susp|peer-disk)\( ?[A-Za-z]+ -> [A-Za-z]+ ?\)",
+    r"\b(?:StandAlone|Connecting|Connected|WFConnection|Disconnecting|NetworkFailure|BrokenPipe|ProtocolError|TearDown)\b",
+    r"(?i)\bbridg(?:ing|ed)\b",
+    r"(?i)connection refused",
+    r"^[EF]\d{4}",
+    r"^W\d{4}",
+    r"bsr_(?:erro|crit)",
+    r"bsr_warn",
+    r"^\[[0-9A-Fa-f]+:[0-9A-Fa-f]+\]\[[^\]]+\]e\d{3}",
+    r"^\[[0-9A-Fa-f]+:[0-9A-Fa-f]+\]\[[^\]]+\]w\d{3}",
+    r"(?i)kernel:.*\berror\b",
+    r"(?i)split-brain|authentication of peer failed|failure to authentication|unrelated data",
+    r"Handshake (?:to peer \d+ )?successful",
+];
+
+/// States a connection or disk falls into when something is wrong.
+const BAD_STATES: [&str; 11] = [
+    "StandAlone",
+    "NetworkFailure",
+    "BrokenPipe",
+    "ProtocolError",
+    "Timeout",
+    "Disconnecting",
+    "TearDown",
+    "Diskless",
+    "Failed",
+    "Outdated",
+    "Inconsistent",
+];
+
+/// What a line is on the timeline, from the patterns it matched; None: not an event.
+pub fn classify(line: &str, matched: &[usize]) -> Option<(Kind, Level)> {
+    let has = |i: usize| matched.contains(&i);
+    let engine_line = line.len() > 9 && line.as_bytes()[..8].iter().all(u8::is_ascii_digit);
+    let lower = line.to_ascii_lowercase();
+    let replication_context = engine_line || lower.contains("drbd") || lower.contains("bsr");
+    let error = has(GLOG_ERROR)
+        || has(BSR_ERROR)
+        || has(BURN_ERROR)
+        || has(KERNEL_ERROR)
+        || has(SERIOUS)
+        || has(REFUSED);
+    let warning = has(GLOG_WARNING) || has(BSR_WARNING) || has(BURN_WARNING);
+    let state = has(STATE_CHANGE) || has(HANDSHAKE) || (has(STATE_WORD) && replication_context);
+    let kind = if has(BRIDGE) || (has(REFUSED) && !state && !replication_context) {
+        Kind::Drx
+    } else if state {
+        Kind::Replication
+    } else if error || warning {
+        Kind::Log
+    } else {
+        return None;
+    };
+    let level = if error {
+        Level::Error
+    } else if warning || (kind == Kind::Replication && enters_bad_state(line)) {
+        Level::Warning
+    } else if kind == Kind::Drx && lower.contains("bridging") {
+        // Still trying to reach the peer DRX: worth a look, not yet a failure.
+        Level::Warning
+    } else {
+        Level::Info
+    };
+    Some((kind, level))
+}
+
+/// True when a `x( A -> B )` change ends in a bad state, or a bad state is named without one.
+fn enters_bad_state(line: &str) -> bool {
+    let mut targets = Vec::new();
+    let mut rest = line;
+    while let Some(arrow) = rest.find("-> ") {
+        let after = &rest[arrow + 3..];
+        let word: String = after
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect();
+        targets.push(word);
+        rest = after;
+    }
+    if targets.is_empty() {
+        return BAD_STATES.iter().any(|s| line.contains(s));
+    }
+    targets.iter().any(|t| BAD_STATES.contains(&t.as_str()))
+}
+
+/// Facts about the host read while streaming, for the hosts table.
+#[derive(Debug, Clone, Default)]
+pub struct HostExtra {
+    /// `BSRADM_VERSION=` of `bsradm -V`, or the `/proc/bsr` build tag.
+    pub bsr_version: Option<String>,
+    /// `BSR_KERNEL_VERSION_CODE` decoded: the loaded driver.
+    pub bsr_kernel: Option<String>,
+    /// The zone systeminfo names, e.g. `(UTC+09:00) Seoul`.
+    pub zone: Option<(String, FixedOffset)>,
+}
+
+/// Gathers one node's events and context lines; fed every line of the bundle.
+pub struct Gather {
+    set: RegexSet,
+    paths: Vec<String>,
+    current: Option<u32>,
+    ring: Vec<Vec<u8>>,
+    ring_next: usize,
+    ring_filled: usize,
+    keep_after: usize,
+    header_year: Option<i32>,
+    /// Candidates by `rank`.
+    raw: [Vec<Raw>; RANKS],
+    held: usize,
+    /// Candidate events dropped because `PASS_CAP` was reached.
+    pub dropped_in_pass: u64,
+    /// Per path index: kept lines by number.
+    context: Vec<BTreeMap<u64, String>>,
+    context_bytes: usize,
+    /// Lines not kept as context because the budget was spent.
+    pub context_dropped: u64,
+    pub extra: HostExtra,
+    matched: Vec<usize>,
+}
+
+impl Gather {
+    pub fn new(catalogue: &Catalogue) -> Gather {
+        let mut patterns: Vec<String> = OWN.iter().map(|p| p.to_string()).collect();
+        patterns.extend(
+            catalogue
+                .rules()
+                .iter()
+                .flat_map(|r| r.patterns.iter().cloned()),
+        );
+        // The catalogue's patterns were validated when it loaded; should the union still fail
+        // to build, ours alone (tested) keep the timeline working.
+        let set = RegexSet::new(&patterns)
+            .or_else(|_| RegexSet::new(OWN))
+            .unwrap_or_else(|_| RegexSet::empty());
+        Gather {
+            set,
+            paths: Vec::new(),
+            current: None,
+            ring: vec![Vec::new(); CONTEXT],
+            ring_next: 0,
+            ring_filled: 0,
+            keep_after: 0,
+            header_year: None,
+            raw: Default::default(),
+            held: 0,
+            dropped_in_pass: 0,
+            context: Vec::new(),
+            context_bytes: 0,
+            context_dropped: 0,
+            extra: HostExtra::default(),
+            matched: Vec::new(),
+        }
+    }
+
+    fn switch_to(&mut self, path: &str) -> u32 {
+        let index = self.paths.len() as u32;
+        self.paths.push(path.to_string());
+        self.context.push(BTreeMap::new());
+        self.current = Some(index);
+        self.ring_filled = 0;
+        self.ring_next = 0;
+        self.keep_after = 0;
+        self.header_year = None;
+        index
+    }
+
+    fn keep(&mut self, file: u32, line_no: u64, line: &[u8]) {
+        let Some(lines) = self.context.get_mut(file as usize) else {
+            return;
+        };
+        if lines.contains_key(&line_no) {
+            return;
+        }
+        if self.context_bytes + line.len().min(LINE_CAP) > CONTEXT_BUDGET {
+            self.context_dropped += 1;
+            return;
+        }
+        let text = clip(&String::from_utf8_lossy(line));
+        self.context_bytes += text.len();
+        lines.insert(line_no, text);
+        if line_no > HEAD_LINES && lines.len() > HEAD_LINES as usize + WINDOW_LINES {
+            // Evict the oldest window line (past the head).
+            let oldest = lines.range(HEAD_LINES + 1..).next().map(|(n, _)| *n);
+            if let Some(n) = oldest {
+                if let Some(text) = lines.remove(&n) {
+                    self.context_bytes -= text.len();
+                }
+            }
+        }
+    }
+
+    fn read_extra(&mut self, path: &str, line_no: u64, text: &str) {
+        match path {
+            "commands/bsradm-version.txt" => {
+                if let Some(v) = text.strip_prefix("BSRADM_VERSION=") {
+                    self.extra.bsr_version = Some(clip(v.trim()));
+                } else if let Some(code) = text.strip_prefix("BSR_KERNEL_VERSION_CODE=0x") {
+                    self.extra.bsr_kernel = kernel_code(code.trim());
+                }
+            }
+            "files/proc/bsr" if line_no == 1 && self.extra.bsr_version.is_none() => {
+                let tag = text.strip_prefix("BSR:").unwrap_or("").trim();
+                let version = tag.split_whitespace().next().unwrap_or("");
+                if !version.is_empty() && !version.starts_with("(api") {
+                    self.extra.bsr_version = Some(clip(version));
+                }
+            }
+            "commands/systeminfo.txt" if self.extra.zone.is_none() => {
+                if let Some(zone) = systeminfo_zone(text) {
+                    self.extra.zone = Some(zone);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads the times (year-less lines take the year of `reference`, the collection time) and
+    /// returns every event with a readable time.
+    pub fn finish(self, reference: Option<DateTime<Utc>>, windows: bool) -> Gathered {
+        let reference = reference.unwrap_or_else(Utc::now);
+        let (offset, zone_known) = match &self.extra.zone {
+            Some((_, offset)) => (*offset, true),
+            None => (utc(), false),
+        };
+        let engine = (!windows).then(kst);
+        let mut events = Vec::with_capacity(self.held);
+        let mut untimed = 0u64;
+        for raw in self.raw.into_iter().flatten() {
+            let mut clock = LineClock::new(offset, reference)
+                .bsr_engine_offset(engine)
+                .with_header_year(raw.header_year);
+            if !zone_known {
+                clock = clock.zone_unknown();
+            }
+            let Some(stamp) = clock.stamp_of(raw.text.as_bytes()) else {
+                untimed += 1;
+                continue;
+            };
+            events.push(Event {
+                at: stamp.at,
+                guessed: stamp.guessed(),
+                kind: raw.kind,
+                level: raw.level,
+                path: self
+                    .paths
+                    .get(raw.path as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                line: raw.line,
+                text: raw.text,
+            });
+        }
+        let context = self
+            .paths
+            .into_iter()
+            .zip(self.context)
+            .filter(|(_, lines)| !lines.is_empty())
+            .collect();
+        Gathered {
+            events,
+            untimed,
+            dropped_in_pass: self.dropped_in_pass,
+            context,
+            context_dropped: self.context_dropped,
+            extra: self.extra,
+            zone_known,
+        }
+    }
+}
+
+impl LineSink for Gather {
+    fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
+        let file = match self.current {
+            Some(i) if self.paths.get(i as usize).map(String::as_str) == Some(bundle_path) => i,
+            _ => self.switch_to(bundle_path),
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b"Log file created at: ") {
+            self.header_year = line
+                .get(21..25)
+                .and_then(|y| std::str::from_utf8(y).ok())
+                .and_then(|y| y.parse().ok());
+        }
+        if line_no <= 3 || bundle_path.starts_with("commands/") {
+            if let Ok(text) = std::str::from_utf8(line) {
+                self.read_extra(bundle_path, line_no, text.trim_start_matches('\u{feff}'));
+            }
+        }
+        if line_no <= HEAD_LINES || self.keep_after > 0 {
+            self.keep(file, line_no, line);
+            self.keep_after = self.keep_after.saturating_sub(1);
+        }
+        if self.set.is_match(line) {
+            self.matched.clear();
+            self.matched.extend(self.set.matches(line).iter());
+            // Findings point at lines a catalogue pattern matched: only those need their
+            // neighbourhood (an event alone shows its own line), which keeps a log full of state
+            // changes from being copied line by line.
+            if self.matched.iter().any(|i| *i >= OWN.len()) {
+                for back in (1..=self.ring_filled).rev() {
+                    let slot = (self.ring_next + CONTEXT - back) % CONTEXT;
+                    let before = std::mem::take(&mut self.ring[slot]);
+                    self.keep(file, line_no - back as u64, &before);
+                    self.ring[slot] = before;
+                }
+                self.keep(file, line_no, line);
+                self.keep_after = CONTEXT;
+            }
+            let text = clip(&String::from_utf8_lossy(line));
+            if let Some((kind, level)) = classify(&text, &self.matched) {
+                self.push(Raw {
+                    path: file,
+                    line: line_no,
+                    text,
+                    kind,
+                    level,
+                    header_year: self.header_year,
+                });
+            }
+        }
+        let slot = &mut self.ring[self.ring_next];
+        slot.clear();
+        slot.extend_from_slice(&line[..line.len().min(LINE_CAP)]);
+        self.ring_next = (self.ring_next + 1) % CONTEXT;
+        self.ring_filled = (self.ring_filled + 1).min(CONTEXT).min(line_no as usize);
+    }
+}
+
+impl Gather {
+    /// Holds a candidate; when full, a more relevant one replaces one of the least relevant.
+    fn push(&mut self, raw: Raw) {
+        let rank = rank(raw.kind, raw.level);
+        if self.held < PASS_CAP {
+            self.held += 1;
+            self.raw[rank].push(raw);
+            return;
+        }
+        self.dropped_in_pass += 1;
+        if let Some(worst) = (rank + 1..RANKS).rev().find(|r| !self.raw[*r].is_empty()) {
+            self.raw[worst].pop();
+            self.raw[rank].push(raw);
+        }
+    }
+}
+
+const RANKS: usize = 4;
+
+/// Relevance while holding candidates: errors, state changes, warnings, the rest.
+fn rank(kind: Kind, level: Level) -> usize {
+    match (kind, level) {
+        (_, Level::Error) => 0,
+        (Kind::Replication | Kind::Drx, _) => 1,
+        (_, Level::Warning) => 2,
+        _ => 3,
+    }
+}
+
+/// What one node's pass gave the report.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub events: Vec<Event>,
+    /// Event lines whose time could not be read (dmesg uptime stamps, unknown formats).
+    pub untimed: u64,
+    pub dropped_in_pass: u64,
+    /// Kept lines per bundle path.
+    pub context: BTreeMap<String, BTreeMap<u64, String>>,
+    pub context_dropped: u64,
+    pub extra: HostExtra,
+    /// The host's zone was read from the bundle (else zone-less times were read as UTC).
+    pub zone_known: bool,
+}
+
+impl Gathered {
+    /// Up to `CONTEXT` lines either side of `line` in `path`, as kept.
+    pub fn around(&self, path: &str, line: u64) -> Vec<(u64, &str)> {
+        let Some(lines) = self.context.get(path) else {
+            return Vec::new();
+        };
+        let from = line.saturating_sub(CONTEXT as u64);
+        lines
+            .range(from..=line + CONTEXT as u64)
+            .map(|(n, t)| (*n, t.as_str()))
+            .collect()
+    }
+}
+
+/// The events a lane shows: those a finding points at, then a fair share of each relevance tier
+/// (errors, state changes, warnings, the rest; latest first within each) so ten thousand errors
+/// do not hide every state change, then what is left by tier; up to `cap` events and `bytes` of
+/// text. Returned in time order, with the number left out.
+pub fn select(
+    events: &[Event],
+    pinned: &HashSet<(String, u64)>,
+    cap: usize,
+    bytes: usize,
+) -> (Vec<Event>, usize) {
+    let mut first: Vec<&Event> = Vec::new();
+    let mut tiers: Vec<Vec<&Event>> = vec![Vec::new(); 5];
+    for event in events {
+        if pinned.contains(&(event.path.clone(), event.line)) {
+            first.push(event);
+        } else if let Some(tier) = tiers.get_mut(event.tier() as usize) {
+            tier.push(event);
+        }
+    }
+    for tier in &mut tiers {
+        tier.sort_by_key(|e| std::cmp::Reverse(e.at));
+    }
+    let mut chosen: Vec<Event> = Vec::new();
+    let mut used = 0usize;
+    let mut take = |event: &Event, chosen: &mut Vec<Event>| {
+        if chosen.len() >= cap || used + event.text.len() > bytes {
+            return false;
+        }
+        used += event.text.len();
+        chosen.push(event.clone());
+        true
+    };
+    for event in first {
+        take(event, &mut chosen);
+    }
+    let filled = tiers.iter().filter(|t| !t.is_empty()).count().max(1);
+    let share = cap.saturating_sub(chosen.len()) / filled;
+    let mut taken = vec![0usize; tiers.len()];
+    for (tier, events) in tiers.iter().enumerate() {
+        for event in events.iter().take(share) {
+            if take(event, &mut chosen) {
+                taken[tier] += 1;
+            }
+        }
+    }
+    for (tier, events) in tiers.iter().enumerate() {
+        for event in events.iter().skip(taken[tier]) {
+            if !take(event, &mut chosen) && chosen.len() >= cap {
+                break;
+            }
+        }
+    }
+    let left_out = events.len() - chosen.len();
+    chosen.sort_by(|a, b| (a.at, &a.path, a.line).cmp(&(b.at, &b.path, b.line)));
+    (chosen, left_out)
+}
+
+/// At most `LINE_CAP` bytes, cut on a character boundary.
+pub fn clip(text: &str) -> String {
+    if text.len() <= LINE_CAP {
+        return text.to_string();
+    }
+    let mut end = LINE_CAP;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+fn utc() -> FixedOffset {
+    Utc.fix()
+}
+
+/// BSR on Linux stamps its engine log at +9 h.
+fn kst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).unwrap_or_else(utc)
+}
+
+/// `0x01070801` → `1.7.8.1`: a byte per part; 0 means no driver loaded.
+fn kernel_code(hex: &str) -> Option<String> {
+    let code = u32::from_str_radix(hex, 16).ok().filter(|c| *c != 0)?;
+    let b = code.to_be_bytes();
+    Some(format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]))
+}
+
+/// systeminfo's `Time Zone: (UTC+09:00) Seoul` (the label is localized, the value is not).
+fn systeminfo_zone(line: &str) -> Option<(String, FixedOffset)> {
+    let start = line.find("(UTC")?;
+    let value = line[start..].trim();
+    let sign = match value.as_bytes().get(4)? {
+        b'+' => 1,
+        b'-' => -1,
+        b')' => return Some((clip(value), utc())),
+        _ => return None,
+    };
+    let hours: i32 = value.get(5..7)?.parse().ok()?;
+    let minutes: i32 = value.get(8..10)?.parse().ok()?;
+    let offset = FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))?;
+    Some((clip(value), offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn catalogue() -> Catalogue {
+        Catalogue::embedded().expect("the embedded catalogue loads")
+    }
+
+    fn feed(gather: &mut Gather, path: &str, text: &str) {
+        for (i, line) in text.lines().enumerate() {
+            gather.line(path, i as u64 + 1, line.as_bytes());
+        }
+    }
+
+    fn kinds(line: &str) -> Option<(Kind, Level)> {
+        let set = RegexSet::new(OWN).expect("own patterns compile");
+        let matched: Vec<usize> = set.matches(line.as_bytes()).iter().collect();
+        classify(line, &matched)
+    }
+
+    #[test]
+    fn classifies_the_lines_that_matter() {
+        assert_eq!(
+            kinds("Nov 24 10:00:00 n1 kernel: drbd r0: conn( Unconnected -> WFConnection )"),
+            Some((Kind::Replication, Level::Info))
+        );
+        assert_eq!(
+            kinds("Nov 24 10:00:00 n1 kernel: drbd r0: conn( Connected -> StandAlone )"),
+            Some((Kind::Replication, Level::Warning))
+        );
+        assert_eq!(
+            kinds("Nov 24 10:00:00 n1 kernel: block drbd0: pdsk( DUnknown -> UpToDate )"),
+            Some((Kind::Replication, Level::Info))
+        );
+        assert_eq!(
+            kinds("I1120 16:37:03.000000 t42054 r0] bridged"),
+            Some((Kind::Drx, Level::Info))
+        );
+        assert_eq!(
+            kinds("I1120 16:37:03.000000 t42054 r0] bridging"),
+            Some((Kind::Drx, Level::Warning))
+        );
+        assert_eq!(
+            kinds("E1120 16:37:02.690660 t42053 config] '=' character not found"),
+            Some((Kind::Log, Level::Error))
+        );
+        assert_eq!(
+            kinds("E1120 16:37:02.690660 t42053 r0] connect: Connection refused"),
+            Some((Kind::Drx, Level::Error))
+        );
+        assert_eq!(
+            kinds("00000007 11/20/2026 16:37:02.1234567 [f] [c:0] bsr_erroboom"),
+            Some((Kind::Log, Level::Error))
+        );
+        assert_eq!(
+            kinds("00000008 11/20/2026 16:37:02.1234567 [f] [c:0] bsr_info r0: conn( Connecting -> Connected )"),
+            Some((Kind::Replication, Level::Info))
+        );
+        assert_eq!(
+            kinds("[0AD8:05C0][2018-07-26T15:33:04]e000: Error 0x800b010a: Failed"),
+            Some((Kind::Log, Level::Error))
+        );
+        assert_eq!(
+            kinds("Nov 24 10:00:00 n1 kernel: sd 0:0:0:0: I/O error, dev sda"),
+            Some((Kind::Log, Level::Error))
+        );
+        // Words alone outside a replication context are not events.
+        assert_eq!(
+            kinds("Nov 24 10:00:00 n1 sshd: Connected from 1.2.3.4"),
+            None
+        );
+        assert_eq!(kinds("I1120 16:37:02.690660 t1 main] started"), None);
+    }
+
+    #[test]
+    fn times_are_normalised_to_utc_with_guesses_marked() {
+        let mut gather = Gather::new(&catalogue());
+        feed(
+            &mut gather,
+            "files/var/log/messages",
+            "Nov 24 10:00:00 node1 kernel: drbd r0: conn( Unconnected -> WFConnection )\n",
+        );
+        feed(
+            &mut gather,
+            "files/var/log/bsr/bsr.log",
+            "00000001 11/24/2026 19:00:00.1234567 [f] [c:0] bsr_info r0: conn( Connecting -> Connected )\n",
+        );
+        feed(
+            &mut gather,
+            "files/opt/DRX/logs/main.log",
+            "Log file created at: 2025/03/01 10:00:00\nE0301 10:00:01.000000 t1 main] broken\n",
+        );
+        let reference = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let done = gather.finish(Some(reference), false);
+        let at = |path: &str| {
+            done.events
+                .iter()
+                .find(|e| e.path == path)
+                .map(|e| (e.at.to_rfc3339(), e.guessed))
+                .unwrap()
+        };
+        // Year from the collection time, zone unknown: guessed.
+        assert_eq!(
+            at("files/var/log/messages"),
+            ("2026-11-24T10:00:00+00:00".to_string(), true)
+        );
+        // The engine log's fixed +9 h: 19:00 KST is 10:00 UTC, nothing guessed.
+        assert_eq!(
+            at("files/var/log/bsr/bsr.log"),
+            ("2026-11-24T10:00:00+00:00".to_string(), false)
+        );
+        // The glog header gives the year.
+        assert_eq!(
+            at("files/opt/DRX/logs/main.log").0,
+            "2025-03-01T10:00:01+00:00"
+        );
+    }
+
+    #[test]
+    fn a_windows_zone_from_systeminfo_places_local_times() {
+        let mut gather = Gather::new(&catalogue());
+        feed(
+            &mut gather,
+            "commands/systeminfo.txt",
+            "Host Name: N2\nTime Zone:                 (UTC+09:00) Seoul\n",
+        );
+        feed(
+            &mut gather,
+            "files/C/Windows/Temp/dd_vcredist_amd64_1.log",
+            "[0AD8:05C0][2018-07-26T15:33:04]e000: Error 0x800b010a\n",
+        );
+        feed(
+            &mut gather,
+            "files/C/Program Files/bsr/log/bsr.log",
+            "00000001 11/24/2026 19:00:00.1234567 [f] [c:0] bsr_erroboom\n",
+        );
+        let done = gather.finish(None, true);
+        assert!(done.zone_known);
+        let times: Vec<(String, bool)> = done
+            .events
+            .iter()
+            .map(|e| (e.at.to_rfc3339(), e.guessed))
+            .collect();
+        assert!(times.contains(&("2018-07-26T06:33:04+00:00".to_string(), false)));
+        // On Windows the engine log is local time, not +9 h fixed (here the same zone).
+        assert!(times.contains(&("2026-11-24T10:00:00+00:00".to_string(), false)));
+    }
+
+    #[test]
+    fn keeps_lines_around_interesting_ones_past_the_head() {
+        let mut gather = Gather::new(&catalogue());
+        let mut text = String::new();
+        for i in 1..=3000 {
+            if i == 2500 {
+                text.push_str(
+                    "Nov 24 10:00:00 n1 kernel: drbd r0: Split-Brain detected, dropping\n",
+                );
+            } else {
+                text.push_str(&format!("Nov 24 10:00:00 n1 noise {i}\n"));
+            }
+        }
+        feed(&mut gather, "files/var/log/messages", &text);
+        let done = gather.finish(None, false);
+        let around: Vec<u64> = done
+            .around("files/var/log/messages", 2500)
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(around, (2495..=2505).collect::<Vec<u64>>());
+        assert!(done.around("files/var/log/messages", 2000).is_empty());
+        // An event no rule looks at needs no neighbourhood.
+        let mut gather = Gather::new(&catalogue());
+        let mut text = "x\n".repeat(2000);
+        text.push_str("Nov 24 10:00:00 n1 kernel: drbd r0: conn( A -> StandAlone )\n");
+        feed(&mut gather, "files/var/log/messages", &text);
+        let done = gather.finish(None, false);
+        assert_eq!(done.events.len(), 1);
+        assert!(done.around("files/var/log/messages", 2001).is_empty());
+        // The head is kept whole.
+        assert_eq!(done.around("files/var/log/messages", 20).len(), 11);
+    }
+
+    #[test]
+    fn caps_what_it_holds_and_what_it_shows() {
+        let mut gather = Gather::new(&catalogue());
+        let mut text = String::new();
+        for i in 0..PASS_CAP + 100 {
+            text.push_str(&format!(
+                "Nov 24 10:{:02}:{:02} n1 kernel: drbd r0: conn( A -> B ) {i}\n",
+                (i / 60) % 60,
+                i % 60
+            ));
+        }
+        text.push_str("Nov 24 11:00:00 n1 kernel: drbd r0: I/O error\n");
+        feed(&mut gather, "files/var/log/messages", &text);
+        assert_eq!(gather.dropped_in_pass, 101);
+        let done = gather.finish(None, false);
+        assert_eq!(done.events.len(), PASS_CAP);
+        // The error displaced a state change.
+        assert!(done.events.iter().any(|e| e.level == Level::Error));
+        let pinned: HashSet<(String, u64)> = [("files/var/log/messages".to_string(), 5)]
+            .into_iter()
+            .collect();
+        let (shown, left_out) = select(&done.events, &pinned, 100, usize::MAX);
+        assert_eq!(shown.len(), 100);
+        assert_eq!(left_out, PASS_CAP - 100);
+        assert!(shown.iter().any(|e| e.level == Level::Error));
+        assert!(shown.iter().any(|e| e.line == 5), "a finding's event stays");
+        assert!(shown.windows(2).all(|w| w[0].at <= w[1].at));
+        // Many errors do not crowd out every state change.
+        let errors = (0..500).map(|i| Event {
+            at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(i),
+            guessed: false,
+            kind: Kind::Log,
+            level: Level::Error,
+            path: "files/var/log/messages".to_string(),
+            line: 100_000 + i as u64,
+            text: "error".to_string(),
+        });
+        let mixed: Vec<Event> = done.events.iter().cloned().chain(errors).collect();
+        let (shown, _) = select(&mixed, &HashSet::new(), 100, usize::MAX);
+        let states = shown.iter().filter(|e| e.kind == Kind::Replication).count();
+        assert_eq!(states, 50, "half for each of the two tiers present");
+        let (small, _) = select(&done.events, &HashSet::new(), 100, 500);
+        assert!(small.iter().map(|e| e.text.len()).sum::<usize>() <= 500);
+    }
+}
