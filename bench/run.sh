@@ -59,21 +59,23 @@ collect() { # ROOT -> prints the bundle path
 }
 reference_tar() { (cd "$1" && tar cf - . | pigz -p 2 > "$work/reference.tgz"); }
 
-# The rules' patterns as one extended regular expression for grep (case folded, as most are).
-patterns=$(grep -E '^patterns = ' manifests/rules.toml \
+# The rules' patterns, one extended regular expression a line, for grep -f (case folded, as
+# most are; the few byte-level patterns have no grep equivalent and are left out).
+grep -E '^patterns = ' manifests/rules.toml \
     | sed -e 's/^patterns = \[//' -e 's/\]$//' \
-    | tr ',' '\n' | sed -e 's/^ *"//' -e 's/" *$//' -e 's/(?i)//g' -e 's/\\\\/\\/g' \
-    | grep -v '(?-u' | grep -v '^$' | paste -sd'|')
+    | sed -e 's/", *"/\n/g' | sed -e 's/^ *"//' -e 's/" *$//' -e 's/(?i)//g' -e 's/\\\\/\\/g' \
+    | grep -v '(?-u' | grep -v '^$' > "$work/patterns.txt"
 
 ours=(); theirs=(); inspect_ours=(); inspect_theirs=()
 for _ in $(seq "$runs"); do
     theirs+=("$(seconds reference_tar "$work/root")")
     ours+=("$(seconds collect "$work/root")")
     bundle=$(ls "$work"/out/*.tgz)
-    inspect_theirs+=("$(seconds sh -c "zcat '$bundle' | grep -c -i -E '$patterns' || true")")
+    inspect_theirs+=("$(seconds sh -c "zcat '$bundle' | grep -c -i -E -f '$work/patterns.txt' || true")")
     inspect_ours+=("$(seconds "$bin" inspect "$bundle" --quiet)")
 done
 
+size_ours=$(stat -c %s "$(ls "$work"/out/*.tgz)")
 rss_kib() { # ROOT -> peak RSS of a collect, KiB
     rm -f "$work"/out/*
     env PATH="$work/empty-path" /usr/bin/time -f '%M' "$bin" --root "$1" -o "$work/out" --max-file-size 1GiB --quiet 2>&1 >/dev/null | tail -1
@@ -87,7 +89,6 @@ read -r t_min t_med t_max <<<"$(stats "${theirs[@]}")"
 read -r io_min io_med io_max <<<"$(stats "${inspect_ours[@]}")"
 read -r it_min it_med it_max <<<"$(stats "${inspect_theirs[@]}")"
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
-size_ours=$(stat -c %s "$(ls "$work"/out/*.tgz 2>/dev/null || echo "$work/reference.tgz")")
 printf '\nmachine: %s, %s cores; input %s of syslog; %s runs each (min / median / max seconds)\n' \
     "$(uname -m)" "$(nproc)" "$size" "$runs"
 printf '%-42s %s / %s / %s\n' "drx-collect collect" "$o_min" "$o_med" "$o_max"
