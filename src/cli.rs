@@ -138,6 +138,9 @@ pub struct CollectArgs {
     /// After writing, delete the oldest bundles made by drx-collect for this host in the output directory beyond N.
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
+    /// After writing, delete this host's oldest bundles in the output directory until its bundles take at most SIZE (the newest is always kept).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub keep_size: Option<u64>,
     /// Write the bundle as numbered parts of at most SIZE each (for e-mail limits).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub split: Option<u64>,
@@ -259,6 +262,9 @@ impl CollectArgs {
                 return Err("--split must be at least 64KiB".into());
             }
         }
+        if self.keep_size == Some(0) {
+            return Err("--keep-size must be more than 0".into());
+        }
         if self.map_file.is_some() && !self.obfuscate {
             return Err("--map-file goes with --obfuscate".into());
         }
@@ -271,6 +277,10 @@ impl CollectArgs {
                 _ => Format::native(),
             },
         };
+        // Zip writes its directory at the end by seeking back, which numbered parts cannot do.
+        if self.split.is_some() && format == Format::Zip {
+            return Err("--split writes .tgz parts only; add --format tgz".into());
+        }
         let verbosity = if self.quiet {
             Verbosity::Quiet
         } else if self.verbose {
@@ -300,6 +310,7 @@ impl CollectArgs {
             redact: !self.no_redact,
             dry_run: self.dry_run,
             keep: self.keep,
+            keep_size: self.keep_size,
             split: self.split,
             total_timeout: self.total_timeout,
             lang: self.lang.unwrap_or_else(Lang::from_env),

@@ -1,5 +1,7 @@
 //! Bundle archives: writing (.tgz / .zip) and reading (.tgz / .zip / an unpacked directory).
 pub mod reader;
+pub mod split;
+pub mod split_set;
 pub mod writer;
 
 #[cfg(test)]

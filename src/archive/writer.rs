@@ -42,8 +42,47 @@ impl Format {
 // One value per run: the size difference between the variants does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Inner {
-    Tgz(tar::Builder<GzEncoder<BufWriter<File>>>),
+    Tgz(tar::Builder<GzEncoder<BufWriter<Sink>>>),
     Zip(zip::ZipWriter<BufWriter<File>>),
+}
+
+/// Where the archive goes: one file, or numbered parts (`--split`, tgz only).
+pub enum Sink {
+    File(File),
+    Parts(Box<super::split::SplitWriter>),
+}
+
+impl From<File> for Sink {
+    fn from(file: File) -> Sink {
+        Sink::File(file)
+    }
+}
+
+impl Sink {
+    /// Syncs a single file; finished parts were synced when they were closed, the last one is
+    /// synced by `SplitWriter::finish`.
+    pub fn sync_all(&self) -> io::Result<()> {
+        match self {
+            Sink::File(file) => file.sync_all(),
+            Sink::Parts(_) => Ok(()),
+        }
+    }
+}
+
+impl io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::File(file) => file.write(buf),
+            Sink::Parts(parts) => parts.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::File(file) => file.flush(),
+            Sink::Parts(parts) => parts.flush(),
+        }
+    }
 }
 
 pub struct BundleWriter {
@@ -64,10 +103,10 @@ pub struct Written {
 const BUFFER: usize = 1 << 20;
 
 impl BundleWriter {
-    pub fn new(file: File, format: Format, top: &str) -> io::Result<BundleWriter> {
-        let out = BufWriter::with_capacity(BUFFER, file);
-        let inner = match format {
-            Format::Tgz => {
+    pub fn new(sink: impl Into<Sink>, format: Format, top: &str) -> io::Result<BundleWriter> {
+        let inner = match (format, sink.into()) {
+            (Format::Tgz, sink) => {
+                let out = BufWriter::with_capacity(BUFFER, sink);
                 let mut builder = tar::Builder::new(GzEncoder::new(out, Compression::new(6)));
                 let mut header = tar::Header::new_gnu();
                 header.set_entry_type(tar::EntryType::Directory);
@@ -77,7 +116,14 @@ impl BundleWriter {
                 builder.append_data(&mut header, format!("{top}/"), io::empty())?;
                 Inner::Tgz(builder)
             }
-            Format::Zip => Inner::Zip(zip::ZipWriter::new(out)),
+            (Format::Zip, Sink::File(file)) => {
+                Inner::Zip(zip::ZipWriter::new(BufWriter::with_capacity(BUFFER, file)))
+            }
+            (Format::Zip, Sink::Parts(_)) => {
+                return Err(io::Error::other(
+                    "a zip bundle cannot be split; use --format tgz with --split",
+                ))
+            }
         };
         Ok(BundleWriter {
             inner,
@@ -155,15 +201,23 @@ impl BundleWriter {
         self.bytes_in
     }
 
-    /// Writes `SHA256SUMS` and closes the archive; returns the file, flushed but not synced.
-    pub fn finish(mut self) -> io::Result<File> {
+    /// Writes `SHA256SUMS` and closes the archive; returns the sink, flushed but not synced.
+    pub fn finish(mut self) -> io::Result<Sink> {
         let sums = self.sums_text();
         self.add_bytes("SHA256SUMS", sums.as_bytes(), now_secs() as i64)?;
-        let out = match self.inner {
-            Inner::Tgz(builder) => builder.into_inner()?.finish()?,
-            Inner::Zip(zip) => zip.finish().map_err(io::Error::other)?,
-        };
-        out.into_inner().map_err(|err| err.into_error())
+        match self.inner {
+            Inner::Tgz(builder) => builder
+                .into_inner()?
+                .finish()?
+                .into_inner()
+                .map_err(|err| err.into_error()),
+            Inner::Zip(zip) => zip
+                .finish()
+                .map_err(io::Error::other)?
+                .into_inner()
+                .map(Sink::File)
+                .map_err(|err| err.into_error()),
+        }
     }
 }
 

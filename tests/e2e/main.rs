@@ -1,4 +1,6 @@
 //! End-to-end tests: the real binary against fixture sysroots (`--root`) with stand-in commands
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
 mod collect;
+mod schedule;
+mod split;
 mod util;
