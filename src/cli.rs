@@ -203,15 +203,18 @@ pub struct DiffArgs {
 pub struct ScheduleArgs {
     #[arg(value_enum)]
     pub action: ScheduleAction,
-    /// How often: 30m, 1h, 6h, 1d ...
+    /// How often: minutes that divide 60 (15m, 30m), hours that divide 24 (1h, 6h), or 1d.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub every: Duration,
     /// Snapshots to keep.
     #[arg(long, value_name = "N", default_value_t = 24)]
     pub keep: usize,
-    /// Where the snapshots go.
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/drx-collect")]
-    pub output: PathBuf,
+    /// Also keep the snapshots under this total size (the newest is always kept).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub keep_size: Option<u64>,
+    /// Where the snapshots go [default: /var/lib/drx-collect; status: the installed entry's].
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// The cron file to write.
     #[arg(long, value_name = "PATH", default_value = "/etc/cron.d/drx-collect")]
     pub cron_file: PathBuf,

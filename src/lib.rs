@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod platform;
 pub mod redact;
 pub mod rules;
+pub mod schedule;
 pub mod summary;
 pub mod units;
 
@@ -76,9 +77,23 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             lang: args.lang.unwrap_or_else(Lang::from_env),
             quiet: args.quiet,
         }),
-        Some(Command::Diff(_)) | Some(Command::Schedule(_)) => Err(Error::failed(
+        Some(Command::Diff(_)) => Err(Error::failed(
             "this subcommand is not available in this build yet; see the README's status table",
         )),
+        Some(Command::Schedule(args)) => schedule::run(&schedule::Settings {
+            action: match args.action {
+                cli::ScheduleAction::Install => schedule::Action::Install,
+                cli::ScheduleAction::Remove => schedule::Action::Remove,
+                cli::ScheduleAction::Status => schedule::Action::Status,
+            },
+            every: args.every,
+            keep: args.keep,
+            keep_size: args.keep_size,
+            output: args.output,
+            cron_file: args.cron_file,
+            systemd: args.systemd,
+            unit_dir: args.unit_dir,
+        }),
     }
 }
 
