@@ -191,10 +191,14 @@ pub struct InspectArgs {
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
+    /// The older snapshot (a bundle, the first part of a split bundle, or an unpacked directory).
     pub old: PathBuf,
+    /// The newer snapshot of the same node.
     pub new: PathBuf,
+    /// Print one JSON object: findings new/resolved/still, files added/removed/changed.
     #[arg(long)]
     pub json: bool,
+    /// Language of titles and remedies [default: from LANG].
     #[arg(long, value_parser = parse_lang)]
     pub lang: Option<Lang>,
 }

@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod cli;
 pub mod collect;
+pub mod diff;
 pub mod error;
 pub mod host;
 pub mod index;
@@ -77,9 +78,12 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             lang: args.lang.unwrap_or_else(Lang::from_env),
             quiet: args.quiet,
         }),
-        Some(Command::Diff(_)) => Err(Error::failed(
-            "this subcommand is not available in this build yet; see the README's status table",
-        )),
+        Some(Command::Diff(args)) => diff::run(&diff::Settings {
+            old: args.old,
+            new: args.new,
+            json: args.json,
+            lang: args.lang.unwrap_or_else(Lang::from_env),
+        }),
         Some(Command::Schedule(args)) => schedule::run(&schedule::Settings {
             action: match args.action {
                 cli::ScheduleAction::Install => schedule::Action::Install,

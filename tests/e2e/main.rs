@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary against fixture sysroots (`--root`) with stand-in commands
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
 mod collect;
+mod diff;
 mod schedule;
 mod split;
 mod util;
