@@ -138,6 +138,9 @@ pub struct CollectArgs {
     /// After writing, delete the oldest bundles made by drx-collect for this host in the output directory beyond N.
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
+    /// After writing, delete this host's oldest bundles in the output directory until its bundles take at most SIZE (the newest is always kept).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub keep_size: Option<u64>,
     /// Write the bundle as numbered parts of at most SIZE each (for e-mail limits).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub split: Option<u64>,
@@ -188,10 +191,14 @@ pub struct InspectArgs {
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
+    /// The older snapshot (a bundle, the first part of a split bundle, or an unpacked directory).
     pub old: PathBuf,
+    /// The newer snapshot of the same node.
     pub new: PathBuf,
+    /// Print one JSON object: findings new/resolved/still, files added/removed/changed.
     #[arg(long)]
     pub json: bool,
+    /// Language of titles and remedies [default: from LANG].
     #[arg(long, value_parser = parse_lang)]
     pub lang: Option<Lang>,
 }
@@ -200,15 +207,18 @@ pub struct DiffArgs {
 pub struct ScheduleArgs {
     #[arg(value_enum)]
     pub action: ScheduleAction,
-    /// How often: 30m, 1h, 6h, 1d ...
+    /// How often: minutes that divide 60 (15m, 30m), hours that divide 24 (1h, 6h), or 1d.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub every: Duration,
     /// Snapshots to keep.
     #[arg(long, value_name = "N", default_value_t = 24)]
     pub keep: usize,
-    /// Where the snapshots go.
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/drx-collect")]
-    pub output: PathBuf,
+    /// Also keep the snapshots under this total size (the newest is always kept).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub keep_size: Option<u64>,
+    /// Where the snapshots go [default: /var/lib/drx-collect; status: the installed entry's].
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// The cron file to write.
     #[arg(long, value_name = "PATH", default_value = "/etc/cron.d/drx-collect")]
     pub cron_file: PathBuf,
@@ -259,6 +269,9 @@ impl CollectArgs {
                 return Err("--split must be at least 64KiB".into());
             }
         }
+        if self.keep_size == Some(0) {
+            return Err("--keep-size must be more than 0".into());
+        }
         if self.map_file.is_some() && !self.obfuscate {
             return Err("--map-file goes with --obfuscate".into());
         }
@@ -271,6 +284,10 @@ impl CollectArgs {
                 _ => Format::native(),
             },
         };
+        // Zip writes its directory at the end by seeking back, which numbered parts cannot do.
+        if self.split.is_some() && format == Format::Zip {
+            return Err("--split writes .tgz parts only; add --format tgz".into());
+        }
         let verbosity = if self.quiet {
             Verbosity::Quiet
         } else if self.verbose {
@@ -300,6 +317,7 @@ impl CollectArgs {
             redact: !self.no_redact,
             dry_run: self.dry_run,
             keep: self.keep,
+            keep_size: self.keep_size,
             split: self.split,
             total_timeout: self.total_timeout,
             lang: self.lang.unwrap_or_else(Lang::from_env),

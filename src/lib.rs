@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod cli;
 pub mod collect;
+pub mod diff;
 pub mod error;
 pub mod host;
 pub mod index;
@@ -15,6 +16,7 @@ pub mod manifest;
 pub mod platform;
 pub mod redact;
 pub mod rules;
+pub mod schedule;
 pub mod summary;
 pub mod units;
 
@@ -76,9 +78,26 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             lang: args.lang.unwrap_or_else(Lang::from_env),
             quiet: args.quiet,
         }),
-        Some(Command::Diff(_)) | Some(Command::Schedule(_)) => Err(Error::failed(
-            "this subcommand is not available in this build yet; see the README's status table",
-        )),
+        Some(Command::Diff(args)) => diff::run(&diff::Settings {
+            old: args.old,
+            new: args.new,
+            json: args.json,
+            lang: args.lang.unwrap_or_else(Lang::from_env),
+        }),
+        Some(Command::Schedule(args)) => schedule::run(&schedule::Settings {
+            action: match args.action {
+                cli::ScheduleAction::Install => schedule::Action::Install,
+                cli::ScheduleAction::Remove => schedule::Action::Remove,
+                cli::ScheduleAction::Status => schedule::Action::Status,
+            },
+            every: args.every,
+            keep: args.keep,
+            keep_size: args.keep_size,
+            output: args.output,
+            cron_file: args.cron_file,
+            systemd: args.systemd,
+            unit_dir: args.unit_dir,
+        }),
     }
 }
 

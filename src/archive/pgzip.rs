@@ -100,6 +100,10 @@ impl<W: Write> ParallelGz<W> {
         self.written = at;
     }
 
+    pub fn get_ref(&self) -> Option<&W> {
+        self.inner.as_ref()
+    }
+
     pub fn get_mut(&mut self) -> Option<&mut W> {
         self.inner.as_mut()
     }

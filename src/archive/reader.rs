@@ -81,6 +81,8 @@ pub enum Format {
 
 enum Source {
     File(PathBuf),
+    /// The numbered parts of a `--split` bundle, read as one stream.
+    Parts(Vec<PathBuf>),
     Dir(PathBuf),
     Bytes(Vec<u8>),
 }
@@ -101,6 +103,9 @@ pub type Visit<'a> = dyn FnMut(&EntryMeta, &mut dyn Read) -> Result<()> + 'a;
 impl BundleReader {
     /// Opens the bundle at `path` and recognises its container.
     pub fn open(path: &Path) -> Result<BundleReader> {
+        if let Some(parts) = super::split_set::find(path)? {
+            return BundleReader::open_parts(path, parts);
+        }
         let label = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| {
             Error::io(
@@ -134,6 +139,34 @@ impl BundleReader {
             label,
             format,
         ))
+    }
+
+    /// The parts of a split bundle (`NAME.tgz.001`, `.002`, ...), read in order as one bundle.
+    pub fn open_parts(given: &Path, parts: Vec<PathBuf>) -> Result<BundleReader> {
+        let label = given.display().to_string();
+        let first = parts.first().ok_or_else(|| {
+            Error::failed(format!(
+                "{label} has no parts; give the first part NAME.tgz.001"
+            ))
+        })?;
+        let mut head = Vec::with_capacity(512);
+        File::open(first)
+            .and_then(|f| f.take(512).read_to_end(&mut head))
+            .map_err(|e| {
+                Error::io(
+                    "read bundle part",
+                    first,
+                    &e,
+                    "check the path and that you may read it",
+                )
+            })?;
+        let format = sniff(&head, &label)?;
+        if format == Format::Zip {
+            return Err(Error::failed(format!(
+                "{label} is a split zip file, which drx-collect does not read; join the parts with cat first"
+            )));
+        }
+        Ok(BundleReader::new(Source::Parts(parts), label, format))
     }
 
     /// A bundle held in memory (tests and the fuzz target).
@@ -208,6 +241,12 @@ impl BundleReader {
                 walk_zip(&ctx, BufReader::new(file), visit)
             }
             (Source::Bytes(bytes), Format::Zip) => walk_zip(&ctx, io::Cursor::new(bytes), visit),
+            (Source::Parts(paths), format) => walk_tar_stream(
+                &ctx,
+                BufReader::with_capacity(256 * 1024, super::split::Chain::new(paths.clone())),
+                format,
+                visit,
+            ),
             (Source::File(path), format) => {
                 let file = File::open(path).map_err(|e| {
                     Error::io("open bundle", path, &e, "check that you may read it")

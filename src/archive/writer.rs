@@ -41,8 +41,47 @@ impl Format {
 // One value per run: the size difference between the variants does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Inner {
-    Tgz(tar::Builder<ParallelGz<File>>),
+    Tgz(tar::Builder<ParallelGz<Sink>>),
     Zip(zip::ZipWriter<BufWriter<File>>),
+}
+
+/// Where the archive goes: one file, or numbered parts (`--split`, tgz only).
+pub enum Sink {
+    File(File),
+    Parts(Box<super::split::SplitWriter>),
+}
+
+impl From<File> for Sink {
+    fn from(file: File) -> Sink {
+        Sink::File(file)
+    }
+}
+
+impl Sink {
+    /// Syncs a single file; finished parts were synced when they were closed, the last one is
+    /// synced by `SplitWriter::finish`.
+    pub fn sync_all(&self) -> io::Result<()> {
+        match self {
+            Sink::File(file) => file.sync_all(),
+            Sink::Parts(_) => Ok(()),
+        }
+    }
+}
+
+impl io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::File(file) => file.write(buf),
+            Sink::Parts(parts) => parts.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::File(file) => file.flush(),
+            Sink::Parts(parts) => parts.flush(),
+        }
+    }
 }
 
 pub struct BundleWriter {
@@ -65,12 +104,12 @@ pub struct Written {
 const BUFFER: usize = 1 << 20;
 
 impl BundleWriter {
-    pub fn new(file: File, format: Format, top: &str) -> io::Result<BundleWriter> {
-        let inner = match format {
-            Format::Tgz => {
+    pub fn new(sink: impl Into<Sink>, format: Format, top: &str) -> io::Result<BundleWriter> {
+        let inner = match (format, sink.into()) {
+            (Format::Tgz, sink) => {
                 // gzip -6, like the reference `tar | pigz`, on every core.
                 let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-                let mut builder = tar::Builder::new(ParallelGz::new(file, 6, threads));
+                let mut builder = tar::Builder::new(ParallelGz::new(sink, 6, threads));
                 let mut header = tar::Header::new_gnu();
                 header.set_entry_type(tar::EntryType::Directory);
                 header.set_mode(0o755);
@@ -79,7 +118,14 @@ impl BundleWriter {
                 builder.append_data(&mut header, format!("{top}/"), io::empty())?;
                 Inner::Tgz(builder)
             }
-            Format::Zip => Inner::Zip(zip::ZipWriter::new(BufWriter::with_capacity(BUFFER, file))),
+            (Format::Zip, Sink::File(file)) => {
+                Inner::Zip(zip::ZipWriter::new(BufWriter::with_capacity(BUFFER, file)))
+            }
+            (Format::Zip, Sink::Parts(_)) => {
+                return Err(io::Error::other(
+                    "a zip bundle cannot be split; use --format tgz with --split",
+                ))
+            }
         };
         Ok(BundleWriter {
             inner,
@@ -136,6 +182,9 @@ impl BundleWriter {
                 short: false,
             }));
         }
+        if !self.can_rewind() {
+            return Ok(None);
+        }
         let mark = self.mark()?;
         let mut reader = ExactHashingReader::new(data, expected_len);
         reader.detect_overflow = true;
@@ -152,6 +201,11 @@ impl BundleWriter {
             len: expected_len,
             short: false,
         }))
+    }
+
+    /// Parts already closed cannot be taken back: a split bundle never writes speculatively.
+    fn can_rewind(&self) -> bool {
+        matches!(&self.inner, Inner::Tgz(builder) if matches!(builder.get_ref().get_ref(), Some(Sink::File(_))))
     }
 
     /// Where the archive can be cut back to (tgz only): everything so far compressed and written.
@@ -171,9 +225,10 @@ impl BundleWriter {
             Inner::Tgz(builder) => {
                 let gz = builder.get_mut();
                 gz.sync()?;
-                let file = gz
-                    .get_mut()
-                    .ok_or_else(|| io::Error::other("archive already finished"))?;
+                let file = match gz.get_mut() {
+                    Some(Sink::File(file)) => file,
+                    _ => return Err(io::Error::other("only a single-file archive is rewound")),
+                };
                 file.set_len(mark)?;
                 file.seek(SeekFrom::Start(mark))?;
                 gz.rewound(mark);
@@ -237,19 +292,19 @@ impl BundleWriter {
         self.bytes_in
     }
 
-    /// Writes `SHA256SUMS` and closes the archive; returns the file, flushed but not synced.
-    pub fn finish(mut self) -> io::Result<File> {
+    /// Writes `SHA256SUMS` and closes the archive; returns the sink, flushed but not synced.
+    pub fn finish(mut self) -> io::Result<Sink> {
         let sums = self.sums_text();
         self.add_bytes("SHA256SUMS", sums.as_bytes(), now_secs() as i64)?;
-        let out = match self.inner {
-            Inner::Tgz(builder) => builder.into_inner()?.finish()?,
+        match self.inner {
+            Inner::Tgz(builder) => builder.into_inner()?.finish(),
             Inner::Zip(zip) => zip
                 .finish()
                 .map_err(io::Error::other)?
                 .into_inner()
-                .map_err(|err| err.into_error())?,
-        };
-        Ok(out)
+                .map(Sink::File)
+                .map_err(|err| err.into_error()),
+        }
     }
 }
 

@@ -2,14 +2,18 @@
 //! pass. Per-item failures become recorded statuses; only what makes a bundle impossible (no
 //! space, interruption, an unwritable output directory) aborts, and then nothing is left behind.
 pub mod command;
+pub mod lock;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod pool;
 pub mod report;
 pub mod retention;
+pub mod space;
 
-use crate::archive::writer::{BundleWriter, Format};
+use crate::archive::reader::BundleReader;
+use crate::archive::split::{self, SplitWriter};
+use crate::archive::writer::{BundleWriter, Format, Sink};
 use crate::error::{describe_io, Error, Result};
 use crate::index::{self, Finding, Index, Item, ItemKind, Status};
 use crate::lang::Lang;
@@ -57,6 +61,8 @@ pub struct Settings {
     pub redact: bool,
     pub dry_run: bool,
     pub keep: Option<usize>,
+    /// `--keep-size`: bytes the bundles of this host may take in the output directory.
+    pub keep_size: Option<u64>,
     pub split: Option<u64>,
     pub total_timeout: Option<Duration>,
     pub lang: Lang,
@@ -83,6 +89,7 @@ impl Default for Settings {
             redact: true,
             dry_run: false,
             keep: None,
+            keep_size: None,
             split: None,
             total_timeout: None,
             lang: Lang::En,
@@ -96,7 +103,10 @@ impl Default for Settings {
 /// What a run produced.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The bundle; for `--split`, the name its parts join into (not a file on disk).
     pub bundle: PathBuf,
+    /// `--split`: the part files, in order; empty otherwise.
+    pub parts: Vec<PathBuf>,
     pub sha256: String,
     pub size: u64,
     pub index: Index,
@@ -187,11 +197,31 @@ impl<'s> Run<'s> {
             self.seed_obfuscation();
         }
         let shown_host = self.privacy.hostname_pseudonym(&self.host.hostname);
-        let (dir, name) =
-            output::destination(settings, &crate::host::file_safe(&shown_host), &stamp)?;
+        let file_host = crate::host::file_safe(&shown_host);
+        let (dir, _) = output::destination(settings, &file_host, &stamp)?;
+        // Cron-safe: one run per output directory; the name is chosen (again) under the lock,
+        // since the run that held it may have just taken it.
+        let _lock = lock::acquire(&dir, lock::WAIT)?;
+        let (dir, name) = output::destination(settings, &file_host, &stamp)?;
+        space::check(
+            &dir,
+            space::estimate(&self.sources, settings.max_file_size),
+            space::available(&dir),
+        )?;
         let top = output::strip_extension(&name).to_string();
         let final_path = dir.join(&name);
-        let mut temp = output::TempFile::create(&dir, &name)?;
+        let (temp, sink) = match settings.split {
+            None => {
+                let temp = output::TempFile::create(&dir, &name)?;
+                let file = temp.file()?;
+                (Some(temp), Sink::from(file))
+            }
+            Some(limit) => {
+                let hidden = format!(".{name}.part-{}", std::process::id());
+                let parts = SplitWriter::new(&dir, limit, move |n| split::part_name(&hidden, n));
+                (None, Sink::Parts(Box::new(parts)))
+            }
+        };
         let argv = self.privacy.redact_text(&settings.argv.join(" "));
         self.note(format!("drx-collect {} {argv}", env!("CARGO_PKG_VERSION")));
         self.note(format!(
@@ -228,8 +258,7 @@ impl<'s> Run<'s> {
 
         let catalogue = Catalogue::embedded()?;
         let mut scan = Scan::new(&catalogue);
-        let file = temp.file()?;
-        let mut writer = BundleWriter::new(file, settings.format, &top)
+        let mut writer = BundleWriter::new(sink, settings.format, &top)
             .map_err(|err| write_error(&err, &dir))?;
         let mut items: Vec<Item> = Vec::new();
         let mut partial = false;
@@ -363,29 +392,51 @@ impl<'s> Run<'s> {
         writer
             .add_bytes("collector.log", log.as_bytes(), now)
             .map_err(|err| write_error(&err, &dir))?;
-        let file = writer.finish().map_err(|err| write_error(&err, &dir))?;
-        file.sync_all().map_err(|err| write_error(&err, &dir))?;
-        drop(file);
-        if let Some(signal) = platform::interrupted() {
-            return Err(interrupted(signal));
-        }
-
-        self.fail_closed(temp.path())?;
-        let (sha256, size) = output::hash_file(temp.path())?;
-        temp.persist(&final_path)?;
-        output::write_sidecar(&final_path, &sha256)?;
-        self.privacy.save_map()?;
-        let removed_by_keep = match settings.keep {
-            Some(keep) => retention::apply(
-                &dir,
-                &crate::host::file_safe(&shown_host),
-                keep,
-                &final_path,
-            )?,
-            None => Vec::new(),
+        let sink = writer.finish().map_err(|err| write_error(&err, &dir))?;
+        sink.sync_all().map_err(|err| write_error(&err, &dir))?;
+        let (sha256, size, parts) = match (sink, temp) {
+            (Sink::File(file), Some(mut temp)) => {
+                drop(file);
+                if let Some(signal) = platform::interrupted() {
+                    return Err(interrupted(signal));
+                }
+                self.fail_closed(|| BundleReader::open(temp.path()))?;
+                let (sha256, size) = output::hash_file(temp.path())?;
+                temp.persist(&final_path)?;
+                output::write_sidecar(&final_path, &sha256)?;
+                (sha256, size, Vec::new())
+            }
+            (Sink::Parts(writer), _) => {
+                let done = writer.finish().map_err(|err| write_error(&err, &dir))?;
+                // Removed again if anything below fails, like the single temporary file.
+                let temps: Vec<output::TempFile> = done
+                    .parts
+                    .iter()
+                    .map(|p| output::TempFile::adopt(p.path.clone()))
+                    .collect();
+                if let Some(signal) = platform::interrupted() {
+                    return Err(interrupted(signal));
+                }
+                let paths: Vec<PathBuf> = done.parts.iter().map(|p| p.path.clone()).collect();
+                self.fail_closed(|| BundleReader::open_parts(&final_path, paths))?;
+                let parts = output::persist_parts(temps, &done, &final_path)?;
+                (done.sha256, done.size, parts)
+            }
+            (Sink::File(_), None) => {
+                return Err(Error::failed(
+                    "internal error: the bundle file went missing",
+                ))
+            }
         };
+        self.privacy.save_map()?;
+        let policy = retention::Policy {
+            keep: settings.keep,
+            keep_size: settings.keep_size,
+        };
+        let removed_by_keep = retention::apply(&dir, &file_host, policy, &final_path)?;
         Ok(Outcome {
             bundle: final_path,
+            parts,
             sha256,
             size,
             index,
@@ -395,12 +446,12 @@ impl<'s> Run<'s> {
 
     /// Reads the finished bundle back and refuses it if any secret value or obfuscated original
     /// that was seen survived anywhere in it, names included: a leak is worse than no bundle.
-    fn fail_closed(&self, bundle: &Path) -> Result<()> {
+    fn fail_closed(&self, open: impl FnOnce() -> Result<BundleReader>) -> Result<()> {
         let mut checker = self.privacy.leak_check();
         if checker.is_empty() {
             return Ok(());
         }
-        let mut reader = crate::archive::reader::BundleReader::open(bundle)?;
+        let mut reader = open()?;
         let mut leak: Option<String> = None;
         reader.for_each(&mut |meta, content| {
             if leak.is_some() {

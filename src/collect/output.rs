@@ -48,12 +48,46 @@ pub fn destination(settings: &Settings, host: &str, stamp: &str) -> Result<(Path
             )
         })?;
     }
-    // Never overwrite a bundle: two runs in the same second get -2, -3 ...
-    let mut name = format!("{stem}.{ext}");
-    let mut n = 2;
-    while dir.join(&name).exists() {
-        name = format!("{stem}-{n}.{ext}");
+    // Never overwrite a bundle: two runs in the same second get -2, -3 ... always above the
+    // highest number used (so the name order stays the run order for `--keep`, even after old
+    // ones were deleted), and the parts or sidecar of a bundle claim its name too.
+    let own_ext = format!(".{ext}");
+    let mut highest = 0u64;
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.filter_map(|e| e.ok()) {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = file_name.strip_prefix(stem.as_str()) else {
+                continue;
+            };
+            let number = if rest.starts_with(&own_ext) {
+                1
+            } else if let Some((digits, tail)) =
+                rest.strip_prefix('-').and_then(|r| r.split_once('.'))
+            {
+                match digits.parse::<u64>() {
+                    Ok(n) if tail.starts_with(ext) => n,
+                    _ => continue,
+                }
+            } else {
+                continue;
+            };
+            highest = highest.max(number);
+        }
+    }
+    let taken = |name: &str| {
+        dir.join(name).exists()
+            || dir.join(format!("{name}.001")).exists()
+            || dir.join(format!("{name}.sha256")).exists()
+    };
+    let mut n = highest + 1;
+    let mut name = if n == 1 {
+        format!("{stem}.{ext}")
+    } else {
+        format!("{stem}-{n}.{ext}")
+    };
+    while taken(&name) {
         n += 1;
+        name = format!("{stem}-{n}.{ext}");
     }
     Ok((dir, name))
 }
@@ -92,6 +126,15 @@ impl TempFile {
             path,
             persisted: false,
         })
+    }
+
+    /// Takes charge of a file already written (a part of a split bundle): removed on drop unless
+    /// persisted.
+    pub fn adopt(path: PathBuf) -> TempFile {
+        TempFile {
+            path,
+            persisted: false,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -182,6 +225,60 @@ pub fn write_sidecar(bundle: &Path, sha256: &str) -> Result<PathBuf> {
     file.write_all(format!("{sha256}  {name}\n").as_bytes())
         .map_err(|err| Error::io("write", &path, &err, "check the output directory"))?;
     Ok(path)
+}
+
+/// Moves the parts of a split bundle to `NAME.tgz.001`, ... and writes `NAME.tgz.sha256` with
+/// the checksum of each part and of the joined bundle (see `archive::split`). On failure no part is left at its final
+/// name. Returns the final part paths.
+pub fn persist_parts(
+    temps: Vec<TempFile>,
+    parts: &crate::archive::split::Parts,
+    bundle: &Path,
+) -> Result<Vec<PathBuf>> {
+    let name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut done: Vec<PathBuf> = Vec::new();
+    let undo = |done: &[PathBuf]| {
+        for path in done {
+            let _ = std::fs::remove_file(path);
+        }
+    };
+    for (i, mut temp) in temps.into_iter().enumerate() {
+        let target = bundle.with_file_name(crate::archive::split::part_name(&name, i + 1));
+        if let Err(err) = temp.persist(&target) {
+            undo(&done);
+            return Err(err);
+        }
+        done.push(target);
+    }
+    let limit = parts.parts.iter().map(|p| p.size).max().unwrap_or(0);
+    let listing = crate::archive::split::listing(&name, parts, limit);
+    if let Err(err) = write_private(&sidecar_path(bundle), &listing) {
+        undo(&done);
+        return Err(err);
+    }
+    Ok(done)
+}
+
+fn sidecar_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{name}.sha256"))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    platform::private_file(&mut options);
+    let mut file = options
+        .open(path)
+        .map_err(|err| Error::io("write", path, &err, "check the output directory"))?;
+    file.write_all(text.as_bytes())
+        .map_err(|err| Error::io("write", path, &err, "check the output directory"))
 }
 
 /// One status line on stderr while collecting, only on a terminal (never under cron).

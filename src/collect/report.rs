@@ -16,6 +16,7 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
     if settings.json {
         let value = serde_json::json!({
             "bundle": outcome.bundle,
+            "parts": outcome.parts,
             "sha256": outcome.sha256,
             "size": outcome.size,
             "host": outcome.index.host,
@@ -41,6 +42,22 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
         crate::units::human_size(outcome.size),
         outcome.sha256
     ));
+    if !outcome.parts.is_empty() {
+        text.push_str(&format!(
+            "  in {} parts (join them with: cat {}.0* > {})\n",
+            outcome.parts.len(),
+            outcome.bundle.display(),
+            outcome.bundle.display()
+        ));
+        for part in &outcome.parts {
+            let size = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+            text.push_str(&format!(
+                "    {} ({})\n",
+                part.display(),
+                crate::units::human_size(size)
+            ));
+        }
+    }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     text.push_str(&format!(
         "  {} items: {}\n",
@@ -95,7 +112,8 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
     if outcome.index.partial {
         text.push_str("  the run hit --total-timeout: the bundle is partial\n");
     }
-    if outcome.size > MAIL_LIMIT {
+    // Split parts are sized for mail already.
+    if outcome.size > MAIL_LIMIT && outcome.parts.is_empty() {
         text.push_str(&format!(
             "  note: {} may be too large to e-mail; shrink it with --since 3d or --max-file-size 16MiB, or use --split 10MiB\n",
             crate::units::human_size(outcome.size)

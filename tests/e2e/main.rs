@@ -2,7 +2,10 @@
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
 mod collect;
 mod diagnose;
+mod diff;
 mod html;
 mod inspect;
 mod privacy;
+mod schedule;
+mod split;
 mod util;

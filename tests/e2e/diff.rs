@@ -1,0 +1,180 @@
+use crate::util::*;
+use std::path::PathBuf;
+
+/// Two snapshots of node1, an hour of changes apart: the BOM in r0.res was fixed, the log grew,
+/// the peer connected, a file appeared and one went away.
+fn two_snapshots() -> (Fixture, PathBuf, PathBuf) {
+    let f = Fixture::new();
+    let res = "resource r0 {\n  on node1 { address 10.0.0.1:7788; }\n  on node2 { address 10.0.0.2:7788; }\n}\n";
+    f.file(
+        "/etc/bsr.d/r0.res",
+        [&b"\xEF\xBB\xBF"[..], res.as_bytes()].concat(),
+    )
+    .file(
+        "/var/log/messages",
+        "Nov 24 10:00:00 node1 kernel: bsr r0: started\n",
+    )
+    .file("/etc/bsr.d/old.res.bak", "gone soon\n")
+    .command(
+        "bsrsetup",
+        "echo 'r0 role:Primary'; echo '  node2 connection:Connecting'",
+    );
+    assert_success(&f.collect(&["--quiet"]));
+    let old = f.bundles()[0].clone();
+    f.file("/etc/bsr.d/r0.res", res)
+        .file(
+            "/var/log/messages",
+            "Nov 24 10:00:00 node1 kernel: bsr r0: started\nNov 24 10:30:00 node1 kernel: bsr r0: conn( Connecting -> Connected )\n",
+        )
+        .file("/etc/bsr.d/r1.res", "resource r1 {\n}\n")
+        .command("bsrsetup", "echo 'r0 role:Primary'; echo '  node2 connection:Connected'");
+    std::fs::remove_file(f.root.path().join("etc/bsr.d/old.res.bak")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_success(&f.collect(&["--quiet"]));
+    let new = f
+        .bundles()
+        .into_iter()
+        .find(|p| *p != old)
+        .expect("a second bundle");
+    (f, old, new)
+}
+
+#[test]
+fn diff_reports_the_fixed_bom_as_resolved_and_the_changed_files() {
+    let (f, old, new) = two_snapshots();
+    let output = f.cmd().arg("diff").arg(&old).arg(&new).output().unwrap();
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(
+        text.lines().any(|l| l.contains("resolved")
+            && l.contains("CONFIG-BOM")
+            && l.contains("files/etc/bsr.d/r0.res")),
+        "{text}"
+    );
+    assert!(!text
+        .lines()
+        .any(|l| l.trim_start().starts_with("new ") && l.contains("CONFIG-BOM")));
+    assert!(text.contains("  changed  files/etc/bsr.d/r0.res"), "{text}");
+    assert!(text.contains("  added    files/etc/bsr.d/r1.res"), "{text}");
+    assert!(
+        text.contains("  removed  files/etc/bsr.d/old.res.bak"),
+        "{text}"
+    );
+    // The unified diff of the config names the BOM.
+    assert!(
+        text.contains("--- OLD/files/etc/bsr.d/r0.res\n+++ NEW/files/etc/bsr.d/r0.res\n@@ -1,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-<BOM>resource r0 {\n+resource r0 {\n"),
+        "{text}"
+    );
+    // The command output's changed connection state.
+    assert!(
+        text.contains("-  node2 connection:Connecting\n+  node2 connection:Connected\n"),
+        "{text}"
+    );
+    // The log: only the line added since OLD.
+    assert!(
+        text.contains("files/var/log/messages: 1 line(s) added since OLD\n+Nov 24 10:30:00"),
+        "{text}"
+    );
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+
+    let json = f
+        .cmd()
+        .arg("diff")
+        .arg("--json")
+        .arg(&old)
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert_success(&json);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let resolved = value["findings"]["resolved"].as_array().unwrap();
+    assert!(
+        resolved.iter().any(|f| f["rule"] == "CONFIG-BOM"),
+        "{value}"
+    );
+    let changed = value["files"]["changed"].as_array().unwrap();
+    let res = changed
+        .iter()
+        .find(|c| c["path"] == "files/etc/bsr.d/r0.res")
+        .unwrap();
+    assert_ne!(res["old_sha256"], res["new_sha256"]);
+    assert!(res["diff"].as_str().unwrap().contains("+resource r0 {"));
+    let log = changed
+        .iter()
+        .find(|c| c["path"] == "files/var/log/messages")
+        .unwrap();
+    assert_eq!(log["log"]["how"], "appended");
+    assert_eq!(log["log"]["added_lines"], 1);
+    assert_eq!(value["files"]["added"][0]["path"], "files/etc/bsr.d/r1.res");
+    assert_eq!(value["old"]["integrity"]["ok"], true);
+}
+
+#[test]
+fn a_damaged_snapshot_exits_3_and_an_unreadable_one_exits_1() {
+    let (f, old, new) = two_snapshots();
+    // Tamper with a file inside NEW, keeping the archive readable.
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&new)
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let top = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(top.join("files/etc/bsr.d/r1.res"), "tampered\n").unwrap();
+    let output = f.cmd().arg("diff").arg(&old).arg(&top).output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("NEW is NOT intact"),
+        "{}",
+        stdout(&output)
+    );
+
+    let garbage = f.out.path().join("garbage.tgz");
+    std::fs::write(&garbage, "not a bundle").unwrap();
+    let output = f
+        .cmd()
+        .arg("diff")
+        .arg(&old)
+        .arg(&garbage)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("garbage.tgz"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn bundles_of_different_hosts_get_a_warning() {
+    let (f, old, _) = two_snapshots();
+    let other = Fixture::new();
+    other.file("/etc/hostname", "node2\n");
+    assert_success(&other.collect(&["--quiet"]));
+    let output = f
+        .cmd()
+        .arg("diff")
+        .arg(&old)
+        .arg(&other.bundles()[0])
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert!(
+        stderr(&output).contains("different hosts (node1 and node2)"),
+        "{}",
+        stderr(&output)
+    );
+}
