@@ -291,7 +291,13 @@ fn key_value(
             at += 1;
             Separator::Equals
         }
-        Some(b':') if line.get(at + 1) != Some(&b':') => {
+        // `key: value` needs the blank (YAML, headers, logs); `pkg-secret-1:amd64`, `host:port`
+        // and URLs are not key-value pairs. A quoted JSON key may be followed directly.
+        Some(b':')
+            if line.get(at + 1) != Some(&b':')
+                && (before_separator > key_end
+                    || matches!(line.get(at + 1), None | Some(b' ' | b'\t' | b'\r' | b'\n'))) =>
+        {
             at += 1;
             Separator::Colon
         }

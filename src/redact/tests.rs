@@ -603,3 +603,26 @@ fn very_long_lines_are_linear() {
     assert_eq!(out, plain);
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
 }
+
+#[test]
+fn regression_package_names_with_secret_and_a_colon_are_not_key_value_pairs() {
+    // `dpkg -l` on a live Debian host: "libsecret-1-0:amd64" once made "amd64" a secret, and the
+    // fail-closed check then deleted every bundle.
+    let mut p = privacy(true, false);
+    let line = "ii  libsecret-1-0:amd64   0.20.5-3   amd64   Secret store\n";
+    assert_eq!(run(&mut p, "commands/dpkg-l.txt", line), line);
+    assert_eq!(p.secrets_redacted(), 0);
+    assert!(p.leak_check().is_empty());
+    // The YAML/header form with its blank still is one, and so is quoted JSON.
+    let out = run(&mut p, "commands/x.txt", "password: Hunter2-long-value\n");
+    assert_eq!(out, "password: [REDACTED]\n");
+    let out = run(
+        &mut p,
+        "commands/x.txt",
+        "{\"password\":\"Hunter2-long-value\"}\n",
+    );
+    assert!(
+        out.contains("[REDACTED]") && !out.contains("Hunter2"),
+        "{out}"
+    );
+}
