@@ -2,3 +2,4 @@
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
 mod collect;
 mod util;
+mod windows;
