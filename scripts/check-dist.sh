@@ -116,6 +116,28 @@ if [ "$check_windows" = 1 ]; then
     fi
 fi
 
+# Reproducible builds carry no path of the build machine (dist.sh remaps them).
+if ! command -v strings >/dev/null 2>&1; then
+    fail "strings is missing; install binutils"
+fi
+leaks() { # file
+    command -v strings >/dev/null 2>&1 || return 0
+    strings "$1" | grep -E -m 3 -e "$repo" -e '/\.rustup/' -e '/\.cargo/' || true
+}
+for built in "$dist_dir/drx-collect-$version-x86_64-linux" "$dist_dir/drx-collect-$version-x86_64-windows.exe"; do
+    case "$built" in
+    *.exe) [ "$check_windows" = 1 ] || continue ;;
+    *) [ "$check_linux" = 1 ] || continue ;;
+    esac
+    [ -f "$built" ] || continue
+    found=$(leaks "$built")
+    if [ -n "$found" ]; then
+        fail "$(basename "$built") contains build-machine paths (not remapped): $(echo $found)"
+    else
+        ok "$(basename "$built") contains no build-machine paths"
+    fi
+done
+
 if [ "$failures" != 0 ]; then
     echo "check-dist.sh: $failures check(s) failed" >&2
     exit 1

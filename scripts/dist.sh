@@ -50,6 +50,7 @@ need_package() { # command package
 }
 need_package file file
 need_package sha256sum coreutils
+need_package strings binutils
 if [ "$want_windows" = 1 ]; then
     need_package x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
     need_package x86_64-w64-mingw32-dlltool binutils-mingw-w64-x86-64
@@ -110,6 +111,9 @@ if [ "$want_linux" = 1 ]; then
 fi
 
 if [ "$want_windows" = 1 ]; then
+    # build-std compiles std from the toolchain's rust-src: remap its paths too.
+    sysroot=$(rustc "+$nightly" --print sysroot)
+    remap="$remap --remap-path-prefix=$sysroot=/rustc-sysroot"
     # crt-static: libgcc and winpthread linked in, so the .exe needs no MinGW DLLs beside it.
     RUSTFLAGS="$remap -C target-feature=+crt-static -C link-arg=-Wl,--no-insert-timestamp" \
         cargo "+$nightly" build --release --locked --target "$windows_target" \

@@ -9,7 +9,7 @@ use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS, HANDLE};
+use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Globalization::{GetOEMCP, MultiByteToWideChar};
 use windows_sys::Win32::Storage::FileSystem::{
     FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
@@ -19,12 +19,19 @@ use windows_sys::Win32::System::Console::{
     CTRL_BREAK_EVENT, CTRL_CLOSE_EVENT, CTRL_C_EVENT, CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT,
     ENABLE_VIRTUAL_TERMINAL_PROCESSING, STD_ERROR_HANDLE,
 };
+use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+    CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
+};
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
     SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Registry::{RegGetValueW, HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ};
+use windows_sys::Win32::System::Threading::{
+    OpenThread, ResumeThread, TerminateProcess, CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW,
+    CREATE_SUSPENDED, THREAD_SUSPEND_RESUME,
+};
 
 use super::{
     INTERRUPTED_BY_BREAK, INTERRUPTED_BY_CLOSE, INTERRUPTED_BY_CTRL_C, INTERRUPTED_BY_SHUTDOWN,
@@ -72,11 +79,14 @@ pub fn install_interrupt_handler() {
     }
 }
 
+/// Prepares a command to run in a job of its own. CREATE_SUSPENDED: the command starts frozen and
+/// `register_child` (which every caller must call right after a successful spawn) puts it into
+/// its job before letting it run, so nothing it starts can escape the job.
+/// CREATE_NEW_PROCESS_GROUP: a Ctrl-C on our console reaches us only (we then kill the job).
+/// CREATE_NO_WINDOW: console tools run without flashing a window.
 pub fn own_process_group(command: &mut Command) {
     use std::os::windows::process::CommandExt;
-    // CREATE_NEW_PROCESS_GROUP: a Ctrl-C on our console reaches us only (we then kill the job).
-    // CREATE_NO_WINDOW: console tools run without flashing a window.
-    command.creation_flags(0x0000_0200 | 0x0800_0000);
+    command.creation_flags(CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
 }
 
 /// A new job object that kills its processes when its last handle closes.
@@ -103,27 +113,62 @@ fn new_job() -> Option<HANDLE> {
     }
 }
 
-/// Puts the just-started command into a job of its own. Processes it starts later join the job
-/// too. When that is not possible (Windows 7 / 2008 R2 cannot nest jobs, so a collector started
-/// inside a job without breakaway rights gets "access denied"), `kill_tree` falls back to
-/// `taskkill /T`.
+/// Puts the just-started (suspended) command into a job of its own, then lets it run; processes
+/// it starts join the job too. When a job is not possible (Windows 7 / 2008 R2 cannot nest jobs,
+/// so a collector started inside a job without breakaway rights gets "access denied"), the
+/// command runs without one and `kill_tree` falls back to `taskkill /T`.
 pub fn register_child(child: &Child) {
-    let Some(job) = new_job() else {
-        return;
-    };
     let process = child.as_raw_handle() as HANDLE;
-    // SAFETY: both handles are valid: the job was just created, the process handle is owned by
-    // `child`, which outlives this call.
-    let assigned = unsafe { AssignProcessToJobObject(job, process) } != 0;
-    if assigned {
-        jobs()
-            .get_or_insert_with(HashMap::new)
-            .insert(child.id(), job as usize);
-    } else {
-        // SAFETY: closing the handle we created; the job holds no process.
-        unsafe {
-            CloseHandle(job);
+    if let Some(job) = new_job() {
+        // SAFETY: both handles are valid: the job was just created, the process handle is owned
+        // by `child`, which outlives this call.
+        let assigned = unsafe { AssignProcessToJobObject(job, process) } != 0;
+        if assigned {
+            jobs()
+                .get_or_insert_with(HashMap::new)
+                .insert(child.id(), job as usize);
+        } else {
+            // SAFETY: closing the handle we created; the job holds no process.
+            unsafe {
+                CloseHandle(job);
+            }
         }
+    }
+    if !resume(child.id()) {
+        // A command that cannot be resumed would only wait for its timeout: end it now, and it
+        // is recorded as failed.
+        // SAFETY: the process handle is owned by `child`.
+        unsafe {
+            TerminateProcess(process, 1);
+        }
+    }
+}
+
+/// Resumes the threads of a process started with CREATE_SUSPENDED (it has one: its main thread).
+fn resume(pid: u32) -> bool {
+    // SAFETY: a thread snapshot walked with a correctly sized entry; every handle opened here is
+    // closed here.
+    unsafe {
+        let snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+        if snapshot.is_null() || snapshot == INVALID_HANDLE_VALUE {
+            return false;
+        }
+        let mut entry: THREADENTRY32 = std::mem::zeroed();
+        entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
+        let mut resumed = false;
+        let mut more = Thread32First(snapshot, &mut entry) != 0;
+        while more {
+            if entry.th32OwnerProcessID == pid {
+                let thread = OpenThread(THREAD_SUSPEND_RESUME, 0, entry.th32ThreadID);
+                if !thread.is_null() {
+                    resumed |= ResumeThread(thread) != u32::MAX;
+                    CloseHandle(thread);
+                }
+            }
+            more = Thread32Next(snapshot, &mut entry) != 0;
+        }
+        CloseHandle(snapshot);
+        resumed
     }
 }
 
