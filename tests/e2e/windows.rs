@@ -60,7 +60,7 @@ fn windows_node() -> Fixture {
         )
         .file(
             "/C/Program Files/bsr/etc/bsr.d/r0.res",
-            "resource r0 {\r\n    on WINNODE1 {\r\n        device e minor 2;\r\n        disk e;\r\n        address 10.0.0.1:7789;\r\n        meta-disk internal;\r\n    }\r\n}\r\n",
+            "resource r0 {\r\n    on WINNODE1 {\r\n        device e minor 2;\r\n        disk e;\r\n        address 10.0.0.1:7789;\r\n        meta-disk internal;\r\n    }\r\n    on WINNODE2 {\r\n        device e minor 2;\r\n        disk e;\r\n        address 10.0.0.2:7789;\r\n        meta-disk internal;\r\n    }\r\n}\r\n",
         )
         .file("/C/Program Files/bsr/log/bsr.log", "00000001 11/20/2026 16:37:02.0000000 [bsr_init] [bsr:0] bsr_info started\r\n")
         .file("/C/Program Files/bsr/bin/bsrService.log", "service started\r\n")
@@ -193,6 +193,81 @@ fn a_2012_r2_sysroot_without_kb2883200_is_diagnosed_and_the_servicing_package_cl
     assert!(findings(&bundle)
         .iter()
         .all(|f| f["rule"] != "INSTALL-KB2883200-MISSING"));
+}
+
+const NETSH_PROFILES: &str = "\
+\r
+Domain Profile Settings:\r
+----------------------------------------------------------------------\r
+State                                 ON\r
+Firewall Policy                       BlockInbound,AllowOutbound\r
+\r
+Private Profile Settings:\r
+----------------------------------------------------------------------\r
+State                                 ON\r
+Firewall Policy                       BlockInbound,AllowOutbound\r
+Ok.\r
+";
+
+/// `netsh advfirewall firewall show rule name=all verbose` with one rule for `port`.
+fn netsh_rules(port: u16) -> String {
+    format!(
+        "\r\nRule Name:                            BSR replication\r\n\
+         ----------------------------------------------------------------------\r\n\
+         Enabled:                              Yes\r\n\
+         Direction:                            In\r\n\
+         Profiles:                             Domain,Private,Public\r\n\
+         LocalIP:                              Any\r\n\
+         RemoteIP:                             Any\r\n\
+         Protocol:                             TCP\r\n\
+         LocalPort:                            {port}\r\n\
+         RemotePort:                           Any\r\n\
+         Action:                               Allow\r\n\
+         Ok.\r\n"
+    )
+}
+
+fn with_firewall(f: &Fixture, allowed_port: u16) {
+    f.command(
+        "netsh",
+        &format!(
+            "if [ \"$2\" = show ]; then printf '%s' '{NETSH_PROFILES}'; else printf '%s' '{}'; fi",
+            netsh_rules(allowed_port)
+        ),
+    );
+}
+
+#[test]
+fn windows_firewall_rules_from_netsh_decide_whether_the_replication_port_is_open() {
+    let manifest = windows_manifest();
+    let blocked = windows_node();
+    shell_stand_ins(&blocked);
+    with_firewall(&blocked, 7700);
+    assert_success(&blocked.collect(&["-m", manifest.to_str().unwrap()]));
+    let bundle = blocked.bundle();
+    assert!(bundle
+        .read("commands/netsh-firewall-rules.txt")
+        .contains("LocalPort"));
+    let all = findings(&bundle);
+    let blocked = finding(&all, "FIREWALL-PORT-BLOCKED");
+    assert!(
+        blocked["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tcp/7789"),
+        "{blocked:#?}"
+    );
+
+    // Near miss: an inbound allow rule for 7789.
+    let open = windows_node();
+    shell_stand_ins(&open);
+    with_firewall(&open, 7789);
+    assert_success(&open.collect(&["-m", manifest.to_str().unwrap()]));
+    let all = findings(&open.bundle());
+    assert!(
+        all.iter().all(|f| f["rule"] != "FIREWALL-PORT-BLOCKED"),
+        "{all:#?}"
+    );
 }
 
 #[test]
