@@ -40,7 +40,8 @@ pub fn facts(root: Option<&Path>, os: Os) -> Host {
             .or_else(|| read("/etc/os-release").and_then(|t| shell_value(&t, "PRETTY_NAME")))
             .or_else(|| read("/etc/system-release").and_then(|t| first_line(&t)))
             .or_else(|| read("/etc/debian_version").map(|t| format!("Debian {}", t.trim()))),
-        Os::Windows => None,
+        // Under --root the release is unknown here; the rules read it from commands/systeminfo.
+        Os::Windows => root.is_none().then(platform::live_os_release).flatten(),
     }
     .unwrap_or_default();
     let kernel = match os {
@@ -53,7 +54,7 @@ pub fn facts(root: Option<&Path>, os: Os) -> Host {
                     None
                 }
             }),
-        Os::Windows => None,
+        Os::Windows => root.is_none().then(platform::live_kernel).flatten(),
     }
     .unwrap_or_default();
     Host {

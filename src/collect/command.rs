@@ -242,9 +242,11 @@ pub fn run(
     }
     let (out, total) = take(&stdout);
     let (err, _) = take(&stderr);
-    output.stdout = out;
+    let cut = total > out.len() as u64;
+    // Windows tools write their console code page (CP949 on Korean servers) or UTF-16.
+    output.stdout = platform::decode_output(out);
     output.stdout_total = total;
-    output.stderr = err;
+    output.stderr = platform::decode_output(err);
     output.duration = started.elapsed();
 
     if output.status.is_none() {
@@ -256,11 +258,7 @@ pub fn run(
                     .map(|code| ok_exit_codes.contains(&code))
                     .unwrap_or(false);
                 if ok {
-                    output.status = Some(if total > output.stdout.len() as u64 {
-                        Status::Truncated
-                    } else {
-                        Status::Ok
-                    });
+                    output.status = Some(if cut { Status::Truncated } else { Status::Ok });
                 } else {
                     output.status = Some(Status::Failed);
                     output.error = Some(match status.code() {

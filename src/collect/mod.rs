@@ -512,7 +512,7 @@ impl<'s> Run<'s> {
             })
             .collect();
         for (bundle_path, fs_path) in seeds {
-            if let Ok(file) = File::open(&fs_path) {
+            if let Ok(file) = platform::open_shared(&fs_path) {
                 let mut content = Vec::new();
                 if file.take(1 << 20).read_to_end(&mut content).is_ok() {
                     self.privacy.learn(&bundle_path, &content);
@@ -558,7 +558,8 @@ impl<'s> Run<'s> {
         dir: &Path,
     ) -> Result<Item> {
         let mut item = Item::new(&file.id, ItemKind::File, &file.source, Status::Ok);
-        let opened = File::open(&file.fs_path).and_then(|f| f.metadata().map(|m| (f, m)));
+        let opened =
+            platform::open_shared(&file.fs_path).and_then(|f| f.metadata().map(|m| (f, m)));
         let (mut handle, meta) = match opened {
             Ok(pair) => pair,
             Err(err) => {

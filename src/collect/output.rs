@@ -290,7 +290,9 @@ pub struct Progress {
 impl Progress {
     pub fn new(verbosity: Verbosity, total: usize) -> Progress {
         Progress {
-            enabled: verbosity >= Verbosity::Normal && std::io::stderr().is_terminal(),
+            enabled: verbosity >= Verbosity::Normal
+                && std::io::stderr().is_terminal()
+                && platform::ansi_on_stderr(),
             total,
         }
     }

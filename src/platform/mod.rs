@@ -1,5 +1,11 @@
-//! What differs between Unix and Windows, behind one small interface: process groups and killing
-//! them, interruption by signals, private file modes, host names.
+//! What differs between Unix and Windows, behind one small interface: process groups (Windows: job
+//! objects) and killing them, interruption by signals (Windows: console events), private file
+//! modes, opening files other processes hold open, decoding command output, host facts.
+//!
+//! Both `unix.rs` and `windows.rs` provide: `install_interrupt_handler`, `own_process_group`,
+//! `register_child`, `unregister_child`, `kill_tree`, `kill_all_children`, `private_file`,
+//! `set_public_mode`, `open_shared`, `decode_output`, `ansi_on_stderr`, `live_hostname`,
+//! `live_os_release`, `live_kernel`, `be_nice`, `EXTRA_COMMAND_DIRS`, `EXECUTABLE_SUFFIXES`.
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -32,12 +38,103 @@ pub fn request_stop() {
     set_interrupted(-1);
 }
 
+/// Interruptions on Windows, which has console events instead of signals. Ctrl-C keeps SIGINT's
+/// number; the others are outside the signal range.
+#[cfg_attr(not(windows), allow(dead_code))]
+const INTERRUPTED_BY_CTRL_C: i32 = 2;
+#[cfg_attr(not(windows), allow(dead_code))]
+const INTERRUPTED_BY_BREAK: i32 = 1001;
+#[cfg_attr(not(windows), allow(dead_code))]
+const INTERRUPTED_BY_CLOSE: i32 = 1002;
+#[cfg_attr(not(windows), allow(dead_code))]
+const INTERRUPTED_BY_SHUTDOWN: i32 = 1003;
+
 /// Names the interrupting signal for the error message.
 pub fn interruption_name(signal: i32) -> &'static str {
     match signal {
+        INTERRUPTED_BY_CTRL_C if cfg!(windows) => "Ctrl-C",
         2 => "Ctrl-C (SIGINT)",
         15 => "SIGTERM",
         1 => "SIGHUP",
+        INTERRUPTED_BY_BREAK => "Ctrl-Break",
+        INTERRUPTED_BY_CLOSE => "closing the console window",
+        INTERRUPTED_BY_SHUTDOWN => "log-off or shutdown",
         _ => "an interruption",
+    }
+}
+
+/// Text that is UTF-16LE (`wmic` and some other Windows tools write it into pipes): with the
+/// byte-order mark `FF FE`, or without it when the first characters are plain ASCII (every
+/// second byte NUL). `None` for anything else.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn utf16le_text(bytes: &[u8]) -> Option<String> {
+    let body = match bytes {
+        [0xFF, 0xFE, rest @ ..] => rest,
+        _ => {
+            // Text never holds NUL bytes, UTF-16 of ASCII has one in every pair: the first two
+            // characters are ASCII and at least half of the first 32 are.
+            let pairs: Vec<&[u8]> = bytes[..bytes.len().min(64)].chunks_exact(2).collect();
+            let ascii = |pair: &[u8]| pair[1] == 0 && pair[0] != 0 && pair[0].is_ascii();
+            let looks_utf16 = pairs.len() >= 2
+                && pairs[..2].iter().all(|pair| ascii(pair))
+                && pairs.iter().filter(|pair| ascii(pair)).count() * 2 >= pairs.len();
+            if !looks_utf16 {
+                return None;
+            }
+            bytes
+        }
+    };
+    let units: Vec<u16> = body
+        .chunks(2)
+        .map(|pair| u16::from_le_bytes([pair[0], *pair.get(1).unwrap_or(&0)]))
+        .collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_output_is_recognised_with_and_without_bom() {
+        let text = "Caption  HotFixID\r\nhttp://  KB2883200\r\n";
+        let wide: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let mut with_bom = vec![0xFF, 0xFE];
+        with_bom.extend_from_slice(&wide);
+        assert_eq!(utf16le_text(&with_bom).as_deref(), Some(text));
+        assert_eq!(utf16le_text(&wide).as_deref(), Some(text));
+        // A Korean label after an ASCII start still decodes.
+        let ko: Vec<u8> = "OS 이름"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert_eq!(utf16le_text(&ko).as_deref(), Some("OS 이름"));
+    }
+
+    #[test]
+    fn code_page_bytes_are_not_taken_for_utf16() {
+        // "호스트 이름:" in CP949, then ASCII.
+        let cp949 = [
+            0xC8, 0xA3, 0xBD, 0xBA, 0xC6, 0xAE, b' ', b'N', b'O', b'D', b'E',
+        ];
+        assert_eq!(utf16le_text(&cp949), None);
+        assert_eq!(utf16le_text(b"Windows IP Configuration"), None);
+        assert_eq!(utf16le_text(b""), None);
+    }
+
+    #[test]
+    fn interruptions_have_names() {
+        assert_eq!(interruption_name(15), "SIGTERM");
+        assert_eq!(
+            interruption_name(INTERRUPTED_BY_CLOSE),
+            "closing the console window"
+        );
+        assert_eq!(interruption_name(-1), "an interruption");
+    }
+
+    #[test]
+    fn plain_output_passes_through_unchanged() {
+        let bytes = b"Ethernet adapter:\r\n   IPv4 Address: 10.0.0.1\r\n".to_vec();
+        assert_eq!(decode_output(bytes.clone()), bytes);
     }
 }

@@ -83,6 +83,26 @@ pub fn set_public_mode(path: &std::path::Path, mode: u32) -> std::io::Result<()>
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
+/// Opens a file for reading. Unix has no share modes: a file another process writes is readable.
+pub fn open_shared(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// Command output is stored as the command wrote it (commands run with LC_ALL=C).
+pub fn decode_output(bytes: Vec<u8>) -> Vec<u8> {
+    bytes
+}
+
+/// Terminals on Unix interpret ANSI escapes.
+pub fn ansi_on_stderr() -> bool {
+    true
+}
+
+/// The live OS release comes from files (/etc/redhat-release, /etc/os-release).
+pub fn live_os_release() -> Option<String> {
+    None
+}
+
 /// The live host's name (the kernel's nodename).
 pub fn live_hostname() -> Option<String> {
     let mut buf = [0u8; 256];

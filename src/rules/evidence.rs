@@ -115,7 +115,8 @@ impl Evidence {
         kernel_log_version: Option<Located<Version>>,
     ) -> Evidence {
         let mut host = facts.host.clone();
-        if host.hostname.trim().is_empty() {
+        // "unknown": the collector could not tell (a Windows sysroot under --root).
+        if host.hostname.trim().is_empty() || host.hostname == "unknown" {
             host.hostname = command(whole, "hostname")
                 .map(|(_, t)| t)
                 .or_else(|| text(whole, "files/etc/hostname"))

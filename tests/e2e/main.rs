@@ -9,3 +9,4 @@ mod privacy;
 mod schedule;
 mod split;
 mod util;
+mod windows;
