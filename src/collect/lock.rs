@@ -24,20 +24,27 @@ pub fn acquire(dir: &Path, wait: Duration) -> Result<DirLock> {
     let path = dir.join(LOCK_NAME);
     let start = Instant::now();
     loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|err| {
-                Error::io(
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        crate::platform::lock_file_options(&mut options);
+        let file =
+            match options.open(&path) {
+                Ok(file) => Some(file),
+                Err(err) if crate::platform::lock_open_is_busy(&err) => None,
+                Err(err) => return Err(Error::io(
                     "create the lock file",
                     &path,
                     &err,
                     "check that the output directory is writable, or choose another with --output",
-                )
-            })?;
+                )),
+            };
+        let Some(file) = file else {
+            if start.elapsed() >= wait {
+                return Err(busy(dir, &path));
+            }
+            std::thread::sleep(POLL);
+            continue;
+        };
         match file.try_lock() {
             // The holder before us may have removed the file after we opened it: then our lock is
             // on a name nobody else will find, so start over with the file now at the path.
@@ -55,14 +62,18 @@ pub fn acquire(dir: &Path, wait: Duration) -> Result<DirLock> {
         }
         drop(file);
         if start.elapsed() >= wait {
-            return Err(Error::failed(format!(
-                "another drx-collect run holds {}; wait for it to finish, or remove {} if no drx-collect is running",
-                dir.display(),
-                path.display()
-            )));
+            return Err(busy(dir, &path));
         }
         std::thread::sleep(POLL);
     }
+}
+
+fn busy(dir: &Path, path: &Path) -> Error {
+    Error::failed(format!(
+        "another drx-collect run holds {}; wait for it to finish, or remove {} if no drx-collect is running",
+        dir.display(),
+        path.display()
+    ))
 }
 
 #[cfg(unix)]
@@ -74,8 +85,8 @@ fn still_at_path(file: &File, path: &Path) -> bool {
     }
 }
 
-// Windows does not let a file that is open be removed, so the lock file is never removed there
-// and the file at the path is always the one we hold.
+// Windows deletes the lock file when its last handle closes (`platform::lock_file_options`);
+// while it is open nobody can replace it, so the file at the path is the one we hold.
 #[cfg(not(unix))]
 fn still_at_path(_file: &File, _path: &Path) -> bool {
     true

@@ -234,6 +234,21 @@ pub fn open_shared(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// The output directory's lock file goes away when its last handle closes, whatever way the run
+/// ends: Windows cannot remove a file that is still open, as Unix does in `DirLock::drop`.
+pub fn lock_file_options(options: &mut OpenOptions) {
+    const FILE_FLAG_DELETE_ON_CLOSE: u32 = 0x0400_0000;
+    options
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .custom_flags(FILE_FLAG_DELETE_ON_CLOSE);
+}
+
+/// Opening a lock file that is being deleted (its holder just closed it) fails with access
+/// denied: that is a busy lock, to be retried.
+pub fn lock_open_is_busy(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::PermissionDenied
+}
+
 /// Command output as UTF-8. Console tools write in the console's code page (the OEM code page
 /// when there is no console: 949 on Korean Windows, 437 on US English), or UTF-16 (`wmic`).
 /// Output that is already valid UTF-8 (plain ASCII included) is kept as it is.
