@@ -88,12 +88,48 @@ impl<'a, R: Read> Pipeline<'a, R> {
         self.out.clear();
         self.out_pos = 0;
         while self.out.len() < OUT_BATCH {
+            if self.since.is_none() {
+                // Fast path: every whole line already buffered, as one batch.
+                if let Some(last) = memchr::memrchr(b'\n', &self.buf[self.start..self.end]) {
+                    let (start, end) = (self.start, self.start + last + 1);
+                    let end = end.min(start + OUT_BATCH);
+                    let end = match memchr::memrchr(b'\n', &self.buf[start..end]) {
+                        Some(at) => start + at + 1,
+                        None => self.start + last + 1,
+                    };
+                    self.start = end;
+                    self.handle_lines(start, end);
+                    continue;
+                }
+            }
             let Some((line_start, line_end)) = self.next_line()? else {
                 return Ok(!self.out.is_empty());
             };
             self.handle_line(line_start, line_end);
         }
         Ok(true)
+    }
+
+    /// Whole lines `buf[start..end]` when nothing is dropped by `--since`: the rules see each
+    /// line, the privacy filter the batch.
+    fn handle_lines(&mut self, start: usize, end: usize) {
+        let lines = &self.buf[start..end];
+        if let Some((scan, path)) = &mut self.scan {
+            for line in lines.split_inclusive(|&b| b == b'\n') {
+                self.line_no += 1;
+                let mut bare = line.strip_suffix(b"\n").unwrap_or(line);
+                if bare.len() > 4096 {
+                    bare = &bare[..4096];
+                }
+                scan.line(path, self.line_no, bare);
+            }
+        } else {
+            self.line_no += memchr::memchr_iter(b'\n', lines).count() as u64;
+        }
+        match &mut self.filter {
+            Some(filter) => filter.apply_lines(lines, &mut self.out),
+            None => self.out.extend_from_slice(lines),
+        }
     }
 
     /// The next line (with its newline) as a range of `self.buf`.
@@ -187,8 +223,7 @@ fn stopped() -> io::Error {
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    // The standard library's search is vectorised for slices of bytes.
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
 }
 
 #[cfg(test)]

@@ -176,6 +176,7 @@ impl Privacy {
             scratch: Vec::new(),
             obfuscated: Vec::new(),
             obfuscate_scratch: Vec::new(),
+            folded: Vec::new(),
             privacy: self,
         }
     }
@@ -416,6 +417,8 @@ pub struct LineFilter<'p> {
     scratch: Vec<u8>,
     obfuscated: Vec<u8>,
     obfuscate_scratch: Vec<u8>,
+    /// A batch folded to lower case for the fast hint search.
+    folded: Vec<u8>,
 }
 
 impl LineFilter<'_> {
@@ -459,6 +462,46 @@ impl LineFilter<'_> {
         }
         out.extend_from_slice(text);
         out.extend_from_slice(ending);
+    }
+
+    /// Like `apply` for every line of `lines` (whole lines, each ending in `\n`, the last one
+    /// may lack it), but lines without any hint of a secret are copied in bulk: one search over
+    /// the whole batch instead of one per line (logs are gigabytes; secrets are rare in them).
+    pub fn apply_lines(&mut self, lines: &[u8], out: &mut Vec<u8>) {
+        let options = &self.privacy.options;
+        if !options.redact && !options.obfuscate {
+            out.extend_from_slice(lines);
+            return;
+        }
+        if options.obfuscate || self.state.in_private_key {
+            for line in lines.split_inclusive(|&b| b == b'\n') {
+                self.apply(line, out);
+            }
+            return;
+        }
+        let mut folded = std::mem::take(&mut self.folded);
+        folded.clear();
+        folded.extend(lines.iter().map(u8::to_ascii_lowercase));
+        let mut copied = 0;
+        while let Some(hit) = self.privacy.rules.next_hint_folded(&folded, copied) {
+            let line_start =
+                memchr::memrchr(b'\n', &lines[copied..hit]).map_or(copied, |at| copied + at + 1);
+            let line_end =
+                memchr::memchr(b'\n', &lines[hit..]).map_or(lines.len(), |at| hit + at + 1);
+            out.extend_from_slice(&lines[copied..line_start]);
+            self.apply(&lines[line_start..line_end], out);
+            copied = line_end;
+            if self.state.in_private_key {
+                // Inside a key block every line is redacted, hint or not.
+                for line in lines[copied..].split_inclusive(|&b| b == b'\n') {
+                    self.apply(line, out);
+                }
+                self.folded = folded;
+                return;
+            }
+        }
+        out.extend_from_slice(&lines[copied..]);
+        self.folded = folded;
     }
 
     /// Secrets redacted in this file so far (a private-key block counts once).

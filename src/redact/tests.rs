@@ -626,3 +626,28 @@ fn regression_package_names_with_secret_and_a_colon_are_not_key_value_pairs() {
         "{out}"
     );
 }
+
+#[test]
+fn a_batch_of_lines_is_redacted_exactly_like_line_by_line() {
+    let text = "plain line\n\
+        PaSsWoRd=Mixed-Case-Secret-1\n\
+        another plain line\n\
+        -----BEGIN RSA PRIVATE KEY-----\n\
+        MIIEowIBAAKCAQEAbodybodybody\n\
+        \n\
+        -----END RSA PRIVATE KEY-----\n\
+        Authorization: Bearer abcdefgh12345678\n\
+        last line without newline token=zzzzzzzz9999";
+    for path in ["files/var/log/messages", "files/etc/drbd.d/r0.res", "commands/x.txt"] {
+        let mut one = privacy(true, false);
+        let expected = run(&mut one, path, text);
+        let mut batch = privacy(true, false);
+        let mut filter = batch.filter(path);
+        let mut out = Vec::new();
+        filter.apply_lines(text.as_bytes(), &mut out);
+        let count = filter.redactions();
+        assert_eq!(String::from_utf8(out).unwrap(), expected, "{path}");
+        assert_eq!(count, one.secrets_redacted(), "{path}");
+        assert!(!expected.contains("Mixed-Case-Secret-1") && !expected.contains("bodybody"));
+    }
+}
