@@ -16,6 +16,9 @@ pub struct Index {
     pub started_at: Option<String>,
     #[serde(default)]
     pub finished_at: Option<String>,
+    /// Wall time of the collection, in milliseconds (the two times above are whole seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
     #[serde(default)]
     pub manifest: ManifestRef,
     #[serde(default)]

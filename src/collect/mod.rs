@@ -345,6 +345,7 @@ impl<'s> Run<'s> {
             host: self.host.clone(),
             started_at: Some(rfc3339(self.started)),
             finished_at: Some(rfc3339(finished)),
+            duration_ms: Some(self.clock.elapsed().as_millis() as u64),
             manifest: index::ManifestRef {
                 name: self.manifest.name.clone(),
                 sha256: self.manifest.sha256.clone(),

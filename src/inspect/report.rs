@@ -8,6 +8,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn duration_of(index: &crate::index::Index) -> Option<f64> {
+    if let Some(ms) = index.duration_ms {
+        return Some(ms as f64 / 1000.0);
+    }
     let start = chrono::DateTime::parse_from_rfc3339(index.started_at.as_deref()?).ok()?;
     let end = chrono::DateTime::parse_from_rfc3339(index.finished_at.as_deref()?).ok()?;
     Some((end - start).num_milliseconds() as f64 / 1000.0)

@@ -638,7 +638,11 @@ fn a_batch_of_lines_is_redacted_exactly_like_line_by_line() {
         -----END RSA PRIVATE KEY-----\n\
         Authorization: Bearer abcdefgh12345678\n\
         last line without newline token=zzzzzzzz9999";
-    for path in ["files/var/log/messages", "files/etc/drbd.d/r0.res", "commands/x.txt"] {
+    for path in [
+        "files/var/log/messages",
+        "files/etc/drbd.d/r0.res",
+        "commands/x.txt",
+    ] {
         let mut one = privacy(true, false);
         let expected = run(&mut one, path, text);
         let mut batch = privacy(true, false);
