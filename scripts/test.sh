@@ -33,10 +33,11 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --locked
 
-if [ -x scripts/test-windows.sh ]; then
-    echo "== Windows build under wine"
-    scripts/test-windows.sh
-fi
+echo "== release artefacts: static Linux binary and Windows .exe, checked"
+scripts/dist.sh
+scripts/check-dist.sh
+echo "== the Windows .exe under wine"
+scripts/test-windows.sh
 
 echo "== fuzzing the bundle reader for ${FUZZ_SECONDS:-20} s"
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal

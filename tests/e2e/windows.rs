@@ -526,7 +526,7 @@ fn the_exe_under_wine_collects_a_windows_sysroot_into_a_verified_zip() {
         drx_collect::inspect::verify::verify(&mut reader, &mut |_, _| Ok(())).unwrap();
     assert!(verification.ok(), "{:?}", verification.problems);
     assert!(verification.files > 10);
-    // ...and `inspect` (until it is wired into the binary, it says so and exits 1).
+    // ...and the Linux binary's `inspect` diagnoses it.
     let inspect = Command::new(BIN)
         .arg("inspect")
         .arg(zip)
@@ -534,20 +534,17 @@ fn the_exe_under_wine_collects_a_windows_sysroot_into_a_verified_zip() {
         .env("LANG", "C")
         .output()
         .unwrap();
-    if stderr(&inspect).contains("not available in this build yet") {
-        eprintln!("NOTE: inspect is not wired into this build; only the library verified the zip");
-    } else {
-        assert!(
-            inspect.status.code() == Some(0),
-            "inspect failed: {}",
-            stderr(&inspect)
-        );
-        assert!(
-            stdout(&inspect).contains("INSTALL-0X800B010A"),
-            "{}",
-            stdout(&inspect)
-        );
-    }
+    assert_eq!(
+        inspect.status.code(),
+        Some(0),
+        "inspect failed: {}",
+        stderr(&inspect)
+    );
+    assert!(
+        stdout(&inspect).contains("INSTALL-0X800B010A"),
+        "{}",
+        stdout(&inspect)
+    );
 }
 
 #[test]
