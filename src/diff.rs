@@ -8,7 +8,7 @@ use crate::error::{Error, ExitStatus, Result};
 use crate::index::Finding;
 use crate::inspect::verify::{self, Verification};
 use crate::lang::Lang;
-use crate::rules::{Catalogue, Evidence, Facts, Scan};
+use crate::rules::{Catalogue, Evidence, Scan};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -327,15 +327,7 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
         Ok(())
     })?;
     let index = verification.index.clone().unwrap_or_default();
-    let facts = Facts {
-        host: index.host.clone(),
-        items: index.items.clone(),
-        collected_at: index
-            .started_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&chrono::Utc)),
-    };
+    let facts = crate::inspect::facts_of(&index);
     let evidence = scan.finish(&facts);
     Ok(Snapshot {
         path: path.to_path_buf(),

@@ -1,6 +1,6 @@
 //! `SUMMARY.txt`: the index for people. Host, OS, versions, findings by severity with their
 //! remedies, and the items that failed, timed out or were cut.
-use crate::index::{Index, Severity, Status};
+use crate::index::{Finding, Index, Item, Severity, Status};
 use crate::lang::Lang;
 use std::fmt::Write;
 
@@ -88,35 +88,7 @@ pub fn render(index: &Index, lang: Lang) -> String {
     }
     for finding in &index.findings {
         let _ = writeln!(out);
-        let node = finding
-            .node
-            .as_deref()
-            .map(|n| format!(" [{n}]"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "[{}] {}{}: {}",
-            finding.severity.as_str().to_uppercase(),
-            finding.rule,
-            node,
-            finding.title
-        );
-        if let Some(path) = &finding.path {
-            match finding.line {
-                Some(line) => {
-                    let _ = writeln!(out, "    at {path}:{line}");
-                }
-                None => {
-                    let _ = writeln!(out, "    at {path}");
-                }
-            }
-        }
-        if let Some(excerpt) = &finding.excerpt {
-            let _ = writeln!(out, "    | {excerpt}");
-        }
-        for line in finding.remedy.lines() {
-            let _ = writeln!(out, "    {} {line}", if ko { "조치:" } else { "fix:" });
-        }
+        write_finding(&mut out, finding, lang);
     }
 
     let gaps: Vec<_> = index
@@ -143,19 +115,54 @@ pub fn render(index: &Index, lang: Lang) -> String {
         gaps.len()
     );
     for item in gaps {
-        let _ = writeln!(
-            out,
-            "  {:<9} {} {}{}",
-            item.status.as_str(),
-            item.id,
-            item.source,
-            item.error
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
-        );
+        write_gap(&mut out, "  ", item);
     }
     out
+}
+
+/// One finding for people: what, where, the evidence line, the detail, the remedy.
+pub fn write_finding(out: &mut String, finding: &Finding, lang: Lang) {
+    let node = finding
+        .node
+        .as_deref()
+        .map(|n| format!(" [{n}]"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "[{}] {}{node}: {}",
+        finding.severity.as_str().to_uppercase(),
+        finding.rule,
+        finding.title
+    );
+    if let Some(path) = &finding.path {
+        let line = finding.line.map(|l| format!(":{l}")).unwrap_or_default();
+        let _ = writeln!(out, "    at {path}{line}");
+    }
+    if let Some(excerpt) = &finding.excerpt {
+        let _ = writeln!(out, "    | {excerpt}");
+    }
+    if let Some(detail) = &finding.detail {
+        let _ = writeln!(out, "    {detail}");
+    }
+    let fix = if lang == Lang::Ko { "조치:" } else { "fix:" };
+    for line in finding.remedy.lines() {
+        let _ = writeln!(out, "    {fix} {line}");
+    }
+}
+
+/// One item that failed, timed out, was denied or cut.
+pub fn write_gap(out: &mut String, indent: &str, item: &Item) {
+    let _ = writeln!(
+        out,
+        "{indent}{:<9} {} {}{}",
+        item.status.as_str(),
+        item.id,
+        item.source,
+        item.error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
+    );
 }
 
 fn short(hash: &str) -> &str {

@@ -131,15 +131,7 @@ pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<I
         })
     })?;
     let index = verification.index.clone().unwrap_or_default();
-    let facts = Facts {
-        host: index.host.clone(),
-        items: index.items.clone(),
-        collected_at: index
-            .started_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&chrono::Utc)),
-    };
+    let facts = facts_of(&index);
     let evidence = scan.finish(&facts);
     let windows = facts.host.os.eq_ignore_ascii_case("windows");
     let gathered = gatherer.map(|g| g.finish(facts.collected_at, windows));
@@ -159,6 +151,19 @@ pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<I
         node,
         gathered,
     })
+}
+
+/// What the rules need to know of a bundle besides its files, from its index.
+pub fn facts_of(index: &Index) -> Facts {
+    Facts {
+        host: index.host.clone(),
+        items: index.items.clone(),
+        collected_at: index
+            .started_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
+    }
 }
 
 /// Findings of all bundles: each node's own, then the cross-node rules for a pair.

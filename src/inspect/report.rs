@@ -91,17 +91,7 @@ pub fn print_text(
                 .iter()
                 .filter(|i| i.status.is_gap() || i.status == Status::Truncated)
             {
-                let _ = writeln!(
-                    out,
-                    "    {:<9} {} {}{}",
-                    item.status.as_str(),
-                    item.id,
-                    item.source,
-                    item.error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                );
+                crate::summary::write_gap(&mut out, "    ", item);
             }
         } else {
             let _ = writeln!(out, "  no readable index.json: host facts unknown");
@@ -138,31 +128,8 @@ pub fn print_text(
             );
         }
         for finding in findings {
-            let node = finding
-                .node
-                .as_deref()
-                .map(|n| format!(" [{n}]"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "\n[{}] {}{node}: {}",
-                finding.severity.as_str().to_uppercase(),
-                finding.rule,
-                finding.title
-            );
-            if let Some(path) = &finding.path {
-                let line = finding.line.map(|l| format!(":{l}")).unwrap_or_default();
-                let _ = writeln!(out, "    at {path}{line}");
-            }
-            if let Some(excerpt) = &finding.excerpt {
-                let _ = writeln!(out, "    | {excerpt}");
-            }
-            if let Some(detail) = &finding.detail {
-                let _ = writeln!(out, "    {detail}");
-            }
-            for line in finding.remedy.lines() {
-                let _ = writeln!(out, "    {} {line}", if ko { "조치:" } else { "fix:" });
-            }
+            out.push('\n');
+            crate::summary::write_finding(&mut out, finding, lang);
         }
     }
     crate::write_out(&mut std::io::stdout().lock(), out.as_bytes())

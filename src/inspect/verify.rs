@@ -509,14 +509,7 @@ fn parse_sums_line(line: &[u8]) -> Option<([u8; 32], String)> {
     Some((hash, path))
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
+pub(crate) use crate::manifest::hex;
 
 #[cfg(test)]
 mod tests {
