@@ -142,7 +142,15 @@ pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<I
     } else {
         index.host.hostname.clone()
     };
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    // A split bundle's size is the sum of its parts.
+    let files = crate::archive::split_set::find(path)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vec![path.to_path_buf()]);
+    let size = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
     Ok(Inspected {
         path: path.to_path_buf(),
         size,

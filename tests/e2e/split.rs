@@ -89,9 +89,21 @@ fn split_parts_are_under_the_size_join_with_cat_and_inspect_as_one() {
     Bundle::open(std::path::Path::new(&joined)).assert_verifies();
     std::fs::remove_file(&joined).unwrap();
 
-    // inspect reads the set from its first part, or from the joined name.
-    let inspect = f.cmd().arg("inspect").arg(&parts[0]).output().unwrap();
+    // inspect reads the set from its first part, or from the joined name, and reports the
+    // whole set's size.
+    let inspect = f
+        .cmd()
+        .args(["inspect", "--json"])
+        .arg(&parts[0])
+        .output()
+        .unwrap();
     assert_success(&inspect);
+    let value: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let total: u64 = parts
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert_eq!(value["bundles"][0]["size"].as_u64().unwrap(), total);
     let inspect = f.cmd().arg("inspect").arg(&joined).output().unwrap();
     assert_success(&inspect);
 }
