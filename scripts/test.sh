@@ -13,8 +13,8 @@ as_root() {
 }
 
 # Debian packages the tests use: the real drbdadm (its parse error for a BOM file), file, tar,
-# gzip, pigz, unzip/zip, sha256sum, pgrep; chromium renders the HTML report in its test.
-packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps chromium)
+# gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report.
+packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

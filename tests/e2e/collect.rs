@@ -535,3 +535,40 @@ fn an_unwritable_output_directory_is_a_clear_error() {
     let message = stderr(&output);
     assert!(message.contains("/proc/drx-collect-test"), "{message}");
 }
+
+#[test]
+fn a_parallel_gzip_bundle_is_one_standard_tgz_for_gzip_and_python() {
+    // Several MiB of log: many independent gzip members, which every reader must take as one.
+    let f = centos7_node();
+    let mut log = String::new();
+    let mut n = 0u64;
+    while log.len() < 5 << 20 {
+        log.push_str(&format!(
+            "Nov 24 10:00:00 node1 app[{n}]: {:x}\n",
+            n.wrapping_mul(0x9e3779b97f4a7c15)
+        ));
+        n += 1;
+    }
+    f.file("/var/log/messages", &log);
+    assert_success(&f.collect(&[]));
+    let bundle = f.bundle();
+    let gzip = Command::new("gzip")
+        .arg("-t")
+        .arg(&bundle.path)
+        .output()
+        .unwrap();
+    assert!(gzip.status.success(), "gzip -t: {}", stderr(&gzip));
+    let python = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg("import sys, tarfile\nwith tarfile.open(sys.argv[1], 'r:gz') as t:\n    m = t.getmember([n for n in t.getnames() if n.endswith('/files/var/log/messages')][0])\n    print(len(t.extractfile(m).read()))")
+        .arg(&bundle.path)
+        .output()
+        .unwrap();
+    assert!(
+        python.status.success(),
+        "python tarfile: {}",
+        stderr(&python)
+    );
+    assert_eq!(stdout(&python).trim(), log.len().to_string());
+    bundle.assert_verifies();
+}
