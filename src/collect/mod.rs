@@ -321,6 +321,10 @@ impl<'s> Run<'s> {
             return Err(interrupted(signal));
         }
         self.progress.finish();
+        // Commands cut short by the deadline count as a partial run too.
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            partial = true;
+        }
 
         let facts = Facts {
             host: self.host.clone(),

@@ -572,3 +572,23 @@ fn a_parallel_gzip_bundle_is_one_standard_tgz_for_gzip_and_python() {
     assert_eq!(stdout(&python).trim(), log.len().to_string());
     bundle.assert_verifies();
 }
+
+#[test]
+fn total_timeout_writes_what_was_collected_and_marks_the_bundle_partial() {
+    let f = centos7_node();
+    let marker = format!("sleep 9{}.5", std::process::id());
+    f.command("lsmod", &marker);
+    let started = Instant::now();
+    assert_success(&f.collect(&["--timeout", "60s", "--total-timeout", "1s"]));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    assert_eq!(bundle.index["partial"], true);
+    assert_eq!(bundle.status("lsmod"), "timeout");
+    assert!(bundle.exists("files/etc/hostname"));
+    assert!(bundle.read("SUMMARY.txt").contains("partial"));
+}
