@@ -153,7 +153,7 @@ pub struct CollectArgs {
     /// Print nothing but errors.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print every item as it is collected.
+    /// Also list every item with its status at the end.
     #[arg(short, long)]
     pub verbose: bool,
     /// Print the result (bundle path, sha256, counts, findings) as JSON on stdout.
