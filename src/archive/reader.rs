@@ -970,7 +970,7 @@ fn walk_dir(ctx: &Ctx<'_>, dir: &Path, visit: &mut Visit<'_>) -> Result<()> {
             raw_name,
             kind,
             size: md.len(),
-            mode: file_mode(&md),
+            mode: crate::platform::file_mode(&md),
             mtime: md
                 .modified()
                 .ok()
@@ -995,17 +995,6 @@ fn walk_dir(ctx: &Ctx<'_>, dir: &Path, visit: &mut Visit<'_>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(unix)]
-fn file_mode(md: &std::fs::Metadata) -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    Some(md.mode())
-}
-
-#[cfg(not(unix))]
-fn file_mode(_md: &std::fs::Metadata) -> Option<u32> {
-    None
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ const POLL: Duration = Duration::from_millis(5);
 pub fn find_program(program: &str, path_only: bool) -> Option<PathBuf> {
     let as_path = Path::new(program);
     if as_path.components().count() > 1 {
-        return as_path.is_file().then(|| as_path.to_path_buf());
+        return platform::is_executable(as_path).then(|| as_path.to_path_buf());
     }
     let path_dirs = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
@@ -49,25 +49,12 @@ pub fn find_program(program: &str, path_only: bool) -> Option<PathBuf> {
     for dir in path_dirs.into_iter().chain(extra) {
         for suffix in platform::EXECUTABLE_SUFFIXES {
             let candidate = dir.join(format!("{program}{suffix}"));
-            if is_executable(&candidate) {
+            if platform::is_executable(&candidate) {
                 return Some(candidate);
             }
         }
     }
     None
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// Keeps the newest `cap` bytes of a stream: the end of a command's output is what matters.
@@ -141,10 +128,7 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if cfg!(unix) {
-        // Parsable, English output: the rules read it.
-        command.env("LC_ALL", "C").env("LANG", "C");
-    }
+    platform::plain_output(&mut command);
     platform::own_process_group(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,

@@ -48,7 +48,9 @@ pub fn acquire(dir: &Path, wait: Duration) -> Result<DirLock> {
         match file.try_lock() {
             // The holder before us may have removed the file after we opened it: then our lock is
             // on a name nobody else will find, so start over with the file now at the path.
-            Ok(()) if still_at_path(&file, &path) => return Ok(DirLock { _file: file, path }),
+            Ok(()) if crate::platform::is_same_file(&file, &path) => {
+                return Ok(DirLock { _file: file, path })
+            }
             Ok(()) => continue,
             Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(err)) => {
@@ -76,27 +78,11 @@ fn busy(dir: &Path, path: &Path) -> Error {
     ))
 }
 
-#[cfg(unix)]
-fn still_at_path(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-        _ => false,
-    }
-}
-
-// Windows deletes the lock file when its last handle closes (`platform::lock_file_options`);
-// while it is open nobody can replace it, so the file at the path is the one we hold.
-#[cfg(not(unix))]
-fn still_at_path(_file: &File, _path: &Path) -> bool {
-    true
-}
-
 impl Drop for DirLock {
     fn drop(&mut self) {
         // Removed while still locked, so nobody can lock the old file after us unnoticed
-        // (`still_at_path`); the directory is left as we found it.
-        if cfg!(unix) {
+        // (`platform::is_same_file`); the directory is left as we found it.
+        if crate::platform::REMOVE_LOCK_FILE_ON_DROP {
             let _ = std::fs::remove_file(&self.path);
         }
     }

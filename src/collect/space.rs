@@ -9,24 +9,8 @@ pub const MARGIN: u64 = 64 << 20;
 
 /// Bytes available to us (not root's reserve) on the file system holding `dir`; `None` when the
 /// platform cannot say, and then no check is made.
-#[cfg(unix)]
 pub fn available(dir: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    // SAFETY: a valid NUL-terminated path and a zeroed out-struct that statvfs fills.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) };
-    if rc != 0 {
-        return None;
-    }
-    Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
-}
-
-// GetDiskFreeSpaceExW would need a Windows API crate; Windows nodes rarely fill C: from one
-// bundle, so the write errors (a clear message, nothing left behind) are the guard there.
-#[cfg(not(unix))]
-pub fn available(_dir: &Path) -> Option<u64> {
-    None
+    crate::platform::available_space(dir)
 }
 
 /// A rough size of the bundle: the files as capped by `--max-file-size`, compressed about 4:1

@@ -151,3 +151,53 @@ pub fn be_nice() {
         libc::nice(10);
     }
 }
+
+/// True when `path` can be run (an executable regular file).
+pub fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// True when the open `file` is still the one at `path` (not removed and replaced meanwhile).
+pub fn is_same_file(file: &std::fs::File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// Unix removes the lock file while still holding it (see `collect::lock`).
+pub const REMOVE_LOCK_FILE_ON_DROP: bool = true;
+
+/// Bytes available to an unprivileged writer on the file system holding `dir`.
+pub fn available_space(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a valid NUL-terminated path and a zeroed out-struct that statvfs fills.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) };
+    if rc != 0 {
+        return None;
+    }
+    Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
+}
+
+/// The Unix permission bits of a file, for listings.
+pub fn file_mode(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    Some(meta.mode())
+}
+
+/// Makes `file` readable by its owner only, whatever mode it was created with.
+pub fn make_private(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+}
+
+/// Parsable, English output: the rules read it.
+pub fn plain_output(command: &mut Command) {
+    command.env("LC_ALL", "C").env("LANG", "C");
+}

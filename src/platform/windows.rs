@@ -391,3 +391,34 @@ pub const EXTRA_COMMAND_DIRS: &[&str] = &[r"C:\Windows\System32", r"C:\Windows\S
 pub const EXECUTABLE_SUFFIXES: &[&str] = &[".exe", ".com", ".bat", ".cmd", ""];
 
 pub fn be_nice() {}
+
+pub fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// While the lock file is open nobody can replace it (Windows refuses to remove open files).
+pub fn is_same_file(_file: &File, _path: &Path) -> bool {
+    true
+}
+
+/// The lock file goes away by itself on close (`lock_file_options`).
+pub const REMOVE_LOCK_FILE_ON_DROP: bool = false;
+
+/// Not measured on Windows: a full disk still ends the run with a clear error and nothing left
+/// behind, through the write errors.
+pub fn available_space(_dir: &Path) -> Option<u64> {
+    None
+}
+
+pub fn file_mode(_meta: &std::fs::Metadata) -> Option<u32> {
+    None
+}
+
+/// NTFS permissions are inherited from the directory; nothing to narrow here.
+pub fn make_private(_file: &File) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Windows tools print in the system's language whatever the environment says; the rules key on
+/// tokens that do not translate, and the output is decoded from the OEM code page.
+pub fn plain_output(_command: &mut Command) {}

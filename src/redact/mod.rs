@@ -376,18 +376,10 @@ fn write_private_atomically(path: &Path, content: &[u8]) -> Result<()> {
     let write = || -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
+        crate::platform::private_file(&mut options);
         let mut file = options.open(&temporary)?;
-        #[cfg(unix)]
-        {
-            // A leftover temporary file keeps its old mode through `open`; force ours.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
+        // A leftover temporary file keeps its old mode through `open`; force ours.
+        crate::platform::make_private(&file)?;
         file.write_all(content)?;
         file.sync_all()?;
         drop(file);
