@@ -323,6 +323,11 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, out: &mut Vec<Source>, item: &Item
     {
         match entry {
             Ok(entry) if entry.file_type().is_file() => found.push(entry.into_path()),
+            // A link to a file is read through (a resource file linked from elsewhere is still
+            // configuration); links to directories are not followed, so no loops.
+            Ok(entry) if entry.path_is_symlink() && entry.path().is_file() => {
+                found.push(entry.into_path())
+            }
             Ok(_) => {}
             Err(err) => {
                 let at = err.path().map(|p| roots.logical_of(p)).unwrap_or_default();
@@ -408,6 +413,37 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_to_files_are_read_but_links_to_directories_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "srv/r0.res", "x");
+        touch(dir.path(), "etc/drbd.d/plain.res", "x");
+        std::os::unix::fs::symlink(
+            dir.path().join("srv/r0.res"),
+            dir.path().join("etc/drbd.d/r0.res"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(dir.path().join("etc"), dir.path().join("etc/drbd.d/loop"))
+            .unwrap();
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='d'\nfiles=['/etc/drbd.d/**']\n",
+            dir.path(),
+            Os::Linux,
+        );
+        let paths: Vec<String> = sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::File(f) => Some(f.bundle_path.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            paths,
+            ["files/etc/drbd.d/plain.res", "files/etc/drbd.d/r0.res"]
+        );
     }
 
     #[test]
