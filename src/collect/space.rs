@@ -65,7 +65,6 @@ mod tests {
         );
     }
 
-    #[cfg(unix)]
     #[test]
     fn reads_the_free_space_of_a_real_directory() {
         let dir = tempfile::tempdir().unwrap();

@@ -404,10 +404,22 @@ pub fn is_same_file(_file: &File, _path: &Path) -> bool {
 /// The lock file goes away by itself on close (`lock_file_options`).
 pub const REMOVE_LOCK_FILE_ON_DROP: bool = false;
 
-/// Not measured on Windows: a full disk still ends the run with a clear error and nothing left
-/// behind, through the write errors.
-pub fn available_space(_dir: &Path) -> Option<u64> {
-    None
+/// Bytes available to this user on the volume holding `dir` (GetDiskFreeSpaceExW, which takes
+/// any directory on the volume and honours quotas).
+pub fn available_space(dir: &Path) -> Option<u64> {
+    use std::os::windows::ffi::OsStrExt;
+    let wide: Vec<u16> = dir.as_os_str().encode_wide().chain(Some(0)).collect();
+    let mut available = 0u64;
+    // SAFETY: a NUL-terminated wide path and a valid out-pointer; the other outputs are optional.
+    let ok = unsafe {
+        windows_sys::Win32::Storage::FileSystem::GetDiskFreeSpaceExW(
+            wide.as_ptr(),
+            &mut available,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    (ok != 0).then_some(available)
 }
 
 pub fn file_mode(_meta: &std::fs::Metadata) -> Option<u32> {
