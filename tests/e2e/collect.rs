@@ -592,3 +592,24 @@ fn total_timeout_writes_what_was_collected_and_marks_the_bundle_partial() {
     assert!(bundle.exists("files/etc/hostname"));
     assert!(bundle.read("SUMMARY.txt").contains("partial"));
 }
+
+#[test]
+fn a_command_that_leaves_a_daemon_holding_its_output_does_not_hang_the_run() {
+    // The daemon escapes the process group (setsid), so killing the group cannot reach it and
+    // its copy of stdout never closes: the run must take what it has and move on.
+    let f = centos7_node();
+    let marker = format!("sleep 6{}.5", std::process::id());
+    f.command(
+        "uptime",
+        &format!("echo up 3 days; setsid {marker} & exit 0"),
+    );
+    let started = Instant::now();
+    let output = f.collect(&["--timeout", "30s"]);
+    let took = started.elapsed();
+    let _ = Command::new("pkill").args(["-f", &marker]).status();
+    assert_success(&output);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    assert!(bundle.read("commands/uptime.txt").contains("up 3 days"));
+}
