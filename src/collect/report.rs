@@ -84,6 +84,17 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
         .iter()
         .filter(|i| matches!(i.status, Status::Timeout | Status::Failed | Status::Denied))
         .count();
+    let denied = outcome
+        .index
+        .items
+        .iter()
+        .filter(|i| i.status == Status::Denied)
+        .count();
+    if denied > 0 {
+        text.push_str(&format!(
+            "  {denied} item(s) were denied: run drx-collect as root (Administrator on Windows) to collect them\n"
+        ));
+    }
     if gaps > 0 {
         text.push_str(&format!(
             "  {gaps} item(s) failed, timed out or were denied: see SUMMARY.txt in the bundle\n"
