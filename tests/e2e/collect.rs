@@ -613,3 +613,57 @@ fn a_command_that_leaves_a_daemon_holding_its_output_does_not_hang_the_run() {
     bundle.assert_verifies();
     assert!(bundle.read("commands/uptime.txt").contains("up 3 days"));
 }
+
+#[test]
+fn unreadable_files_are_denied_and_the_run_says_to_use_root() {
+    // Run as an unprivileged user (root reads everything), with a file only root may read.
+    let f = centos7_node();
+    f.file("/var/log/secure", "root only\n");
+    for dir in [f.root.path(), f.bin.path(), f.out.path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let manifest = f.bin.path().join("m.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"m\"\nos = \"linux\"\n[[item]]\nid = \"secure\"\nfiles = [\"/var/log/secure\"]\n[[item]]\nid = \"hosts\"\nfiles = [\"/etc/hostname\"]\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        f.root.path().join("var/log/secure"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    // A copy of the binary the unprivileged user can reach whatever the checkout's permissions.
+    let bin = f.bin.path().join("drx-collect-copy");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = Command::new("/usr/bin/setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .arg("--root")
+        .arg(f.root.path())
+        .arg("-o")
+        .arg(f.out.path())
+        .arg("-m")
+        .arg(&manifest)
+        .env_clear()
+        .env("PATH", f.bin.path())
+        .output()
+        .unwrap();
+    assert_success(&output);
+    assert!(
+        stdout(&output).contains("denied: run drx-collect as root"),
+        "{}",
+        stdout(&output)
+    );
+    let bundle = f.bundle();
+    assert_eq!(bundle.status("secure"), "denied");
+    assert_eq!(bundle.status("hosts"), "ok");
+    let incomplete = bundle.index["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule"] == "COLLECT-INCOMPLETE");
+    assert!(incomplete, "the gap is a finding");
+}
