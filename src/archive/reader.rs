@@ -495,21 +495,7 @@ impl Ctx<'_> {
                 self.limits.max_entries
             )));
         }
-        if name.len() > self.limits.max_name_bytes {
-            return Err(self.too_big(&format!(
-                "has an entry name longer than {} bytes",
-                self.limits.max_name_bytes
-            )));
-        }
-        let names = self.names.get() + name.len() as u64;
-        self.names.set(names);
-        if names > self.limits.max_names_total {
-            return Err(self.too_big(&format!(
-                "has more than {} bytes of entry names",
-                self.limits.max_names_total
-            )));
-        }
-        Ok(())
+        self.admit_name_only(name)
     }
 
     fn check_declared(&self, name: &str, size: u64) -> Result<()> {
