@@ -280,9 +280,22 @@ impl BundleWriter {
     pub fn sums_text(&self) -> String {
         let mut text = String::new();
         for (path, sum) in &self.sums {
-            text.push_str(sum);
-            text.push_str("  ");
-            text.push_str(path);
+            // sha256sum's escaping: a name with a backslash or a line break is written with
+            // `\\` and `\n`, and its line starts with a backslash.
+            if path.contains(['\\', '\n', '\r']) {
+                let escaped = path
+                    .replace('\\', "\\\\")
+                    .replace('\n', "\\n")
+                    .replace('\r', "\\r");
+                text.push('\\');
+                text.push_str(sum);
+                text.push_str("  ");
+                text.push_str(&escaped);
+            } else {
+                text.push_str(sum);
+                text.push_str("  ");
+                text.push_str(path);
+            }
             text.push('\n');
         }
         text

@@ -102,7 +102,13 @@ impl Roots<'_> {
             Some(root) => found.strip_prefix(root).unwrap_or(found).to_path_buf(),
             None => found.to_path_buf(),
         };
-        let text = relative.to_string_lossy().replace('\\', "/");
+        // Only this machine's own separator is one: on Linux a backslash is part of a file name.
+        let text = relative.to_string_lossy();
+        let text = if std::path::MAIN_SEPARATOR == '\\' {
+            text.replace('\\', "/")
+        } else {
+            text.into_owned()
+        };
         let text = match text.as_bytes() {
             [drive, b':', ..] if drive.is_ascii_alphabetic() => {
                 format!("{}{}", (*drive as char).to_ascii_uppercase(), &text[2..])

@@ -667,3 +667,20 @@ fn unreadable_files_are_denied_and_the_run_says_to_use_root() {
         .any(|f| f["rule"] == "COLLECT-INCOMPLETE");
     assert!(incomplete, "the gap is a finding");
 }
+
+#[test]
+fn odd_file_names_still_pass_sha256sum_and_inspect() {
+    let f = centos7_node();
+    f.file("/etc/bsr.d/back\\slash.res", "resource odd {}\n")
+        .file("/etc/bsr.d/new\nline.res", "resource odder {}\n")
+        .file("/etc/bsr.d/with space.res", "resource spaced {}\n");
+    assert_success(&f.collect(&[]));
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    assert!(
+        bundle.read("SHA256SUMS").contains("\\\\"),
+        "escaped names use sha256sum's form"
+    );
+    let output = inspect(&[bundle.path.as_os_str()]);
+    assert_success(&output);
+}
