@@ -133,14 +133,8 @@ pub fn embedded_text(os: Os) -> &'static str {
 
 /// Reads and validates a manifest file; errors name the file and line.
 pub fn load(path: &Path) -> Result<Manifest> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        Error::io(
-            "read manifest",
-            path,
-            &err,
-            "check the path given to --manifest",
-        )
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| Error::io("read manifest", path, &err, "check the manifest's path"))?;
     parse(&text, &path.display().to_string())
 }
 

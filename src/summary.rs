@@ -60,36 +60,7 @@ pub fn render(index: &Index, lang: Lang) -> String {
     );
     let _ = writeln!(out);
 
-    let count = |severity| {
-        index
-            .findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
-    };
-    let _ = writeln!(
-        out,
-        "{}: {} error(s), {} warning(s), {} info",
-        if ko { "진단 결과" } else { "Findings" },
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Info)
-    );
-    if index.findings.is_empty() {
-        let _ = writeln!(
-            out,
-            "  {}",
-            if ko {
-                "발견된 문제가 없습니다."
-            } else {
-                "No problem was detected."
-            }
-        );
-    }
-    for finding in &index.findings {
-        let _ = writeln!(out);
-        write_finding(&mut out, finding, lang);
-    }
+    write_findings(&mut out, &index.findings, lang);
 
     let gaps: Vec<_> = index
         .items
@@ -118,6 +89,32 @@ pub fn render(index: &Index, lang: Lang) -> String {
         write_gap(&mut out, "  ", item);
     }
     out
+}
+
+/// The findings for people: counts by severity, then each finding worst first.
+pub fn write_findings(out: &mut String, findings: &[Finding], lang: Lang) {
+    let ko = lang == Lang::Ko;
+    let count = |severity| findings.iter().filter(|f| f.severity == severity).count();
+    let _ = writeln!(
+        out,
+        "{}: {} error(s), {} warning(s), {} info",
+        if ko { "진단 결과" } else { "Findings" },
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    if findings.is_empty() {
+        let none = if ko {
+            "발견된 문제가 없습니다."
+        } else {
+            "No problem was detected."
+        };
+        let _ = writeln!(out, "  {none}");
+    }
+    for finding in findings {
+        out.push('\n');
+        write_finding(out, finding, lang);
+    }
 }
 
 /// One finding for people: what, where, the evidence line, the detail, the remedy.

@@ -373,6 +373,16 @@ mod tests {
         std::fs::write(full, text).unwrap();
     }
 
+    fn bundle_paths(sources: &[Source]) -> Vec<String> {
+        sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::File(f) => Some(f.bundle_path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn plan(manifest: &str, root: &Path, os: Os) -> Vec<Source> {
         let manifest = parse(manifest, "test").unwrap();
         expand(
@@ -396,13 +406,7 @@ mod tests {
             dir.path(),
             Os::Linux,
         );
-        let paths: Vec<String> = sources
-            .iter()
-            .filter_map(|s| match s {
-                Source::File(f) => Some(f.bundle_path.clone()),
-                _ => None,
-            })
-            .collect();
+        let paths = bundle_paths(&sources);
         assert_eq!(
             paths,
             [
@@ -439,13 +443,7 @@ mod tests {
             dir.path(),
             Os::Linux,
         );
-        let paths: Vec<String> = sources
-            .iter()
-            .filter_map(|s| match s {
-                Source::File(f) => Some(f.bundle_path.clone()),
-                _ => None,
-            })
-            .collect();
+        let paths = bundle_paths(&sources);
         assert_eq!(
             paths,
             ["files/etc/drbd.d/plain.res", "files/etc/drbd.d/r0.res"]

@@ -1,7 +1,7 @@
 //! What `inspect` prints: a summary for people, or one JSON object (SPEC §7).
 use super::Inspected;
 use crate::error::{Error, Result};
-use crate::index::{Finding, Severity, Status};
+use crate::index::{Finding, Status};
 use crate::lang::Lang;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,7 +22,6 @@ pub fn print_text(
     lang: Lang,
     quiet: bool,
 ) -> Result<()> {
-    let ko = lang == Lang::Ko;
     let mut out = String::new();
     for one in inspected {
         let v = &one.verification;
@@ -107,30 +106,8 @@ pub fn print_text(
         }
     }
     if !quiet {
-        let count = |s| findings.iter().filter(|f| f.severity == s).count();
-        let _ = writeln!(
-            out,
-            "\n{}: {} error(s), {} warning(s), {} info",
-            if ko { "진단 결과" } else { "Findings" },
-            count(Severity::Error),
-            count(Severity::Warning),
-            count(Severity::Info)
-        );
-        if findings.is_empty() {
-            let _ = writeln!(
-                out,
-                "  {}",
-                if ko {
-                    "발견된 문제가 없습니다."
-                } else {
-                    "No problem was detected."
-                }
-            );
-        }
-        for finding in findings {
-            out.push('\n');
-            crate::summary::write_finding(&mut out, finding, lang);
-        }
+        out.push('\n');
+        crate::summary::write_findings(&mut out, findings, lang);
     }
     crate::write_out(&mut std::io::stdout().lock(), out.as_bytes())
 }
