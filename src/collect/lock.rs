@@ -2,7 +2,7 @@
 //! still writing (a slow disk, a hung command waiting for its timeout); two runs in one directory
 //! would race on names and on `--keep`. The second run waits briefly, then gives up with exit 1.
 use crate::error::{Error, Result};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,11 +24,8 @@ pub fn acquire(dir: &Path, wait: Duration) -> Result<DirLock> {
     let path = dir.join(LOCK_NAME);
     let start = Instant::now();
     loop {
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        crate::platform::lock_file_options(&mut options);
         let file =
-            match options.open(&path) {
+            match crate::platform::open_lock_file(&path) {
                 Ok(file) => Some(file),
                 Err(err) if crate::platform::lock_open_is_busy(&err) => None,
                 Err(err) => return Err(Error::io(

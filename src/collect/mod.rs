@@ -3,6 +3,7 @@
 //! space, interruption, an unwritable output directory) aborts, and then nothing is left behind.
 pub mod command;
 pub mod lock;
+pub mod names;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
@@ -199,9 +200,16 @@ impl<'s> Run<'s> {
         let shown_host = self.privacy.hostname_pseudonym(&self.host.hostname);
         let file_host = crate::host::file_safe(&shown_host);
         let (dir, _) = output::destination(settings, &file_host, &stamp)?;
+        platform::check_output_dir(&dir).map_err(Error::failed)?;
         // Cron-safe: one run per output directory; the name is chosen (again) under the lock,
         // since the run that held it may have just taken it.
         let _lock = lock::acquire(&dir, lock::WAIT)?;
+        for stale in output::remove_stale_temporaries(&dir) {
+            self.note(format!(
+                "removed {}, left by a run that died",
+                stale.display()
+            ));
+        }
         let (dir, name) = output::destination(settings, &file_host, &stamp)?;
         space::check(
             &dir,
@@ -563,6 +571,7 @@ impl<'s> Run<'s> {
         dir: &Path,
     ) -> Result<Item> {
         let mut item = Item::new(&file.id, ItemKind::File, &file.source, Status::Ok);
+        item.name_encoding = file.name_encoding.map(str::to_string);
         let opened =
             platform::open_shared(&file.fs_path).and_then(|f| f.metadata().map(|m| (f, m)));
         let (mut handle, meta) = match opened {
@@ -575,7 +584,10 @@ impl<'s> Run<'s> {
         };
         if !meta.is_file() {
             item.status = Status::Skipped;
-            item.error = Some("not a regular file".into());
+            item.error = Some(format!(
+                "{}, not a regular file: not read",
+                platform::special_file_kind(&meta).unwrap_or("a directory")
+            ));
             return Ok(item);
         }
         let mtime: Option<DateTime<Utc>> = meta.modified().ok().map(DateTime::<Utc>::from);
@@ -590,17 +602,20 @@ impl<'s> Run<'s> {
                 return Ok(item);
             }
         }
-        if file.skip_binary {
-            let mut head = [0u8; 8192];
-            let n = read_up_to(&mut handle, &mut head, true).unwrap_or(0);
-            if head[..n].contains(&0) {
-                item.status = Status::Skipped;
-                item.error = Some("binary file, left out".into());
-                return Ok(item);
-            }
-        }
         let size = meta.len();
         let cap = self.settings.max_file_size;
+        let mut text_from = 0;
+        if file.skip_binary {
+            match sniff(&mut handle, size, cap) {
+                Ok(Sniff::Text) => {}
+                Ok(Sniff::TextAfter(at)) => text_from = at,
+                Ok(Sniff::Binary) | Err(_) => {
+                    item.status = Status::Skipped;
+                    item.error = Some("binary file, left out".into());
+                    return Ok(item);
+                }
+            }
+        }
         let mut start = size.saturating_sub(cap);
         let truncated = start > 0;
         if truncated {
@@ -614,6 +629,12 @@ impl<'s> Run<'s> {
                 }
             }
         }
+        // A damaged or preallocated head (NUL bytes) is left out; the text after it is kept.
+        let nul_head = text_from > start;
+        if nul_head {
+            start = text_from;
+        }
+        let truncated = truncated || nul_head;
         // procfs and sysfs files say size 0: read them to EOF (bounded by the cap).
         let limit = if size == 0 { cap } else { size - start };
         let path = file.bundle_path.clone();
@@ -622,9 +643,12 @@ impl<'s> Run<'s> {
         let _ = handle.seek(SeekFrom::Start(start));
         let stored;
         let redactions;
+        let mut came_short = false;
         if limit <= IN_MEMORY {
             let mut raw = Vec::new();
-            if let Err(err) = (&mut handle).take(limit).read_to_end(&mut raw) {
+            let read = (&mut handle).take(limit).read_to_end(&mut raw);
+            came_short = read.is_ok() && size != 0 && (raw.len() as u64) < limit;
+            if let Err(err) = read {
                 if raw.is_empty() {
                     item.status = status_of(&err);
                     item.error = Some(describe_io(&err));
@@ -675,11 +699,26 @@ impl<'s> Run<'s> {
         if let Some(err) = read_error.borrow().as_ref() {
             item.error = Some(format!("read error: {}", describe_io(err)));
         }
+        let length_now = handle.metadata().map(|m| m.len()).unwrap_or(size);
+        if let Some(flag) = shrank_while_read(size, length_now, came_short, limit <= IN_MEMORY) {
+            item.flags.push(flag.into());
+            item.error = Some(format!(
+                "the file shrank from {size} to {length_now} bytes while it was read (rotated with copytruncate?); what was read before is kept"
+            ));
+        }
+        if nul_head {
+            item.flags.push("nul-head-skipped".into());
+            item.error = Some(format!(
+                "the first {text_from} bytes hold NUL bytes (preallocated, or damaged by a crash) and were left out; the text after them is kept"
+            ));
+        }
         item.path = Some(path);
         item.bytes = Some(stored.0);
         item.sha256 = Some(stored.1);
         item.redactions = redactions;
-        if truncated {
+        // Never `ok` for less than the whole file: cut at the cap, a NUL head left out, or the
+        // file shrinking under us.
+        if truncated || !item.flags.is_empty() {
             item.status = Status::Truncated;
         }
         if truncated || stored.0 != size && size != 0 {
@@ -865,6 +904,74 @@ impl Read for ErrorToEof<'_> {
             }
         }
     }
+}
+
+/// `truncated-during-read` when a file that was `size` bytes when opened is shorter now, or gave
+/// fewer bytes than it had (logrotate's copytruncate empties a log while it is read).
+/// A file read whole in memory knows exactly (`came_short`); a streamed one only sees that the
+/// file is shorter now than when it was opened.
+fn shrank_while_read(
+    size: u64,
+    length_now: u64,
+    came_short: bool,
+    in_memory: bool,
+) -> Option<&'static str> {
+    let shrank = came_short || (!in_memory && length_now < size);
+    (size != 0 && shrank).then_some("truncated-during-read")
+}
+
+/// What the start of a file says about its content.
+#[derive(Debug, PartialEq, Eq)]
+enum Sniff {
+    Text,
+    Binary,
+    /// NUL bytes in the head (a preallocated or crash-damaged log), text from this offset on.
+    TextAfter(u64),
+}
+
+/// Bytes looked at to tell text from binary.
+const SNIFF: usize = 8192;
+
+/// Text unless the first 8 KiB hold a NUL byte. Then the text after the last NUL byte (looked for
+/// within the newest `cap` bytes) is the log's usable tail, if it is text: a newline, and
+/// almost no control characters in its first 8 KiB. Compressed and executable files have NULs
+/// and control bytes all through and stay binary. The file is left at offset 0.
+fn sniff(file: &mut File, size: u64, cap: u64) -> io::Result<Sniff> {
+    let mut head = vec![0u8; SNIFF];
+    let n = read_up_to(file, &mut head, true)?;
+    if !head[..n].contains(&0) {
+        return Ok(Sniff::Text);
+    }
+    let floor = size.saturating_sub(cap);
+    let mut last_nul = None;
+    let mut end = size;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > floor && last_nul.is_none() {
+        let from = end.saturating_sub(chunk.len() as u64).max(floor);
+        file.seek(SeekFrom::Start(from))?;
+        let want = (end - from) as usize;
+        let got = read_up_to(file, &mut chunk[..want], false)?;
+        if let Some(pos) = chunk[..got].iter().rposition(|&b| b == 0) {
+            last_nul = Some(from + pos as u64);
+        }
+        end = from;
+    }
+    let after = last_nul.map(|at| at + 1).unwrap_or(floor);
+    file.seek(SeekFrom::Start(after))?;
+    let mut sample = vec![0u8; SNIFF];
+    let got = read_up_to(file, &mut sample, false)?;
+    file.seek(SeekFrom::Start(0))?;
+    let sample = &sample[..got];
+    let control = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
+        .count();
+    let text = got > 0 && sample.contains(&b'\n') && control * 100 <= got;
+    Ok(if text && size > 0 {
+        Sniff::TextAfter(after)
+    } else {
+        Sniff::Binary
+    })
 }
 
 /// The offset of the first whole line at or after `at` (looking at most 64 KiB ahead).
