@@ -120,4 +120,24 @@ mod tests {
         drop(held);
         assert!(waiter.join().unwrap());
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_lock_link_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        // A dangling link: following it would create a file elsewhere (`/etc/nologin`).
+        let target = elsewhere.path().join("nologin");
+        std::os::unix::fs::symlink(&target, dir.path().join(LOCK_NAME)).unwrap();
+        let err = acquire(dir.path(), Duration::ZERO).unwrap_err();
+        assert!(err.message().contains(LOCK_NAME), "{err}");
+        assert!(!target.exists(), "created through the link");
+        // A hard link to someone's file is not our lock file either.
+        std::fs::remove_file(dir.path().join(LOCK_NAME)).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "data").unwrap();
+        std::fs::hard_link(&victim, dir.path().join(LOCK_NAME)).unwrap();
+        assert!(acquire(dir.path(), Duration::ZERO).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "data");
+    }
 }

@@ -1037,3 +1037,91 @@ fn write_error(err: &io::Error, dir: &Path) -> Error {
         describe_io(err)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(bytes: &[u8]) -> (tempfile::NamedTempFile, File) {
+        let mut temp = tempfile::NamedTempFile::new().unwrap();
+        temp.write_all(bytes).unwrap();
+        let handle = File::open(temp.path()).unwrap();
+        (temp, handle)
+    }
+
+    #[test]
+    fn a_nul_head_keeps_the_text_after_it() {
+        let mut bytes = vec![0u8; 20_000];
+        let text = "2026-11-24 10:00:00 drx: connection refused\n".repeat(50);
+        bytes.extend_from_slice(text.as_bytes());
+        let (_temp, mut handle) = file_with(&bytes);
+        let size = bytes.len() as u64;
+        assert_eq!(
+            sniff(&mut handle, size, 64 << 20).unwrap(),
+            Sniff::TextAfter(20_000)
+        );
+        assert_eq!(handle.stream_position().unwrap(), 0);
+        // Even when the NUL block is far larger than the cap, the text tail is found.
+        assert_eq!(
+            sniff(&mut handle, size, 4096).unwrap(),
+            Sniff::TextAfter(20_000)
+        );
+    }
+
+    #[test]
+    fn binary_files_stay_binary_and_text_stays_text() {
+        // Pseudo-random bytes, as in a gzip member or an executable.
+        let mut state = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        let (_temp, mut handle) = file_with(&noise);
+        assert_eq!(
+            sniff(&mut handle, noise.len() as u64, 64 << 20).unwrap(),
+            Sniff::Binary
+        );
+        let (_temp, mut handle) = file_with(b"plain\ntext\n");
+        assert_eq!(sniff(&mut handle, 11, 64 << 20).unwrap(), Sniff::Text);
+        // NULs up to the very end: nothing to keep.
+        let mut trailing = b"text\n".to_vec();
+        trailing.extend_from_slice(&[0u8; 9000]);
+        let (_temp, mut handle) = file_with(&[&[0u8; 10][..], &trailing[..]].concat());
+        assert_eq!(sniff(&mut handle, 9015, 64 << 20).unwrap(), Sniff::Binary);
+    }
+
+    #[test]
+    fn a_file_emptied_between_open_and_read_is_flagged() {
+        // What write_file does: the size from the open handle, then the read.
+        let (temp, mut handle) = file_with(&b"line\n".repeat(200));
+        let size = handle.metadata().unwrap().len();
+        // logrotate copytruncate: the same file, emptied.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(temp.path())
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let mut raw = Vec::new();
+        let read = (&mut handle).take(size).read_to_end(&mut raw);
+        let came_short = read.is_ok() && (raw.len() as u64) < size;
+        let now = handle.metadata().unwrap().len();
+        assert_eq!(
+            shrank_while_read(size, now, came_short, true),
+            Some("truncated-during-read")
+        );
+        // A complete read is not flagged, nor is a procfs file (size 0).
+        assert_eq!(shrank_while_read(1000, 1000, false, true), None);
+        assert_eq!(shrank_while_read(0, 0, true, true), None);
+        // A streamed file only knows it is shorter now.
+        assert_eq!(
+            shrank_while_read(1000, 10, false, false),
+            Some("truncated-during-read")
+        );
+    }
+}

@@ -415,3 +415,92 @@ pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source
         crate::units::human_size(estimate / 8)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_temporary_names_are_recognised() {
+        assert_eq!(
+            temporary_owner(".drx-collect-n-20261124T100000Z.tgz.part-4242"),
+            Some(4242)
+        );
+        assert_eq!(
+            temporary_owner(".drx-collect-n-20261124T100000Z.tgz.part-4242.003"),
+            Some(4242)
+        );
+        assert_eq!(
+            temporary_owner(".drx-collect-n-20261124T100000Z.zip.sha256.tmp-77-0"),
+            Some(77)
+        );
+        for foreign in [
+            "drx-collect-n-20261124T100000Z.tgz.part-4242",
+            ".drx-collect-n-20261124T100000Z.txt.part-4242",
+            ".drx-collect-n-20261124T100000Z.tgz.part-x",
+            ".drx-collect-n-20261124T100000Z.tgz.part-1.x",
+            ".drx-collect.lock",
+            ".other.tgz.part-1",
+        ] {
+            assert_eq!(temporary_owner(foreign), None, "{foreign}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stale_temporaries_of_dead_runs_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // A process that has surely exited: a child we waited for.
+        let dead = std::process::Command::new("true")
+            .spawn()
+            .and_then(|mut c| c.wait().map(|_| c.id()))
+            .unwrap();
+        let alive = std::process::id(); // our own pid: never removed
+        let stale = format!(".drx-collect-n-20261124T100000Z.tgz.part-{dead}");
+        let stale_part = format!(".drx-collect-n-20261124T100000Z.tgz.part-{dead}.002");
+        let ours_now = format!(".drx-collect-n-20261124T110000Z.tgz.part-{alive}");
+        let foreign = "notes.part-1";
+        for name in [&stale, &stale_part, &ours_now, &foreign.to_string()] {
+            std::fs::write(d.join(name), b"x").unwrap();
+        }
+        // A link with a stale name is not a file we wrote.
+        let link = format!(".drx-collect-n-20261124T120000Z.tgz.part-{dead}");
+        std::os::unix::fs::symlink("/etc/hostname", d.join(&link)).unwrap();
+        let removed = remove_stale_temporaries(d);
+        assert_eq!(removed, vec![d.join(&stale), d.join(&stale_part)]);
+        assert!(d.join(&ours_now).exists());
+        assert!(d.join(foreign).exists());
+        assert!(d.join(&link).symlink_metadata().is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_sidecar_link_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let bundle = dir.path().join("drx-collect-n-20261124T100000Z.tgz");
+        std::os::unix::fs::symlink(
+            &victim,
+            dir.path().join("drx-collect-n-20261124T100000Z.tgz.sha256"),
+        )
+        .unwrap();
+        let sidecar = write_sidecar(&bundle, &"a".repeat(64)).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = std::fs::symlink_metadata(&sidecar).unwrap();
+        assert!(meta.is_file());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        // The temporary bundle is never created through a link either.
+        let target = dir.path().join("created-through-link");
+        std::os::unix::fs::symlink(
+            &target,
+            dir.path()
+                .join(format!(".x.tgz.part-{}", std::process::id())),
+        )
+        .unwrap();
+        assert!(TempFile::create(dir.path(), "x.tgz").is_err());
+        assert!(!target.exists());
+    }
+}

@@ -383,33 +383,47 @@ pub fn expand(manifest: &Manifest, roots: &Roots) -> Vec<Source> {
 
 /// Two different files never share a bundle path: a name decoded from CP949 can equal a UTF-8
 /// name beside it, an escaped name can equal a name that is literally written so. The later one
-/// then takes its escaped form, else a `~N` suffix. (The same file named by two items keeps its
-/// one path.)
+/// then takes its escaped form, else a `~N` suffix. The same file named by two items is stored
+/// once, by the first (a second archive member of one name breaks `sha256sum -c`).
 fn make_bundle_paths_unique(sources: &mut [Source]) {
     use std::collections::HashMap;
-    let mut owners: HashMap<String, (String, Option<&'static str>)> = HashMap::new();
+    type Owner = (String, Option<&'static str>, String);
+    let mut owners: HashMap<String, Owner> = HashMap::new();
     for source in sources.iter_mut() {
         let Source::File(file) = source else { continue };
         let me = (file.source.clone(), file.name_encoding);
+        let same = |owner: &Owner| owner.0 == me.0 && owner.1 == me.1;
         match owners.get(&file.bundle_path) {
             None => {}
-            Some(owner) if *owner == me => continue,
+            Some(owner) if same(owner) => {
+                let already = Source::Absent {
+                    id: file.id.clone(),
+                    kind: ItemKind::File,
+                    source: file.source.clone(),
+                    status: Status::Skipped,
+                    reason: format!(
+                        "already collected by item {} as {}",
+                        owner.2, file.bundle_path
+                    ),
+                };
+                *source = already;
+                continue;
+            }
             Some(_) => {
-                let escaped = format!("files{}", names::escape(&file.bundle_path.as_bytes()[5..]));
                 let escaped = match file.name_encoding {
                     Some(_) => format!("files{}", file.source),
-                    None => escaped,
+                    None => format!("files{}", names::escape(&file.bundle_path.as_bytes()[5..])),
                 };
                 let mut candidate = escaped.clone();
                 let mut n = 2;
-                while owners.get(&candidate).is_some_and(|owner| *owner != me) {
+                while owners.get(&candidate).is_some_and(|owner| !same(owner)) {
                     candidate = format!("{escaped}~{n}");
                     n += 1;
                 }
                 file.bundle_path = candidate;
             }
         }
-        owners.insert(file.bundle_path.clone(), me);
+        owners.insert(file.bundle_path.clone(), (me.0, me.1, file.id.clone()));
     }
 }
 
@@ -722,13 +736,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         touch(dir.path(), "srv/r0.res", "x");
         touch(dir.path(), "etc/drbd.d/plain.res", "x");
-        std::os::unix::fs::symlink(
-            dir.path().join("srv/r0.res"),
-            dir.path().join("etc/drbd.d/r0.res"),
-        )
-        .unwrap();
-        std::os::unix::fs::symlink(dir.path().join("etc"), dir.path().join("etc/drbd.d/loop"))
-            .unwrap();
+        // Absolute targets are paths of the sysroot.
+        std::os::unix::fs::symlink("/srv/r0.res", dir.path().join("etc/drbd.d/r0.res")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("etc/drbd.d/loop")).unwrap();
         let sources = plan(
             "name='t'\nos='linux'\n[[item]]\nid='d'\nfiles=['/etc/drbd.d/**']\n",
             dir.path(),
@@ -791,6 +801,210 @@ mod tests {
         assert_eq!(
             roots.logical("%DRXC_TEST_DIR%\\..\\etc").as_deref(),
             Some("/C/etc")
+        );
+    }
+
+    #[cfg(unix)]
+    fn files(sources: &[Source]) -> Vec<&FileSource> {
+        sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::File(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_resolved_inside_the_root_never_on_this_machine() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(root, "etc/passwd", "root-of-the-sysroot\n");
+        touch(root, "srv/real.d/r1.res", "x");
+        std::fs::create_dir_all(root.join("etc/bsr.d")).unwrap();
+        // Absolute: means the sysroot's /etc/passwd, not this machine's.
+        symlink("/etc/passwd", root.join("etc/bsr.d/abs.res")).unwrap();
+        // `..` stops at the root.
+        symlink(
+            "../../../../../../etc/passwd",
+            root.join("etc/bsr.d/up.res"),
+        )
+        .unwrap();
+        // Exists on this machine only.
+        symlink("/etc/os-release", root.join("etc/bsr.d/host-only.res")).unwrap();
+        // A directory reached through an absolute link, globbed and walked.
+        symlink("/srv/real.d", root.join("etc/drbd.d")).unwrap();
+        // A loop.
+        symlink("/etc/bsr.d/loop.res", root.join("etc/bsr.d/loop.res")).unwrap();
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='bsr'\nfiles=['/etc/bsr.d/*.res']\n[[item]]\nid='walk'\nfiles=['/etc/bsr.d/**']\n[[item]]\nid='drbd'\nfiles=['/etc/drbd.d/*.res']\n[[item]]\nid='drbd-walk'\nfiles=['/etc/drbd.d/**']\n",
+            root,
+            Os::Linux,
+        );
+        let found = files(&sources);
+        for file in &found {
+            assert!(
+                file.fs_path.starts_with(root),
+                "{} read from outside the root: {}",
+                file.bundle_path,
+                file.fs_path.display()
+            );
+        }
+        let pairs: Vec<(&str, &str)> = found
+            .iter()
+            .map(|f| (f.id.as_str(), f.bundle_path.as_str()))
+            .collect();
+        // A file two items name is stored once, by the first.
+        assert_eq!(
+            pairs,
+            [
+                ("bsr", "files/etc/bsr.d/abs.res"),
+                ("bsr", "files/etc/bsr.d/up.res"),
+                ("drbd", "files/etc/drbd.d/r1.res"),
+            ]
+        );
+        assert_eq!(found[0].fs_path, root.join("etc/passwd"));
+        assert_eq!(found[1].fs_path, root.join("etc/passwd"));
+        assert_eq!(found[2].fs_path, root.join("srv/real.d/r1.res"));
+        let already = sources
+            .iter()
+            .filter(|s| matches!(s, Source::Absent { reason, .. } if reason.starts_with("already collected by item")))
+            .count();
+        assert_eq!(already, 3);
+        assert_eq!(resolve_in_root(root, Path::new("etc/bsr.d/loop.res")), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_cap_keeps_the_newest_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("var/log/drx");
+        std::fs::create_dir_all(&logs).unwrap();
+        let base = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let total = MAX_FILES_PER_ITEM + 3;
+        for n in 0..total {
+            // Date-named: alphabetical order is the oldest first.
+            let path = logs.join(format!("drx-{n:06}.log"));
+            let file = std::fs::File::create(&path).unwrap();
+            file.set_modified(base + Duration::from_secs(n as u64))
+                .unwrap();
+        }
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='logs'\nfiles=['/var/log/drx/*.log']\n",
+            dir.path(),
+            Os::Linux,
+        );
+        let paths = bundle_paths(&sources);
+        assert_eq!(paths.len(), MAX_FILES_PER_ITEM);
+        assert_eq!(paths[0], "files/var/log/drx/drx-000003.log");
+        assert_eq!(
+            paths.last().unwrap(),
+            &format!("files/var/log/drx/drx-{:06}.log", total - 1)
+        );
+        let note = sources.iter().find_map(|s| match s {
+            Source::Absent { reason, .. } => Some(reason.clone()),
+            _ => None,
+        });
+        assert!(note.unwrap().contains("the 3 oldest"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_named_not_missing_and_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("var/log")).unwrap();
+        let fifo = dir.path().join("var/log/messages");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='messages'\nfiles=['/var/log/messages*']\n[[item]]\nid='walk'\nfiles=['/var/log/**']\n",
+            dir.path(),
+            Os::Linux,
+        );
+        let reasons: Vec<(Status, String)> = sources
+            .iter()
+            .map(|s| match s {
+                Source::Absent { status, reason, .. } => (*status, reason.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        for (status, reason) in reasons {
+            assert_eq!(status, Status::Skipped);
+            assert!(reason.contains("FIFO"), "{reason}");
+        }
+        // On the live system too: /dev/null is a device.
+        let manifest = parse(
+            "name='t'\nos='linux'\n[[item]]\nid='null'\nfiles=['/dev/null']\n",
+            "t",
+        )
+        .unwrap();
+        let live = expand(
+            &manifest,
+            &Roots {
+                root: None,
+                os: Os::Linux,
+            },
+        );
+        match &live[0] {
+            Source::Absent { reason, .. } => {
+                assert!(reason.contains("character device"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_stay_distinct_and_reversible() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("var/log/drx");
+        std::fs::create_dir_all(&logs).unwrap();
+        let names: [&[u8]; 4] = [
+            b"\xBF\xC0\xB7\xF9.log", // 오류.log in CP949
+            b"\xC1\xA4\xBA\xB8.log", // 정보.log in CP949
+            "오류.log".as_bytes(),   // the same name in UTF-8
+            b"\xFF\xFE.log",         // neither
+        ];
+        for name in names {
+            std::fs::write(logs.join(std::ffi::OsStr::from_bytes(name)), name).unwrap();
+        }
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='logs'\nfiles=['/var/log/drx/*.log']\n",
+            dir.path(),
+            Os::Linux,
+        );
+        let found = files(&sources);
+        assert_eq!(found.len(), 4);
+        let mut paths: Vec<&str> = found.iter().map(|f| f.bundle_path.as_str()).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), 4, "bundle paths collide: {paths:?}");
+        for file in &found {
+            let raw = std::fs::read(&file.fs_path).unwrap();
+            let real = format!("/var/log/drx/{}", String::from_utf8_lossy(&raw));
+            match file.name_encoding {
+                None => assert_eq!(file.source, real),
+                Some(_) => {
+                    let back = names::unescape(&file.source).unwrap();
+                    let mut expected = b"/var/log/drx/".to_vec();
+                    expected.extend_from_slice(&raw);
+                    assert_eq!(back, expected);
+                }
+            }
+        }
+        let decoded: Vec<&str> = found
+            .iter()
+            .filter(|f| f.name_encoding == Some("cp949"))
+            .map(|f| f.bundle_path.as_str())
+            .collect();
+        assert!(
+            decoded.contains(&"files/var/log/drx/정보.log"),
+            "{decoded:?}"
         );
     }
 }
