@@ -74,10 +74,12 @@ pub fn destination(settings: &Settings, host: &str, stamp: &str) -> Result<(Path
             highest = highest.max(number);
         }
     }
+    // A dangling link counts as taken too: the name is never written through.
+    let exists = |path: PathBuf| path.symlink_metadata().is_ok();
     let taken = |name: &str| {
-        dir.join(name).exists()
-            || dir.join(format!("{name}.001")).exists()
-            || dir.join(format!("{name}.sha256")).exists()
+        exists(dir.join(name))
+            || exists(dir.join(format!("{name}.001")))
+            || exists(dir.join(format!("{name}.sha256")))
     };
     let mut n = highest + 1;
     let mut name = if n == 1 {

@@ -184,6 +184,18 @@ fn descendants(roots: &[i32], marker: Option<Marker>) -> Vec<i32> {
     };
     let mut parents: HashMap<i32, i32> = HashMap::new();
     let mut found: HashSet<i32> = HashSet::new();
+    let carries = |value: &str| match marker {
+        Some(Marker::Exact(m)) => value == m,
+        Some(Marker::Prefix(p)) => value.starts_with(p),
+        None => false,
+    };
+    // A root counts only while it is still our command (carries its marker): a pid that was
+    // reaped and reused by someone else's process must not take that process's tree with it.
+    let roots: Vec<i32> = roots
+        .iter()
+        .copied()
+        .filter(|&pid| proc_environ_marker(pid).is_some_and(|v| carries(&v)))
+        .collect();
     for entry in entries.filter_map(|e| e.ok()).take(1 << 16) {
         let Some(pid) = entry
             .file_name()
@@ -195,14 +207,8 @@ fn descendants(roots: &[i32], marker: Option<Marker>) -> Vec<i32> {
         if let Some(parent) = proc_parent(pid) {
             parents.insert(pid, parent);
         }
-        if let (Some(marker), Some(value)) = (marker, proc_environ_marker(pid)) {
-            let ours = match marker {
-                Marker::Exact(m) => value == m,
-                Marker::Prefix(p) => value.starts_with(p),
-            };
-            if ours {
-                found.insert(pid);
-            }
+        if proc_environ_marker(pid).is_some_and(|value| carries(&value)) {
+            found.insert(pid);
         }
     }
     for &pid in parents.keys() {
