@@ -399,3 +399,59 @@ fn a_killed_runs_leftovers_are_removed_by_the_next_run() {
     assert!(!stale.exists() && !stale_part.exists(), "leftovers stayed");
     assert!(out.join("drx-collect-notes.part-1").exists());
 }
+
+#[test]
+fn a_log_emptied_while_it_is_read_is_never_ok() {
+    let f = Fixture::new();
+    // Large enough that reading it takes a while; a watcher empties it (as logrotate's
+    // copytruncate does) as soon as the collector is part-way through.
+    let line =
+        "Nov 24 10:00:00 node1 kernel: bsr r0: conn( Connecting -> Connected ) padding padding\n";
+    let content = line.repeat((96 << 20) / line.len());
+    f.file("/var/log/messages", &content);
+    let log = f.root.path().join("var/log/messages");
+    let done = f.bin.path().join("watcher.done");
+    f.command(
+        "rotate",
+        &format!(
+            r#"P=$PPID
+(
+  for i in $(seq 1 3000); do
+    for fd in /proc/$P/fd/*; do
+      if [ "$(readlink "$fd")" = "{log}" ]; then
+        pos=$(sed -n 's/^pos:[[:space:]]*//p' "/proc/$P/fdinfo/${{fd##*/}}")
+        if [ "${{pos:-0}}" -gt 1048576 ]; then
+          : > "{log}"; echo "$pos" > "{done}"; exit 0
+        fi
+      fi
+    done
+    sleep 0.005
+  done
+) </dev/null >/dev/null 2>&1 &
+exit 0"#,
+            log = log.display(),
+            done = done.display()
+        ),
+    );
+    let output = collect_with(
+        &f,
+        "[[item]]\nid = \"rotate\"\ncommand = [\"rotate\"]\n[[item]]\nid = \"messages\"\nfiles = [\"/var/log/messages\"]\nlog = true\n",
+        &["--max-file-size", "1GiB"],
+    );
+    assert_success(&output);
+    assert!(done.exists(), "the watcher never saw the log being read");
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    let entry = &bundle.items("messages")[0];
+    assert_eq!(entry["status"], "truncated", "{entry}");
+    assert!(
+        entry["flags"]
+            .as_array()
+            .is_some_and(|flags| flags.iter().any(|f| f == "truncated-during-read")),
+        "{entry}"
+    );
+    assert!(
+        entry["error"].as_str().unwrap().contains("shrank"),
+        "{entry}"
+    );
+}
