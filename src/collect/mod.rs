@@ -758,16 +758,30 @@ impl<'s> Run<'s> {
         };
         let mut scanned = false;
         if since.is_none() && !self.settings.obfuscate {
+            // Came up short because the file shrank (copytruncate)? Then a second read would
+            // find less than this one: keep what was read.
+            let probe = handle.try_clone().ok();
+            let shrank = move || {
+                probe
+                    .as_ref()
+                    .and_then(|f| f.metadata().ok())
+                    .is_some_and(|meta| meta.len() < start + limit)
+            };
             let source = ErrorToEof::new(handle, limit, read_error.clone());
             let mut pipeline = Pipeline::new(source)
                 .filter(Some(self.privacy.filter(path)))
                 .scan(Some(scan as &mut dyn LineSink), path);
             let attempt = writer
-                .add_stream_expecting(path, limit, mtime_secs, &mut pipeline)
+                .add_stream_expecting(path, limit, mtime_secs, &mut pipeline, &shrank)
                 .map_err(|err| interrupted_or(err, dir))?;
             let redactions = pipeline.redactions();
             drop(pipeline);
             if let Some(written) = attempt {
+                if written.short {
+                    *read_error.borrow_mut() = Some(io::Error::other(
+                        "the file shrank while it was read; the end was padded with newlines",
+                    ));
+                }
                 return Ok((written.len, written.sha256, redactions));
             }
             scanned = true;

@@ -454,4 +454,12 @@ exit 0"#,
         entry["error"].as_str().unwrap().contains("shrank"),
         "{entry}"
     );
+    // What was read before the cut is kept (the watcher cut after at least 1 MiB).
+    let kept = bundle.read("files/var/log/messages");
+    assert!(kept.starts_with(line));
+    assert!(
+        kept.trim_end_matches('\n').len() > 1 << 20,
+        "only {} bytes kept",
+        kept.len()
+    );
 }
