@@ -463,10 +463,25 @@ pub fn current_owner() -> Option<u32> {
     None
 }
 
-/// True when a process with this id may still exist. Windows reuses ids quickly and we cannot
-/// cheaply tell; say yes, so a leftover is never removed while its run may be alive.
-pub fn process_alive(_pid: u32) -> bool {
-    true
+/// True when a process with this id exists (or may: when in doubt, yes, so a leftover is never
+/// removed while its run may be alive).
+pub fn process_alive(pid: u32) -> bool {
+    use windows_sys::Win32::Foundation::{GetLastError, ERROR_INVALID_PARAMETER, STILL_ACTIVE};
+    use windows_sys::Win32::System::Threading::{
+        GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    };
+    // SAFETY: plain Win32 calls; the handle opened here is closed here.
+    unsafe {
+        let process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+        if process.is_null() {
+            // No such process; any other failure (access denied) means it exists.
+            return GetLastError() != ERROR_INVALID_PARAMETER;
+        }
+        let mut code = 0u32;
+        let known = GetExitCodeProcess(process, &mut code) != 0;
+        CloseHandle(process);
+        !known || code == STILL_ACTIVE as u32
+    }
 }
 
 /// The bytes of a path: Windows names are UTF-16, so UTF-8 (an unpaired surrogate, which no
