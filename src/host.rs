@@ -8,10 +8,22 @@ use std::path::Path;
 pub fn facts(root: Option<&Path>, os: Os) -> Host {
     let read = |path: &str| -> Option<String> {
         let full = match root {
-            Some(root) => root.join(path.trim_start_matches('/')),
+            // Links resolve inside the sysroot (`/etc/os-release -> /usr/lib/os-release` is the
+            // sysroot's), never to the collecting machine's files.
+            Some(root) => crate::collect::plan::resolve_in_root(
+                root,
+                Path::new(path.trim_start_matches('/')),
+            )?,
             None => Path::new(path).to_path_buf(),
         };
-        std::fs::read_to_string(full).ok()
+        // Bounded, and never blocking on a FIFO.
+        let file = crate::platform::open_shared(&full).ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(file, 1 << 20), &mut text).ok()?;
+        Some(text)
     };
     let hostname = match os {
         Os::Linux => read("/etc/hostname")
@@ -144,5 +156,24 @@ mod tests {
     fn names_are_made_file_safe() {
         assert_eq!(file_safe("node 1/x"), "node_1_x");
         assert_eq!(file_safe(""), "unknown");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sysroot_links_resolve_inside_the_sysroot() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
+        std::fs::write(root.path().join("etc/hostname"), "node1\n").unwrap();
+        std::fs::write(
+            root.path().join("usr/lib/os-release"),
+            "PRETTY_NAME=\"Sysroot Linux 9\"\n",
+        )
+        .unwrap();
+        // Absolute, as some distributions ship it: the sysroot's file is meant.
+        std::os::unix::fs::symlink("/usr/lib/os-release", root.path().join("etc/os-release"))
+            .unwrap();
+        let host = facts(Some(root.path()), Os::Linux);
+        assert_eq!(host.os_release, "Sysroot Linux 9");
     }
 }

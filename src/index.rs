@@ -155,6 +155,17 @@ pub struct Item {
     /// Why the status is not `ok`, in one sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set when the file's name is not UTF-8: `source` is then written reversibly (every byte
+    /// that is not UTF-8 as `\xNN`, a backslash as `\\`), and this says how the bundle path was
+    /// made readable: `cp949` (decoded from the Korean code page) or `bytes` (escaped as in
+    /// `source`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_encoding: Option<String>,
+    /// What else happened to the content, beside `status`: `truncated-during-read` (the file
+    /// shrank while it was read, as logrotate's copytruncate does: what was read is kept),
+    /// `nul-head-skipped` (a block of NUL bytes before the text was left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -177,6 +188,8 @@ impl Item {
             redactions: 0,
             stderr_path: None,
             error: None,
+            name_encoding: None,
+            flags: Vec::new(),
         }
     }
 }

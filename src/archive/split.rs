@@ -10,7 +10,7 @@
 //! The first line, a comment (sha256sum skips it), gives the part count, so a reader can name a
 //! missing last part.
 use sha2::{Digest, Sha256};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -251,10 +251,7 @@ impl io::Read for Chain {
 
 /// Opens a new private part file (mode 0600 on Unix), never replacing one.
 pub fn create_private(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    crate::platform::private_file(&mut options);
-    options.open(path)
+    crate::platform::create_new_private(path)
 }
 
 #[cfg(test)]

@@ -160,12 +160,17 @@ impl BundleWriter {
     /// longer or shorter (redaction changed the length), the entry is taken back out of the
     /// archive and `None` is returned: the caller then measures the length first and calls
     /// `add_stream`. A zip entry needs no length in advance and always succeeds.
+    ///
+    /// `keep_short` is asked when `data` came up short: `true` (the source file shrank while it
+    /// was read, so a second read would find less) keeps what was read, padded with newlines to
+    /// the announced length, and the result says `short`.
     pub fn add_stream_expecting(
         &mut self,
         path: &str,
         expected_len: u64,
         mtime: i64,
         data: &mut dyn Read,
+        keep_short: &dyn Fn() -> bool,
     ) -> io::Result<Option<Written>> {
         if let Inner::Zip(_) = self.inner {
             let mut reader = ExactHashingReader::new(data, u64::MAX);
@@ -189,17 +194,18 @@ impl BundleWriter {
         let mut reader = ExactHashingReader::new(data, expected_len);
         reader.detect_overflow = true;
         self.append(path, expected_len, mtime, &mut reader)?;
-        if reader.short || reader.overflow {
+        if reader.overflow || (reader.short && !keep_short()) {
             self.rewind(mark)?;
             return Ok(None);
         }
+        let short = reader.short;
         let sha256 = crate::manifest::hex(&reader.hasher.finalize());
         self.sums.push((path.to_string(), sha256.clone()));
         self.bytes_in += expected_len;
         Ok(Some(Written {
             sha256,
             len: expected_len,
-            short: false,
+            short,
         }))
     }
 

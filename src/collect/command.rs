@@ -336,4 +336,39 @@ mod tests {
         assert!(out.stdout.ends_with(b"199999\n200000\n"));
         assert!(out.stdout_total > 1_000_000);
     }
+
+    fn alive(pid: i32) -> bool {
+        // A zombie waiting for its reaper has finished too.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn timeout_kills_a_grandchild_that_left_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!(
+            "setsid sh -c 'echo $$ > {0}; exec sleep 30' </dev/null >/dev/null 2>&1 & sleep 30",
+            pid_file.display()
+        );
+        let out = run(&sh(&script), Duration::from_millis(500), 1024, &[0], false);
+        assert_eq!(out.status, Some(Status::Timeout));
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(3);
+        while alive(pid) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !alive(pid),
+            "the setsid grandchild {pid} survived the timeout"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! still writing (a slow disk, a hung command waiting for its timeout); two runs in one directory
 //! would race on names and on `--keep`. The second run waits briefly, then gives up with exit 1.
 use crate::error::{Error, Result};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,11 +24,8 @@ pub fn acquire(dir: &Path, wait: Duration) -> Result<DirLock> {
     let path = dir.join(LOCK_NAME);
     let start = Instant::now();
     loop {
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        crate::platform::lock_file_options(&mut options);
         let file =
-            match options.open(&path) {
+            match crate::platform::open_lock_file(&path) {
                 Ok(file) => Some(file),
                 Err(err) if crate::platform::lock_open_is_busy(&err) => None,
                 Err(err) => return Err(Error::io(
@@ -122,5 +119,25 @@ mod tests {
         std::thread::sleep(Duration::from_millis(300));
         drop(held);
         assert!(waiter.join().unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_lock_link_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        // A dangling link: following it would create a file elsewhere (`/etc/nologin`).
+        let target = elsewhere.path().join("nologin");
+        std::os::unix::fs::symlink(&target, dir.path().join(LOCK_NAME)).unwrap();
+        let err = acquire(dir.path(), Duration::ZERO).unwrap_err();
+        assert!(err.message().contains(LOCK_NAME), "{err}");
+        assert!(!target.exists(), "created through the link");
+        // A hard link to someone's file is not our lock file either.
+        std::fs::remove_file(dir.path().join(LOCK_NAME)).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "data").unwrap();
+        std::fs::hard_link(&victim, dir.path().join(LOCK_NAME)).unwrap();
+        assert!(acquire(dir.path(), Duration::ZERO).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "data");
     }
 }

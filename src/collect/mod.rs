@@ -3,6 +3,7 @@
 //! space, interruption, an unwritable output directory) aborts, and then nothing is left behind.
 pub mod command;
 pub mod lock;
+pub mod names;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
@@ -199,9 +200,16 @@ impl<'s> Run<'s> {
         let shown_host = self.privacy.hostname_pseudonym(&self.host.hostname);
         let file_host = crate::host::file_safe(&shown_host);
         let (dir, _) = output::destination(settings, &file_host, &stamp)?;
+        platform::check_output_dir(&dir).map_err(Error::failed)?;
         // Cron-safe: one run per output directory; the name is chosen (again) under the lock,
         // since the run that held it may have just taken it.
         let _lock = lock::acquire(&dir, lock::WAIT)?;
+        for stale in output::remove_stale_temporaries(&dir) {
+            self.note(format!(
+                "removed {}, left by a run that died",
+                stale.display()
+            ));
+        }
         let (dir, name) = output::destination(settings, &file_host, &stamp)?;
         space::check(
             &dir,
@@ -563,6 +571,7 @@ impl<'s> Run<'s> {
         dir: &Path,
     ) -> Result<Item> {
         let mut item = Item::new(&file.id, ItemKind::File, &file.source, Status::Ok);
+        item.name_encoding = file.name_encoding.map(str::to_string);
         let opened =
             platform::open_shared(&file.fs_path).and_then(|f| f.metadata().map(|m| (f, m)));
         let (mut handle, meta) = match opened {
@@ -575,7 +584,10 @@ impl<'s> Run<'s> {
         };
         if !meta.is_file() {
             item.status = Status::Skipped;
-            item.error = Some("not a regular file".into());
+            item.error = Some(format!(
+                "{}, not a regular file: not read",
+                platform::special_file_kind(&meta).unwrap_or("a directory")
+            ));
             return Ok(item);
         }
         let mtime: Option<DateTime<Utc>> = meta.modified().ok().map(DateTime::<Utc>::from);
@@ -590,17 +602,20 @@ impl<'s> Run<'s> {
                 return Ok(item);
             }
         }
-        if file.skip_binary {
-            let mut head = [0u8; 8192];
-            let n = read_up_to(&mut handle, &mut head, true).unwrap_or(0);
-            if head[..n].contains(&0) {
-                item.status = Status::Skipped;
-                item.error = Some("binary file, left out".into());
-                return Ok(item);
-            }
-        }
         let size = meta.len();
         let cap = self.settings.max_file_size;
+        let mut text_from = 0;
+        if file.skip_binary {
+            match sniff(&mut handle, size, cap) {
+                Ok(Sniff::Text) => {}
+                Ok(Sniff::TextAfter(at)) => text_from = at,
+                Ok(Sniff::Binary) | Err(_) => {
+                    item.status = Status::Skipped;
+                    item.error = Some("binary file, left out".into());
+                    return Ok(item);
+                }
+            }
+        }
         let mut start = size.saturating_sub(cap);
         let truncated = start > 0;
         if truncated {
@@ -614,6 +629,12 @@ impl<'s> Run<'s> {
                 }
             }
         }
+        // A damaged or preallocated head (NUL bytes) is left out; the text after it is kept.
+        let nul_head = text_from > start;
+        if nul_head {
+            start = text_from;
+        }
+        let truncated = truncated || nul_head;
         // procfs and sysfs files say size 0: read them to EOF (bounded by the cap).
         let limit = if size == 0 { cap } else { size - start };
         let path = file.bundle_path.clone();
@@ -622,9 +643,12 @@ impl<'s> Run<'s> {
         let _ = handle.seek(SeekFrom::Start(start));
         let stored;
         let redactions;
+        let mut came_short = false;
         if limit <= IN_MEMORY {
             let mut raw = Vec::new();
-            if let Err(err) = (&mut handle).take(limit).read_to_end(&mut raw) {
+            let read = (&mut handle).take(limit).read_to_end(&mut raw);
+            came_short = read.is_ok() && size != 0 && (raw.len() as u64) < limit;
+            if let Err(err) = read {
                 if raw.is_empty() {
                     item.status = status_of(&err);
                     item.error = Some(describe_io(&err));
@@ -675,11 +699,26 @@ impl<'s> Run<'s> {
         if let Some(err) = read_error.borrow().as_ref() {
             item.error = Some(format!("read error: {}", describe_io(err)));
         }
+        let length_now = handle.metadata().map(|m| m.len()).unwrap_or(size);
+        if let Some(flag) = shrank_while_read(size, length_now, came_short, limit <= IN_MEMORY) {
+            item.flags.push(flag.into());
+            item.error = Some(format!(
+                "the file shrank from {size} to {length_now} bytes while it was read (rotated with copytruncate?); what was read before is kept"
+            ));
+        }
+        if nul_head {
+            item.flags.push("nul-head-skipped".into());
+            item.error = Some(format!(
+                "the first {text_from} bytes hold NUL bytes (preallocated, or damaged by a crash) and were left out; the text after them is kept"
+            ));
+        }
         item.path = Some(path);
         item.bytes = Some(stored.0);
         item.sha256 = Some(stored.1);
         item.redactions = redactions;
-        if truncated {
+        // Never `ok` for less than the whole file: cut at the cap, a NUL head left out, or the
+        // file shrinking under us.
+        if truncated || !item.flags.is_empty() {
             item.status = Status::Truncated;
         }
         if truncated || stored.0 != size && size != 0 {
@@ -719,16 +758,30 @@ impl<'s> Run<'s> {
         };
         let mut scanned = false;
         if since.is_none() && !self.settings.obfuscate {
+            // Came up short because the file shrank (copytruncate)? Then a second read would
+            // find less than this one: keep what was read.
+            let probe = handle.try_clone().ok();
+            let shrank = move || {
+                probe
+                    .as_ref()
+                    .and_then(|f| f.metadata().ok())
+                    .is_some_and(|meta| meta.len() < start + limit)
+            };
             let source = ErrorToEof::new(handle, limit, read_error.clone());
             let mut pipeline = Pipeline::new(source)
                 .filter(Some(self.privacy.filter(path)))
                 .scan(Some(scan as &mut dyn LineSink), path);
             let attempt = writer
-                .add_stream_expecting(path, limit, mtime_secs, &mut pipeline)
+                .add_stream_expecting(path, limit, mtime_secs, &mut pipeline, &shrank)
                 .map_err(|err| interrupted_or(err, dir))?;
             let redactions = pipeline.redactions();
             drop(pipeline);
             if let Some(written) = attempt {
+                if written.short {
+                    *read_error.borrow_mut() = Some(io::Error::other(
+                        "the file shrank while it was read; the end was padded with newlines",
+                    ));
+                }
                 return Ok((written.len, written.sha256, redactions));
             }
             scanned = true;
@@ -867,6 +920,74 @@ impl Read for ErrorToEof<'_> {
     }
 }
 
+/// `truncated-during-read` when a file that was `size` bytes when opened is shorter now, or gave
+/// fewer bytes than it had (logrotate's copytruncate empties a log while it is read).
+/// A file read whole in memory knows exactly (`came_short`); a streamed one only sees that the
+/// file is shorter now than when it was opened.
+fn shrank_while_read(
+    size: u64,
+    length_now: u64,
+    came_short: bool,
+    in_memory: bool,
+) -> Option<&'static str> {
+    let shrank = came_short || (!in_memory && length_now < size);
+    (size != 0 && shrank).then_some("truncated-during-read")
+}
+
+/// What the start of a file says about its content.
+#[derive(Debug, PartialEq, Eq)]
+enum Sniff {
+    Text,
+    Binary,
+    /// NUL bytes in the head (a preallocated or crash-damaged log), text from this offset on.
+    TextAfter(u64),
+}
+
+/// Bytes looked at to tell text from binary.
+const SNIFF: usize = 8192;
+
+/// Text unless the first 8 KiB hold a NUL byte. Then the text after the last NUL byte (looked for
+/// within the newest `cap` bytes) is the log's usable tail, if it is text: a newline, and
+/// almost no control characters in its first 8 KiB. Compressed and executable files have NULs
+/// and control bytes all through and stay binary. The file is left at offset 0.
+fn sniff(file: &mut File, size: u64, cap: u64) -> io::Result<Sniff> {
+    let mut head = vec![0u8; SNIFF];
+    let n = read_up_to(file, &mut head, true)?;
+    if !head[..n].contains(&0) {
+        return Ok(Sniff::Text);
+    }
+    let floor = size.saturating_sub(cap);
+    let mut last_nul = None;
+    let mut end = size;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > floor && last_nul.is_none() {
+        let from = end.saturating_sub(chunk.len() as u64).max(floor);
+        file.seek(SeekFrom::Start(from))?;
+        let want = (end - from) as usize;
+        let got = read_up_to(file, &mut chunk[..want], false)?;
+        if let Some(pos) = chunk[..got].iter().rposition(|&b| b == 0) {
+            last_nul = Some(from + pos as u64);
+        }
+        end = from;
+    }
+    let after = last_nul.map(|at| at + 1).unwrap_or(floor);
+    file.seek(SeekFrom::Start(after))?;
+    let mut sample = vec![0u8; SNIFF];
+    let got = read_up_to(file, &mut sample, false)?;
+    file.seek(SeekFrom::Start(0))?;
+    let sample = &sample[..got];
+    let control = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
+        .count();
+    let text = got > 0 && sample.contains(&b'\n') && control * 100 <= got;
+    Ok(if text && size > 0 {
+        Sniff::TextAfter(after)
+    } else {
+        Sniff::Binary
+    })
+}
+
 /// The offset of the first whole line at or after `at` (looking at most 64 KiB ahead).
 fn first_line_start(file: &mut File, at: u64) -> io::Result<u64> {
     file.seek(SeekFrom::Start(at))?;
@@ -929,4 +1050,92 @@ fn write_error(err: &io::Error, dir: &Path) -> Error {
         dir.display(),
         describe_io(err)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(bytes: &[u8]) -> (tempfile::NamedTempFile, File) {
+        let mut temp = tempfile::NamedTempFile::new().unwrap();
+        temp.write_all(bytes).unwrap();
+        let handle = File::open(temp.path()).unwrap();
+        (temp, handle)
+    }
+
+    #[test]
+    fn a_nul_head_keeps_the_text_after_it() {
+        let mut bytes = vec![0u8; 20_000];
+        let text = "2026-11-24 10:00:00 drx: connection refused\n".repeat(50);
+        bytes.extend_from_slice(text.as_bytes());
+        let (_temp, mut handle) = file_with(&bytes);
+        let size = bytes.len() as u64;
+        assert_eq!(
+            sniff(&mut handle, size, 64 << 20).unwrap(),
+            Sniff::TextAfter(20_000)
+        );
+        assert_eq!(handle.stream_position().unwrap(), 0);
+        // Even when the NUL block is far larger than the cap, the text tail is found.
+        assert_eq!(
+            sniff(&mut handle, size, 4096).unwrap(),
+            Sniff::TextAfter(20_000)
+        );
+    }
+
+    #[test]
+    fn binary_files_stay_binary_and_text_stays_text() {
+        // Pseudo-random bytes, as in a gzip member or an executable.
+        let mut state = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        let (_temp, mut handle) = file_with(&noise);
+        assert_eq!(
+            sniff(&mut handle, noise.len() as u64, 64 << 20).unwrap(),
+            Sniff::Binary
+        );
+        let (_temp, mut handle) = file_with(b"plain\ntext\n");
+        assert_eq!(sniff(&mut handle, 11, 64 << 20).unwrap(), Sniff::Text);
+        // NULs up to the very end: nothing to keep.
+        let mut trailing = b"text\n".to_vec();
+        trailing.extend_from_slice(&[0u8; 9000]);
+        let (_temp, mut handle) = file_with(&[&[0u8; 10][..], &trailing[..]].concat());
+        assert_eq!(sniff(&mut handle, 9015, 64 << 20).unwrap(), Sniff::Binary);
+    }
+
+    #[test]
+    fn a_file_emptied_between_open_and_read_is_flagged() {
+        // What write_file does: the size from the open handle, then the read.
+        let (temp, mut handle) = file_with(&b"line\n".repeat(200));
+        let size = handle.metadata().unwrap().len();
+        // logrotate copytruncate: the same file, emptied.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(temp.path())
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let mut raw = Vec::new();
+        let read = (&mut handle).take(size).read_to_end(&mut raw);
+        let came_short = read.is_ok() && (raw.len() as u64) < size;
+        let now = handle.metadata().unwrap().len();
+        assert_eq!(
+            shrank_while_read(size, now, came_short, true),
+            Some("truncated-during-read")
+        );
+        // A complete read is not flagged, nor is a procfs file (size 0).
+        assert_eq!(shrank_while_read(1000, 1000, false, true), None);
+        assert_eq!(shrank_while_read(0, 0, true, true), None);
+        // A streamed file only knows it is shorter now.
+        assert_eq!(
+            shrank_while_read(1000, 10, false, false),
+            Some("truncated-during-read")
+        );
+    }
 }

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::platform;
 use sha2::{Digest, Sha256};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -74,10 +74,12 @@ pub fn destination(settings: &Settings, host: &str, stamp: &str) -> Result<(Path
             highest = highest.max(number);
         }
     }
+    // A dangling link counts as taken too: the name is never written through.
+    let exists = |path: PathBuf| path.symlink_metadata().is_ok();
     let taken = |name: &str| {
-        dir.join(name).exists()
-            || dir.join(format!("{name}.001")).exists()
-            || dir.join(format!("{name}.sha256")).exists()
+        exists(dir.join(name))
+            || exists(dir.join(format!("{name}.001")))
+            || exists(dir.join(format!("{name}.sha256")))
     };
     let mut n = highest + 1;
     let mut name = if n == 1 {
@@ -105,16 +107,15 @@ pub fn strip_extension(name: &str) -> &str {
 /// does not complete (error, interruption, panic).
 pub struct TempFile {
     path: PathBuf,
+    /// The handle it was created with: writing goes through it, never through the name again.
+    file: Option<File>,
     persisted: bool,
 }
 
 impl TempFile {
     pub fn create(dir: &Path, name: &str) -> Result<TempFile> {
         let path = dir.join(format!(".{name}.part-{}", std::process::id()));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        platform::private_file(&mut options);
-        options.open(&path).map_err(|err| {
+        let file = platform::create_new_private(&path).map_err(|err| {
             Error::io(
                 "create the bundle in",
                 dir,
@@ -124,6 +125,7 @@ impl TempFile {
         })?;
         Ok(TempFile {
             path,
+            file: Some(file),
             persisted: false,
         })
     }
@@ -133,6 +135,7 @@ impl TempFile {
     pub fn adopt(path: PathBuf) -> TempFile {
         TempFile {
             path,
+            file: None,
             persisted: false,
         }
     }
@@ -142,9 +145,13 @@ impl TempFile {
     }
 
     pub fn file(&self) -> Result<File> {
-        OpenOptions::new()
-            .write(true)
-            .open(&self.path)
+        let held = self.file.as_ref().ok_or_else(|| {
+            Error::failed(format!(
+                "internal error: {} has no open handle",
+                self.path.display()
+            ))
+        })?;
+        held.try_clone()
             .map_err(|err| Error::io("open", &self.path, &err, "check the output directory"))
     }
 
@@ -191,6 +198,67 @@ impl Drop for TempFile {
     }
 }
 
+/// The process id recorded in the name of one of our temporary files in an output directory:
+/// `.drx-collect-….tgz.part-PID` (and its split parts `….part-PID.NNN`), or a sidecar's
+/// `.drx-collect-….tgz.sha256.tmp-PID-N`. `None` for any other name.
+pub fn temporary_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(".drx-collect-")?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some((head, tail)) = rest.rsplit_once(".part-") {
+        if !(head.ends_with(".tgz") || head.ends_with(".zip")) {
+            return None;
+        }
+        let pid = match tail.split_once('.') {
+            Some((pid, part)) if digits(part) => pid,
+            Some(_) => return None,
+            None => tail,
+        };
+        return digits(pid).then(|| pid.parse().ok()).flatten();
+    }
+    let (head, tail) = rest.rsplit_once(".tmp-")?;
+    if !(head.ends_with(".tgz.sha256") || head.ends_with(".zip.sha256")) {
+        return None;
+    }
+    let (pid, attempt) = tail.split_once('-')?;
+    (digits(pid) && digits(attempt))
+        .then(|| pid.parse().ok())
+        .flatten()
+}
+
+/// Removes what runs that died without cleaning up (SIGKILL, power loss) left in `dir`: our
+/// temporary files whose recorded process is gone. Called while holding the directory's lock, so
+/// no live run of ours in this directory can be writing them; a file is removed only when its
+/// name is one we make, it is a regular file (not a link) owned by us, and its process is dead.
+pub fn remove_stale_temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return removed;
+    };
+    let me = std::process::id();
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temporary_owner(&name) else {
+            continue;
+        };
+        if pid == me || platform::process_alive(pid) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let ours = meta.is_file()
+            && match (platform::file_owner(&meta), platform::current_owner()) {
+                (Some(owner), Some(me)) => owner == me,
+                _ => true,
+            };
+        if ours && std::fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    removed
+}
+
 pub fn hash_file(path: &Path) -> Result<(String, u64)> {
     let mut file = File::open(path).map_err(|err| Error::io("read back", path, &err, ""))?;
     let mut hasher = Sha256::new();
@@ -216,14 +284,7 @@ pub fn write_sidecar(bundle: &Path, sha256: &str) -> Result<PathBuf> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let path = bundle.with_file_name(format!("{name}.sha256"));
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    platform::private_file(&mut options);
-    let mut file = options
-        .open(&path)
-        .map_err(|err| Error::io("write", &path, &err, "check the output directory"))?;
-    file.write_all(format!("{sha256}  {name}\n").as_bytes())
-        .map_err(|err| Error::io("write", &path, &err, "check the output directory"))?;
+    write_private(&path, &format!("{sha256}  {name}\n"))?;
     Ok(path)
 }
 
@@ -270,14 +331,10 @@ fn sidecar_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{name}.sha256"))
 }
 
+/// Sidecars replace what is at their name (a leftover of a failed run, or a planted link) without
+/// ever writing through it.
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    platform::private_file(&mut options);
-    let mut file = options
-        .open(path)
-        .map_err(|err| Error::io("write", path, &err, "check the output directory"))?;
-    file.write_all(text.as_bytes())
+    platform::write_private_replacing(path, text.as_bytes())
         .map_err(|err| Error::io("write", path, &err, "check the output directory"))
 }
 
@@ -359,4 +416,93 @@ pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source
         crate::units::human_size(estimate),
         crate::units::human_size(estimate / 8)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_temporary_names_are_recognised() {
+        assert_eq!(
+            temporary_owner(".drx-collect-n-20261124T100000Z.tgz.part-4242"),
+            Some(4242)
+        );
+        assert_eq!(
+            temporary_owner(".drx-collect-n-20261124T100000Z.tgz.part-4242.003"),
+            Some(4242)
+        );
+        assert_eq!(
+            temporary_owner(".drx-collect-n-20261124T100000Z.zip.sha256.tmp-77-0"),
+            Some(77)
+        );
+        for foreign in [
+            "drx-collect-n-20261124T100000Z.tgz.part-4242",
+            ".drx-collect-n-20261124T100000Z.txt.part-4242",
+            ".drx-collect-n-20261124T100000Z.tgz.part-x",
+            ".drx-collect-n-20261124T100000Z.tgz.part-1.x",
+            ".drx-collect.lock",
+            ".other.tgz.part-1",
+        ] {
+            assert_eq!(temporary_owner(foreign), None, "{foreign}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stale_temporaries_of_dead_runs_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // A process that has surely exited: a child we waited for.
+        let dead = std::process::Command::new("true")
+            .spawn()
+            .and_then(|mut c| c.wait().map(|_| c.id()))
+            .unwrap();
+        let alive = std::process::id(); // our own pid: never removed
+        let stale = format!(".drx-collect-n-20261124T100000Z.tgz.part-{dead}");
+        let stale_part = format!(".drx-collect-n-20261124T100000Z.tgz.part-{dead}.002");
+        let ours_now = format!(".drx-collect-n-20261124T110000Z.tgz.part-{alive}");
+        let foreign = "notes.part-1";
+        for name in [&stale, &stale_part, &ours_now, &foreign.to_string()] {
+            std::fs::write(d.join(name), b"x").unwrap();
+        }
+        // A link with a stale name is not a file we wrote.
+        let link = format!(".drx-collect-n-20261124T120000Z.tgz.part-{dead}");
+        std::os::unix::fs::symlink("/etc/hostname", d.join(&link)).unwrap();
+        let removed = remove_stale_temporaries(d);
+        assert_eq!(removed, vec![d.join(&stale), d.join(&stale_part)]);
+        assert!(d.join(&ours_now).exists());
+        assert!(d.join(foreign).exists());
+        assert!(d.join(&link).symlink_metadata().is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_sidecar_link_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let bundle = dir.path().join("drx-collect-n-20261124T100000Z.tgz");
+        std::os::unix::fs::symlink(
+            &victim,
+            dir.path().join("drx-collect-n-20261124T100000Z.tgz.sha256"),
+        )
+        .unwrap();
+        let sidecar = write_sidecar(&bundle, &"a".repeat(64)).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = std::fs::symlink_metadata(&sidecar).unwrap();
+        assert!(meta.is_file());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        // The temporary bundle is never created through a link either.
+        let target = dir.path().join("created-through-link");
+        std::os::unix::fs::symlink(
+            &target,
+            dir.path()
+                .join(format!(".x.tgz.part-{}", std::process::id())),
+        )
+        .unwrap();
+        assert!(TempFile::create(dir.path(), "x.tgz").is_err());
+        assert!(!target.exists());
+    }
 }

@@ -1,7 +1,9 @@
 //! Turns manifest items into concrete sources: globs expanded under `--root`, `dir/**` walked,
 //! Windows paths mapped (`C:\x\y` → `ROOT/C/x/y`, bundle path `files/C/x/y`), conditions checked.
+use super::names;
 use crate::index::{ItemKind, Status};
 use crate::manifest::{Item, Manifest, Os, What};
+use crate::platform;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -33,6 +35,8 @@ pub struct FileSource {
     pub bundle_path: String,
     pub log: bool,
     pub skip_binary: bool,
+    /// `cp949` or `bytes` when the file's name is not UTF-8 (see `names`).
+    pub name_encoding: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,26 +100,138 @@ impl Roots<'_> {
         }
     }
 
-    /// The logical path of a file found on this machine.
-    fn logical_of(&self, found: &Path) -> String {
+    /// The logical path of a file found on this machine (`found` as matched, links not
+    /// resolved: the name the user knows), as the bundle and the index name it.
+    fn name_of_found(&self, found: &Path) -> names::Name {
         let relative = match self.root {
             Some(root) => found.strip_prefix(root).unwrap_or(found).to_path_buf(),
             None => found.to_path_buf(),
         };
+        let mut raw = platform::path_bytes(&relative);
         // Only this machine's own separator is one: on Linux a backslash is part of a file name.
-        let text = relative.to_string_lossy();
-        let text = if std::path::MAIN_SEPARATOR == '\\' {
-            text.replace('\\', "/")
-        } else {
-            text.into_owned()
-        };
-        let text = match text.as_bytes() {
-            [drive, b':', ..] if drive.is_ascii_alphabetic() => {
-                format!("{}{}", (*drive as char).to_ascii_uppercase(), &text[2..])
+        if std::path::MAIN_SEPARATOR == '\\' {
+            for byte in &mut raw {
+                if *byte == b'\\' {
+                    *byte = b'/';
+                }
             }
-            _ => text,
-        };
-        format!("/{}", text.trim_start_matches('/'))
+        }
+        if let [drive, b':', ..] = raw.as_mut_slice() {
+            if drive.is_ascii_alphabetic() {
+                drive.make_ascii_uppercase();
+                raw.remove(1);
+            }
+        }
+        let start = raw.iter().position(|&b| b != b'/').unwrap_or(raw.len());
+        let mut logical = vec![b'/'];
+        logical.extend_from_slice(&raw[start..]);
+        names::name_of(&logical)
+    }
+
+    fn logical_of(&self, found: &Path) -> String {
+        self.name_of_found(found).source
+    }
+
+    /// Every file system entry matching a logical pattern, as `(as matched, where it really
+    /// is)`. Under `--root` each component is resolved inside the root: a link's absolute target
+    /// is taken relative to the root and `..` stops at it, so nothing outside the root is ever
+    /// named (`ROOT/etc/bsr.d/x.res -> /etc/passwd` is `ROOT/etc/passwd`).
+    fn find(&self, logical: &str) -> Vec<(PathBuf, PathBuf)> {
+        match self.root {
+            Some(root) => self.find_in_root(root, logical),
+            None => self
+                .glob(logical)
+                .into_iter()
+                .map(|p| (p.clone(), p))
+                .collect(),
+        }
+    }
+
+    fn find_in_root(&self, root: &Path, logical: &str) -> Vec<(PathBuf, PathBuf)> {
+        let options = self.match_options();
+        // (as matched, relative to the root; resolved, relative to the root)
+        let mut states: Vec<(PathBuf, PathBuf)> = vec![(PathBuf::new(), PathBuf::new())];
+        for component in logical.split('/').filter(|c| !c.is_empty()) {
+            let mut next = Vec::new();
+            let wild = component.contains(['*', '?', '[']);
+            let pattern = if wild {
+                match glob::Pattern::new(component) {
+                    Ok(pattern) => Some(pattern),
+                    Err(_) => return Vec::new(),
+                }
+            } else {
+                None
+            };
+            for (matched, resolved) in &states {
+                let dir = root.join(resolved);
+                let mut names: Vec<std::ffi::OsString> = Vec::new();
+                match &pattern {
+                    None => {
+                        let exact = std::ffi::OsString::from(component);
+                        if !options.case_sensitive && dir.join(&exact).symlink_metadata().is_err() {
+                            // Windows names compare without case.
+                            if let Ok(entries) = std::fs::read_dir(&dir) {
+                                names.extend(
+                                    entries
+                                        .filter_map(|e| e.ok())
+                                        .map(|e| e.file_name())
+                                        .filter(|n| {
+                                            n.to_string_lossy().eq_ignore_ascii_case(component)
+                                        })
+                                        .take(1),
+                                );
+                            }
+                        }
+                        if names.is_empty() {
+                            names.push(exact);
+                        }
+                    }
+                    Some(pattern) => {
+                        if let Ok(entries) = std::fs::read_dir(&dir) {
+                            names.extend(
+                                entries
+                                    .filter_map(|e| e.ok())
+                                    .map(|e| e.file_name())
+                                    .filter(|n| {
+                                        pattern.matches_with(&n.to_string_lossy(), options)
+                                    }),
+                            );
+                            names.sort();
+                        }
+                    }
+                }
+                for name in names {
+                    let Some(real) = resolve_in_root(root, &resolved.join(&name)) else {
+                        continue;
+                    };
+                    if real.symlink_metadata().is_err() {
+                        continue;
+                    }
+                    let real = real.strip_prefix(root).unwrap_or(&real).to_path_buf();
+                    next.push((matched.join(&name), real));
+                    if next.len() >= MAX_MATCHES {
+                        break;
+                    }
+                }
+            }
+            states = next;
+            if states.is_empty() {
+                break;
+            }
+        }
+        states
+            .into_iter()
+            .filter(|(matched, _)| !matched.as_os_str().is_empty())
+            .map(|(matched, real)| (root.join(matched), root.join(real)))
+            .collect()
+    }
+
+    fn match_options(&self) -> glob::MatchOptions {
+        glob::MatchOptions {
+            case_sensitive: self.os == Os::Linux,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        }
     }
 
     fn glob(&self, logical: &str) -> Vec<PathBuf> {
@@ -127,16 +243,82 @@ impl Roots<'_> {
             ),
             None => self.fs_path(logical).to_string_lossy().into_owned(),
         };
-        let options = glob::MatchOptions {
-            case_sensitive: self.os == Os::Linux,
-            require_literal_separator: true,
-            require_literal_leading_dot: false,
-        };
-        match glob::glob_with(&base, options) {
+        match glob::glob_with(&base, self.match_options()) {
             Ok(paths) => paths.filter_map(|p| p.ok()).collect(),
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// Most links followed resolving one path (the kernel's limit too); more is a loop.
+const MAX_LINKS: usize = 40;
+/// Most entries one pattern may match while it is expanded (a bound on work, above the per-item
+/// file cap).
+const MAX_MATCHES: usize = 200_000;
+
+/// Resolves `relative` inside `root` as if `root` were `/`: every link on the way is followed,
+/// an absolute target is taken from the root, `..` never climbs above the root. The result is
+/// under `root` and has no link in it (its last component may not exist). `None` on a loop.
+pub fn resolve_in_root(root: &Path, relative: &Path) -> Option<PathBuf> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    let mut done: Vec<OsString> = Vec::new();
+    let mut todo: VecDeque<OsString> = VecDeque::new();
+    let push_front = |todo: &mut VecDeque<OsString>, path: &Path| {
+        let mut parts: Vec<OsString> = Vec::new();
+        for component in path.components() {
+            match component {
+                Component::Normal(name) => parts.push(name.to_os_string()),
+                Component::ParentDir => parts.push(OsString::from("..")),
+                // `C:` of a Windows target: the drive is the first directory under the root.
+                Component::Prefix(prefix) => {
+                    let text = prefix.as_os_str().to_string_lossy();
+                    if let Some(drive) = text.strip_suffix(':').filter(|d| d.len() == 1) {
+                        parts.push(OsString::from(drive.to_ascii_uppercase()));
+                    }
+                }
+                Component::RootDir | Component::CurDir => {}
+            }
+        }
+        for part in parts.into_iter().rev() {
+            todo.push_front(part);
+        }
+    };
+    push_front(&mut todo, relative);
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        if part == ".." {
+            done.pop();
+            continue;
+        }
+        let mut candidate = root.to_path_buf();
+        candidate.extend(&done);
+        candidate.push(&part);
+        let is_link = candidate
+            .symlink_metadata()
+            .is_ok_and(|meta| meta.file_type().is_symlink());
+        if !is_link {
+            done.push(part);
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return None;
+        }
+        let target = std::fs::read_link(&candidate).ok()?;
+        if target.has_root()
+            || target
+                .components()
+                .next()
+                .is_some_and(|c| matches!(c, Component::Prefix(_)))
+        {
+            done.clear();
+        }
+        push_front(&mut todo, &target);
+    }
+    let mut resolved = root.to_path_buf();
+    resolved.extend(&done);
+    Some(resolved)
 }
 
 /// Lexically resolves `.` and `..` (`%BSR_PATH%\..\etc`).
@@ -195,7 +377,54 @@ pub fn expand(manifest: &Manifest, roots: &Roots) -> Vec<Source> {
     for item in &manifest.items {
         expand_item(item, roots, &mut sources);
     }
+    make_bundle_paths_unique(&mut sources);
     sources
+}
+
+/// Two different files never share a bundle path: a name decoded from CP949 can equal a UTF-8
+/// name beside it, an escaped name can equal a name that is literally written so. The later one
+/// then takes its escaped form, else a `~N` suffix. The same file named by two items is stored
+/// once, by the first (a second archive member of one name breaks `sha256sum -c`).
+fn make_bundle_paths_unique(sources: &mut [Source]) {
+    use std::collections::HashMap;
+    type Owner = (String, Option<&'static str>, String);
+    let mut owners: HashMap<String, Owner> = HashMap::new();
+    for source in sources.iter_mut() {
+        let Source::File(file) = source else { continue };
+        let me = (file.source.clone(), file.name_encoding);
+        let same = |owner: &Owner| owner.0 == me.0 && owner.1 == me.1;
+        match owners.get(&file.bundle_path) {
+            None => {}
+            Some(owner) if same(owner) => {
+                let already = Source::Absent {
+                    id: file.id.clone(),
+                    kind: ItemKind::File,
+                    source: file.source.clone(),
+                    status: Status::Skipped,
+                    reason: format!(
+                        "already collected by item {} as {}",
+                        owner.2, file.bundle_path
+                    ),
+                };
+                *source = already;
+                continue;
+            }
+            Some(_) => {
+                let escaped = match file.name_encoding {
+                    Some(_) => format!("files{}", file.source),
+                    None => format!("files{}", names::escape(&file.bundle_path.as_bytes()[5..])),
+                };
+                let mut candidate = escaped.clone();
+                let mut n = 2;
+                while owners.get(&candidate).is_some_and(|owner| !same(owner)) {
+                    candidate = format!("{escaped}~{n}");
+                    n += 1;
+                }
+                file.bundle_path = candidate;
+            }
+        }
+        owners.insert(file.bundle_path.clone(), (me.0, me.1, file.id.clone()));
+    }
 }
 
 fn kind_of(item: &Item) -> ItemKind {
@@ -231,7 +460,7 @@ fn expand_item(item: &Item, roots: &Roots, out: &mut Vec<Source>) {
         let any = item.when_exists.iter().any(|path| {
             roots
                 .logical(path)
-                .is_some_and(|logical| !roots.glob(&logical).is_empty())
+                .is_some_and(|logical| !roots.find(&logical).is_empty())
         });
         if !any {
             out.push(absent(
@@ -262,7 +491,9 @@ fn expand_item(item: &Item, roots: &Roots, out: &mut Vec<Source>) {
                 .iter()
                 .filter_map(|p| glob::Pattern::new(p).ok())
                 .collect();
-            let mut found: Vec<PathBuf> = Vec::new();
+            // (as matched, where it really is)
+            let mut found: Vec<(PathBuf, PathBuf)> = Vec::new();
+            let mut specials: Vec<(PathBuf, &'static str)> = Vec::new();
             for path in paths {
                 let Some(logical) = roots.logical(path) else {
                     continue;
@@ -271,72 +502,146 @@ fn expand_item(item: &Item, roots: &Roots, out: &mut Vec<Source>) {
                     Some(base) => (base.to_string(), true),
                     None => (logical.clone(), false),
                 };
-                for matched in roots.glob(&base) {
-                    if recursive && matched.is_dir() {
-                        walk(&matched, &mut found, out, item, roots);
-                    } else if matched.is_file() || is_special_readable(&matched) {
-                        found.push(matched);
+                for (matched, real) in roots.find(&base) {
+                    let Ok(meta) = std::fs::metadata(&real) else {
+                        continue;
+                    };
+                    if recursive && meta.is_dir() {
+                        walk(&matched, &real, &mut found, &mut specials, out, item, roots);
+                    } else if meta.is_file() {
+                        found.push((matched, real));
+                    } else if let Some(what) = special_kind(&meta) {
+                        specials.push((matched, what));
                     }
                 }
             }
             found.sort();
-            found.dedup();
-            let mut taken = 0;
-            for fs_path in found {
-                let name = fs_path
-                    .file_name()
+            found.dedup_by(|a, b| a.0 == b.0);
+            let file_name = |path: &Path| {
+                path.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if excluded.iter().any(|pattern| pattern.matches(&name)) {
-                    continue;
-                }
-                if taken == MAX_FILES_PER_ITEM {
-                    out.push(absent(
-                        Status::Skipped,
-                        format!("more than {MAX_FILES_PER_ITEM} files; the rest were left out"),
-                    ));
-                    break;
-                }
-                taken += 1;
-                let logical = roots.logical_of(&fs_path);
+                    .unwrap_or_default()
+            };
+            found.retain(|(matched, _)| {
+                let name = file_name(matched);
+                !excluded.iter().any(|pattern| pattern.matches(&name))
+            });
+            specials.retain(|(matched, _)| {
+                let name = file_name(matched);
+                !excluded.iter().any(|pattern| pattern.matches(&name))
+            });
+            let mut capped = 0;
+            if found.len() > MAX_FILES_PER_ITEM {
+                // Keep the newest: for date-named logs the alphabetical order is the oldest first.
+                let mut dated: Vec<(std::time::SystemTime, (PathBuf, PathBuf))> = found
+                    .into_iter()
+                    .map(|pair| {
+                        let mtime = std::fs::metadata(&pair.1)
+                            .and_then(|m| m.modified())
+                            .unwrap_or(std::time::UNIX_EPOCH);
+                        (mtime, pair)
+                    })
+                    .collect();
+                dated.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1 .0.cmp(&a.1 .0)));
+                capped = dated.len() - MAX_FILES_PER_ITEM;
+                dated.truncate(MAX_FILES_PER_ITEM);
+                found = dated.into_iter().map(|(_, pair)| pair).collect();
+                found.sort();
+            }
+            for (matched, what) in &specials {
+                out.push(Source::Absent {
+                    id: item.id.clone(),
+                    kind: ItemKind::File,
+                    source: roots.logical_of(matched),
+                    status: Status::Skipped,
+                    reason: format!("{what}, not a regular file: not read"),
+                });
+            }
+            let taken = found.len();
+            for (matched, fs_path) in found {
+                let name = roots.name_of_found(&matched);
                 out.push(Source::File(FileSource {
                     id: item.id.clone(),
-                    source: logical.clone(),
+                    source: name.source,
                     fs_path,
-                    bundle_path: format!("files{logical}"),
+                    bundle_path: format!("files{}", name.bundle),
                     log: *log,
                     skip_binary: *skip_binary,
+                    name_encoding: name.encoding,
                 }));
             }
-            if taken == 0 {
+            if capped > 0 {
+                out.push(absent(
+                    Status::Skipped,
+                    format!(
+                        "more than {MAX_FILES_PER_ITEM} files: the newest {MAX_FILES_PER_ITEM} were kept, the {capped} oldest (by modification time) left out"
+                    ),
+                ));
+            }
+            if taken == 0 && specials.is_empty() {
                 out.push(absent(Status::Missing, "no such file".to_string()));
             }
         }
     }
 }
 
-/// Character devices and FIFOs are never read (a FIFO would block forever); /proc files are
-/// regular files of size 0 and pass `is_file`.
-fn is_special_readable(_path: &Path) -> bool {
-    false
+/// What a file system entry is when it is not a regular file or a directory. FIFOs, sockets and
+/// devices are never opened (a FIFO blocks, a device reads without end): they are named instead.
+fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    platform::special_file_kind(meta)
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>, out: &mut Vec<Source>, item: &Item, roots: &Roots) {
-    for entry in walkdir::WalkDir::new(dir)
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    matched_dir: &Path,
+    real_dir: &Path,
+    found: &mut Vec<(PathBuf, PathBuf)>,
+    specials: &mut Vec<(PathBuf, &'static str)>,
+    out: &mut Vec<Source>,
+    item: &Item,
+    roots: &Roots,
+) {
+    let as_matched = |path: &Path| match path.strip_prefix(real_dir) {
+        Ok(rest) if rest.as_os_str().is_empty() => matched_dir.to_path_buf(),
+        Ok(rest) => matched_dir.join(rest),
+        Err(_) => path.to_path_buf(),
+    };
+    for entry in walkdir::WalkDir::new(real_dir)
         .follow_links(false)
         .max_depth(MAX_DEPTH)
         .sort_by_file_name()
     {
         match entry {
-            Ok(entry) if entry.file_type().is_file() => found.push(entry.into_path()),
+            Ok(entry) if entry.file_type().is_file() => {
+                found.push((as_matched(entry.path()), entry.into_path()))
+            }
             // A link to a file is read through (a resource file linked from elsewhere is still
-            // configuration); links to directories are not followed, so no loops.
-            Ok(entry) if entry.path_is_symlink() && entry.path().is_file() => {
-                found.push(entry.into_path())
+            // configuration), resolved inside the root; links to directories are not followed,
+            // so no loops.
+            Ok(entry) if entry.path_is_symlink() => {
+                let real = match roots.root {
+                    Some(root) => entry
+                        .path()
+                        .strip_prefix(root)
+                        .ok()
+                        .and_then(|relative| resolve_in_root(root, relative)),
+                    None => Some(entry.path().to_path_buf()),
+                };
+                if let Some(real) = real.filter(|real| real.is_file()) {
+                    found.push((as_matched(entry.path()), real));
+                }
+            }
+            Ok(entry) if !entry.file_type().is_dir() => {
+                if let Some(what) = entry.metadata().ok().as_ref().and_then(special_kind) {
+                    specials.push((as_matched(entry.path()), what));
+                }
             }
             Ok(_) => {}
             Err(err) => {
-                let at = err.path().map(|p| roots.logical_of(p)).unwrap_or_default();
+                let at = err
+                    .path()
+                    .map(|p| roots.logical_of(&as_matched(p)))
+                    .unwrap_or_default();
                 let denied = err
                     .io_error()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
@@ -431,13 +736,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         touch(dir.path(), "srv/r0.res", "x");
         touch(dir.path(), "etc/drbd.d/plain.res", "x");
-        std::os::unix::fs::symlink(
-            dir.path().join("srv/r0.res"),
-            dir.path().join("etc/drbd.d/r0.res"),
-        )
-        .unwrap();
-        std::os::unix::fs::symlink(dir.path().join("etc"), dir.path().join("etc/drbd.d/loop"))
-            .unwrap();
+        // Absolute targets are paths of the sysroot.
+        std::os::unix::fs::symlink("/srv/r0.res", dir.path().join("etc/drbd.d/r0.res")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("etc/drbd.d/loop")).unwrap();
         let sources = plan(
             "name='t'\nos='linux'\n[[item]]\nid='d'\nfiles=['/etc/drbd.d/**']\n",
             dir.path(),
@@ -500,6 +801,210 @@ mod tests {
         assert_eq!(
             roots.logical("%DRXC_TEST_DIR%\\..\\etc").as_deref(),
             Some("/C/etc")
+        );
+    }
+
+    #[cfg(unix)]
+    fn files(sources: &[Source]) -> Vec<&FileSource> {
+        sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::File(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_resolved_inside_the_root_never_on_this_machine() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(root, "etc/passwd", "root-of-the-sysroot\n");
+        touch(root, "srv/real.d/r1.res", "x");
+        std::fs::create_dir_all(root.join("etc/bsr.d")).unwrap();
+        // Absolute: means the sysroot's /etc/passwd, not this machine's.
+        symlink("/etc/passwd", root.join("etc/bsr.d/abs.res")).unwrap();
+        // `..` stops at the root.
+        symlink(
+            "../../../../../../etc/passwd",
+            root.join("etc/bsr.d/up.res"),
+        )
+        .unwrap();
+        // Exists on this machine only.
+        symlink("/etc/os-release", root.join("etc/bsr.d/host-only.res")).unwrap();
+        // A directory reached through an absolute link, globbed and walked.
+        symlink("/srv/real.d", root.join("etc/drbd.d")).unwrap();
+        // A loop.
+        symlink("/etc/bsr.d/loop.res", root.join("etc/bsr.d/loop.res")).unwrap();
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='bsr'\nfiles=['/etc/bsr.d/*.res']\n[[item]]\nid='walk'\nfiles=['/etc/bsr.d/**']\n[[item]]\nid='drbd'\nfiles=['/etc/drbd.d/*.res']\n[[item]]\nid='drbd-walk'\nfiles=['/etc/drbd.d/**']\n",
+            root,
+            Os::Linux,
+        );
+        let found = files(&sources);
+        for file in &found {
+            assert!(
+                file.fs_path.starts_with(root),
+                "{} read from outside the root: {}",
+                file.bundle_path,
+                file.fs_path.display()
+            );
+        }
+        let pairs: Vec<(&str, &str)> = found
+            .iter()
+            .map(|f| (f.id.as_str(), f.bundle_path.as_str()))
+            .collect();
+        // A file two items name is stored once, by the first.
+        assert_eq!(
+            pairs,
+            [
+                ("bsr", "files/etc/bsr.d/abs.res"),
+                ("bsr", "files/etc/bsr.d/up.res"),
+                ("drbd", "files/etc/drbd.d/r1.res"),
+            ]
+        );
+        assert_eq!(found[0].fs_path, root.join("etc/passwd"));
+        assert_eq!(found[1].fs_path, root.join("etc/passwd"));
+        assert_eq!(found[2].fs_path, root.join("srv/real.d/r1.res"));
+        let already = sources
+            .iter()
+            .filter(|s| matches!(s, Source::Absent { reason, .. } if reason.starts_with("already collected by item")))
+            .count();
+        assert_eq!(already, 3);
+        assert_eq!(resolve_in_root(root, Path::new("etc/bsr.d/loop.res")), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_cap_keeps_the_newest_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("var/log/drx");
+        std::fs::create_dir_all(&logs).unwrap();
+        let base = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let total = MAX_FILES_PER_ITEM + 3;
+        for n in 0..total {
+            // Date-named: alphabetical order is the oldest first.
+            let path = logs.join(format!("drx-{n:06}.log"));
+            let file = std::fs::File::create(&path).unwrap();
+            file.set_modified(base + Duration::from_secs(n as u64))
+                .unwrap();
+        }
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='logs'\nfiles=['/var/log/drx/*.log']\n",
+            dir.path(),
+            Os::Linux,
+        );
+        let paths = bundle_paths(&sources);
+        assert_eq!(paths.len(), MAX_FILES_PER_ITEM);
+        assert_eq!(paths[0], "files/var/log/drx/drx-000003.log");
+        assert_eq!(
+            paths.last().unwrap(),
+            &format!("files/var/log/drx/drx-{:06}.log", total - 1)
+        );
+        let note = sources.iter().find_map(|s| match s {
+            Source::Absent { reason, .. } => Some(reason.clone()),
+            _ => None,
+        });
+        assert!(note.unwrap().contains("the 3 oldest"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_named_not_missing_and_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("var/log")).unwrap();
+        let fifo = dir.path().join("var/log/messages");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='messages'\nfiles=['/var/log/messages*']\n[[item]]\nid='walk'\nfiles=['/var/log/**']\n",
+            dir.path(),
+            Os::Linux,
+        );
+        let reasons: Vec<(Status, String)> = sources
+            .iter()
+            .map(|s| match s {
+                Source::Absent { status, reason, .. } => (*status, reason.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        for (status, reason) in reasons {
+            assert_eq!(status, Status::Skipped);
+            assert!(reason.contains("FIFO"), "{reason}");
+        }
+        // On the live system too: /dev/null is a device.
+        let manifest = parse(
+            "name='t'\nos='linux'\n[[item]]\nid='null'\nfiles=['/dev/null']\n",
+            "t",
+        )
+        .unwrap();
+        let live = expand(
+            &manifest,
+            &Roots {
+                root: None,
+                os: Os::Linux,
+            },
+        );
+        match &live[0] {
+            Source::Absent { reason, .. } => {
+                assert!(reason.contains("character device"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_stay_distinct_and_reversible() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("var/log/drx");
+        std::fs::create_dir_all(&logs).unwrap();
+        let names: [&[u8]; 4] = [
+            b"\xBF\xC0\xB7\xF9.log", // 오류.log in CP949
+            b"\xC1\xA4\xBA\xB8.log", // 정보.log in CP949
+            "오류.log".as_bytes(),   // the same name in UTF-8
+            b"\xFF\xFE.log",         // neither
+        ];
+        for name in names {
+            std::fs::write(logs.join(std::ffi::OsStr::from_bytes(name)), name).unwrap();
+        }
+        let sources = plan(
+            "name='t'\nos='linux'\n[[item]]\nid='logs'\nfiles=['/var/log/drx/*.log']\n",
+            dir.path(),
+            Os::Linux,
+        );
+        let found = files(&sources);
+        assert_eq!(found.len(), 4);
+        let mut paths: Vec<&str> = found.iter().map(|f| f.bundle_path.as_str()).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), 4, "bundle paths collide: {paths:?}");
+        for file in &found {
+            let raw = std::fs::read(&file.fs_path).unwrap();
+            let real = format!("/var/log/drx/{}", String::from_utf8_lossy(&raw));
+            match file.name_encoding {
+                None => assert_eq!(file.source, real),
+                Some(_) => {
+                    let back = names::unescape(&file.source).unwrap();
+                    let mut expected = b"/var/log/drx/".to_vec();
+                    expected.extend_from_slice(&raw);
+                    assert_eq!(back, expected);
+                }
+            }
+        }
+        let decoded: Vec<&str> = found
+            .iter()
+            .filter(|f| f.name_encoding == Some("cp949"))
+            .map(|f| f.bundle_path.as_str())
+            .collect();
+        assert!(
+            decoded.contains(&"files/var/log/drx/정보.log"),
+            "{decoded:?}"
         );
     }
 }

@@ -1,7 +1,12 @@
 //! `--keep N` and `--keep-size SIZE`: after a run, delete the oldest bundles that drx-collect made
-//! for this host in the output directory, with their sidecars, map files and split parts. A file is
-//! ours only if its name is exactly what `collect` writes; nothing else is ever touched.
+//! for this host in the output directory, with their sidecars and split parts. A name is not
+//! proof: a bundle counts as ours only when its files are regular files (not links, one name
+//! each) owned by us and its `.sha256` sidecar, also ours, lists exactly those files; before one
+//! is deleted, every file's checksum must match its sidecar. Anything else, however it is named,
+//! is never touched (map files live where `--map-file` says and are never deleted here).
 use crate::error::{Error, Result};
+use crate::platform;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +34,9 @@ pub struct Snapshot {
     /// The data files: the bundle, or its parts in order.
     pub files: Vec<PathBuf>,
     pub bytes: u64,
+    /// What its sidecar says each file's SHA-256 is (in the order of `files`); empty when the
+    /// sidecar is missing or does not list exactly these files.
+    pub sums: Vec<String>,
 }
 
 impl Snapshot {
@@ -103,6 +111,7 @@ pub fn snapshots(dir: &Path, host: &str) -> Result<Vec<Snapshot>> {
             number,
             files: Vec::new(),
             bytes: 0,
+            sums: Vec::new(),
         });
         snapshot.bytes += meta.len();
         match part {
@@ -118,7 +127,89 @@ pub fn snapshots(dir: &Path, host: &str) -> Result<Vec<Snapshot>> {
                 .extend(list.into_iter().map(|(_, path)| path));
         }
     }
-    Ok(found.into_values().collect())
+    let mut all: Vec<Snapshot> = found.into_values().collect();
+    for snapshot in &mut all {
+        snapshot.sums = sidecar_sums(dir, snapshot).unwrap_or_default();
+    }
+    Ok(all)
+}
+
+/// A file we may have written: a regular file (not a link), with one name, owned by us.
+fn is_own_file(path: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    let owner_ok = match (platform::file_owner(&meta), platform::current_owner()) {
+        (Some(owner), Some(me)) => owner == me,
+        _ => true,
+    };
+    meta.is_file() && owner_ok && platform::file_links(&meta).is_none_or(|n| n == 1)
+}
+
+/// The checksums the snapshot's sidecar gives its files, when the sidecar is ours and lists
+/// exactly the snapshot's files: `SUM  NAME.tgz` for a whole bundle; for a split one, the
+/// listing `collect --split` writes, declaring the part count, with parts 1..=n all present.
+fn sidecar_sums(dir: &Path, snapshot: &Snapshot) -> Option<Vec<String>> {
+    let sidecar = dir.join(format!("{}.sha256", snapshot.name));
+    if !is_own_file(&sidecar) || !snapshot.files.iter().all(|f| is_own_file(f)) {
+        return None;
+    }
+    let meta = std::fs::symlink_metadata(&sidecar).ok()?;
+    if meta.len() > 1 << 20 {
+        return None;
+    }
+    let text = std::fs::read_to_string(&sidecar).ok()?;
+    let mut listed: BTreeMap<String, String> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (sum, name) = line.split_once("  ")?;
+        if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        listed.insert(name.to_string(), sum.to_ascii_lowercase());
+    }
+    let names: Vec<String> = snapshot
+        .files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    if snapshot.is_split() {
+        let declared = crate::archive::split::declared_parts(&text)?;
+        let expected: Vec<String> = (1..=declared)
+            .map(|n| crate::archive::split::part_name(&snapshot.name, n))
+            .collect();
+        // Parts plus the joined bundle's own line.
+        if names != expected || listed.len() != declared + 1 {
+            return None;
+        }
+    } else if listed.len() != 1 {
+        return None;
+    }
+    names.iter().map(|n| listed.get(n).cloned()).collect()
+}
+
+/// True when every file of the snapshot still has the checksum its sidecar gives.
+fn checksums_match(snapshot: &Snapshot) -> bool {
+    if snapshot.sums.len() != snapshot.files.len() || snapshot.files.is_empty() {
+        return false;
+    }
+    snapshot
+        .files
+        .iter()
+        .zip(&snapshot.sums)
+        .all(|(file, sum)| {
+            let Ok(mut handle) = std::fs::File::open(file) else {
+                return false;
+            };
+            let mut hasher = Sha256::new();
+            if std::io::copy(&mut handle, &mut hasher).is_err() {
+                return false;
+            }
+            crate::manifest::hex(&hasher.finalize()) == *sum
+        })
 }
 
 /// Which snapshots (oldest first) the policy drops; the newest is always kept.
@@ -152,7 +243,11 @@ pub fn apply(dir: &Path, host: &str, policy: Policy, just_written: &Path) -> Res
     if !policy.is_set() {
         return Ok(Vec::new());
     }
-    let all = snapshots(dir, host)?;
+    // Only bundles whose sidecar vouches for them take part: the others are not ours.
+    let all: Vec<Snapshot> = snapshots(dir, host)?
+        .into_iter()
+        .filter(|s| !s.sums.is_empty())
+        .collect();
     let written = just_written
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -160,6 +255,9 @@ pub fn apply(dir: &Path, host: &str, policy: Policy, just_written: &Path) -> Res
     let mut removed = Vec::new();
     for position in doomed(&all, policy, &written) {
         let snapshot = &all[position];
+        if !checksums_match(snapshot) {
+            continue;
+        }
         for file in &snapshot.files {
             std::fs::remove_file(file).map_err(|err| {
                 Error::io(
@@ -169,19 +267,9 @@ pub fn apply(dir: &Path, host: &str, policy: Policy, just_written: &Path) -> Res
                     "check the directory's permissions",
                 )
             })?;
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let _ = std::fs::remove_file(file.with_file_name(format!("{name}.sha256")));
         }
-        // The whole bundle's sidecar and map file are named after the bundle, split or not.
-        for extra in [
-            format!("{}.sha256", snapshot.name),
-            format!("{}.map.json", snapshot.name),
-        ] {
-            let _ = std::fs::remove_file(dir.join(extra));
-        }
+        // The sidecar is named after the bundle, split or not.
+        let _ = std::fs::remove_file(dir.join(format!("{}.sha256", snapshot.name)));
         removed.push(dir.join(&snapshot.name));
     }
     Ok(removed)
@@ -215,6 +303,41 @@ mod tests {
         std::fs::write(dir.join(name), vec![b'x'; bytes]).unwrap();
     }
 
+    fn sum(dir: &Path, name: &str) -> String {
+        crate::manifest::hex(&Sha256::digest(std::fs::read(dir.join(name)).unwrap()))
+    }
+
+    /// A bundle as `collect` leaves it: the file and its sidecar.
+    fn bundle(dir: &Path, name: &str, bytes: usize) {
+        write(dir, name, bytes);
+        let line = format!("{}  {name}\n", sum(dir, name));
+        std::fs::write(dir.join(format!("{name}.sha256")), line).unwrap();
+    }
+
+    /// A split bundle as `collect --split` leaves it: parts and one listing.
+    fn split_bundle(dir: &Path, name: &str, parts: &[usize]) {
+        let mut listing = format!(
+            "# drx-collect split bundle: {} parts of at most 9 bytes\n",
+            parts.len()
+        );
+        for (i, &bytes) in parts.iter().enumerate() {
+            let part = crate::archive::split::part_name(name, i + 1);
+            write(dir, &part, bytes);
+            listing.push_str(&format!("{}  {part}\n", sum(dir, &part)));
+        }
+        listing.push_str(&format!("{}  {name}\n", "0".repeat(64)));
+        std::fs::write(dir.join(format!("{name}.sha256")), listing).unwrap();
+    }
+
+    fn left(dir: &Path) -> Vec<String> {
+        let mut left: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        left
+    }
+
     #[test]
     fn keeps_the_newest_and_leaves_foreign_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -226,9 +349,8 @@ mod tests {
             "notes.txt",
         ];
         for name in names {
-            write(dir.path(), name, 1);
+            bundle(dir.path(), name, 1);
         }
-        write(dir.path(), "drx-collect-n-20261124T100000Z.tgz.sha256", 1);
         let last = dir.path().join(names[2]);
         let policy = Policy {
             keep: Some(2),
@@ -253,7 +375,7 @@ mod tests {
             "drx-collect-n-20261124T100000Z-2.tgz",
             "drx-collect-n-20261124T100000Z.tgz",
         ] {
-            write(dir.path(), name, 1);
+            bundle(dir.path(), name, 1);
         }
         let all = snapshots(dir.path(), "n").unwrap();
         let numbers: Vec<u32> = all.iter().map(|s| s.number).collect();
@@ -265,13 +387,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         // Oldest: split into two parts of 600 bytes.
-        write(d, "drx-collect-n-20261124T100000Z.tgz.001", 600);
-        write(d, "drx-collect-n-20261124T100000Z.tgz.001.sha256", 10);
-        write(d, "drx-collect-n-20261124T100000Z.tgz.002", 600);
-        write(d, "drx-collect-n-20261124T100000Z.tgz.002.sha256", 10);
-        write(d, "drx-collect-n-20261124T100000Z.tgz.sha256", 10);
-        write(d, "drx-collect-n-20261124T110000Z.tgz", 500);
-        write(d, "drx-collect-n-20261124T120000Z.tgz", 500);
+        split_bundle(d, "drx-collect-n-20261124T100000Z.tgz", &[600, 600]);
+        bundle(d, "drx-collect-n-20261124T110000Z.tgz", 500);
+        bundle(d, "drx-collect-n-20261124T120000Z.tgz", 500);
         write(d, "foreign.tgz.001", 5000);
         let all = snapshots(d, "n").unwrap();
         assert_eq!(all.len(), 3);
@@ -284,16 +402,13 @@ mod tests {
         let last = d.join("drx-collect-n-20261124T120000Z.tgz");
         let removed = apply(d, "n", policy, &last).unwrap();
         assert_eq!(removed, vec![d.join("drx-collect-n-20261124T100000Z.tgz")]);
-        let mut left: Vec<String> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
         assert_eq!(
-            left,
+            left(d),
             vec![
                 "drx-collect-n-20261124T110000Z.tgz",
+                "drx-collect-n-20261124T110000Z.tgz.sha256",
                 "drx-collect-n-20261124T120000Z.tgz",
+                "drx-collect-n-20261124T120000Z.tgz.sha256",
                 "foreign.tgz.001"
             ]
         );
@@ -302,8 +417,8 @@ mod tests {
     #[test]
     fn the_newest_bundle_is_kept_even_when_larger_than_keep_size() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "drx-collect-n-20261124T100000Z.tgz", 100);
-        write(dir.path(), "drx-collect-n-20261124T110000Z.tgz", 900);
+        bundle(dir.path(), "drx-collect-n-20261124T100000Z.tgz", 100);
+        bundle(dir.path(), "drx-collect-n-20261124T110000Z.tgz", 900);
         let last = dir.path().join("drx-collect-n-20261124T110000Z.tgz");
         let policy = Policy {
             keep: Some(5),
@@ -312,5 +427,82 @@ mod tests {
         let removed = apply(dir.path(), "n", policy, &last).unwrap();
         assert_eq!(removed.len(), 1);
         assert!(last.exists());
+    }
+
+    #[test]
+    fn files_only_named_like_bundles_are_never_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Named like this host's bundles, but no sidecar vouches for them.
+        write(d, "drx-collect-n-20261120T100000Z.tgz", 10);
+        // A sidecar that names another file, and one whose checksum no longer matches.
+        write(d, "drx-collect-n-20261121T100000Z.tgz", 10);
+        std::fs::write(
+            d.join("drx-collect-n-20261121T100000Z.tgz.sha256"),
+            format!("{}  something-else.tgz\n", "a".repeat(64)),
+        )
+        .unwrap();
+        bundle(d, "drx-collect-n-20261122T100000Z.tgz", 10);
+        write(d, "drx-collect-n-20261122T100000Z.tgz", 11);
+        // Stray parts without a listing, and a map file we never write there.
+        write(d, "drx-collect-n-20261123T100000Z.tgz.001", 10);
+        write(d, "drx-collect-n-20261123T100000Z.tgz.map.json", 10);
+        bundle(d, "drx-collect-n-20261124T100000Z.tgz", 1);
+        bundle(d, "drx-collect-n-20261125T100000Z.tgz", 1);
+        let before = left(d);
+        let last = d.join("drx-collect-n-20261125T100000Z.tgz");
+        let policy = Policy {
+            keep: Some(1),
+            keep_size: None,
+        };
+        let removed = apply(d, "n", policy, &last).unwrap();
+        assert_eq!(removed, vec![d.join("drx-collect-n-20261124T100000Z.tgz")]);
+        let expected: Vec<String> = before
+            .into_iter()
+            .filter(|n| !n.starts_with("drx-collect-n-20261124T100000Z.tgz"))
+            .collect();
+        assert_eq!(left(d), expected);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_named_like_a_bundle_is_not_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let victim = tempfile::tempdir().unwrap();
+        bundle(victim.path(), "drx-collect-n-20261120T100000Z.tgz", 5);
+        // A symbolic link and a hard link, each with a matching sidecar beside it.
+        std::os::unix::fs::symlink(
+            victim.path().join("drx-collect-n-20261120T100000Z.tgz"),
+            d.join("drx-collect-n-20261120T100000Z.tgz"),
+        )
+        .unwrap();
+        std::fs::copy(
+            victim
+                .path()
+                .join("drx-collect-n-20261120T100000Z.tgz.sha256"),
+            d.join("drx-collect-n-20261120T100000Z.tgz.sha256"),
+        )
+        .unwrap();
+        write(d, "victim", 5);
+        std::fs::hard_link(
+            d.join("victim"),
+            d.join("drx-collect-n-20261121T100000Z.tgz"),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("drx-collect-n-20261121T100000Z.tgz.sha256"),
+            format!("{}  drx-collect-n-20261121T100000Z.tgz\n", sum(d, "victim")),
+        )
+        .unwrap();
+        bundle(d, "drx-collect-n-20261125T100000Z.tgz", 1);
+        let before = left(d);
+        let last = d.join("drx-collect-n-20261125T100000Z.tgz");
+        let policy = Policy {
+            keep: Some(1),
+            keep_size: None,
+        };
+        assert!(apply(d, "n", policy, &last).unwrap().is_empty());
+        assert_eq!(left(d), before);
     }
 }

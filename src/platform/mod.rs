@@ -5,7 +5,10 @@
 //! Both `unix.rs` and `windows.rs` provide: `install_interrupt_handler`, `own_process_group`,
 //! `register_child`, `unregister_child`, `kill_tree`, `kill_all_children`, `private_file`,
 //! `set_public_mode`, `open_shared`, `decode_output`, `ansi_on_stderr`, `live_hostname`,
-//! `live_os_release`, `live_kernel`, `be_nice`, `EXTRA_COMMAND_DIRS`, `EXECUTABLE_SUFFIXES`.
+//! `live_os_release`, `live_kernel`, `be_nice`, `EXTRA_COMMAND_DIRS`, `EXECUTABLE_SUFFIXES`,
+//! and the safe-create primitives every file drx-collect writes goes through: `create_new_private`
+//! (new file, 0600, `O_EXCL | O_NOFOLLOW`), `open_lock_file`, `check_output_dir`, and
+//! `write_private_replacing` here (temporary file + rename).
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -17,6 +20,10 @@ mod windows;
 pub use windows::*;
 
 use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The environment variable every command (and so every process it starts) carries, with a value
+/// naming this run and the command: how a timeout finds a grandchild that left the process group.
+pub const CHILD_MARKER: &str = "DRX_COLLECT_CHILD";
 
 /// The signal that interrupted the run (0: none). Set from the signal handler, read everywhere
 /// work can stop early.
@@ -89,6 +96,45 @@ fn utf16le_text(bytes: &[u8]) -> Option<String> {
         .map(|pair| u16::from_le_bytes([pair[0], *pair.get(1).unwrap_or(&0)]))
         .collect();
     Some(String::from_utf16_lossy(&units))
+}
+
+/// Writes `content` to `path`, replacing it atomically: a new private temporary file beside it
+/// (`create_new_private`: never through a planted link, never an existing file), then a rename,
+/// which replaces a link at `path` itself rather than the file it points to. Every file
+/// drx-collect writes whole (sidecars, the map file) goes through here.
+pub fn write_private_replacing(path: &std::path::Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".to_string());
+    for attempt in 0..64 {
+        let temporary = dir.join(format!(".{name}.tmp-{}-{attempt}", std::process::id()));
+        let mut file = match create_new_private(&temporary) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err),
+        };
+        let written = file
+            .write_all(content)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| {
+                drop(file);
+                std::fs::rename(&temporary, path)
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        return written;
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "too many temporary files of this name already exist beside it",
+    ))
 }
 
 #[cfg(test)]

@@ -434,3 +434,69 @@ pub fn make_private(_file: &File) -> std::io::Result<()> {
 /// Windows tools print in the system's language whatever the environment says; the rules key on
 /// tokens that do not translate, and the output is decoded from the OEM code page.
 pub fn plain_output(_command: &mut Command) {}
+
+/// Creates a new file for writing, never opening an existing one (a link planted at the name
+/// exists too, so it is refused).
+pub fn create_new_private(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Opens the output directory's lock file (removed by Windows when its last handle closes).
+pub fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    lock_file_options(&mut options);
+    options.open(path)
+}
+
+/// Windows directories have ACLs, not a world-writable bit: nothing to refuse here.
+pub fn check_output_dir(_dir: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+/// Owners are ACL principals on Windows; leftovers are told apart by their name and process only.
+pub fn file_owner(_meta: &std::fs::Metadata) -> Option<u32> {
+    None
+}
+
+pub fn current_owner() -> Option<u32> {
+    None
+}
+
+/// True when a process with this id exists (or may: when in doubt, yes, so a leftover is never
+/// removed while its run may be alive).
+pub fn process_alive(pid: u32) -> bool {
+    use windows_sys::Win32::Foundation::{GetLastError, ERROR_INVALID_PARAMETER, STILL_ACTIVE};
+    use windows_sys::Win32::System::Threading::{
+        GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    };
+    // SAFETY: plain Win32 calls; the handle opened here is closed here.
+    unsafe {
+        let process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+        if process.is_null() {
+            // No such process; any other failure (access denied) means it exists.
+            return GetLastError() != ERROR_INVALID_PARAMETER;
+        }
+        let mut code = 0u32;
+        let known = GetExitCodeProcess(process, &mut code) != 0;
+        CloseHandle(process);
+        !known || code == STILL_ACTIVE as u32
+    }
+}
+
+/// The bytes of a path: Windows names are UTF-16, so UTF-8 (an unpaired surrogate, which no
+/// Windows tool writes, becomes U+FFFD).
+pub fn path_bytes(path: &Path) -> Vec<u8> {
+    path.to_string_lossy().into_owned().into_bytes()
+}
+
+/// What an entry that is neither a regular file nor a directory is, for a message.
+pub fn special_file_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let kind = meta.file_type();
+    (!kind.is_file() && !kind.is_dir()).then_some("a special file (a device or a pipe)")
+}
+
+/// Link counts need an open handle on Windows; unknown here.
+pub fn file_links(_meta: &std::fs::Metadata) -> Option<u64> {
+    None
+}

@@ -9,7 +9,6 @@
 //! collected file `filter(bundle_path)` and `apply` for each line; `obfuscate_text` /
 //! `redact_text` for text the tool writes itself; at the end `save_map` and `leak_check`.
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -368,25 +367,9 @@ fn into_string(bytes: Vec<u8>) -> String {
 }
 
 fn write_private_atomically(path: &Path, content: &[u8]) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "map".to_string());
-    let temporary = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        crate::platform::private_file(&mut options);
-        let mut file = options.open(&temporary)?;
-        // A leftover temporary file keeps its old mode through `open`; force ours.
-        crate::platform::make_private(&file)?;
-        file.write_all(content)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temporary, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
+    // The platform's safe-create primitive: a new 0600 temporary file (never through a planted
+    // link), then a rename over the map file.
+    crate::platform::write_private_replacing(path, content).map_err(|e| {
         Error::io(
             "write map file",
             path,

@@ -339,7 +339,12 @@ fn keep_deletes_only_this_hosts_oldest_bundles() {
     for old in ["20200101T000000Z", "20200102T000000Z", "20200103T000000Z"] {
         let name = format!("drx-collect-node1-{old}.tgz");
         std::fs::write(f.out.path().join(&name), "x").unwrap();
-        std::fs::write(f.out.path().join(format!("{name}.sha256")), "x").unwrap();
+        // Bundles of ours have a sidecar that vouches for them (sha256 of "x").
+        std::fs::write(
+            f.out.path().join(format!("{name}.sha256")),
+            format!("2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  {name}\n"),
+        )
+        .unwrap();
     }
     assert_success(&f.collect(&["--keep", "2"]));
     let mut left: Vec<String> = std::fs::read_dir(f.out.path())
@@ -619,8 +624,9 @@ fn unreadable_files_are_denied_and_the_run_says_to_use_root() {
     // Run as an unprivileged user (root reads everything), with a file only root may read.
     let f = centos7_node();
     f.file("/var/log/secure", "root only\n");
+    // Sticky, as /tmp: an output directory anyone may write without it is refused.
     for dir in [f.root.path(), f.bin.path(), f.out.path()] {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
     }
     let manifest = f.bin.path().join("m.toml");
     std::fs::write(

@@ -3,6 +3,7 @@
 mod collect;
 mod diagnose;
 mod diff;
+mod hostile_files;
 mod html;
 mod inspect;
 mod privacy;
