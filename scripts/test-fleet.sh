@@ -77,6 +77,7 @@ done
 
 # --- sshd in every node but "down" (its address answers with a refusal) ------------------------
 mkdir -p /run/sshd
+: >"$tmp/empty_bashrc"
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/client_key" -C drx-fleet-test
 cp "$tmp/client_key.pub" "$tmp/authorized_keys"
 : >"$tmp/known_hosts"
@@ -97,7 +98,11 @@ UsePAM no
 StrictModes no
 Subsystem sftp /usr/lib/openssh/sftp-server
 CONF
-    ip netns exec "drxf$tag-$node" /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>"$dir/sshd.log" &
+    # A mount namespace of its own: root's ~/.bashrc on this machine runs pyenv, which bash reads
+    # for every ssh command; the nodes get an empty one, as on a plain server.
+    ip netns exec "drxf$tag-$node" unshare -m --propagation private sh -c \
+        "{ [ ! -e /root/.bashrc ] || mount --bind '$tmp/empty_bashrc' /root/.bashrc; } && exec /usr/sbin/sshd -D -e -f '$dir/sshd_config'" \
+        2>"$dir/sshd.log" &
     sshd_pids+=($!)
     echo "${address[$node]} $(cut -d' ' -f1,2 "$dir/host_key.pub")" >>"$tmp/known_hosts"
 done
