@@ -13,8 +13,10 @@ as_root() {
 }
 
 # Debian packages the tests use: the real drbdadm (its parse error for a BOM file), file, tar,
-# gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report.
-packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium)
+# gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report;
+# ansible-core, OpenSSH and iproute2 run the fleet test (scripts/test-fleet.sh).
+packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium
+    ansible-core openssh-server openssh-client iproute2)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -36,6 +38,8 @@ cargo test --locked
 echo "== release artefacts: static Linux binary and Windows .exe, checked"
 scripts/dist.sh
 scripts/check-dist.sh
+echo "== the fleet: contrib/ansible against sshd in network namespaces"
+scripts/test-fleet.sh
 echo "== the Windows .exe under wine"
 scripts/test-windows.sh
 
