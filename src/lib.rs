@@ -14,6 +14,7 @@ pub mod lang;
 pub mod logtime;
 pub mod manifest;
 pub mod platform;
+pub mod probe;
 pub mod redact;
 pub mod rules;
 pub mod schedule;
