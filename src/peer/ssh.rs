@@ -272,8 +272,17 @@ impl Ssh {
         }
         let stderr = stderr_thread.join().unwrap_or_default();
         if timed_out {
+            let step: String = remote
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(60)
+                .collect();
             return Err(format!(
-                "the peer did not finish within {:.0} s; the connection was closed",
+                "the peer did not finish `{step}` within {:.0} s; the connection was closed",
                 timeout.as_secs_f64()
             ));
         }

@@ -5,6 +5,7 @@ mod diagnose;
 mod diff;
 mod html;
 mod inspect;
+mod peer;
 mod privacy;
 mod schedule;
 mod split;
