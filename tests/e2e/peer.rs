@@ -95,8 +95,30 @@ impl Lab {
                 "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b,
             ],
         );
-        run("ip", &["-n", &a, "addr", "add", "192.0.2.1/30", "dev", &va]);
-        run("ip", &["-n", &b, "addr", "add", "192.0.2.2/30", "dev", &vb]);
+        run(
+            "ip",
+            &[
+                "-n",
+                &a,
+                "addr",
+                "add",
+                &format!("{LOCAL_IP}/30"),
+                "dev",
+                &va,
+            ],
+        );
+        run(
+            "ip",
+            &[
+                "-n",
+                &b,
+                "addr",
+                "add",
+                &format!("{PEER_IP}/30"),
+                "dev",
+                &vb,
+            ],
+        );
         run("ip", &["-n", &a, "link", "set", &va, "up"]);
         run("ip", &["-n", &b, "link", "set", &vb, "up"]);
         let mut lab = lab;
