@@ -159,6 +159,20 @@ pub struct CollectArgs {
     /// Print the result (bundle path, sha256, counts, findings) as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also collect HOST over ssh (user@host, host:port, an ssh config alias; repeatable) and
+    /// write one case file with both bundles. Not on Windows (no OpenSSH on 2008 R2 / 2012 R2).
+    #[arg(long = "peer", value_name = "HOST")]
+    pub peers: Vec<String>,
+    /// An ssh configuration file for reaching the peer (ssh -F FILE).
+    #[arg(long, value_name = "FILE", requires = "peers")]
+    pub ssh_config: Option<PathBuf>,
+    /// Run the guide's connectivity tests (ping, TCP connect to the configured peer endpoints)
+    /// [default: on with --peer].
+    #[arg(long, conflicts_with = "no_probe")]
+    pub probe: bool,
+    /// Do not probe.
+    #[arg(long)]
+    pub no_probe: bool,
 }
 
 #[derive(Args, Debug)]
@@ -324,6 +338,9 @@ impl CollectArgs {
             verbosity,
             json: self.json,
             argv,
+            probe: self.probe || (!self.peers.is_empty() && !self.no_probe),
+            peers: self.peers,
+            ssh_config: self.ssh_config,
         })
     }
 }

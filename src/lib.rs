@@ -13,7 +13,9 @@ pub mod inspect;
 pub mod lang;
 pub mod logtime;
 pub mod manifest;
+pub mod peer;
 pub mod platform;
+pub mod probe;
 pub mod redact;
 pub mod rules;
 pub mod schedule;
@@ -103,6 +105,11 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
 
 fn run_collect(args: cli::CollectArgs, argv: Vec<String>) -> Result<ExitStatus> {
     let settings = args.into_settings(argv).map_err(Error::usage)?;
+    if !settings.peers.is_empty() && !settings.dry_run {
+        let outcome = peer::pair::run(&settings)?;
+        peer::pair::print(&settings, &outcome)?;
+        return Ok(ExitStatus::Success);
+    }
     let outcome = collect::run(&settings)?;
     if let Some(outcome) = outcome {
         collect::report::print(&settings, &outcome)?;

@@ -71,6 +71,12 @@ pub struct Settings {
     pub json: bool,
     /// The command line, for the index and the collector log (secrets redacted there).
     pub argv: Vec<String>,
+    /// `--peer`: the other nodes to collect over ssh (as given).
+    pub peers: Vec<String>,
+    /// `--ssh-config`: passed to `ssh -F`.
+    pub ssh_config: Option<PathBuf>,
+    /// `--probe` / `--no-probe` (default: on with `--peer`).
+    pub probe: bool,
 }
 
 impl Default for Settings {
@@ -97,6 +103,9 @@ impl Default for Settings {
             verbosity: Verbosity::Normal,
             json: false,
             argv: Vec::new(),
+            peers: Vec::new(),
+            ssh_config: None,
+            probe: false,
         }
     }
 }

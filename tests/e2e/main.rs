@@ -6,6 +6,7 @@ mod diff;
 mod hostile_files;
 mod html;
 mod inspect;
+mod peer;
 mod privacy;
 mod schedule;
 mod split;

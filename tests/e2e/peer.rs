@@ -1,0 +1,564 @@
+//! `--peer` for real: two network namespaces of the test's own joined by a veth pair (TEST-NET-1
+//! addresses, 192.0.2.1 and 192.0.2.2, which exist only inside them), Debian's OpenSSH server in
+//! the peer's namespace with keys made by the test, and a fixture sysroot on each side at the
+//! same path (`--root` passes through `--peer`; the peer's sshd runs in a mount namespace of its
+//! own where its fixture is bind-mounted over that path). Needs root, `ip`, `unshare` and sshd:
+//! `#[ignore]`d here, run by `scripts/test-peer.sh` (part of `scripts/test.sh`), one at a time.
+use crate::util::BIN;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+static LABS: AtomicU32 = AtomicU32::new(0);
+
+const LOCAL_IP: &str = "192.0.2.1";
+const PEER_IP: &str = "192.0.2.2";
+
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (scripts/test-peer.sh installs it)"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn script(path: &Path, text: &str) {
+    write(path, text);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+const RES: &str = "resource r0 {
+  startup { wfc-timeout 1; }
+  net { ping-timeout 30; }
+  on node-a {
+    device /dev/bsr0;
+    disk /dev/sdb1;
+    address 192.0.2.1:7789;
+    meta-disk internal;
+  }
+  on node-b {
+    device /dev/bsr0;
+    disk /dev/sdb1;
+    address 192.0.2.2:7789;
+    meta-disk internal;
+  }
+}
+";
+
+/// Two namespaces, sshd in the peer's, fixture sysroots; torn down on drop.
+struct Lab {
+    tag: String,
+    dir: TempDir,
+    sshd: Option<Child>,
+}
+
+impl Lab {
+    /// `peer_path`: extra directories first on the PATH of the peer's ssh sessions (stand-ins).
+    fn new(peer_path: Option<&Path>) -> Lab {
+        assert!(
+            unsafe { libc_geteuid() } == 0,
+            "the --peer tests need root (network namespaces, sshd): run scripts/test-peer.sh as root"
+        );
+        let n = LABS.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("dxp{}x{n}", std::process::id() % 100_000);
+        let dir = tempfile::Builder::new()
+            .prefix("drx-peer")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let lab = Lab {
+            tag: tag.clone(),
+            dir,
+            sshd: None,
+        };
+        let (a, b) = (lab.ns("a"), lab.ns("b"));
+        run("ip", &["netns", "add", &a]);
+        run("ip", &["netns", "add", &b]);
+        run("ip", &["-n", &a, "link", "set", "lo", "up"]);
+        run("ip", &["-n", &b, "link", "set", "lo", "up"]);
+        let (va, vb) = (format!("{tag}a"), format!("{tag}b"));
+        run(
+            "ip",
+            &[
+                "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b,
+            ],
+        );
+        run(
+            "ip",
+            &[
+                "-n",
+                &a,
+                "addr",
+                "add",
+                &format!("{LOCAL_IP}/30"),
+                "dev",
+                &va,
+            ],
+        );
+        run(
+            "ip",
+            &[
+                "-n",
+                &b,
+                "addr",
+                "add",
+                &format!("{PEER_IP}/30"),
+                "dev",
+                &vb,
+            ],
+        );
+        run("ip", &["-n", &a, "link", "set", &va, "up"]);
+        run("ip", &["-n", &b, "link", "set", &vb, "up"]);
+        let mut lab = lab;
+        lab.start_sshd(peer_path);
+        lab
+    }
+
+    fn ns(&self, side: &str) -> String {
+        format!("{}-{side}", self.tag)
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The sysroot path both sides use; the peer sees its own fixture there.
+    fn shared_root(&self) -> PathBuf {
+        self.path("root")
+    }
+
+    fn start_sshd(&mut self, peer_path: Option<&Path>) {
+        let d = self.dir.path();
+        // Fixtures: this node's at the shared path, the peer's bind-mounted over it in sshd's
+        // mount namespace.
+        write(&self.path("root/etc/hostname"), "node-a\n");
+        write(&self.path("root/etc/bsr.d/r0.res"), RES);
+        write(&self.path("root-b/etc/hostname"), "node-b\n");
+        write(&self.path("root-b/etc/bsr.d/r0.res"), RES);
+        for (key, comment) in [
+            ("client_key", "client"),
+            ("other_key", "other"),
+            ("host_key", "host"),
+        ] {
+            run(
+                "ssh-keygen",
+                &[
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    comment,
+                    "-f",
+                    d.join(key).to_str().unwrap(),
+                ],
+            );
+        }
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+        let host_pub: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+        write(
+            &d.join("known_hosts"),
+            &format!("{PEER_IP} {}\n", host_pub.join(" ")),
+        );
+        write(&d.join("empty_known_hosts"), "");
+        let set_env = match peer_path {
+            Some(dir) => format!(
+                "SetEnv PATH={}:/usr/sbin:/usr/bin:/sbin:/bin\n",
+                dir.display()
+            ),
+            None => String::new(),
+        };
+        write(
+            &d.join("sshd_config"),
+            &format!(
+                "ListenAddress {PEER_IP}\nPort 22\nHostKey {hk}\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                 StrictModes no\n{set_env}",
+                hk = d.join("host_key").display(),
+                d = d.display()
+            ),
+        );
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        // This machine's root has a slow ~/.bashrc (pyenv), which bash reads for every ssh
+        // command: the peer's sessions get an empty one, as on a plain server.
+        write(&d.join("empty_bashrc"), "");
+        let inner = format!(
+            "mount --bind {rb} {r} && {{ [ ! -e /root/.bashrc ] || mount --bind {empty} /root/.bashrc; }} && exec /usr/sbin/sshd -D -e -f {cfg}",
+            empty = d.join("empty_bashrc").display(),
+            rb = self.path("root-b").display(),
+            r = self.shared_root().display(),
+            cfg = d.join("sshd_config").display()
+        );
+        let log = std::fs::File::create(d.join("sshd.log")).unwrap();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns("b"),
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+            ])
+            .args(["sh", "-c", &inner])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start sshd");
+        self.sshd = Some(child);
+        // Bounded wait for sshd to listen (50 × 100 ms).
+        for _ in 0..50 {
+            let probe = Command::new("ip")
+                .args(["netns", "exec", &self.ns("a"), "bash", "-c"])
+                .arg(format!("exec 3<>/dev/tcp/{PEER_IP}/22"))
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            if probe.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "sshd did not start: {}",
+            std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
+        );
+    }
+
+    /// An ssh config for the peer: `key` and `known_hosts` files of the lab.
+    fn ssh_config(&self, key: &str, known_hosts: &str) -> PathBuf {
+        let d = self.dir.path();
+        let path = d.join(format!("ssh_config-{key}-{known_hosts}"));
+        write(
+            &path,
+            &format!(
+                "Host peer\n  HostName {PEER_IP}\n  User root\n  IdentityFile {d}/{key}\n  \
+                 IdentitiesOnly yes\n  UserKnownHostsFile {d}/{known_hosts}\n  \
+                 GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+                d = d.display()
+            ),
+        );
+        path
+    }
+
+    /// `drx-collect collect --root SHARED --peer peer …` in this node's namespace.
+    fn collect(&self, ssh_config: &Path, out: &Path, extra: &[&str]) -> Output {
+        let started = Instant::now();
+        let output = Command::new("ip")
+            .args(["netns", "exec", &self.ns("a"), BIN, "collect", "--root"])
+            .arg(self.shared_root())
+            .args(["--peer", "peer", "--ssh-config"])
+            .arg(ssh_config)
+            .arg("-o")
+            .arg(out)
+            .args(["--timeout", "5s"])
+            .args(extra)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", self.dir.path())
+            .env("LANG", "C")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "the run took {:?}",
+            started.elapsed()
+        );
+        output
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.sshd.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Ok(pid) = std::fs::read_to_string(self.path("sshd.pid")) {
+            let _ = Command::new("kill")
+                .arg(pid.trim())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns("a")])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns("b")])
+            .status();
+    }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+fn files_named(dir: &Path, prefix: &str, suffix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(prefix) && name.ends_with(suffix)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn case_json(case: &Path) -> serde_json::Value {
+    let out = Command::new("tar")
+        .args(["-xzOf"])
+        .arg(case)
+        .arg("--wildcards")
+        .arg("*/case.json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tar: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("case.json is JSON")
+}
+
+fn peer_temporaries() -> Vec<PathBuf> {
+    files_named(Path::new("/tmp"), "drx-collect-peer.", "")
+}
+
+/// The local bundle and the case file with the gap; returns the gap's reason.
+fn assert_local_bundle_and_gap(out: &Path, output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "a failed peer must not fail the run: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(files_named(out, "drx-collect-node-a-", ".tgz").len(), 1);
+    let cases = files_named(out, "drx-case-", ".tgz");
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    let case = case_json(&cases[0]);
+    assert_eq!(case["bundles"].as_array().unwrap().len(), 1);
+    let gaps = case["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{case}");
+    assert!(
+        files_named(out, ".", "").is_empty(),
+        "temporaries left in {out:?}"
+    );
+    gaps[0]["reason"].as_str().unwrap().to_string()
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
+fn peer_both_nodes_in_one_case_file() {
+    let lab = Lab::new(None);
+    let out = TempDir::new().unwrap();
+    let before = peer_temporaries();
+    let output = lab.collect(
+        &lab.ssh_config("client_key", "known_hosts"),
+        out.path(),
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // The local bundle, and the case file with its sidecar that sha256sum -c accepts.
+    assert_eq!(
+        files_named(out.path(), "drx-collect-node-a-", ".tgz").len(),
+        1
+    );
+    let cases = files_named(out.path(), "drx-case-node-a-node-b-", ".tgz");
+    assert_eq!(cases.len(), 1, "{stderr}");
+    let check = Command::new("sha256sum")
+        .arg("-c")
+        .arg(format!(
+            "{}.sha256",
+            cases[0].file_name().unwrap().to_string_lossy()
+        ))
+        .current_dir(out.path())
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    let mode = std::fs::metadata(&cases[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let case = case_json(&cases[0]);
+    assert_eq!(case["schema"], "drx-collect/case/v1");
+    let bundles = case["bundles"].as_array().unwrap();
+    let hosts: Vec<&str> = bundles
+        .iter()
+        .map(|b| b["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["node-a", "node-b"]);
+    assert_eq!(bundles[1]["destination"], "peer");
+    assert!(case["gaps"].as_array().unwrap().is_empty(), "{case}");
+    // Both bundles inside, unchanged: each still verifies on its own.
+    let unpacked = TempDir::new().unwrap();
+    run(
+        "tar",
+        &[
+            "-xzf",
+            cases[0].to_str().unwrap(),
+            "-C",
+            unpacked.path().to_str().unwrap(),
+        ],
+    );
+    let top = std::fs::read_dir(unpacked.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let sums = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&top)
+        .output()
+        .unwrap();
+    assert!(
+        sums.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sums.stdout)
+    );
+    for bundle in bundles {
+        let path = top.join(bundle["path"].as_str().unwrap());
+        let verdict = Command::new(BIN)
+            .arg("inspect")
+            .arg("--quiet")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            verdict.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verdict.stdout)
+        );
+    }
+    // The peer's bundle is the peer's: its own host name and its own sysroot.
+    let peer_bundle = top.join(bundles[1]["path"].as_str().unwrap());
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(&peer_bundle)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("drx-collect-node-b-"));
+    // Nothing is left on the peer, nothing hidden in the output directory.
+    assert_eq!(peer_temporaries(), before);
+    assert!(files_named(out.path(), ".", "").is_empty());
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
+fn peer_with_an_unknown_host_key_is_a_gap_not_a_failure() {
+    let lab = Lab::new(None);
+    let out = TempDir::new().unwrap();
+    let output = lab.collect(
+        &lab.ssh_config("client_key", "empty_known_hosts"),
+        out.path(),
+        &[],
+    );
+    let reason = assert_local_bundle_and_gap(out.path(), &output);
+    assert!(reason.contains("Host key verification failed"), "{reason}");
+    assert!(
+        reason.contains("host key"),
+        "the reason says what to do: {reason}"
+    );
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
+fn peer_refusing_the_key_is_a_gap() {
+    let lab = Lab::new(None);
+    let out = TempDir::new().unwrap();
+    let output = lab.collect(&lab.ssh_config("other_key", "known_hosts"), out.path(), &[]);
+    let reason = assert_local_bundle_and_gap(out.path(), &output);
+    assert!(reason.contains("Permission denied"), "{reason}");
+}
+
+/// A peer whose `drx-collect` (a stand-in of this version, first on its PATH) misbehaves.
+fn hostile_peer(stand_in: &str) -> (Lab, TempDir, Output) {
+    let bin = TempDir::new().unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    script(
+        &bin.path().join("drx-collect"),
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'drx-collect {version}'; exit 0; fi\n\
+             # collect --quiet --json --output DIR …\nout=$5\n{stand_in}\n"
+        ),
+    );
+    let lab = Lab::new(Some(bin.path()));
+    let out = TempDir::new().unwrap();
+    let output = lab.collect(
+        &lab.ssh_config("client_key", "known_hosts"),
+        out.path(),
+        &[],
+    );
+    std::mem::forget(bin); // the peer's PATH points there until the lab is gone
+    (lab, out, output)
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
+fn peer_reporting_a_path_outside_its_directory_is_refused() {
+    let (_lab, out, output) = hostile_peer(
+        "echo '{\"bundle\": \"'$out'/../../../etc/passwd\", \"sha256\": \"'$(printf %064d 0)'\", \"size\": 10}'",
+    );
+    let reason = assert_local_bundle_and_gap(out.path(), &output);
+    assert!(reason.contains("not one of ours"), "{reason}");
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
+fn peer_sending_a_malformed_bundle_is_refused() {
+    let (_lab, out, output) = hostile_peer(
+        "f=$out/drx-collect-node-b-20261202T000000Z.tgz; head -c 100000 /dev/urandom > $f\n\
+         echo '{\"bundle\": \"'$f'\", \"sha256\": \"'$(sha256sum $f | cut -c1-64)'\", \"size\": 100000}'",
+    );
+    let reason = assert_local_bundle_and_gap(out.path(), &output);
+    assert!(
+        reason.contains("cannot be read") || reason.contains("failed verification"),
+        "{reason}"
+    );
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
+fn peer_without_space_is_a_gap_with_its_reason() {
+    let (_lab, out, output) = hostile_peer(
+        "echo 'drx-collect: cannot write the bundle in /tmp: No space left on device; free space or choose another place with --output' >&2; exit 1",
+    );
+    let reason = assert_local_bundle_and_gap(out.path(), &output);
+    assert!(reason.contains("No space left on device"), "{reason}");
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
+fn peer_dying_mid_transfer_leaves_nothing_behind() {
+    // The bundle's bytes stop half-way and the peer's session is killed.
+    let (_lab, out, output) = hostile_peer(
+        "f=$out/drx-collect-node-b-20261202T000000Z.tgz; head -c 4000000 /dev/urandom > $f\n\
+         cat > $(dirname $0)/cat <<'EOF'\n#!/bin/sh\nhead -c 1000000 \"$2\"; kill -9 $PPID\nEOF\n\
+         chmod 755 $(dirname $0)/cat\n\
+         echo '{\"bundle\": \"'$f'\", \"sha256\": \"'$(sha256sum $f | cut -c1-64)'\", \"size\": 4000000}'",
+    );
+    let reason = assert_local_bundle_and_gap(out.path(), &output);
+    assert!(
+        reason.contains("transfer") || reason.contains("damaged"),
+        "{reason}"
+    );
+}
