@@ -200,12 +200,16 @@ impl Drop for TempFile {
 
 /// The process id recorded in the name of one of our temporary files in an output directory:
 /// `.drx-collect-….tgz.part-PID` (and its split parts `….part-PID.NNN`), or a sidecar's
-/// `.drx-collect-….tgz.sha256.tmp-PID-N`. `None` for any other name.
+/// `.drx-collect-….tgz.sha256.tmp-PID-N`; a case file's `.drx-case-….tgz.part-PID`; a peer's
+/// bundle or map fetched by `--peer`, `.drx-collect-….tgz[.map].part-PID`. `None` for any other
+/// name.
 pub fn temporary_owner(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix(".drx-collect-")?;
+    let rest = name
+        .strip_prefix(".drx-collect-")
+        .or_else(|| name.strip_prefix(".drx-case-"))?;
     let digits = |s: &str| !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit());
     if let Some((head, tail)) = rest.rsplit_once(".part-") {
-        if !(head.ends_with(".tgz") || head.ends_with(".zip")) {
+        if !(head.ends_with(".tgz") || head.ends_with(".zip") || head.ends_with(".tgz.map")) {
             return None;
         }
         let pid = match tail.split_once('.') {
@@ -430,6 +434,14 @@ mod tests {
         );
         assert_eq!(
             temporary_owner(".drx-collect-n-20261124T100000Z.tgz.part-4242.003"),
+            Some(4242)
+        );
+        assert_eq!(
+            temporary_owner(".drx-case-a-b-20261124T100000Z.tgz.part-4242"),
+            Some(4242)
+        );
+        assert_eq!(
+            temporary_owner(".drx-collect-b-20261124T100000Z.tgz.map.part-4242"),
             Some(4242)
         );
         assert_eq!(

@@ -215,7 +215,7 @@ fn run_in(
     // 5. The bundle, streamed into a private file and hashed on the way.
     let local = request
         .dir
-        .join(format!(".{name}.peer-{}", std::process::id()));
+        .join(format!(".{name}.part-{}", std::process::id()));
     let fetched = fetch(ssh, &format!("{work}/{name}"), &local, size, host)?;
     if fetched != sha256 {
         let _ = std::fs::remove_file(&local);
@@ -226,7 +226,7 @@ fn run_in(
     let map = if request.fetch_map {
         let path = request
             .dir
-            .join(format!(".{name}.map.peer-{}", std::process::id()));
+            .join(format!(".{name}.map.part-{}", std::process::id()));
         match fetch(
             ssh,
             &format!("{work}/drx-collect-obfuscation-map.json"),
@@ -254,10 +254,7 @@ fn run_in(
 
 /// Streams `remote` into a new private file `local` (at most `cap` bytes); returns its SHA-256.
 fn fetch(ssh: &Ssh, remote: &str, local: &Path, cap: u64, host: &str) -> Result<String, String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    crate::platform::private_file(&mut options);
-    let file = options.open(local).map_err(|err| {
+    let file = crate::platform::create_new_private(local).map_err(|err| {
         format!(
             "cannot write {}: {}",
             local.display(),
