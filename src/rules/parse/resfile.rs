@@ -23,6 +23,8 @@ pub struct HostSection {
     pub address: Option<Located<Endpoint>>,
     pub proxy_inside: Option<Located<Endpoint>>,
     pub proxy_outside: Option<Located<Endpoint>>,
+    /// `stacked-on-top-of LOWER { ... }`: the node that runs resource LOWER (three-node DR).
+    pub stacked_on: Option<String>,
 }
 
 impl HostSection {
@@ -47,6 +49,8 @@ pub struct Resource {
     pub startup: Vec<Setting>,
     /// Host names given by DRBD 9 `connection-mesh { hosts ...; }`.
     pub mesh_hosts: Vec<String>,
+    /// DRBD 9 syntax was seen (`node-id`, `connection`, `connection-mesh`).
+    pub drbd9_syntax: bool,
 }
 
 impl Resource {
@@ -60,6 +64,11 @@ impl Resource {
 
     pub fn has_floating(&self) -> bool {
         self.hosts.iter().any(|h| h.floating)
+    }
+
+    /// Lower resources of `stacked-on-top-of` sections.
+    pub fn stacked_on(&self) -> impl Iterator<Item = &str> {
+        self.hosts.iter().filter_map(|h| h.stacked_on.as_deref())
     }
 }
 
@@ -80,10 +89,15 @@ pub struct ConfigFile {
     pub resources: Vec<Resource>,
 }
 
+/// Most bytes of one file that are parsed. Real resource files are a few KiB; a bigger one is
+/// read up to here (its first resources still count), so parsing time and memory stay bounded.
+pub const MAX_PARSE_BYTES: usize = 2 << 20;
+
 /// Parses one configuration file; `path` is its bundle path (used in places).
 pub fn parse(path: &str, content: &[u8]) -> ConfigFile {
     let bom = content.starts_with(&[0xEF, 0xBB, 0xBF]);
     let body = if bom { &content[3..] } else { content };
+    let body = &body[..body.len().min(MAX_PARSE_BYTES)];
     let text = String::from_utf8_lossy(body);
     let lines: Vec<&str> = text.lines().collect();
     let ctx = Ctx {
@@ -182,7 +196,15 @@ impl Ctx<'_> {
             match (child.keyword(), child.is_block()) {
                 ("on", true) => {
                     let names = child.words[1..].to_vec();
+                    if child.children().iter().any(|c| c.keyword() == "node-id") {
+                        resource.drbd9_syntax = true;
+                    }
                     resource.hosts.push(self.host(names, false, child));
+                }
+                ("stacked-on-top-of", true) => {
+                    let mut host = self.host(Vec::new(), false, child);
+                    host.stacked_on = child.words.get(1).cloned();
+                    resource.hosts.push(host);
                 }
                 ("floating", true) | ("floating", false) => {
                     let mut host = self.host(Vec::new(), true, child);
@@ -199,8 +221,12 @@ impl Ctx<'_> {
                         resource_proxies.push((name.clone(), host));
                     }
                 }
-                ("connection", true) => self.connection(&mut resource, child),
+                ("connection", true) => {
+                    resource.drbd9_syntax = true;
+                    self.connection(&mut resource, child)
+                }
                 ("connection-mesh", true) => {
+                    resource.drbd9_syntax = true;
                     for stmt in child.children() {
                         if stmt.keyword() == "hosts" {
                             resource.mesh_hosts.extend(stmt.words[1..].iter().cloned());
@@ -265,13 +291,11 @@ impl Ctx<'_> {
         let mut statements: Vec<&Node> = Vec::new();
         for child in node.children() {
             match child.keyword() {
-                "host" if !child.is_block() => statements.push(child),
-                "path" if child.is_block() => statements.extend(
-                    child
-                        .children()
-                        .iter()
-                        .filter(|c| c.keyword() == "host" && !c.is_block()),
-                ),
+                // `host X [address A] [via proxy on X { inside; outside; }]`: a block when proxied.
+                "host" => statements.push(child),
+                "path" if child.is_block() => {
+                    statements.extend(child.children().iter().filter(|c| c.keyword() == "host"))
+                }
                 "net" if child.is_block() => resource.net.extend(self.settings(child)),
                 _ => {}
             }
@@ -281,22 +305,34 @@ impl Ctx<'_> {
                 continue;
             };
             let address = self.endpoint(stmt);
-            match resource
+            let mut proxy = HostSection::default();
+            if stmt.is_block() {
+                self.proxy_into(&mut proxy, stmt);
+            }
+            let host = match resource
                 .hosts
                 .iter_mut()
-                .find(|h| h.names.iter().any(|n| n == name))
+                .position(|h| h.names.iter().any(|n| n == name))
             {
-                Some(host) => {
-                    if host.address.is_none() {
-                        host.address = address;
-                    }
+                Some(at) => &mut resource.hosts[at],
+                None => {
+                    resource.hosts.push(HostSection {
+                        names: vec![name.clone()],
+                        place: self.place(stmt),
+                        ..HostSection::default()
+                    });
+                    let last = resource.hosts.len() - 1;
+                    &mut resource.hosts[last]
                 }
-                None => resource.hosts.push(HostSection {
-                    names: vec![name.clone()],
-                    place: self.place(stmt),
-                    address,
-                    ..HostSection::default()
-                }),
+            };
+            if host.address.is_none() {
+                host.address = address;
+            }
+            if host.proxy_inside.is_none() {
+                host.proxy_inside = proxy.proxy_inside;
+            }
+            if host.proxy_outside.is_none() {
+                host.proxy_outside = proxy.proxy_outside;
             }
         }
     }
