@@ -79,6 +79,10 @@ pub struct NodeResource {
 pub struct Firewalld {
     pub runtime: Option<(String, Vec<firewalld::Zone>)>,
     pub permanent: Option<(String, Vec<firewalld::Zone>)>,
+    /// The permanent zone files, read when firewalld was not running (it applies them when it
+    /// starts): where they were read, and the zones that apply.
+    pub zone_files: Option<(String, Vec<firewalld::Zone>)>,
+    pub services: firewalld::Services,
 }
 
 #[derive(Debug, Clone)]
@@ -331,6 +335,27 @@ impl Evidence {
             },
             Flavour::Bsr | Flavour::Unknown => Matching::Hostnames,
         }
+    }
+
+    /// The endpoints of this node's section that live on this node: the `address`, and the
+    /// proxy's when the proxy runs here (`proxy on` names this node, or names nothing). A proxy
+    /// on a separate host (DRBD 9 `via proxy on site1-pxy`) is that host's business.
+    pub(crate) fn local_endpoints<'a>(
+        &self,
+        resource: &NodeResource,
+        section: &'a resfile::HostSection,
+    ) -> Vec<(&'static str, &'a Located<crate::rules::model::Endpoint>)> {
+        let matching = self.matching(resource);
+        let name = self.match_name(resource.flavour).unwrap_or("");
+        let proxy_here = section.proxy_on.is_empty()
+            || section
+                .proxy_on
+                .iter()
+                .any(|p| host_matches(matching, p, name) || section.names.contains(p));
+        section
+            .endpoints()
+            .filter(|(role, _)| *role == "address" || proxy_here)
+            .collect()
     }
 
     /// The resource is another cluster's: neither this node's name nor its addresses are in it
@@ -632,6 +657,9 @@ pub(crate) fn first_error_line(text: &str) -> Option<(usize, &str)> {
             || t.starts_with("--==")
             || t.starts_with('#')
             || t.contains("modinfo")
+            // drbdadm's notice when __DRBD_NODE__ overrides the host name.
+            || t.starts_with("found __DRBD_NODE__")
+            || t.starts_with("PRETENDING that I am")
     };
     text.lines().enumerate().find(|(_, l)| !noise(l))
 }
@@ -654,21 +682,94 @@ fn read_iptables(whole: &BTreeMap<String, Vec<u8>>) -> Option<iptables::Ruleset>
 }
 
 fn read_firewalld(whole: &BTreeMap<String, Vec<u8>>) -> Option<Firewalld> {
-    let (_, state) = command(whole, "firewalld-state")?;
-    if !firewalld::is_running(&state) {
-        return None;
+    let mut services = firewalld::Services::default();
+    // Packaged definitions first, then the administrator's, which override them.
+    for prefix in [
+        "files/usr/lib/firewalld/services/",
+        "files/usr/share/firewalld/services/",
+        "files/etc/firewalld/services/",
+    ] {
+        for (path, content) in whole.range(prefix.to_string()..) {
+            let Some(file) = path.strip_prefix(prefix) else {
+                break;
+            };
+            if let Some(name) = file.strip_suffix(".xml").filter(|n| !n.contains('/')) {
+                services.add_xml(name, &String::from_utf8_lossy(content));
+            }
+        }
     }
-    let runtime = command(whole, "firewalld-list-all-zones")
-        .or_else(|| command(whole, "firewalld-list-all"))
-        .map(|(p, t)| {
+    let running = command(whole, "firewalld-state").map(|(_, state)| firewalld::is_running(&state));
+    if running == Some(true) {
+        let runtime = command(whole, "firewalld-list-all-zones")
+            .or_else(|| command(whole, "firewalld-list-all"))
+            .map(|(p, t)| {
+                let zones = firewalld::parse(&p, &t);
+                (p, zones)
+            });
+        let permanent = command(whole, "firewalld-permanent-list-all").map(|(p, t)| {
             let zones = firewalld::parse(&p, &t);
             (p, zones)
         });
-    let permanent = command(whole, "firewalld-permanent-list-all").map(|(p, t)| {
-        let zones = firewalld::parse(&p, &t);
-        (p, zones)
-    });
-    Some(Firewalld { runtime, permanent })
+        return Some(Firewalld {
+            runtime,
+            permanent,
+            zone_files: None,
+            services,
+        });
+    }
+    // Not running (or not asked): the permanent zone files say what firewalld enforces once it
+    // starts. Without the administrator's zone files there is nothing certain to say.
+    let zone_files = permanent_zones(whole)?;
+    Some(Firewalld {
+        runtime: None,
+        permanent: None,
+        zone_files: Some(zone_files),
+        services,
+    })
+}
+
+/// The zones of /etc/firewalld that apply: the default zone (DefaultZone= of firewalld.conf,
+/// else `public`) and every zone bound to an interface or a source. The default zone's file may
+/// be the packaged one (/usr/lib/firewalld/zones); when neither is in the bundle, None.
+fn permanent_zones(whole: &BTreeMap<String, Vec<u8>>) -> Option<(String, Vec<firewalld::Zone>)> {
+    const ETC: &str = "files/etc/firewalld/zones/";
+    let mut zones: Vec<firewalld::Zone> = Vec::new();
+    for (path, content) in whole.range(ETC.to_string()..) {
+        let Some(file) = path.strip_prefix(ETC) else {
+            break;
+        };
+        if let Some(name) = file.strip_suffix(".xml").filter(|n| !n.contains('/')) {
+            zones.push(firewalld::zone_xml(
+                path,
+                name,
+                &String::from_utf8_lossy(content),
+            ));
+        }
+    }
+    if zones.is_empty() {
+        return None;
+    }
+    let default = text(whole, "files/etc/firewalld/firewalld.conf")
+        .and_then(|c| firewalld::default_zone(&c))
+        .unwrap_or_else(|| "public".to_string());
+    if !zones.iter().any(|z| z.name == default) {
+        let packaged = [
+            format!("files/usr/lib/firewalld/zones/{default}.xml"),
+            format!("files/usr/share/firewalld/zones/{default}.xml"),
+        ];
+        let (path, content) = packaged.iter().find_map(|p| whole.get(p).map(|c| (p, c)))?;
+        zones.push(firewalld::zone_xml(
+            path,
+            &default,
+            &String::from_utf8_lossy(content),
+        ));
+    }
+    for zone in &mut zones {
+        zone.default = zone.name == default;
+        zone.active = zone.default || !zone.interfaces.is_empty() || !zone.sources.is_empty();
+    }
+    zones.retain(|z| z.active);
+    Some((ETC.trim_end_matches('/').to_string(), zones))
 }
 
 fn read_windows_firewall(whole: &BTreeMap<String, Vec<u8>>) -> Option<WindowsFirewall> {

@@ -6,6 +6,7 @@ mod diff;
 mod html;
 mod inspect;
 mod privacy;
+mod realworld;
 mod schedule;
 mod split;
 mod util;

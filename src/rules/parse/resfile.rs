@@ -25,6 +25,9 @@ pub struct HostSection {
     pub proxy_outside: Option<Located<Endpoint>>,
     /// `stacked-on-top-of LOWER { ... }`: the node that runs resource LOWER (three-node DR).
     pub stacked_on: Option<String>,
+    /// The hosts `proxy on NAME...` names: where the proxy runs (often the node itself; DRBD 9
+    /// also allows a separate proxy host shared by several nodes).
+    pub proxy_on: Vec<String>,
 }
 
 impl HostSection {
@@ -246,6 +249,7 @@ impl Ctx<'_> {
                 Some(host) => {
                     host.proxy_inside = host.proxy_inside.take().or(proxy.proxy_inside);
                     host.proxy_outside = host.proxy_outside.take().or(proxy.proxy_outside);
+                    host.proxy_on.extend(proxy.proxy_on);
                 }
                 None => resource.hosts.push(HostSection {
                     names: vec![name],
@@ -275,6 +279,18 @@ impl Ctx<'_> {
     }
 
     fn proxy_into(&self, host: &mut HostSection, proxy: &Node) {
+        // `proxy on A B {` or `host X address A:P via proxy on A {`: the names after `proxy on`.
+        let words = &proxy.words;
+        if let Some(at) = words
+            .windows(2)
+            .position(|w| w[0] == "proxy" && w[1] == "on")
+        {
+            for name in &words[at + 2..] {
+                if !host.proxy_on.contains(name) {
+                    host.proxy_on.push(name.clone());
+                }
+            }
+        }
         for child in proxy.children() {
             match child.keyword() {
                 "inside" => host.proxy_inside = self.endpoint(child),
@@ -333,6 +349,11 @@ impl Ctx<'_> {
             }
             if host.proxy_outside.is_none() {
                 host.proxy_outside = proxy.proxy_outside;
+            }
+            for name in proxy.proxy_on {
+                if !host.proxy_on.contains(&name) {
+                    host.proxy_on.push(name);
+                }
             }
         }
     }
