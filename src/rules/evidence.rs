@@ -493,6 +493,13 @@ fn include_glob(including: &str, include: &str) -> Option<Pattern> {
     Pattern::new(&target).ok()
 }
 
+/// Most configuration bytes parsed per bundle, over all files (each file also stops at
+/// `resfile::MAX_PARSE_BYTES`).
+pub const MAX_CONFIG_BYTES: usize = 4 << 20;
+
+/// Most resources judged per node; real clusters have tens, DRBD's practical limit is far below.
+pub const MAX_RESOURCES: usize = 10_000;
+
 type Configuration = (Vec<resfile::ConfigFile>, Vec<NodeResource>, Option<String>);
 
 fn read_configuration(
@@ -516,6 +523,9 @@ fn read_configuration(
         .filter(|p| paths::is_replication_config(p))
         .collect();
     let mut globs_followed = 0usize;
+    // All configuration files together are parsed up to a budget: real ones total a few KiB,
+    // and what is parsed costs tens of times its size in memory.
+    let mut budget = MAX_CONFIG_BYTES;
     for _ in 0..5 {
         let mut next = Vec::new();
         for path in queue.drain(..) {
@@ -525,7 +535,9 @@ fn read_configuration(
             let Some(content) = whole.get(path) else {
                 continue;
             };
-            let file = resfile::parse(path, content);
+            let take = content.len().min(budget);
+            budget -= take;
+            let file = resfile::parse(path, &content[..take]);
             for include in &file.includes {
                 if globs_followed >= MAX_INCLUDES {
                     break;
@@ -554,7 +566,9 @@ fn read_configuration(
         for id in ["bsradm-dump", "drbdadm-dump"] {
             let path = format!("commands/{id}.txt");
             if let Some(content) = whole.get(&path) {
-                files.push(resfile::parse(&path, content));
+                let take = content.len().min(budget);
+                budget -= take;
+                files.push(resfile::parse(&path, &content[..take]));
             }
         }
     }
@@ -567,7 +581,9 @@ fn read_configuration(
     let global_hostname = files.iter().find_map(|f| f.global_hostname.clone());
     let mut resources: Vec<NodeResource> = Vec::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
-    for file in &files {
+    // Resources move out of their files (the files keep what else they say): one copy only.
+    for file in &mut files {
+        let file_resources = std::mem::take(&mut file.resources);
         let lower = file.path.to_ascii_lowercase();
         let flavour = if lower.contains("bsr") {
             Flavour::Bsr
@@ -580,11 +596,13 @@ fn read_configuration(
         } else {
             Flavour::Unknown
         };
-        for resource in &file.resources {
+        for mut resource in file_resources {
+            if resources.len() >= MAX_RESOURCES {
+                break;
+            }
             if !names.insert(resource.name.clone()) {
                 continue;
             }
-            let mut resource = resource.clone();
             // `common` settings apply where the resource sets nothing itself.
             let mut net_keys: BTreeSet<String> =
                 resource.net.iter().map(|s| s.key.clone()).collect();

@@ -478,3 +478,140 @@ fn non_utf8_and_huge_lines_do_not_break_the_scan() {
         .as_deref()
         .is_some_and(|e| e.chars().count() <= 300));
 }
+
+/// Issue 13.1: the section is found as the installed tool finds it, else by address.
+#[test]
+fn host_names_compare_by_the_engine_version_and_fall_back_to_addresses() {
+    let mismatch = |f: &[Finding]| {
+        f.iter()
+            .find(|x| x.rule == "CONFIG-HOSTNAME-MISMATCH")
+            .and_then(|x| x.detail.clone())
+    };
+    // DRBD 8.4 (the healthy node's /proc/drbd): exact. "NODE1" is not "node1".
+    let upper = linux_as("NODE1", &[]);
+    let detail = mismatch(&upper).expect("8.4 compares exactly");
+    assert!(detail.contains("this node's address 10.0.0.1"), "{detail}");
+    // The address checks still run for the renamed node: its firewall is judged.
+    let closed = linux_as(
+        "NODE1",
+        &[(
+            "commands/iptables-s.txt",
+            "-P INPUT DROP\n-A INPUT -p tcp --dport 22 -j ACCEPT\n",
+        )],
+    );
+    assert!(fired(&closed, "FIREWALL-PORT-BLOCKED"), "{closed:#?}");
+    // DRBD 9 (kernel 9.x): hostnames_equal, short name against any domain, any case.
+    let nine = [
+        ("files/proc/drbd", "version: 9.2.8 (api:2/proto:86-122)\n"),
+        (
+            "commands/drbdadm-version.txt",
+            "DRBD_KERNEL_VERSION_CODE=0x090208\nDRBDADM_VERSION=9.27.0\n",
+        ),
+        ("commands/modinfo-drbd.txt", "version:        9.2.8\n"),
+        ("commands/rpm-qa.txt", "drbd-utils-9.27.0-1.el9.x86_64\n"),
+    ];
+    for name in ["NODE1", "node1.example.com", "Node1.Corp.Example"] {
+        let f = linux_as(name, &nine);
+        assert!(mismatch(&f).is_none(), "{name}: {f:#?}");
+    }
+    // BSR: the same comparison.
+    let bsr = linux_as(
+        "Node1.example.com",
+        &[
+            ("files/etc/bsr.d/r0.res", RES_R0),
+            ("files/etc/drbd.d/r0.res", DELETE),
+        ],
+    );
+    assert!(mismatch(&bsr).is_none(), "{bsr:#?}");
+    // Neither name nor address: another cluster's resource, nothing at all.
+    let foreign = linux_as(
+        "other",
+        &[
+            (
+                "commands/ip-a.txt",
+                "2: eth0: <UP>\n    inet 172.31.0.9/24 scope global eth0\n",
+            ),
+            ("commands/drbdsetup-show.txt", DELETE),
+            ("commands/netstat-nap.txt", DELETE),
+        ],
+    );
+    no_errors_or_warnings(&foreign);
+    // The address from an ifcfg file when `ip a` was not collected.
+    let ifcfg = linux_as(
+        "renamed",
+        &[
+            ("commands/ip-a.txt", DELETE),
+            (
+                "files/etc/sysconfig/network-scripts/ifcfg-eth0",
+                "DEVICE=eth0\nIPADDR=10.0.0.1\nPREFIX=24\n",
+            ),
+        ],
+    );
+    assert!(
+        mismatch(&ifcfg).is_some_and(|d| d.contains("10.0.0.1")),
+        "{ifcfg:#?}"
+    );
+}
+
+/// Issue 13.3: a dump that exited non-zero with a message is CONFIG-INVALID, not a gap.
+#[test]
+fn a_rejected_dump_is_config_invalid_not_collect_incomplete() {
+    let mut facts = linux_facts("node1");
+    let mut item = crate::index::Item::new(
+        "bsradm-dump",
+        crate::index::ItemKind::Command,
+        "bsradm dump",
+        crate::index::Status::Failed,
+    );
+    item.exit_code = Some(10);
+    item.stderr_path = Some("commands/bsradm-dump.stderr.txt".to_string());
+    item.error = Some("exited with status 10".to_string());
+    facts.items.push(item);
+    let files = with(
+        HEALTHY_LINUX,
+        &[(
+            "commands/bsradm-dump.stderr.txt",
+            "sh: 1: modinfo: not found\n/etc/bsr.d/r0.res:3: in resource r0:\n\tIP 10.0.0.9 not found on this host.\n",
+        )],
+    );
+    let findings = evidence_from(&files, &facts).findings(Lang::En);
+    let invalid: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule == "CONFIG-INVALID")
+        .collect();
+    assert_eq!(invalid.len(), 1, "{findings:#?}");
+    assert_eq!(invalid[0].line, Some(2));
+    assert!(invalid[0]
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("exited 10") && d.contains("in resource r0")));
+    assert!(!fired(&findings, "COLLECT-INCOMPLETE"), "{findings:#?}");
+    // Not run at all (127) or killed: still a gap, no verdict on the configuration.
+    let mut facts = linux_facts("node1");
+    let mut item = crate::index::Item::new(
+        "drbdadm-dump",
+        crate::index::ItemKind::Command,
+        "drbdadm dump",
+        crate::index::Status::Failed,
+    );
+    item.exit_code = Some(127);
+    facts.items.push(item);
+    let findings = evidence_from(&with(HEALTHY_LINUX, &[]), &facts).findings(Lang::En);
+    assert!(fired(&findings, "COLLECT-INCOMPLETE"));
+    assert!(!fired(&findings, "CONFIG-INVALID"));
+}
+
+/// Issue 13.2: proxy addresses of DRBD 9 `via proxy` feed the duplicate-port check.
+#[test]
+fn drbd9_proxy_addresses_are_checked_for_duplicates() {
+    let two = "resource a {\n  on node1 { node-id 0; }\n  on node2 { node-id 1; }\n  connection {\n    host node1 address 10.0.0.1:7789 via proxy on node1 { inside 127.0.0.1:7790; outside 10.0.0.1:7791; }\n    host node2 address 10.0.0.2:7789 via proxy on node2 { inside 127.0.0.1:7790; outside 10.0.0.2:7791; }\n  }\n}\nresource b {\n  on node1 { node-id 0; }\n  on node2 { node-id 1; }\n  connection {\n    host node1 address 10.0.0.1:7800 via proxy on node1 { inside 127.0.0.1:7801; outside 10.0.0.1:7791; }\n    host node2 address 10.0.0.2:7800 via proxy on node2 { inside 127.0.0.1:7801; outside 10.0.0.2:7802; }\n  }\n}\n";
+    let findings = linux(&[("files/etc/drbd.d/r0.res", two)]);
+    let dup = findings
+        .iter()
+        .find(|f| f.rule == "CONFIG-DUPLICATE-PORT")
+        .expect("outside 10.0.0.1:7791 used twice");
+    assert!(dup
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("10.0.0.1:7791")));
+}

@@ -561,3 +561,62 @@ fn bsr_samples_follow_bsr_name_matching() {
         "{renamed:#?}"
     );
 }
+
+/// Max RSS in KiB of a run of the binary, measured by GNU time.
+fn max_rss_kib(args: &[&std::ffi::OsStr]) -> u64 {
+    let time = require("time");
+    let out = Command::new(time)
+        .arg("-f")
+        .arg("MAXRSS=%M")
+        .arg(crate::util::BIN)
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || out.status.code() == Some(1),
+        "{args:?}: {stderr}"
+    );
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("MAXRSS="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no MAXRSS in {stderr}"))
+}
+
+#[test]
+fn large_resource_files_are_parsed_in_bounded_memory() {
+    // Issue 12.11: 5 MB bundles of large .res files once took 24 GB. Eight 4 MiB files of one-line
+    // resources: collect and inspect stay within a small multiple of the input.
+    let f = Fixture::new();
+    f.file("/etc/drbd.conf", "include \"drbd.d/*.res\";\n");
+    for k in 0..8 {
+        let mut text = String::new();
+        let mut i = 0;
+        while text.len() < 4 << 20 {
+            text.push_str(&format!(
+                "resource r{k}_{i} {{ on a{i} {{ address 10.{k}.{}.{}:{}; }} on b{i} {{ address 10.{}.{}.{}:{}; }} net {{ ping-timeout 30; }} }}\n",
+                i / 250 % 250, i % 250, 7000 + i % 500, k + 8, i / 250 % 250, i % 250, 7000 + i % 500
+            ));
+            i += 1;
+        }
+        f.file(&format!("/etc/drbd.d/r{k}.res"), text);
+    }
+    let root = f.root.path().as_os_str().to_owned();
+    let out = f.out.path().as_os_str().to_owned();
+    let collect_rss = max_rss_kib(&[
+        "collect".as_ref(),
+        "--root".as_ref(),
+        root.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let bundle = f.bundles().pop().expect("a bundle");
+    let inspect_rss = max_rss_kib(&["inspect".as_ref(), bundle.as_os_str()]);
+    // 32 MiB of configuration: a bound of 320 MiB is ten times the input; unbounded parsing
+    // needed over a gigabyte here.
+    for (what, rss) in [("collect", collect_rss), ("inspect", inspect_rss)] {
+        assert!(rss < 320 * 1024, "{what} used {rss} KiB");
+    }
+}

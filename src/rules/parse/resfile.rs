@@ -94,7 +94,7 @@ pub struct ConfigFile {
 
 /// Most bytes of one file that are parsed. Real resource files are a few KiB; a bigger one is
 /// read up to here (its first resources still count), so parsing time and memory stay bounded.
-pub const MAX_PARSE_BYTES: usize = 2 << 20;
+pub const MAX_PARSE_BYTES: usize = 1 << 20;
 
 /// Parses one configuration file; `path` is its bundle path (used in places).
 pub fn parse(path: &str, content: &[u8]) -> ConfigFile {
@@ -491,6 +491,75 @@ resource f {
         let file = parse("x.res", text.as_bytes());
         let host = &file.resources[0].hosts[0];
         assert!(host.proxy_outside.is_some() && host.address.is_some());
+    }
+
+    #[test]
+    fn stacked_v9_proxy_and_ipv6_zone() {
+        let text = r#"
+resource upper {
+  stacked-on-top-of r0 { device /dev/drbd10; address 10.56.84.142:7788; }
+  on node_c { address ipv6 [fe80::1%eth0]:7788; }
+}
+resource p {
+  on a { node-id 0; }
+  on b { node-id 1; }
+  connection {
+    host a address 10.0.0.1:7789 via proxy on site-pxy { inside 10.0.1.4:7800; outside 10.0.2.4:7801; }
+    host b address 10.0.0.2:7789;
+  }
+}
+"#;
+        let file = parse("x.res", text.as_bytes());
+        let upper = &file.resources[0];
+        assert_eq!(upper.stacked_on().collect::<Vec<_>>(), ["r0"]);
+        assert!(upper.hosts[0].address.is_some());
+        let c = &upper.hosts[1];
+        assert_eq!(
+            c.address.as_ref().map(|a| a.value.to_string()).as_deref(),
+            Some("[fe80::1]:7788")
+        );
+        let p = &file.resources[1];
+        assert!(p.drbd9_syntax);
+        let a = &p.hosts[0];
+        assert_eq!(a.proxy_on, ["site-pxy"]);
+        assert_eq!(
+            a.proxy_outside
+                .as_ref()
+                .map(|e| e.value.to_string())
+                .as_deref(),
+            Some("10.0.2.4:7801")
+        );
+        assert!(a.address.is_some());
+    }
+
+    #[test]
+    fn parsing_is_capped_and_linear() {
+        // 4 MiB of resources: only the first MAX_PARSE_BYTES are read, quickly.
+        let mut text = String::new();
+        let mut i = 0;
+        while text.len() < 4 << 20 {
+            text.push_str(&format!(
+                "resource r{i} {{ on a {{ address 10.0.0.1:{}; }} }}\n",
+                i % 60000
+            ));
+            i += 1;
+        }
+        let started = std::time::Instant::now();
+        let file = parse("big.res", text.as_bytes());
+        assert!(
+            file.resources.len() < i / 3,
+            "{} of {i}",
+            file.resources.len()
+        );
+        assert!(!file.resources.is_empty());
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        // One enormous word or statement does not hold memory either.
+        let long = format!(
+            "resource r {{ net {{ shared-secret {}; }} }}",
+            "x".repeat(1 << 20)
+        );
+        let file = parse("w.res", long.as_bytes());
+        assert!(file.resources[0].net[0].value.len() <= 4096);
     }
 
     #[test]
