@@ -140,6 +140,9 @@ fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
     })
 }
 
+/// A rich rule of a zone file being read: (source, tcp ports, accepts, names a service).
+type RuleXml = (Option<Net>, Vec<(u16, u16)>, bool, bool);
+
 /// A permanent zone file `/etc/firewalld/zones/NAME.xml`.
 pub fn zone_xml(path: &str, name: &str, text: &str) -> Zone {
     let mut zone = Zone {
@@ -149,7 +152,7 @@ pub fn zone_xml(path: &str, name: &str, text: &str) -> Zone {
         ..Zone::default()
     };
     // Inside a `<rule>`: its source, ports and action, collected until `</rule>`.
-    let mut rule: Option<(Option<Net>, Vec<(u16, u16)>, bool, bool)> = None;
+    let mut rule: Option<RuleXml> = None;
     for tag in tags(text) {
         match (tag.name, tag.closing) {
             ("zone", false) => {
