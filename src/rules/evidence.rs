@@ -128,6 +128,8 @@ pub struct Evidence {
     /// `bsradm dump` / `drbdadm dump` exited non-zero with a message: (command id, exit code,
     /// first error line, its place).
     pub(crate) dump_rejections: Vec<(String, i32, Place)>,
+    /// Resource name → index in `resources` (stacked lookups stay linear overall).
+    pub(crate) by_name: std::collections::HashMap<String, usize>,
     pub(crate) iptables: Option<iptables::Ruleset>,
     pub(crate) firewalld: Option<Firewalld>,
     pub(crate) windows_firewall: Option<WindowsFirewall>,
@@ -267,7 +269,13 @@ impl Evidence {
                     .filter(|m| *m < 9)
             });
 
+        let by_name = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.resource.name.clone(), i))
+            .collect();
         Evidence {
+            by_name,
             own_ips: own,
             drbd_generation,
             dump_rejections: dump_rejections(whole, &facts.items),
@@ -411,7 +419,7 @@ impl Evidence {
                 let Some(lower) = h.stacked_on.as_deref() else {
                     continue;
                 };
-                let lower = self.resources.iter().find(|r| r.resource.name == lower);
+                let lower = self.by_name.get(lower).and_then(|i| self.resources.get(*i));
                 if lower.is_some_and(|l| self.locate_depth(l, depth + 1).is_some()) {
                     return Some((h, Found::Name));
                 }

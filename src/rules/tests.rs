@@ -615,3 +615,48 @@ fn drbd9_proxy_addresses_are_checked_for_duplicates() {
         .as_deref()
         .is_some_and(|d| d.contains("10.0.0.1:7791")));
 }
+
+/// Issue 12.11: checks across many resources and files stay near-linear.
+#[test]
+fn many_resources_across_files_are_judged_quickly() {
+    let mut changes: Vec<(String, String)> = Vec::new();
+    for file in 0..8 {
+        let mut text = String::new();
+        for i in 0..1000 {
+            let n = file * 1000 + i;
+            // Every resource stacks on the previous one: the worst case for section lookups.
+            let lower = if n == 0 {
+                "r0".to_string()
+            } else {
+                format!("s{}", n - 1)
+            };
+            text.push_str(&format!(
+                "resource s{n} {{ stacked-on-top-of {lower} {{ address 10.9.{}.{}:{}; }} on far{n} {{ address 10.8.{}.{}:7000; }} }}\n",
+                n / 250,
+                n % 250,
+                7000 + n % 1000,
+                n / 250,
+                n % 250
+            ));
+        }
+        changes.push((format!("files/etc/drbd.d/s{file}.res"), text));
+    }
+    let refs: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let started = std::time::Instant::now();
+    let evidence = evidence_from(&with(HEALTHY_LINUX, &refs), &linux_facts("node1"));
+    let findings = evidence.findings(Lang::En);
+    let pair = crate::rules::cross_node(&[("a", &evidence), ("b", &evidence)], Lang::En);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !fired(&findings, "CONFIG-HOSTNAME-MISMATCH"),
+        "stacked chain is this node's"
+    );
+    let _ = pair;
+}
