@@ -14,9 +14,11 @@ as_root() {
 
 # Debian packages the tests use: the real drbdadm (its parse error for a BOM file), file, tar,
 # gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report;
-# ansible-core, OpenSSH and iproute2 run the fleet test (scripts/test-fleet.sh).
+# iptables, ufw and firewalld (firewall-offline-cmd) make real rulesets in network namespaces
+# (tests/e2e/realworld.rs); ansible-core, OpenSSH and iproute2 run the fleet and --peer tests.
 packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium
-    ansible-core openssh-server openssh-client iproute2)
+    iptables ufw firewalld iproute2 util-linux time
+    ansible-core openssh-server openssh-client)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -39,6 +39,35 @@ pub enum Flavour {
     Unknown,
 }
 
+/// How the installed tool compares an `on` name with the node's host name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// DRBD 8.3 / 8.4 drbdadm: `strcmp`.
+    Exact,
+    /// BSR and DRBD 9 (`hostnames_equal`): case-insensitive; when either name is short, only the
+    /// parts before the first dot are compared.
+    Hostnames,
+}
+
+impl Matching {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Matching::Exact => "compared exactly, as DRBD 8.4 does",
+            Matching::Hostnames => "compared as BSR/DRBD 9 do: case-insensitive, short name",
+        }
+    }
+}
+
+/// How this node's section of a resource was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// By the host name (or a `stacked-on-top-of` whose lower resource is this node's).
+    Name,
+    /// By one of this node's own addresses (a `floating` section, or an `on` section whose
+    /// name is not this host's).
+    Address(IpAddr),
+}
+
 /// A resource as this node configures it, with the flavour its file implies.
 #[derive(Debug, Clone)]
 pub struct NodeResource {
@@ -50,6 +79,10 @@ pub struct NodeResource {
 pub struct Firewalld {
     pub runtime: Option<(String, Vec<firewalld::Zone>)>,
     pub permanent: Option<(String, Vec<firewalld::Zone>)>,
+    /// The permanent zone files, read when firewalld was not running (it applies them when it
+    /// starts): where they were read, and the zones that apply.
+    pub zone_files: Option<(String, Vec<firewalld::Zone>)>,
+    pub services: firewalld::Services,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +120,16 @@ pub struct Evidence {
     pub(crate) proc_module: bool,
     pub(crate) sockets: Option<Vec<sockets::Socket>>,
     pub(crate) local_ips: Option<Vec<IpAddr>>,
+    /// Addresses this node holds or is configured with (`ip a`, `ipconfig /all`, ifcfg files):
+    /// used to recognise this node's section of a resource.
+    pub(crate) own_ips: Option<BTreeSet<IpAddr>>,
+    /// The DRBD generation the bundle shows (8 or 9), from the kernel module or the utilities.
+    pub(crate) drbd_generation: Option<u64>,
+    /// `bsradm dump` / `drbdadm dump` exited non-zero with a message: (command id, exit code,
+    /// first error line, its place).
+    pub(crate) dump_rejections: Vec<(String, i32, Place)>,
+    /// Resource name → index in `resources` (stacked lookups stay linear overall).
+    pub(crate) by_name: std::collections::HashMap<String, usize>,
     pub(crate) iptables: Option<iptables::Ruleset>,
     pub(crate) firewalld: Option<Firewalld>,
     pub(crate) windows_firewall: Option<WindowsFirewall>,
@@ -165,7 +208,15 @@ impl Evidence {
             || has_module("drbd")
             || command(whole, "drbdadm-version").is_some()
             || command(whole, "modinfo-drbd").is_some();
-        let bsr_engine = text(whole, "files/proc/bsr").is_some()
+        // /proc/bsr and `bsradm -V` carry BSR's own version: it tells the engine, and is never
+        // compared with DRBD's minimums.
+        let bsr_version = text(whole, "files/proc/bsr")
+            .and_then(|t| versions::proc_bsr("files/proc/bsr", &t))
+            .or_else(|| {
+                command(whole, "bsradm-version").and_then(|(p, t)| versions::bsradm_v(&p, &t))
+            });
+        let bsr_engine = bsr_version.is_some()
+            || text(whole, "files/proc/bsr").is_some()
             || has_module("bsr")
             || command(whole, "bsradm-version").is_some()
             || command(whole, "bsrsetup-show").is_some()
@@ -198,7 +249,36 @@ impl Evidence {
             }
         };
 
+        let mut own: Option<BTreeSet<IpAddr>> =
+            local_ips.as_ref().map(|v| v.iter().copied().collect());
+        for (path, content) in whole.iter().filter(|(p, _)| paths::is_interface_config(p)) {
+            let ips = interfaces::configured(path, &String::from_utf8_lossy(content));
+            own.get_or_insert_with(BTreeSet::new).extend(ips);
+        }
+        if let Some(own) = own.as_mut() {
+            own.retain(|ip| !ip.is_loopback() && !ip.is_unspecified());
+        }
+        let drbd_generation = drbd_kernel
+            .as_ref()
+            .and_then(|v| v.value.major())
+            .or_else(|| {
+                // drbd-utils 8.x drive only 8.x kernels; 9.x utilities drive either.
+                drbd_utils
+                    .as_ref()
+                    .and_then(|v| v.value.major())
+                    .filter(|m| *m < 9)
+            });
+
+        let by_name = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.resource.name.clone(), i))
+            .collect();
         Evidence {
+            by_name,
+            own_ips: own,
+            drbd_generation,
+            dump_rejections: dump_rejections(whole, &facts.items),
             host,
             gaps: facts
                 .items
@@ -251,24 +331,121 @@ impl Evidence {
         (!name.is_empty()).then_some(name)
     }
 
+    /// How the installed tool matches names for this resource: BSR and DRBD 9 like
+    /// `hostnames_equal`, DRBD 8.3/8.4 exactly. The version the bundle shows decides; without
+    /// one, DRBD 9 syntax in the resource means DRBD 9, and otherwise the lenient comparison is
+    /// used (an unknown version must not produce a mismatch the tool would not see).
+    pub(crate) fn matching(&self, resource: &NodeResource) -> Matching {
+        match resource.flavour {
+            Flavour::Drbd => match self.drbd_generation {
+                Some(g) if g < 9 && !resource.resource.drbd9_syntax => Matching::Exact,
+                _ => Matching::Hostnames,
+            },
+            Flavour::Bsr | Flavour::Unknown => Matching::Hostnames,
+        }
+    }
+
+    /// The endpoints of this node's section that live on this node: the `address`, and the
+    /// proxy's when the proxy runs here (`proxy on` names this node, or names nothing). A proxy
+    /// on a separate host (DRBD 9 `via proxy on site1-pxy`) is that host's business.
+    pub(crate) fn local_endpoints<'a>(
+        &self,
+        resource: &NodeResource,
+        section: &'a resfile::HostSection,
+    ) -> Vec<(&'static str, &'a Located<crate::rules::model::Endpoint>)> {
+        let matching = self.matching(resource);
+        let name = self.match_name(resource.flavour).unwrap_or("");
+        let proxy_here = section.proxy_on.is_empty()
+            || section
+                .proxy_on
+                .iter()
+                .any(|p| host_matches(matching, p, name) || section.names.contains(p));
+        section
+            .endpoints()
+            .filter(|(role, _)| *role == "address" || proxy_here)
+            .collect()
+    }
+
+    /// The resource is another cluster's: neither this node's name nor its addresses are in it
+    /// (only decidable when the addresses were collected).
+    pub(crate) fn foreign(&self, resource: &NodeResource) -> bool {
+        if self.own_ips.is_none() || self.locate(resource).is_some() {
+            return false;
+        }
+        let matching = self.matching(resource);
+        let name = self.match_name(resource.flavour).unwrap_or("");
+        !resource
+            .resource
+            .mesh_hosts
+            .iter()
+            .any(|m| host_matches(matching, m, name))
+    }
+
     /// This node's section of a resource.
     pub(crate) fn this_host<'a>(
         &self,
         resource: &'a NodeResource,
     ) -> Option<&'a resfile::HostSection> {
-        let name = self.match_name(resource.flavour)?;
-        resource.resource.hosts.iter().find(|h| {
-            h.names
+        self.locate(resource).map(|(h, _)| h)
+    }
+
+    /// This node's section of a resource and how it was found: by name as the installed tool
+    /// matches it, through a `stacked-on-top-of` lower resource, or else by this node's own
+    /// addresses (the resource `address` first, then DRX proxy addresses).
+    pub(crate) fn locate<'a>(
+        &self,
+        resource: &'a NodeResource,
+    ) -> Option<(&'a resfile::HostSection, Found)> {
+        self.locate_depth(resource, 0)
+    }
+
+    fn locate_depth<'a>(
+        &self,
+        resource: &'a NodeResource,
+        depth: usize,
+    ) -> Option<(&'a resfile::HostSection, Found)> {
+        let hosts = &resource.resource.hosts;
+        if let Some(name) = self.match_name(resource.flavour) {
+            let matching = self.matching(resource);
+            if let Some(h) = hosts
                 .iter()
-                .any(|n| host_matches(resource.flavour, n, name))
-        })
+                .find(|h| h.names.iter().any(|n| host_matches(matching, n, name)))
+            {
+                return Some((h, Found::Name));
+            }
+        }
+        if depth < 4 {
+            for h in hosts {
+                let Some(lower) = h.stacked_on.as_deref() else {
+                    continue;
+                };
+                let lower = self.by_name.get(lower).and_then(|i| self.resources.get(*i));
+                if lower.is_some_and(|l| self.locate_depth(l, depth + 1).is_some()) {
+                    return Some((h, Found::Name));
+                }
+            }
+        }
+        let own = self.own_ips.as_ref()?;
+        let holds = |e: &Option<Located<crate::rules::model::Endpoint>>| {
+            e.as_ref().map(|e| e.value.ip).filter(|ip| own.contains(ip))
+        };
+        for pick in [
+            |h: &resfile::HostSection| h.address.clone(),
+            |h: &resfile::HostSection| h.proxy_outside.clone(),
+            |h: &resfile::HostSection| h.proxy_inside.clone(),
+        ] {
+            if let Some((h, ip)) = hosts.iter().find_map(|h| holds(&pick(h)).map(|ip| (h, ip))) {
+                return Some((h, Found::Address(ip)));
+            }
+        }
+        None
     }
 }
 
-/// bsradm compares case-insensitively and, when either name is short, only the part before the
-/// first dot; DRBD 8.4's drbdadm compares exactly.
-pub fn host_matches(flavour: Flavour, configured: &str, hostname: &str) -> bool {
-    if flavour == Flavour::Drbd {
+/// Whether a configured `on` name is the node's host name, compared as the tool does
+/// (drbd-utils/bsr-utils `hostnames_equal` for BSR and DRBD 9; `strcmp` for DRBD 8.4).
+pub fn host_matches(matching: Matching, configured: &str, hostname: &str) -> bool {
+    if matching == Matching::Exact {
         return configured == hostname;
     }
     let a = configured.to_lowercase();
@@ -324,6 +501,13 @@ fn include_glob(including: &str, include: &str) -> Option<Pattern> {
     Pattern::new(&target).ok()
 }
 
+/// Most configuration bytes parsed per bundle, over all files (each file also stops at
+/// `resfile::MAX_PARSE_BYTES`).
+pub const MAX_CONFIG_BYTES: usize = 4 << 20;
+
+/// Most resources judged per node; real clusters have tens, DRBD's practical limit is far below.
+pub const MAX_RESOURCES: usize = 10_000;
+
 type Configuration = (Vec<resfile::ConfigFile>, Vec<NodeResource>, Option<String>);
 
 fn read_configuration(
@@ -331,46 +515,68 @@ fn read_configuration(
     drbd_engine: bool,
     bsr_engine: bool,
 ) -> Configuration {
-    let mut chosen: BTreeSet<&str> = whole
+    // Each file is parsed once; includes are followed from the parsed files (a few rounds:
+    // includes may include). Include globs are matched against the candidate paths once per
+    // glob, and a bounded number of globs is followed, so hostile include lists stay cheap.
+    const MAX_INCLUDES: usize = 256;
+    let candidates: Vec<&str> = whole
+        .keys()
+        .map(String::as_str)
+        .filter(|p| paths::may_be_included(p))
+        .collect();
+    let mut parsed: BTreeMap<&str, resfile::ConfigFile> = BTreeMap::new();
+    let mut queue: Vec<&str> = whole
         .keys()
         .map(String::as_str)
         .filter(|p| paths::is_replication_config(p))
         .collect();
-    // Follow includes (a few rounds: includes may include).
-    for _ in 0..4 {
-        let mut added = Vec::new();
-        for path in &chosen {
-            let Some(content) = whole.get(*path) else {
+    let mut globs_followed = 0usize;
+    // All configuration files together are parsed up to a budget: real ones total a few KiB,
+    // and what is parsed costs tens of times its size in memory.
+    let mut budget = MAX_CONFIG_BYTES;
+    for _ in 0..5 {
+        let mut next = Vec::new();
+        for path in queue.drain(..) {
+            if parsed.contains_key(path) {
+                continue;
+            }
+            let Some(content) = whole.get(path) else {
                 continue;
             };
-            for include in resfile::parse(path, content).includes {
+            let take = content.len().min(budget);
+            budget -= take;
+            let file = resfile::parse(path, &content[..take]);
+            for include in &file.includes {
+                if globs_followed >= MAX_INCLUDES {
+                    break;
+                }
+                globs_followed += 1;
                 if let Some(glob) = include_glob(path, &include.value) {
-                    added.extend(
-                        whole
-                            .keys()
-                            .map(String::as_str)
-                            .filter(|p| paths::may_be_included(p))
+                    next.extend(
+                        candidates
+                            .iter()
+                            .copied()
+                            .filter(|p| !parsed.contains_key(p))
                             .filter(|p| glob.matches_with(p, GLOB_OPTIONS)),
                     );
                 }
             }
+            parsed.insert(path, file);
         }
-        let before = chosen.len();
-        chosen.extend(added);
-        if chosen.len() == before {
+        if next.is_empty() {
             break;
         }
+        queue = next;
     }
-    let mut files: Vec<resfile::ConfigFile> = chosen
-        .iter()
-        .filter_map(|p| whole.get(*p).map(|c| resfile::parse(p, c)))
-        .collect();
+    let mut files: Vec<resfile::ConfigFile> = parsed.into_values().collect();
     if files.iter().all(|f| f.resources.is_empty()) {
         // No resource files in the bundle: the dumped configuration is the next best thing.
         for id in ["bsradm-dump", "drbdadm-dump"] {
             let path = format!("commands/{id}.txt");
             if let Some(content) = whole.get(&path) {
-                files.push(resfile::parse(&path, content));
+                let take = content.len().min(budget);
+                budget -= take;
+                files.push(resfile::parse(&path, &content[..take]));
             }
         }
     }
@@ -382,7 +588,10 @@ fn read_configuration(
         .collect();
     let global_hostname = files.iter().find_map(|f| f.global_hostname.clone());
     let mut resources: Vec<NodeResource> = Vec::new();
-    for file in &files {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    // Resources move out of their files (the files keep what else they say): one copy only.
+    for file in &mut files {
+        let file_resources = std::mem::take(&mut file.resources);
         let lower = file.path.to_ascii_lowercase();
         let flavour = if lower.contains("bsr") {
             Flavour::Bsr
@@ -395,19 +604,25 @@ fn read_configuration(
         } else {
             Flavour::Unknown
         };
-        for resource in &file.resources {
-            if resources.iter().any(|r| r.resource.name == resource.name) {
+        for mut resource in file_resources {
+            if resources.len() >= MAX_RESOURCES {
+                break;
+            }
+            if !names.insert(resource.name.clone()) {
                 continue;
             }
-            let mut resource = resource.clone();
             // `common` settings apply where the resource sets nothing itself.
+            let mut net_keys: BTreeSet<String> =
+                resource.net.iter().map(|s| s.key.clone()).collect();
             for setting in &common_net {
-                if !resource.net.iter().any(|s| s.key == setting.key) {
+                if net_keys.insert(setting.key.clone()) {
                     resource.net.push(setting.clone());
                 }
             }
+            let mut startup_keys: BTreeSet<String> =
+                resource.startup.iter().map(|s| s.key.clone()).collect();
             for setting in &common_startup {
-                if !resource.startup.iter().any(|s| s.key == setting.key) {
+                if startup_keys.insert(setting.key.clone()) {
                     resource.startup.push(setting.clone());
                 }
             }
@@ -415,6 +630,64 @@ fn read_configuration(
         }
     }
     (files, resources, global_hostname)
+}
+
+/// Exit codes that say the command did not run at all (not found, not executable), or was
+/// killed: no verdict on the configuration.
+const NOT_A_VERDICT: &[i32] = &[126, 127, 124, 137, 143];
+
+/// `bsradm dump` / `drbdadm dump` that exited non-zero with a message: the tool rejected the
+/// configuration, whatever the wording ("Parse error", "'node-id' keyword missing", "no
+/// resources defined", "IP ... not found on this host", ...). The first line that is not shell
+/// noise (a missing helper such as modinfo) is quoted.
+fn dump_rejections(whole: &BTreeMap<String, Vec<u8>>, items: &[Item]) -> Vec<(String, i32, Place)> {
+    let mut out = Vec::new();
+    for item in items {
+        if !matches!(item.id.as_str(), "bsradm-dump" | "drbdadm-dump")
+            || item.status != crate::index::Status::Failed
+        {
+            continue;
+        }
+        let Some(code) = item
+            .exit_code
+            .filter(|c| *c != 0 && !NOT_A_VERDICT.contains(c))
+        else {
+            continue;
+        };
+        let stderr = item
+            .stderr_path
+            .clone()
+            .unwrap_or_else(|| format!("commands/{}.stderr.txt", item.id));
+        let Some(text) = text(whole, &stderr) else {
+            continue;
+        };
+        if let Some((i, line)) = first_error_line(&text) {
+            out.push((
+                item.id.clone(),
+                code,
+                Place::new(&stderr, i as u64 + 1, line),
+            ));
+        }
+    }
+    out
+}
+
+/// The first line of a tool's stderr that is its own message: not blank, not a shell's
+/// complaint about a helper (`sh: 1: modinfo: not found`), not the usage-count banner.
+pub(crate) fn first_error_line(text: &str) -> Option<(usize, &str)> {
+    let noise = |l: &str| {
+        let t = l.trim();
+        t.is_empty()
+            || t.starts_with("sh:")
+            || t.starts_with("bash:")
+            || t.starts_with("--==")
+            || t.starts_with('#')
+            || t.contains("modinfo")
+            // drbdadm's notice when __DRBD_NODE__ overrides the host name.
+            || t.starts_with("found __DRBD_NODE__")
+            || t.starts_with("PRETENDING that I am")
+    };
+    text.lines().enumerate().find(|(_, l)| !noise(l))
 }
 
 fn read_iptables(whole: &BTreeMap<String, Vec<u8>>) -> Option<iptables::Ruleset> {
@@ -435,21 +708,94 @@ fn read_iptables(whole: &BTreeMap<String, Vec<u8>>) -> Option<iptables::Ruleset>
 }
 
 fn read_firewalld(whole: &BTreeMap<String, Vec<u8>>) -> Option<Firewalld> {
-    let (_, state) = command(whole, "firewalld-state")?;
-    if !firewalld::is_running(&state) {
-        return None;
+    let mut services = firewalld::Services::default();
+    // Packaged definitions first, then the administrator's, which override them.
+    for prefix in [
+        "files/usr/lib/firewalld/services/",
+        "files/usr/share/firewalld/services/",
+        "files/etc/firewalld/services/",
+    ] {
+        for (path, content) in whole.range(prefix.to_string()..) {
+            let Some(file) = path.strip_prefix(prefix) else {
+                break;
+            };
+            if let Some(name) = file.strip_suffix(".xml").filter(|n| !n.contains('/')) {
+                services.add_xml(name, &String::from_utf8_lossy(content));
+            }
+        }
     }
-    let runtime = command(whole, "firewalld-list-all-zones")
-        .or_else(|| command(whole, "firewalld-list-all"))
-        .map(|(p, t)| {
+    let running = command(whole, "firewalld-state").map(|(_, state)| firewalld::is_running(&state));
+    if running == Some(true) {
+        let runtime = command(whole, "firewalld-list-all-zones")
+            .or_else(|| command(whole, "firewalld-list-all"))
+            .map(|(p, t)| {
+                let zones = firewalld::parse(&p, &t);
+                (p, zones)
+            });
+        let permanent = command(whole, "firewalld-permanent-list-all").map(|(p, t)| {
             let zones = firewalld::parse(&p, &t);
             (p, zones)
         });
-    let permanent = command(whole, "firewalld-permanent-list-all").map(|(p, t)| {
-        let zones = firewalld::parse(&p, &t);
-        (p, zones)
-    });
-    Some(Firewalld { runtime, permanent })
+        return Some(Firewalld {
+            runtime,
+            permanent,
+            zone_files: None,
+            services,
+        });
+    }
+    // Not running (or not asked): the permanent zone files say what firewalld enforces once it
+    // starts. Without the administrator's zone files there is nothing certain to say.
+    let zone_files = permanent_zones(whole)?;
+    Some(Firewalld {
+        runtime: None,
+        permanent: None,
+        zone_files: Some(zone_files),
+        services,
+    })
+}
+
+/// The zones of /etc/firewalld that apply: the default zone (DefaultZone= of firewalld.conf,
+/// else `public`) and every zone bound to an interface or a source. The default zone's file may
+/// be the packaged one (/usr/lib/firewalld/zones); when neither is in the bundle, None.
+fn permanent_zones(whole: &BTreeMap<String, Vec<u8>>) -> Option<(String, Vec<firewalld::Zone>)> {
+    const ETC: &str = "files/etc/firewalld/zones/";
+    let mut zones: Vec<firewalld::Zone> = Vec::new();
+    for (path, content) in whole.range(ETC.to_string()..) {
+        let Some(file) = path.strip_prefix(ETC) else {
+            break;
+        };
+        if let Some(name) = file.strip_suffix(".xml").filter(|n| !n.contains('/')) {
+            zones.push(firewalld::zone_xml(
+                path,
+                name,
+                &String::from_utf8_lossy(content),
+            ));
+        }
+    }
+    if zones.is_empty() {
+        return None;
+    }
+    let default = text(whole, "files/etc/firewalld/firewalld.conf")
+        .and_then(|c| firewalld::default_zone(&c))
+        .unwrap_or_else(|| "public".to_string());
+    if !zones.iter().any(|z| z.name == default) {
+        let packaged = [
+            format!("files/usr/lib/firewalld/zones/{default}.xml"),
+            format!("files/usr/share/firewalld/zones/{default}.xml"),
+        ];
+        let (path, content) = packaged.iter().find_map(|p| whole.get(p).map(|c| (p, c)))?;
+        zones.push(firewalld::zone_xml(
+            path,
+            &default,
+            &String::from_utf8_lossy(content),
+        ));
+    }
+    for zone in &mut zones {
+        zone.default = zone.name == default;
+        zone.active = zone.default || !zone.interfaces.is_empty() || !zone.sources.is_empty();
+    }
+    zones.retain(|z| z.active);
+    Some((ETC.trim_end_matches('/').to_string(), zones))
 }
 
 fn read_windows_firewall(whole: &BTreeMap<String, Vec<u8>>) -> Option<WindowsFirewall> {

@@ -155,6 +155,11 @@ impl Version {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+
+    /// The first number (8 of 8.4.11).
+    pub fn major(&self) -> Option<u64> {
+        self.parts.first().copied()
+    }
 }
 
 impl PartialEq for Version {

@@ -127,11 +127,37 @@ pub fn is_system_log(path: &str) -> bool {
         || lower.starts_with("files/var/log/kern")
 }
 
+/// Interface configuration naming this node's addresses: RHEL ifcfg files, Debian
+/// /etc/network/interfaces.
+pub fn is_interface_config(path: &str) -> bool {
+    path.starts_with("files/etc/sysconfig/network-scripts/ifcfg-")
+        || path == "files/etc/network/interfaces"
+        || path.starts_with("files/etc/network/interfaces.d/")
+}
+
+/// firewalld's permanent configuration: zone and service XML (/etc/firewalld, and the
+/// packaged defaults under /usr/lib/firewalld), firewalld.conf.
+pub fn is_firewalld_config(path: &str) -> bool {
+    let in_tree = path.starts_with("files/etc/firewalld/")
+        || path.starts_with("files/usr/lib/firewalld/")
+        || path.starts_with("files/usr/share/firewalld/");
+    in_tree && (path.ends_with(".xml") || path.ends_with("/firewalld.conf"))
+}
+
+/// The stderr of `bsradm dump` / `drbdadm dump`: what the tool says when it rejects a config.
+const WHOLE_STDERR: &[&str] = &[
+    "commands/bsradm-dump.stderr.txt",
+    "commands/drbdadm-dump.stderr.txt",
+];
+
 pub fn wants_whole(path: &str) -> bool {
     if let Some(id) = command_id(path) {
         return WHOLE_COMMANDS.contains(&id);
     }
-    WHOLE_FILES.contains(&path)
+    WHOLE_STDERR.contains(&path)
+        || is_interface_config(path)
+        || is_firewalld_config(path)
+        || WHOLE_FILES.contains(&path)
         || is_bom_sensitive(path)
         || may_be_included(path)
         || is_servicing_package(path)

@@ -76,7 +76,8 @@ impl Matcher {
             }
         }
         entries.push(Entry {
-            regex: r"drbd: initialized\. Version: ".to_string(),
+            // DRBD 8.4/9 write "initialized", 8.3 and older "initialised".
+            regex: r"drbd: (?:module )?initiali[sz]ed\. Version: ".to_string(),
             meaning: Meaning::KernelVersion,
             globs: Vec::new(),
             system_logs_only: true,

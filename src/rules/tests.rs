@@ -100,7 +100,7 @@ const HEALTHY_LINUX: &[(&str, &str)] = &[
     ("commands/firewalld-state.txt", ""),
     ("commands/firewalld-state.stderr.txt", "not running\n"),
     ("commands/netstat-nap.txt", "Active Internet connections (servers and established)\nProto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name\ntcp        0      0 127.0.0.1:7790          0.0.0.0:*               LISTEN      8033/drx\ntcp        0      0 10.0.0.1:7791           0.0.0.0:*               LISTEN      8033/drx\ntcp        0      0 10.0.0.1:7791           10.0.0.2:50460          ESTABLISHED 8033/drx\ntcp        0      0 10.0.0.1:45000          10.0.0.2:7789           ESTABLISHED -\ntcp        0      0 10.0.0.1:22             10.0.0.9:50000          ESTABLISHED 999/sshd\n"),
-    ("commands/drbdsetup-show.txt", "resource r0 {\n    options {\n    }\n    net {\n        ping-timeout 30;\n    }\n    _remote_host {\n        address ipv4 10.0.0.2:7789;\n    }\n    _this_host {\n        address ipv4 10.0.0.1:7789;\n        volume 0 {\n            device minor 0;\n        }\n    }\n}\n"),
+    ("commands/drbdsetup-show.txt", "resource r0 {\n    options {\n    }\n    net {\n        ping-timeout 30;\n    }\n    _remote_host {\n        address ipv4 127.0.0.1:7790;\n    }\n    _this_host {\n        address ipv4 10.0.0.1:7789;\n        volume 0 {\n            device minor 0;\n        }\n    }\n}\n"),
     ("commands/ip-a.txt", "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n    inet 10.0.0.1/24 brd 10.0.0.255 scope global eth0\n"),
     ("commands/ps.txt", "UID        PID  PPID  C STIME TTY          TIME CMD\nroot         1     0  0 10:00 ?        00:00:01 /usr/lib/systemd/systemd\nroot      8033     1  0 10:00 ?        00:00:05 /opt/DRX/drx\n"),
     ("commands/drx-version.txt", "drx 1.2.3\n"),
@@ -192,6 +192,10 @@ fn cases() -> Vec<Case> {
         ("drbd 8.4.5 in /proc/drbd", "VERSION-DRBD-OLD", linux(&[("files/proc/drbd", "version: 8.4.5 (api:1/proto:86-101)\n")]), true),
         ("drbd 8.4.5 from drbdadm -V only", "VERSION-DRBD-OLD", linux(&[("files/proc/drbd", DELETE), ("commands/drbdadm-version.txt", "DRBD_KERNEL_VERSION_CODE=0x080405\nDRBDADM_VERSION=8.9.10\n")]), true),
         ("drbd 8.4.11 loaded, old version only in an old log", "VERSION-DRBD-OLD", linux(&[]), false),
+        ("DRBD 8.3 known only from its kernel log (\"initialised\")", "VERSION-DRBD-OLD", linux(&[("files/proc/drbd", DELETE), ("commands/drbdadm-version.txt", DELETE), ("commands/modinfo-drbd.txt", DELETE), ("commands/rpm-qa.txt", DELETE), ("files/var/log/messages", "Jun  1 10:00:00 node1 kernel: drbd: initialised. Version: 8.3.16 (api:88/proto:86-97)\n")]), true),
+        ("BSR's version is not DRBD's", "VERSION-DRBD-OLD", linux(&[("files/proc/drbd", DELETE), ("commands/drbdadm-version.txt", DELETE), ("commands/modinfo-drbd.txt", DELETE), ("commands/rpm-qa.txt", "bsr-1.6.3-1.el7.x86_64\n"), ("files/proc/bsr", "BSR:1.6.3 (api:2/proto:86-113)\n"), ("commands/bsradm-version.txt", "BSR_KERNEL_VERSION=1.6.3\nBSRADM_VERSION=1.6.3\n"), ("files/var/log/messages", "Jun  1 10:00:00 node1 kernel: bsr: initialized. Version: 1.6.3\n")]), false),
+        ("DRBD 9 kernel from rpm kmod-drbd90", "VERSION-DRBD-OLD", linux(&[("files/proc/drbd", DELETE), ("commands/drbdadm-version.txt", DELETE), ("commands/modinfo-drbd.txt", DELETE), ("commands/rpm-qa.txt", "kmod-drbd90-9.0.22-2.el8_2.elrepo.x86_64\ndrbd90-utils-9.13.1-1.el8.elrepo.x86_64\n")]), false),
+        ("drbd84-utils 8.9.5 in dpkg -l", "VERSION-DRBD-UTILS-OLD", linux(&[("commands/drbdadm-version.txt", DELETE), ("commands/rpm-qa.txt", DELETE), ("commands/dpkg-l.txt", "ii  drbd8-utils   2:8.9.5-1   amd64   RAID 1 over TCP/IP for Linux (user utilities)\n")]), true),
         ("drbd-utils 8.9.5", "VERSION-DRBD-UTILS-OLD", linux(&[("commands/drbdadm-version.txt", "DRBD_KERNEL_VERSION_CODE=0x08040b\nDRBDADM_VERSION=8.9.5\n")]), true),
         ("drbd-utils 8.9.5 from rpm only", "VERSION-DRBD-UTILS-OLD", linux(&[("commands/drbdadm-version.txt", DELETE), ("commands/rpm-qa.txt", "drbd84-utils-8.9.5-1.el7.elrepo.x86_64\n")]), true),
         ("module missing from lsmod", "MODULE-NOT-LOADED", linux(&[("files/proc/drbd", DELETE), ("commands/lsmod.txt", "Module                  Size  Used by\nxfs                   997127  1\n")]), true),
@@ -206,9 +210,10 @@ fn cases() -> Vec<Case> {
         ("ping-timeout 5 on DRBD", "CONFIG-PING-TIMEOUT", linux(&[("files/etc/drbd.d/global_common.conf", &ping5)]), true),
         ("ping-timeout unset on DRBD (default 5)", "CONFIG-PING-TIMEOUT", linux(&[("files/etc/drbd.d/global_common.conf", no_ping)]), true),
         ("ping-timeout unset on BSR (default 30)", "CONFIG-PING-TIMEOUT", linux(&[("files/etc/drbd.d/r0.res", DELETE), ("files/etc/drbd.conf", DELETE), ("files/etc/drbd.d/global_common.conf", DELETE), ("files/etc/bsr.d/global_common.conf", no_ping), (BSR_CONF_DIR, RES_R0), ("files/proc/drbd", DELETE), ("commands/drbdadm-version.txt", DELETE), ("commands/modinfo-drbd.txt", DELETE), ("commands/lsmod.txt", "Module Size Used by\nbsr 1 0\n")]), false),
+        ("proxied, but the kernel still talks to the peer directly (file changed, not applied)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/drbdsetup-show.txt", "resource r0 {\n    _remote_host {\n        address ipv4 10.0.0.2:7789;\n    }\n    _this_host {\n        address ipv4 10.0.0.1:7789;\n    }\n}\n")]), true),
         ("loaded address differs", "BSR-ADDRESS-MISMATCH", linux(&[("commands/drbdsetup-show.txt", "resource r0 {\n    _remote_host {\n        address ipv4 10.0.0.2:7789;\n    }\n    _this_host {\n        address ipv4 10.0.0.9:7789;\n    }\n}\n")]), true),
         ("loaded address differs (BSR/9 path form)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/bsrsetup-show.txt", "resource r0 {\n    connection {\n        path {\n            _this_host ipv4 10.0.0.1:7789;\n            _remote_host ipv4 10.0.0.2:7700;\n        }\n    }\n}\n")]), true),
-        ("loaded address equal (BSR/9 path form)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/bsrsetup-show.txt", "resource r0 {\n    connection {\n        path {\n            _this_host ipv4 10.0.0.1:7789;\n            _remote_host ipv4 10.0.0.2:7789;\n        }\n    }\n}\n")]), false),
+        ("loaded address equal (BSR/9 path form, proxied: the peer is the own proxy inside)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/bsrsetup-show.txt", "resource r0 {\n    connection {\n        path {\n            _this_host ipv4 10.0.0.1:7789;\n            _remote_host ipv4 127.0.0.1:7790;\n        }\n    }\n}\n")]), false),
         ("iptables drops the replication port", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", "-P INPUT ACCEPT\n-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp -m multiport --dports 7790:7791 -j ACCEPT\n-A INPUT -j REJECT --reject-with icmp-host-prohibited\n")]), true),
         ("iptables accepts only another source", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", "-P INPUT DROP\n-A INPUT -s 10.0.0.3/32 -p tcp --dport 7789 -j ACCEPT\n-A INPUT -p tcp --dports 7790,7791 -j ACCEPT\n")]), true),
         ("iptables accepts a port range", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", "-P INPUT DROP\n-A INPUT -p tcp --dport 7780:7799 -j ACCEPT\n")]), false),
@@ -234,6 +239,14 @@ fn cases() -> Vec<Case> {
         ("DRBD split brain", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected but unresolved, dropping connection!\n")]), true),
         ("BSR status error field", "REPL-SPLIT-BRAIN", linux(&[("commands/bsrsetup-status.txt", "r0 node-id:0 role:Primary suspended:no\n  node2 node-id:1 connection:StandAlone error:split-brain role:Unknown\n")]), true),
         ("split-brain handler in the config only", "REPL-SPLIT-BRAIN", linux(&[]), false),
+        ("split-brain handler called", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: helper command: /sbin/drbdadm split-brain minor-0\n")]), true),
+        ("initial-split-brain handler only", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: helper command: /sbin/drbdadm initial-split-brain minor-0\nNov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected, 1 primaries, automatically solved. Sync from this node\n")]), false),
+        ("DRBD 8.3 unresolved", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected, dropping connection!\n")]), true),
+        ("BSR unresolved", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/bsr/bsr.log", "[2026-11-20] bsr_alert r0: split-brain detected but unresolved, dropping connection\n")]), true),
+        ("resolved automatically", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected, 1 primaries, automatically solved. Sync from this node\n")]), true),
+        ("resolved during attach (DRBD 9)", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: drbd r0/0 drbd0 n2: Split-Brain detected during attach, 0 primary(ies), automatically resolved. Sync from peer node\n")]), true),
+        ("resolved manually (BSR)", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/bsr/bsr.log", "[2026-11-20] bsr_warn r0: split-brain detected, manually solved. Sync from peer node\n")]), true),
+        ("unresolved is not resolved", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected but unresolved, dropping connection!\n")]), false),
         ("DRBD auth failed", "REPL-AUTH-FAILED", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: drbd r0: Authentication of peer failed\n")]), true),
         ("peer authenticated", "REPL-AUTH-FAILED", linux(&[]), false),
         ("watchdog restart", "DRX-WATCHDOG-RESTART", linux(&[("files/opt/DRX/logs/main.log", "W1120 16:37:52.810044 t1 main] watchdog: drx exited abnormally, restarting\n")]), true),
@@ -468,4 +481,186 @@ fn non_utf8_and_huge_lines_do_not_break_the_scan() {
         .excerpt
         .as_deref()
         .is_some_and(|e| e.chars().count() <= 300));
+}
+
+/// Issue 13.1: the section is found as the installed tool finds it, else by address.
+#[test]
+fn host_names_compare_by_the_engine_version_and_fall_back_to_addresses() {
+    let mismatch = |f: &[Finding]| {
+        f.iter()
+            .find(|x| x.rule == "CONFIG-HOSTNAME-MISMATCH")
+            .and_then(|x| x.detail.clone())
+    };
+    // DRBD 8.4 (the healthy node's /proc/drbd): exact. "NODE1" is not "node1".
+    let upper = linux_as("NODE1", &[]);
+    let detail = mismatch(&upper).expect("8.4 compares exactly");
+    assert!(detail.contains("this node's address 10.0.0.1"), "{detail}");
+    // The address checks still run for the renamed node: its firewall is judged.
+    let closed = linux_as(
+        "NODE1",
+        &[(
+            "commands/iptables-s.txt",
+            "-P INPUT DROP\n-A INPUT -p tcp --dport 22 -j ACCEPT\n",
+        )],
+    );
+    assert!(fired(&closed, "FIREWALL-PORT-BLOCKED"), "{closed:#?}");
+    // DRBD 9 (kernel 9.x): hostnames_equal, short name against any domain, any case.
+    let nine = [
+        ("files/proc/drbd", "version: 9.2.8 (api:2/proto:86-122)\n"),
+        (
+            "commands/drbdadm-version.txt",
+            "DRBD_KERNEL_VERSION_CODE=0x090208\nDRBDADM_VERSION=9.27.0\n",
+        ),
+        ("commands/modinfo-drbd.txt", "version:        9.2.8\n"),
+        ("commands/rpm-qa.txt", "drbd-utils-9.27.0-1.el9.x86_64\n"),
+    ];
+    for name in ["NODE1", "node1.example.com", "Node1.Corp.Example"] {
+        let f = linux_as(name, &nine);
+        assert!(mismatch(&f).is_none(), "{name}: {f:#?}");
+    }
+    // BSR: the same comparison.
+    let bsr = linux_as(
+        "Node1.example.com",
+        &[
+            ("files/etc/bsr.d/r0.res", RES_R0),
+            ("files/etc/drbd.d/r0.res", DELETE),
+        ],
+    );
+    assert!(mismatch(&bsr).is_none(), "{bsr:#?}");
+    // Neither name nor address: another cluster's resource, nothing at all.
+    let foreign = linux_as(
+        "other",
+        &[
+            (
+                "commands/ip-a.txt",
+                "2: eth0: <UP>\n    inet 172.31.0.9/24 scope global eth0\n",
+            ),
+            ("commands/drbdsetup-show.txt", DELETE),
+            ("commands/netstat-nap.txt", DELETE),
+        ],
+    );
+    no_errors_or_warnings(&foreign);
+    // The address from an ifcfg file when `ip a` was not collected.
+    let ifcfg = linux_as(
+        "renamed",
+        &[
+            ("commands/ip-a.txt", DELETE),
+            (
+                "files/etc/sysconfig/network-scripts/ifcfg-eth0",
+                "DEVICE=eth0\nIPADDR=10.0.0.1\nPREFIX=24\n",
+            ),
+        ],
+    );
+    assert!(
+        mismatch(&ifcfg).is_some_and(|d| d.contains("10.0.0.1")),
+        "{ifcfg:#?}"
+    );
+}
+
+/// Issue 13.3: a dump that exited non-zero with a message is CONFIG-INVALID, not a gap.
+#[test]
+fn a_rejected_dump_is_config_invalid_not_collect_incomplete() {
+    let mut facts = linux_facts("node1");
+    let mut item = crate::index::Item::new(
+        "bsradm-dump",
+        crate::index::ItemKind::Command,
+        "bsradm dump",
+        crate::index::Status::Failed,
+    );
+    item.exit_code = Some(10);
+    item.stderr_path = Some("commands/bsradm-dump.stderr.txt".to_string());
+    item.error = Some("exited with status 10".to_string());
+    facts.items.push(item);
+    let files = with(
+        HEALTHY_LINUX,
+        &[(
+            "commands/bsradm-dump.stderr.txt",
+            "sh: 1: modinfo: not found\n/etc/bsr.d/r0.res:3: in resource r0:\n\tIP 10.0.0.9 not found on this host.\n",
+        )],
+    );
+    let findings = evidence_from(&files, &facts).findings(Lang::En);
+    let invalid: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule == "CONFIG-INVALID")
+        .collect();
+    assert_eq!(invalid.len(), 1, "{findings:#?}");
+    assert_eq!(invalid[0].line, Some(2));
+    assert!(invalid[0]
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("exited 10") && d.contains("in resource r0")));
+    assert!(!fired(&findings, "COLLECT-INCOMPLETE"), "{findings:#?}");
+    // Not run at all (127) or killed: still a gap, no verdict on the configuration.
+    let mut facts = linux_facts("node1");
+    let mut item = crate::index::Item::new(
+        "drbdadm-dump",
+        crate::index::ItemKind::Command,
+        "drbdadm dump",
+        crate::index::Status::Failed,
+    );
+    item.exit_code = Some(127);
+    facts.items.push(item);
+    let findings = evidence_from(&with(HEALTHY_LINUX, &[]), &facts).findings(Lang::En);
+    assert!(fired(&findings, "COLLECT-INCOMPLETE"));
+    assert!(!fired(&findings, "CONFIG-INVALID"));
+}
+
+/// Issue 13.2: proxy addresses of DRBD 9 `via proxy` feed the duplicate-port check.
+#[test]
+fn drbd9_proxy_addresses_are_checked_for_duplicates() {
+    let two = "resource a {\n  on node1 { node-id 0; }\n  on node2 { node-id 1; }\n  connection {\n    host node1 address 10.0.0.1:7789 via proxy on node1 { inside 127.0.0.1:7790; outside 10.0.0.1:7791; }\n    host node2 address 10.0.0.2:7789 via proxy on node2 { inside 127.0.0.1:7790; outside 10.0.0.2:7791; }\n  }\n}\nresource b {\n  on node1 { node-id 0; }\n  on node2 { node-id 1; }\n  connection {\n    host node1 address 10.0.0.1:7800 via proxy on node1 { inside 127.0.0.1:7801; outside 10.0.0.1:7791; }\n    host node2 address 10.0.0.2:7800 via proxy on node2 { inside 127.0.0.1:7801; outside 10.0.0.2:7802; }\n  }\n}\n";
+    let findings = linux(&[("files/etc/drbd.d/r0.res", two)]);
+    let dup = findings
+        .iter()
+        .find(|f| f.rule == "CONFIG-DUPLICATE-PORT")
+        .expect("outside 10.0.0.1:7791 used twice");
+    assert!(dup
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("10.0.0.1:7791")));
+}
+
+/// Issue 12.11: checks across many resources and files stay near-linear.
+#[test]
+fn many_resources_across_files_are_judged_quickly() {
+    let mut changes: Vec<(String, String)> = Vec::new();
+    for file in 0..8 {
+        let mut text = String::new();
+        for i in 0..1000 {
+            let n = file * 1000 + i;
+            // Every resource stacks on the previous one: the worst case for section lookups.
+            let lower = if n == 0 {
+                "r0".to_string()
+            } else {
+                format!("s{}", n - 1)
+            };
+            text.push_str(&format!(
+                "resource s{n} {{ stacked-on-top-of {lower} {{ address 10.9.{}.{}:{}; }} on far{n} {{ address 10.8.{}.{}:7000; }} }}\n",
+                n / 250,
+                n % 250,
+                7000 + n % 1000,
+                n / 250,
+                n % 250
+            ));
+        }
+        changes.push((format!("files/etc/drbd.d/s{file}.res"), text));
+    }
+    let refs: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let started = std::time::Instant::now();
+    let evidence = evidence_from(&with(HEALTHY_LINUX, &refs), &linux_facts("node1"));
+    let findings = evidence.findings(Lang::En);
+    let pair = crate::rules::cross_node(&[("a", &evidence), ("b", &evidence)], Lang::En);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !fired(&findings, "CONFIG-HOSTNAME-MISMATCH"),
+        "stacked chain is this node's"
+    );
+    let _ = pair;
 }

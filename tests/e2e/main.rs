@@ -8,6 +8,7 @@ mod html;
 mod inspect;
 mod peer;
 mod privacy;
+mod realworld;
 mod schedule;
 mod split;
 mod util;

@@ -5,12 +5,13 @@ use crate::rules::evidence::{Evidence, NodeResource};
 use crate::rules::model::{Endpoint, Located};
 
 pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
+    let by_name: std::collections::HashMap<&str, &NodeResource> = evidence
+        .resources
+        .iter()
+        .map(|r| (r.resource.name.as_str(), r))
+        .collect();
     for loaded in &evidence.loaded {
-        let Some(configured) = evidence
-            .resources
-            .iter()
-            .find(|r| r.resource.name == loaded.name)
-        else {
+        let Some(configured) = by_name.get(loaded.name.as_str()).copied() else {
             continue;
         };
         let this = evidence.this_host(configured);
@@ -18,10 +19,13 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
         let (local, remote): (Vec<Endpoint>, Vec<Endpoint>) = match this {
             Some(this) => {
                 let mine = this.address.as_ref().map(|a| a.value);
-                (
-                    mine.into_iter().collect(),
-                    addresses(configured, |h| !std::ptr::eq(h, this)),
-                )
+                // A proxied connection: the kernel's peer is this node's own proxy `inside`
+                // (drbdadm passes it as the peer address), not the remote node's address.
+                let remote = match &this.proxy_inside {
+                    Some(inside) => vec![inside.value],
+                    None => addresses(configured, |h| !std::ptr::eq(h, this)),
+                };
+                (mine.into_iter().collect(), remote)
             }
             None => (all.clone(), all.clone()),
         };

@@ -49,12 +49,14 @@ fn files_against_peer(
     out: &mut Vec<Raw>,
 ) {
     let a_inbound = inbound_ports(a);
+    // By name, so that many resources stay near-linear.
+    let a_by_name: std::collections::HashMap<&str, &crate::rules::evidence::NodeResource> = a
+        .resources
+        .iter()
+        .map(|r| (r.resource.name.as_str(), r))
+        .collect();
     for b_res in &b.resources {
-        let Some(a_res) = a
-            .resources
-            .iter()
-            .find(|r| r.resource.name == b_res.resource.name)
-        else {
+        let Some(a_res) = a_by_name.get(b_res.resource.name.as_str()).copied() else {
             continue;
         };
         let name = &b_res.resource.name;
@@ -65,10 +67,42 @@ fn files_against_peer(
         let section = b_res.resource.hosts.iter().find(|h| {
             h.names
                 .iter()
-                .any(|n| host_matches(b_res.flavour, n, a_host))
+                .any(|n| host_matches(b.matching(b_res), n, a_host))
         });
+        // Not by name: by a's own addresses, the way a's section is recognised on a itself.
+        let by_address = || {
+            let own = a.own_ips.as_ref()?;
+            b_res.resource.hosts.iter().find(|h| {
+                h.endpoints()
+                    .any(|(_, e)| !e.value.is_loopback() && own.contains(&e.value.ip))
+            })
+        };
+        let section = match section {
+            Some(s) => Some(s),
+            None => {
+                let found = by_address();
+                if let Some(found) = found.filter(|h| !h.floating && !h.names.is_empty()) {
+                    let mut raw = Raw::new(
+                        "CONFIG-HOSTNAME-MISMATCH",
+                        Some(found.place.clone()),
+                        Some(format!(
+                            "resource {name} on {label_b}: {label_a}'s address is in the section `on {}`, but {label_a}'s host name is {a_host:?} ({})",
+                            found.names.join(" "),
+                            b.matching(b_res).describe()
+                        )),
+                    );
+                    raw.node = Some(label_b.to_string());
+                    out.push(raw);
+                }
+                found
+            }
+        };
         let Some(section) = section else {
-            if !b_res.resource.has_floating() && b_res.resource.host_names().next().is_some() {
+            // Only a resource that a itself runs can be misnamed in b's file.
+            if a.this_host(a_res).is_some()
+                && !b_res.resource.has_floating()
+                && b_res.resource.host_names().next().is_some()
+            {
                 let names: Vec<&str> = b_res.resource.host_names().collect();
                 let mut raw = Raw::new(
                     "CONFIG-HOSTNAME-MISMATCH",

@@ -44,7 +44,11 @@ pub fn inbound_ports(evidence: &Evidence) -> Vec<Inbound> {
                 place: address.place.clone(),
             });
         }
-        if let Some(outside) = &this.proxy_outside {
+        let proxy_here = evidence
+            .local_endpoints(node_resource, this)
+            .iter()
+            .any(|(role, _)| *role == "proxy outside");
+        if let Some(outside) = this.proxy_outside.as_ref().filter(|_| proxy_here) {
             let sources = peers
                 .iter()
                 .filter_map(|h| h.proxy_outside.as_ref().map(|a| a.value.ip))
@@ -86,11 +90,21 @@ pub fn refusals(evidence: &Evidence, inbound: &Inbound) -> Vec<(String, Option<P
         }
     }
     if let Some(fw) = &evidence.firewalld {
-        for (view, zones) in [("runtime", &fw.runtime), ("permanent", &fw.permanent)] {
+        for (view, zones) in [
+            ("runtime", &fw.runtime),
+            ("permanent", &fw.permanent),
+            (
+                "permanent zone files; firewalld was not running when collected and applies them when it starts",
+                &fw.zone_files,
+            ),
+        ] {
             let Some((path, zones)) = zones else {
                 continue;
             };
-            if sources.iter().any(|s| !firewalld::accepts(zones, port, *s)) {
+            if sources
+                .iter()
+                .any(|s| !firewalld::accepts(zones, &fw.services, port, *s))
+            {
                 refused.push((
                     format!("firewalld ({view}) does not open tcp/{port}"),
                     Some(Place::file(path)),

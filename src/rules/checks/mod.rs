@@ -38,6 +38,7 @@ pub const CODE_RULES: &[&str] = &[
     "VIP-STANDBY-DRX-RUNNING",
     "CONFIG-PEER-MISMATCH",
     "COLLECT-INCOMPLETE",
+    "CONFIG-INVALID",
 ];
 
 /// A verdict before it gets its language-specific texts.

@@ -11,7 +11,12 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
         return;
     };
     // `lsmod` output starts with a `Module Size Used by` header; without it, it is not lsmod.
-    if !modules.iter().any(|m| m == "Module") || evidence.resources.is_empty() {
+    let own = evidence
+        .resources
+        .iter()
+        .filter(|r| !evidence.foreign(r))
+        .count();
+    if !modules.iter().any(|m| m == "Module") || own == 0 {
         return;
     }
     let loaded = modules.iter().any(|m| m == "drbd" || m == "bsr");
@@ -21,7 +26,7 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
             Some(Place::file(path)),
             Some(format!(
                 "{} resource(s) configured, but lsmod lists neither drbd nor bsr",
-                evidence.resources.len()
+                own
             )),
         ));
     }

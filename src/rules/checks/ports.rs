@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::Raw;
-use crate::rules::evidence::{Evidence, Flavour};
+use crate::rules::evidence::{Evidence, Matching};
 use crate::rules::model::{Endpoint, Place};
 
 pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
@@ -14,10 +14,13 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
     for node_resource in &evidence.resources {
         let resource = &node_resource.resource;
         for host in &resource.hosts {
-            let key = host_key(
-                node_resource.flavour,
-                host.names.first().map(String::as_str),
-            );
+            let key = match &host.stacked_on {
+                Some(lower) => format!("stacked-on-top-of {lower}"),
+                None => host_key(
+                    evidence.matching(node_resource),
+                    host.names.first().map(String::as_str),
+                ),
+            };
             for (role, endpoint) in host.endpoints() {
                 let slot = (key.clone(), endpoint.value);
                 match first_use.get(&slot) {
@@ -45,11 +48,11 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
     }
 }
 
-/// How the engine would tell hosts apart: BSR ignores case and domain.
-fn host_key(flavour: Flavour, name: Option<&str>) -> String {
+/// How the engine would tell hosts apart: BSR and DRBD 9 ignore case and domain.
+fn host_key(matching: Matching, name: Option<&str>) -> String {
     let name = name.unwrap_or("");
-    match flavour {
-        Flavour::Drbd => name.to_string(),
+    match matching {
+        Matching::Exact => name.to_string(),
         _ => name
             .to_lowercase()
             .split('.')

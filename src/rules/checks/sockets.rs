@@ -47,7 +47,7 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
             .filter(|h| !std::ptr::eq(*h, this))
             .flat_map(|h| h.endpoints().map(|(_, e)| e.value))
             .collect();
-        for (role, endpoint) in this.endpoints() {
+        for (role, endpoint) in evidence.local_endpoints(node_resource, this) {
             if role != "address" && !drx_runs {
                 continue;
             }

@@ -14,6 +14,9 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
         .find_map(|f| f.wfc_in_global.clone());
     for node_resource in &evidence.resources {
         let resource = &node_resource.resource;
+        if evidence.foreign(node_resource) {
+            continue;
+        }
         if !resource.startup.iter().any(|s| s.key == "wfc-timeout") {
             let (place, detail) = match &misplaced {
                 Some(place) => (

@@ -14,7 +14,7 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
         let Some(this) = evidence.this_host(node_resource) else {
             continue;
         };
-        for (role, endpoint) in this.endpoints() {
+        for (role, endpoint) in evidence.local_endpoints(node_resource, this) {
             if role == "address" {
                 continue;
             }

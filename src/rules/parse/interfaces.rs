@@ -37,9 +37,55 @@ pub fn ipconfig(text: &str) -> Vec<IpAddr> {
         .collect()
 }
 
+/// Addresses an interface configuration assigns: ifcfg `IPADDR=`, `IPADDR1=`, `IPV6ADDR=`,
+/// `IPV6ADDR_SECONDARIES=`; Debian `address 10.0.0.1[/24]` lines.
+pub fn configured(path: &str, text: &str) -> Vec<IpAddr> {
+    let debian = path.contains("/etc/network/interfaces");
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        if debian {
+            let mut words = line.split_whitespace();
+            if words.next() == Some("address") {
+                if let Some(ip) = words.next().and_then(|w| parse_ip(w.split('/').next()?)) {
+                    out.push(ip);
+                }
+            }
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if key.starts_with("IPADDR") || key.starts_with("IPV6ADDR") {
+            let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+            for word in value.split_whitespace() {
+                if let Some(ip) = parse_ip(word.split('/').next().unwrap_or(word)) {
+                    out.push(ip);
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_addresses_from_ifcfg_and_interfaces() {
+        let ifcfg = "DEVICE=eth1\nBOOTPROTO=static\nIPADDR=\"192.168.56.11\"\nNETMASK=255.255.255.0\nIPV6ADDR=fd00::11/64\n#IPADDR1=1.1.1.1\n";
+        let ips = configured("files/etc/sysconfig/network-scripts/ifcfg-eth1", ifcfg);
+        assert_eq!(ips.len(), 2);
+        let deb =
+            "auto eth1\niface eth1 inet static\n    address 10.1.1.5/24\n    gateway 10.1.1.1\n";
+        let ips = configured("files/etc/network/interfaces", deb);
+        assert_eq!(ips, vec![parse_ip("10.1.1.5").expect("ip")]);
+    }
 
     #[test]
     fn ip_a_lists_v4_and_v6() {

@@ -50,7 +50,8 @@ impl Target {
             "DROP" | "REJECT" => Target::Drop,
             "RETURN" => Target::Return,
             "" => Target::Other,
-            other if other.chars().all(|c| c.is_ascii_uppercase() || c == '_') => Target::Other,
+            // A user chain (any spelling, GATE or ufw-user-input) or an extension target (LOG,
+            // MARK, ...): which one is decided when evaluating, by whether the chain exists.
             chain => Target::Jump(chain.to_string()),
         }
     }
@@ -64,6 +65,8 @@ struct Conditions {
     in_interface: Option<(String, bool)>,
     dports: Option<(Vec<(u16, u16)>, bool)>,
     states: Option<(Vec<String>, bool)>,
+    /// `-m addrtype --dst-type T`: the packet is addressed to this host (LOCAL, UNICAST).
+    dst_type: Option<(String, bool)>,
     unknown: bool,
 }
 
@@ -126,6 +129,14 @@ impl Rule {
                 .any(|(lo, hi)| (*lo..=*hi).contains(&packet.dport));
             m = m.and(bool_match(hit).negate(*neg));
         }
+        if let Some((kind, neg)) = &c.dst_type {
+            // The peer connects to an address of this host: LOCAL and UNICAST match, the
+            // broadcast/multicast/other types do not; a list (`LOCAL,UNICAST`) matches if any does.
+            let hit = kind
+                .split(',')
+                .any(|k| matches!(k.to_ascii_uppercase().as_str(), "LOCAL" | "UNICAST"));
+            m = m.and(bool_match(hit).negate(*neg));
+        }
         if let Some((states, neg)) = &c.states {
             // A new connection is in state NEW; RELATED,ESTABLISHED alone never opens a port.
             let hit = states.iter().any(|s| s.eq_ignore_ascii_case("NEW"));
@@ -166,45 +177,99 @@ impl Ruleset {
         has_rules || policy_blocks
     }
 
-    /// Whether the packet is accepted, and the rule or policy that decided it.
+    /// Whether the packet may be accepted, and the rule or policy that decided otherwise.
+    /// Rules whose condition cannot be decided fork the path (it may match or not): the packet
+    /// counts as refused only when every path ends in DROP/REJECT (or a refusing policy), so a
+    /// doubtful RETURN (ufw's `--dst-type ...`, an unknown match) never makes a later DROP
+    /// certain.
     pub fn verdict(&self, packet: &Packet) -> (bool, Option<Place>) {
-        match self.chain_verdict("INPUT", packet, 0) {
-            Some(decided) => decided,
-            None => match self.policies.get("INPUT") {
-                Some((policy, place)) => (policy == "ACCEPT", Some(place.clone())),
-                None => (true, None),
-            },
+        let outcomes = self.chain_outcomes("INPUT", packet, 0);
+        if outcomes.accept {
+            return (true, outcomes.accept_place);
         }
+        if outcomes.falls_through {
+            return match self.policies.get("INPUT") {
+                Some((policy, place)) if policy != "ACCEPT" => (false, Some(place.clone())),
+                Some((_, place)) => (true, Some(place.clone())),
+                None => (true, None),
+            };
+        }
+        (false, outcomes.drop_place)
     }
 
-    fn chain_verdict(
-        &self,
-        chain: &str,
-        packet: &Packet,
-        depth: usize,
-    ) -> Option<(bool, Option<Place>)> {
+    fn chain_outcomes(&self, chain: &str, packet: &Packet, depth: usize) -> Outcomes {
+        let mut out = Outcomes::default();
         if depth > 16 {
-            return Some((true, None));
+            // Too deep to follow: undecidable, read in favour of acceptance.
+            out.accept = true;
+            return out;
         }
         for rule in self.chains.get(chain).map(Vec::as_slice).unwrap_or(&[]) {
             let m = rule.matches(packet);
             if m == Match::No {
                 continue;
             }
+            let certain = m == Match::Yes;
             match &rule.target {
-                Target::Accept => return Some((true, Some(rule.place.clone()))),
-                Target::Drop if m == Match::Yes => return Some((false, Some(rule.place.clone()))),
-                Target::Return if m == Match::Yes => return None,
-                Target::Jump(sub) => match self.chain_verdict(sub, packet, depth + 1) {
-                    Some((true, place)) => return Some((true, place)),
-                    Some((false, place)) if m == Match::Yes => return Some((false, place)),
-                    _ => {}
-                },
-                _ => {}
+                Target::Accept => {
+                    out.accept = true;
+                    out.accept_place.get_or_insert_with(|| rule.place.clone());
+                    if certain {
+                        return out;
+                    }
+                }
+                Target::Drop => {
+                    out.drop_place.get_or_insert_with(|| rule.place.clone());
+                    if certain {
+                        return out;
+                    }
+                }
+                Target::Return => {
+                    out.falls_through = true;
+                    if certain {
+                        return out;
+                    }
+                }
+                Target::Jump(sub) if !self.chains.contains_key(sub) => {
+                    // An extension target. (N)FQUEUE hands the packet to a program that may
+                    // accept it; the rest (LOG, MARK, ...) let it continue. An empty user
+                    // chain returns at once, which is the same.
+                    if sub == "NFQUEUE" || sub == "QUEUE" {
+                        out.accept = true;
+                    }
+                }
+                Target::Jump(sub) => {
+                    let inner = self.chain_outcomes(sub, packet, depth + 1);
+                    if inner.accept {
+                        out.accept = true;
+                        if out.accept_place.is_none() {
+                            out.accept_place = inner.accept_place;
+                        }
+                    }
+                    if out.drop_place.is_none() {
+                        out.drop_place = inner.drop_place;
+                    }
+                    // The sub-chain decided on every path and the jump is certain: done.
+                    if certain && !inner.falls_through {
+                        return out;
+                    }
+                }
+                Target::Other => {}
             }
         }
-        None
+        out.falls_through = true;
+        out
     }
+}
+
+/// What may happen to a packet in one chain: accepted on some path, dropped on some path
+/// (where first), or back to the caller on some path.
+#[derive(Debug, Default)]
+struct Outcomes {
+    accept: bool,
+    accept_place: Option<Place>,
+    drop_place: Option<Place>,
+    falls_through: bool,
 }
 
 /// Splits a rule line into words, keeping `"quoted text"` together.
@@ -330,6 +395,7 @@ fn parse_rule_words(words: &[String], place: Place) -> Rule {
                     None => c.unknown = true,
                 }
             }
+            "--dst-type" => c.dst_type = Some((value(i).to_string(), neg)),
             "--state" | "--ctstate" => {
                 let states = value(i).split(',').map(str::to_string).collect();
                 c.states = Some((states, neg));
@@ -567,5 +633,40 @@ mod tests {
         // A chain jumping to itself terminates.
         let set = parse_rules("x", "-P INPUT DROP\n-A INPUT -j LOOP\n-A LOOP -j LOOP\n");
         let _ = set.verdict(&packet(1, None));
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+    use crate::rules::model::parse_ip;
+
+    fn packet(port: u16) -> Packet {
+        Packet {
+            dport: port,
+            destination: parse_ip("10.1.1.31").expect("ip"),
+            source: parse_ip("10.1.1.32"),
+        }
+    }
+
+    #[test]
+    fn a_doubtful_return_forks_the_path() {
+        let certain = "-P INPUT DROP\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-N GATE\n-A INPUT -i lo -j ACCEPT\n-A INPUT -j GATE\n-A INPUT -p tcp -m tcp --dport 7789 -j ACCEPT\n-A GATE -p tcp -m tcp --dport 22 -j RETURN\n-A GATE -j DROP\n";
+        let set = parse_rules("commands/iptables-s.txt", certain);
+        let (accepted, place) = set.verdict(&packet(7789));
+        assert!(!accepted);
+        assert_eq!(place.and_then(|p| p.line), Some(9));
+        let doubtful = certain.replace(
+            "-A GATE -p tcp",
+            "-A GATE -i eth1 -j RETURN\n-A GATE -p tcp",
+        );
+        let set = parse_rules("x", &doubtful);
+        assert!(set.verdict(&packet(7789)).0);
+        // A doubtful DROP is not certain either; a doubtful ACCEPT is a way in.
+        let drop = "-P INPUT ACCEPT\n-A INPUT -m recent --rcheck -j DROP\n";
+        assert!(parse_rules("x", drop).verdict(&packet(7789)).0);
+        let ufw_local = "-P INPUT DROP\n-N ufw-not-local\n-A INPUT -j ufw-not-local\n-A INPUT -p tcp --dport 7789 -j ACCEPT\n-A ufw-not-local -m addrtype --dst-type LOCAL -j RETURN\n-A ufw-not-local -j DROP\n";
+        assert!(parse_rules("x", ufw_local).verdict(&packet(7789)).0);
+        assert!(!parse_rules("x", ufw_local).verdict(&packet(7790)).0);
     }
 }

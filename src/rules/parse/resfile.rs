@@ -23,6 +23,11 @@ pub struct HostSection {
     pub address: Option<Located<Endpoint>>,
     pub proxy_inside: Option<Located<Endpoint>>,
     pub proxy_outside: Option<Located<Endpoint>>,
+    /// `stacked-on-top-of LOWER { ... }`: the node that runs resource LOWER (three-node DR).
+    pub stacked_on: Option<String>,
+    /// The hosts `proxy on NAME...` names: where the proxy runs (often the node itself; DRBD 9
+    /// also allows a separate proxy host shared by several nodes).
+    pub proxy_on: Vec<String>,
 }
 
 impl HostSection {
@@ -47,6 +52,8 @@ pub struct Resource {
     pub startup: Vec<Setting>,
     /// Host names given by DRBD 9 `connection-mesh { hosts ...; }`.
     pub mesh_hosts: Vec<String>,
+    /// DRBD 9 syntax was seen (`node-id`, `connection`, `connection-mesh`).
+    pub drbd9_syntax: bool,
 }
 
 impl Resource {
@@ -60,6 +67,11 @@ impl Resource {
 
     pub fn has_floating(&self) -> bool {
         self.hosts.iter().any(|h| h.floating)
+    }
+
+    /// Lower resources of `stacked-on-top-of` sections.
+    pub fn stacked_on(&self) -> impl Iterator<Item = &str> {
+        self.hosts.iter().filter_map(|h| h.stacked_on.as_deref())
     }
 }
 
@@ -80,10 +92,15 @@ pub struct ConfigFile {
     pub resources: Vec<Resource>,
 }
 
+/// Most bytes of one file that are parsed. Real resource files are a few KiB; a bigger one is
+/// read up to here (its first resources still count), so parsing time and memory stay bounded.
+pub const MAX_PARSE_BYTES: usize = 1 << 20;
+
 /// Parses one configuration file; `path` is its bundle path (used in places).
 pub fn parse(path: &str, content: &[u8]) -> ConfigFile {
     let bom = content.starts_with(&[0xEF, 0xBB, 0xBF]);
     let body = if bom { &content[3..] } else { content };
+    let body = &body[..body.len().min(MAX_PARSE_BYTES)];
     let text = String::from_utf8_lossy(body);
     let lines: Vec<&str> = text.lines().collect();
     let ctx = Ctx {
@@ -182,7 +199,15 @@ impl Ctx<'_> {
             match (child.keyword(), child.is_block()) {
                 ("on", true) => {
                     let names = child.words[1..].to_vec();
+                    if child.children().iter().any(|c| c.keyword() == "node-id") {
+                        resource.drbd9_syntax = true;
+                    }
                     resource.hosts.push(self.host(names, false, child));
+                }
+                ("stacked-on-top-of", true) => {
+                    let mut host = self.host(Vec::new(), false, child);
+                    host.stacked_on = child.words.get(1).cloned();
+                    resource.hosts.push(host);
                 }
                 ("floating", true) | ("floating", false) => {
                     let mut host = self.host(Vec::new(), true, child);
@@ -199,8 +224,12 @@ impl Ctx<'_> {
                         resource_proxies.push((name.clone(), host));
                     }
                 }
-                ("connection", true) => self.connection(&mut resource, child),
+                ("connection", true) => {
+                    resource.drbd9_syntax = true;
+                    self.connection(&mut resource, child)
+                }
                 ("connection-mesh", true) => {
+                    resource.drbd9_syntax = true;
                     for stmt in child.children() {
                         if stmt.keyword() == "hosts" {
                             resource.mesh_hosts.extend(stmt.words[1..].iter().cloned());
@@ -220,6 +249,7 @@ impl Ctx<'_> {
                 Some(host) => {
                     host.proxy_inside = host.proxy_inside.take().or(proxy.proxy_inside);
                     host.proxy_outside = host.proxy_outside.take().or(proxy.proxy_outside);
+                    host.proxy_on.extend(proxy.proxy_on);
                 }
                 None => resource.hosts.push(HostSection {
                     names: vec![name],
@@ -249,6 +279,18 @@ impl Ctx<'_> {
     }
 
     fn proxy_into(&self, host: &mut HostSection, proxy: &Node) {
+        // `proxy on A B {` or `host X address A:P via proxy on A {`: the names after `proxy on`.
+        let words = &proxy.words;
+        if let Some(at) = words
+            .windows(2)
+            .position(|w| w[0] == "proxy" && w[1] == "on")
+        {
+            for name in &words[at + 2..] {
+                if !host.proxy_on.contains(name) {
+                    host.proxy_on.push(name.clone());
+                }
+            }
+        }
         for child in proxy.children() {
             match child.keyword() {
                 "inside" => host.proxy_inside = self.endpoint(child),
@@ -265,13 +307,11 @@ impl Ctx<'_> {
         let mut statements: Vec<&Node> = Vec::new();
         for child in node.children() {
             match child.keyword() {
-                "host" if !child.is_block() => statements.push(child),
-                "path" if child.is_block() => statements.extend(
-                    child
-                        .children()
-                        .iter()
-                        .filter(|c| c.keyword() == "host" && !c.is_block()),
-                ),
+                // `host X [address A] [via proxy on X { inside; outside; }]`: a block when proxied.
+                "host" => statements.push(child),
+                "path" if child.is_block() => {
+                    statements.extend(child.children().iter().filter(|c| c.keyword() == "host"))
+                }
                 "net" if child.is_block() => resource.net.extend(self.settings(child)),
                 _ => {}
             }
@@ -281,22 +321,39 @@ impl Ctx<'_> {
                 continue;
             };
             let address = self.endpoint(stmt);
-            match resource
+            let mut proxy = HostSection::default();
+            if stmt.is_block() {
+                self.proxy_into(&mut proxy, stmt);
+            }
+            let host = match resource
                 .hosts
                 .iter_mut()
-                .find(|h| h.names.iter().any(|n| n == name))
+                .position(|h| h.names.iter().any(|n| n == name))
             {
-                Some(host) => {
-                    if host.address.is_none() {
-                        host.address = address;
-                    }
+                Some(at) => &mut resource.hosts[at],
+                None => {
+                    resource.hosts.push(HostSection {
+                        names: vec![name.clone()],
+                        place: self.place(stmt),
+                        ..HostSection::default()
+                    });
+                    let last = resource.hosts.len() - 1;
+                    &mut resource.hosts[last]
                 }
-                None => resource.hosts.push(HostSection {
-                    names: vec![name.clone()],
-                    place: self.place(stmt),
-                    address,
-                    ..HostSection::default()
-                }),
+            };
+            if host.address.is_none() {
+                host.address = address;
+            }
+            if host.proxy_inside.is_none() {
+                host.proxy_inside = proxy.proxy_inside;
+            }
+            if host.proxy_outside.is_none() {
+                host.proxy_outside = proxy.proxy_outside;
+            }
+            for name in proxy.proxy_on {
+                if !host.proxy_on.contains(&name) {
+                    host.proxy_on.push(name);
+                }
             }
         }
     }
@@ -434,6 +491,75 @@ resource f {
         let file = parse("x.res", text.as_bytes());
         let host = &file.resources[0].hosts[0];
         assert!(host.proxy_outside.is_some() && host.address.is_some());
+    }
+
+    #[test]
+    fn stacked_v9_proxy_and_ipv6_zone() {
+        let text = r#"
+resource upper {
+  stacked-on-top-of r0 { device /dev/drbd10; address 10.56.84.142:7788; }
+  on node_c { address ipv6 [fe80::1%eth0]:7788; }
+}
+resource p {
+  on a { node-id 0; }
+  on b { node-id 1; }
+  connection {
+    host a address 10.0.0.1:7789 via proxy on site-pxy { inside 10.0.1.4:7800; outside 10.0.2.4:7801; }
+    host b address 10.0.0.2:7789;
+  }
+}
+"#;
+        let file = parse("x.res", text.as_bytes());
+        let upper = &file.resources[0];
+        assert_eq!(upper.stacked_on().collect::<Vec<_>>(), ["r0"]);
+        assert!(upper.hosts[0].address.is_some());
+        let c = &upper.hosts[1];
+        assert_eq!(
+            c.address.as_ref().map(|a| a.value.to_string()).as_deref(),
+            Some("[fe80::1]:7788")
+        );
+        let p = &file.resources[1];
+        assert!(p.drbd9_syntax);
+        let a = &p.hosts[0];
+        assert_eq!(a.proxy_on, ["site-pxy"]);
+        assert_eq!(
+            a.proxy_outside
+                .as_ref()
+                .map(|e| e.value.to_string())
+                .as_deref(),
+            Some("10.0.2.4:7801")
+        );
+        assert!(a.address.is_some());
+    }
+
+    #[test]
+    fn parsing_is_capped_and_linear() {
+        // 4 MiB of resources: only the first MAX_PARSE_BYTES are read, quickly.
+        let mut text = String::new();
+        let mut i = 0;
+        while text.len() < 4 << 20 {
+            text.push_str(&format!(
+                "resource r{i} {{ on a {{ address 10.0.0.1:{}; }} }}\n",
+                i % 60000
+            ));
+            i += 1;
+        }
+        let started = std::time::Instant::now();
+        let file = parse("big.res", text.as_bytes());
+        assert!(
+            file.resources.len() < i / 3,
+            "{} of {i}",
+            file.resources.len()
+        );
+        assert!(!file.resources.is_empty());
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        // One enormous word or statement does not hold memory either.
+        let long = format!(
+            "resource r {{ net {{ shared-secret {}; }} }}",
+            "x".repeat(1 << 20)
+        );
+        let file = parse("w.res", long.as_bytes());
+        assert!(file.resources[0].net[0].value.len() <= 4096);
     }
 
     #[test]

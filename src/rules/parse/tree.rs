@@ -45,63 +45,96 @@ enum Token {
     Semi,
 }
 
-fn tokenize(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line: u64 = 1;
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => line += 1,
-            c if c.is_whitespace() => {}
-            '#' => {
-                for next in chars.by_ref() {
-                    if next == '\n' {
-                        line += 1;
-                        break;
+/// A lazy tokenizer: the tree is built while reading, so no token list as large as the input
+/// (several times its size in memory) exists at any time.
+struct Tokens<'a> {
+    chars: std::iter::Peekable<std::str::Chars<'a>>,
+    line: u64,
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let chars = &mut self.chars;
+        loop {
+            let c = chars.next()?;
+            match c {
+                '\n' => self.line += 1,
+                c if c.is_whitespace() => {}
+                '#' => {
+                    for next in chars.by_ref() {
+                        if next == '\n' {
+                            self.line += 1;
+                            break;
+                        }
                     }
                 }
-            }
-            '{' => tokens.push(Token::Open(line)),
-            '}' => tokens.push(Token::Close),
-            ';' => tokens.push(Token::Semi),
-            '"' => {
-                let start = line;
-                let mut word = String::new();
-                while let Some(next) = chars.next() {
-                    match next {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(escaped) = chars.next() {
-                                if escaped == '\n' {
-                                    line += 1;
+                '{' => return Some(Token::Open(self.line)),
+                '}' => return Some(Token::Close),
+                ';' => return Some(Token::Semi),
+                '"' => {
+                    let start = self.line;
+                    let mut word = String::new();
+                    while let Some(next) = chars.next() {
+                        match next {
+                            '"' => break,
+                            '\\' => {
+                                if let Some(escaped) = chars.next() {
+                                    if escaped == '\n' {
+                                        self.line += 1;
+                                    }
+                                    push_capped(&mut word, escaped);
                                 }
-                                word.push(escaped);
                             }
+                            '\n' => {
+                                self.line += 1;
+                                push_capped(&mut word, next);
+                            }
+                            other => push_capped(&mut word, other),
                         }
-                        '\n' => {
-                            line += 1;
-                            word.push(next);
+                    }
+                    return Some(Token::Word(word, start));
+                }
+                first => {
+                    let mut word = String::from(first);
+                    while let Some(&next) = chars.peek() {
+                        if next.is_whitespace() || matches!(next, '{' | '}' | ';' | '"' | '#') {
+                            break;
                         }
-                        other => word.push(other),
+                        push_capped(&mut word, next);
+                        chars.next();
                     }
+                    return Some(Token::Word(word, self.line));
                 }
-                tokens.push(Token::Word(word, start));
-            }
-            first => {
-                let mut word = String::from(first);
-                while let Some(&next) = chars.peek() {
-                    if next.is_whitespace() || matches!(next, '{' | '}' | ';' | '"' | '#') {
-                        break;
-                    }
-                    word.push(next);
-                    chars.next();
-                }
-                tokens.push(Token::Word(word, line));
             }
         }
     }
-    tokens
 }
+
+/// Longest word kept: real words (paths, secrets, addresses) are far shorter; the rest of a
+/// longer one is read and dropped, so one giant "word" cannot hold memory.
+const MAX_WORD: usize = 4096;
+
+fn push_capped(word: &mut String, c: char) {
+    if word.len() < MAX_WORD {
+        word.push(c);
+    }
+}
+
+fn tokenize(text: &str) -> Tokens<'_> {
+    Tokens {
+        chars: text.chars().peekable(),
+        line: 1,
+    }
+}
+
+/// Most statements and blocks kept from one text; a real configuration has a few thousand.
+/// Beyond it the rest of the text is not read (memory stays a small multiple of the input).
+pub const MAX_NODES: usize = 200_000;
+
+/// Most words kept in one statement (a `hosts` list of a big mesh has a few dozen).
+const MAX_WORDS: usize = 256;
 
 /// Parses text into top-level nodes.
 pub fn parse(text: &str) -> Vec<Node> {
@@ -125,16 +158,28 @@ pub fn parse(text: &str) -> Vec<Node> {
         }
     }
 
+    let mut nodes: usize = 0;
     for token in tokenize(text) {
+        if nodes >= MAX_NODES {
+            break;
+        }
         match token {
             Token::Word(word, line) => {
                 if pending.is_empty() {
                     pending_line = line;
                 }
-                pending.push(word);
+                if pending.len() < MAX_WORDS {
+                    pending.push(word);
+                }
             }
-            Token::Semi => flush(&mut stack, &mut pending, pending_line),
+            Token::Semi => {
+                if !pending.is_empty() {
+                    nodes += 1;
+                }
+                flush(&mut stack, &mut pending, pending_line)
+            }
             Token::Open(line) => {
+                nodes += 1;
                 if stack.len() > MAX_DEPTH {
                     ignored_opens += 1;
                     flush(&mut stack, &mut pending, pending_line);
@@ -152,6 +197,9 @@ pub fn parse(text: &str) -> Vec<Node> {
                 });
             }
             Token::Close => {
+                if !pending.is_empty() {
+                    nodes += 1;
+                }
                 flush(&mut stack, &mut pending, pending_line);
                 if ignored_opens > 0 {
                     ignored_opens -= 1;

@@ -84,8 +84,16 @@ fn rpm_utils() -> &'static Regex {
 
 fn rpm_kmod() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    // kmod-drbd84-8.4.11-1.el7_5.elrepo.x86_64
-    RE.get_or_init(|| Regex::new(r"^kmod-drbd\d*-(\d+\.\d+[\d.]*)-").expect("static regex"))
+    // kmod-drbd84-8.4.11-1.el7_5.elrepo.x86_64, kmod-drbd90-9.0.22-2.el8, kmod-drbd-9.1.7_...
+    // (LINBIT), drbd-kmdl-..., drbd-km-<kernel>-8.4.x (LINBIT's per-kernel name: the version is
+    // the last dotted number before the release).
+    RE.get_or_init(|| Regex::new(r"^kmod-drbd\d*-(\d+\.\d+[\d.]*)[-_]").expect("static regex"))
+}
+
+fn rpm_old_utils() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // DRBD 8.3 era userland: drbd-8.3.16-1.el6, drbd83-8.3.16-1.el5.centos (CentOS extras).
+    RE.get_or_init(|| Regex::new(r"^drbd(?:8\d)?-(8\.\d+[\d.]*)-").expect("static regex"))
 }
 
 pub fn rpm_qa(path: &str, text: &str) -> Packages {
@@ -102,6 +110,11 @@ pub fn rpm_qa(path: &str, text: &str) -> Packages {
             .and_then(|c| Version::parse(&c[1]))
         {
             keep_newest(&mut out.kmod, located(path, i, line, v));
+        } else if let Some(v) = rpm_old_utils()
+            .captures(name)
+            .and_then(|c| Version::parse(&c[1]))
+        {
+            keep_newest(&mut out.utils, located(path, i, line, v));
         }
     }
     out
@@ -122,10 +135,19 @@ pub fn dpkg_l(path: &str, text: &str) -> Packages {
         }
         let name = name.split(':').next().unwrap_or(name);
         let version = version.split_once(':').map(|(_, v)| v).unwrap_or(version);
-        if (name == "drbd-utils" || name == "drbd8-utils") && !version.is_empty() {
-            if let Some(v) = Version::parse(version) {
-                keep_newest(&mut out.utils, located(path, i, line, v));
+        let Some(v) = Version::parse(version) else {
+            continue;
+        };
+        match name {
+            "drbd-utils" | "drbd8-utils" | "drbd9-utils" => {
+                keep_newest(&mut out.utils, located(path, i, line, v))
             }
+            // The module built by DKMS (LINBIT's PPA): what the kernel loads when nothing
+            // better says so.
+            "drbd-dkms" | "drbd8-module-source" => {
+                keep_newest(&mut out.kmod, located(path, i, line, v))
+            }
+            _ => {}
         }
     }
     out
@@ -144,10 +166,49 @@ pub fn drx_version(text: &str) -> Option<String> {
     re.captures(text).map(|c| c[1].to_string())
 }
 
-/// The kernel log line `drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)`.
+/// The kernel log line `drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)` (DRBD 8.4 and
+/// 9), or 8.3's `drbd: initialised. Version: 8.3.16 (api:88/proto:86-97)`. BSR's own lines
+/// (`bsr: ...`) are not DRBD's and are not read.
 pub fn kernel_log_line(line: &str) -> Option<Version> {
-    let at = line.find("drbd: initialized. Version:")?;
-    Version::parse(&line[at + "drbd: initialized. Version:".len()..])
+    let at = line.find("drbd: ")?;
+    let rest = &line[at + "drbd: ".len()..];
+    let rest = rest.strip_prefix("module ").unwrap_or(rest);
+    let rest = rest
+        .strip_prefix("initialized. Version:")
+        .or_else(|| rest.strip_prefix("initialised. Version:"))?;
+    Version::parse(rest)
+}
+
+/// `bsradm -V`: `BSR_KERNEL_VERSION=1.6.1` (loaded module), else `BSRADM_VERSION=...`.
+pub fn bsradm_v(path: &str, text: &str) -> Option<Located<Version>> {
+    let mut utils = None;
+    for (i, line) in text.lines().enumerate() {
+        let Some((key, value)) = line.trim().split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        match key.trim() {
+            "BSR_KERNEL_VERSION" if value != "0" => {
+                if let Some(v) = Version::parse(value) {
+                    return Some(located(path, i, line, v));
+                }
+            }
+            "BSRADM_VERSION" => utils = Version::parse(value).map(|v| located(path, i, line, v)),
+            _ => {}
+        }
+    }
+    utils
+}
+
+/// `/proc/bsr`: `BSR:1.6.1-...` or a `version: ...` line; BSR's own version (never DRBD's).
+pub fn proc_bsr(path: &str, text: &str) -> Option<Located<Version>> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let t = line.trim_start();
+        let rest = t
+            .strip_prefix("BSR:")
+            .or_else(|| t.strip_prefix("version:"))?;
+        Version::parse(rest).map(|v| located(path, i, line, v))
+    })
 }
 
 #[cfg(test)]
@@ -200,12 +261,44 @@ mod tests {
             p.kmod.as_ref().map(|v| v.value.to_string()).as_deref(),
             Some("8.4.11")
         );
+        let old = rpm_qa(
+            "r",
+            "drbd83-8.3.16-1.el5.centos\nkmod-drbd83-8.3.16-3.el5.centos\ndrbd-bash-completion-9.5.0-1\n",
+        );
+        assert_eq!(
+            old.utils.as_ref().map(|v| v.value.to_string()).as_deref(),
+            Some("8.3.16")
+        );
+        assert_eq!(
+            old.kmod.as_ref().map(|v| v.value.to_string()).as_deref(),
+            Some("8.3.16")
+        );
+        let nine = rpm_qa("r", "kmod-drbd90-9.0.22-2.el8_2.elrepo.x86_64\ndrbd90-utils-9.13.1-1.el8.elrepo.x86_64\nbsr-1.6.3-1.el7.x86_64\n");
+        assert_eq!(
+            nine.kmod.as_ref().map(|v| v.value.to_string()).as_deref(),
+            Some("9.0.22")
+        );
+        assert_eq!(
+            nine.utils.as_ref().map(|v| v.value.to_string()).as_deref(),
+            Some("9.13.1")
+        );
         let dpkg = "Desired=Unknown/Install/Remove/Purge/Hold\n||/ Name   Version   Architecture Description\n+++-=====-=====-=====-=====\nii  drbd-utils     9.22.0-1     amd64        RAID 1 over TCP/IP for Linux (user utilities)\nrc  drbd8-utils  2:8.3.0-1  amd64  old\n";
         let p = dpkg_l("commands/dpkg-l.txt", dpkg);
         assert_eq!(
             p.utils.as_ref().map(|v| v.value.to_string()).as_deref(),
             Some("9.22.0")
         );
+    }
+
+    #[test]
+    fn bsr_versions_are_bsr_only() {
+        let v = bsradm_v("b", "BSR_KERNEL_VERSION_CODE=0x00010601\nBSR_KERNEL_VERSION=1.6.1\nBSRADM_VERSION_CODE=0x00010601\nBSRADM_VERSION=1.6.1\n");
+        assert_eq!(v.map(|v| v.value.to_string()).as_deref(), Some("1.6.1"));
+        // bsradm -V says nothing about DRBD.
+        let d = drbdadm_v("b", "BSR_KERNEL_VERSION=1.6.1\nBSRADM_VERSION=1.6.1\n");
+        assert!(d.kernel.is_none() && d.utils.is_none());
+        let p = proc_bsr("files/proc/bsr", "BSR:1.6.1 (api:2/proto:86-113)\n").expect("v");
+        assert_eq!(p.value.to_string(), "1.6.1");
     }
 
     #[test]
@@ -222,5 +315,17 @@ mod tests {
             Some("8.4.5")
         );
         assert!(kernel_log_line("drbd: initialized. Version: x").is_none());
+        let old =
+            "Jun  1 10:00:00 n1 kernel: drbd: initialised. Version: 8.3.16 (api:88/proto:86-97)";
+        assert_eq!(
+            kernel_log_line(old).map(|v| v.to_string()).as_deref(),
+            Some("8.3.16")
+        );
+        assert!(kernel_log_line("bsr: initialized. Version: 1.6.1").is_none());
+        let nine = "[    3.1] drbd: initialized. Version: 9.2.8 (api:2/proto:86-122)";
+        assert_eq!(
+            kernel_log_line(nine).map(|v| v.to_string()).as_deref(),
+            Some("9.2.8")
+        );
     }
 }
