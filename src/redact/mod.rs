@@ -8,7 +8,7 @@
 //! Use: `Privacy::new`, then `learn_hostname` / `learn` with the small files read first, then per
 //! collected file `filter(bundle_path)` and `apply` for each line; `obfuscate_text` /
 //! `redact_text` for text the tool writes itself; at the end `save_map` and `leak_check`.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,8 +19,8 @@ mod obfuscate;
 mod secrets;
 
 pub use leak::LeakChecker;
-use leak::LeakSources;
-use obfuscate::{MapFile, NameMode, Obfuscator};
+use leak::{LeakSources, Secrets};
+use obfuscate::{is_package_list, MapFile, NameMode, Obfuscator};
 use secrets::{FileKind, SecretRules, Span, REDACTED};
 
 /// What the user asked for on the command line.
@@ -38,38 +38,12 @@ pub struct Privacy {
     options: PrivacyOptions,
     rules: SecretRules,
     obfuscator: Obfuscator,
-    /// Lower-case secret value → the bundle path (or "text") it was first redacted in.
-    secrets: BTreeMap<Vec<u8>, String>,
+    /// The distinctive secret values redacted, for the leak check.
+    secrets: Secrets,
     secrets_redacted: u64,
-}
-
-/// Secret values not worth searching the bundle for: too short or placeholders, which would
-/// match innocent text and fail every bundle.
-fn worth_searching(value: &[u8]) -> bool {
-    const PLACEHOLDERS: [&[u8]; 12] = [
-        b"none",
-        b"null",
-        b"nil",
-        b"true",
-        b"false",
-        b"yes",
-        b"auto",
-        b"default",
-        b"empty",
-        b"unset",
-        b"disabled",
-        b"enabled",
-    ];
-    if value.len() < 4 || value.starts_with(b"$") || value == REDACTED {
-        return false;
-    }
-    if value.iter().all(|&b| b == value[0]) {
-        return false; // "****", "xxxx"
-    }
-    if value.iter().all(u8::is_ascii_digit) && value.len() < 8 {
-        return false; // short numbers occur everywhere in logs
-    }
-    !PLACEHOLDERS.iter().any(|p| p.eq_ignore_ascii_case(value))
+    /// Files whose stored part starts inside a line (a tail cut): their first line is unknown
+    /// context, so it is withheld.
+    mid_line: HashSet<String>,
 }
 
 /// Splits the line ending off: ("body", "\r\n" | "\n" | "\r" | "").
@@ -88,6 +62,17 @@ fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
 #[derive(Default)]
 struct RedactState {
     in_private_key: bool,
+}
+
+/// Whether the rest of the current line is withheld (its start is unknown or no safe cut was
+/// found in a line too long to hold).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Skip {
+    No,
+    /// Write `[REDACTED]` in place of the rest of the line.
+    Marker,
+    /// The marker was written; drop the rest of the line.
+    Silent,
 }
 
 impl Privacy {
@@ -129,8 +114,9 @@ impl Privacy {
             options,
             rules: SecretRules::new(),
             obfuscator,
-            secrets: BTreeMap::new(),
+            secrets: Secrets::default(),
             secrets_redacted: 0,
+            mid_line: HashSet::new(),
         })
     }
 
@@ -165,9 +151,16 @@ impl Privacy {
     /// The path decides which redaction forms apply (see `secrets`) and whether common-word
     /// hostnames are replaced everywhere (hostname files) or only in hostname contexts.
     pub fn filter(&mut self, bundle_path: &str) -> LineFilter<'_> {
+        let skip = if self.options.redact && self.mid_line.contains(bundle_path) {
+            Skip::Marker
+        } else {
+            Skip::No
+        };
         LineFilter {
             kind: FileKind::of(bundle_path),
             names: NameMode::of(bundle_path),
+            packages: is_package_list(bundle_path),
+            skip,
             path: bundle_path.to_string(),
             state: RedactState::default(),
             redactions: 0,
@@ -179,6 +172,13 @@ impl Privacy {
             folded: Vec::new(),
             privacy: self,
         }
+    }
+
+    /// Marks a file whose stored part starts inside a line (the newest part of a file cut at
+    /// `--max-file-size` without a newline near the cut, a command output kept by its tail): its
+    /// first, partial line is replaced by `[REDACTED]`, since the key before the cut is unknown.
+    pub fn starts_mid_line(&mut self, bundle_path: &str) {
+        self.mid_line.insert(bundle_path.to_string());
     }
 
     /// Obfuscates free text (finding excerpts, SUMMARY.txt, index.json fields, the bundle name).
@@ -193,7 +193,7 @@ impl Privacy {
             let (body, ending) = split_ending(line);
             if self
                 .obfuscator
-                .line(NameMode::Context, body, &mut a, &mut b)
+                .line(NameMode::Context, false, body, &mut a, &mut b)
             {
                 out.extend_from_slice(&a);
             } else {
@@ -231,6 +231,34 @@ impl Privacy {
         into_string(out)
     }
 
+    /// Fails early, before anything is collected, when the map file could not be written at the
+    /// end: a temporary file is created beside it and removed again, and an existing map must be
+    /// writable. No-op when not obfuscating or without a map file.
+    pub fn check_map_writable(&self) -> Result<()> {
+        let (true, Some(path)) = (self.options.obfuscate, &self.options.map_file) else {
+            return Ok(());
+        };
+        let probe = || -> std::io::Result<()> {
+            if path.exists() {
+                std::fs::OpenOptions::new().append(true).open(path)?;
+            }
+            let temporary = temporary_map_path(path);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            crate::platform::private_file(&mut options);
+            drop(options.open(&temporary)?);
+            std::fs::remove_file(&temporary)
+        };
+        probe().map_err(|e| {
+            Error::io(
+                "write map file",
+                path,
+                &e,
+                "check that its folder exists and is writable, or pass another --map-file",
+            )
+        })
+    }
+
     /// Writes the map (original → pseudonym) to the map file, mode 0600, atomically (a temporary
     /// file beside it, then rename). No-op when not obfuscating or without a map file.
     pub fn save_map(&self) -> Result<()> {
@@ -244,31 +272,27 @@ impl Privacy {
         write_private_atomically(path, &json)
     }
 
-    /// Everything that must not appear in the bundle: the secret values redacted (those worth
-    /// searching for) and the originals actually replaced by pseudonyms.
-    pub fn leak_check(&self) -> LeakChecker {
-        let mut literals: HashMap<Vec<u8>, String> = HashMap::new();
-        for (value, origin) in &self.secrets {
-            literals.insert(
-                value.clone(),
-                format!("a redacted secret value (first redacted in {origin})"),
-            );
-        }
+    /// The read-back check of the finished bundle (see `leak` for what it guarantees): the
+    /// distinctive secret values redacted, the originals actually replaced by pseudonyms, and,
+    /// when anything was redacted, the secret detector itself.
+    pub fn leak_check(&self) -> LeakChecker<'_> {
         let tables = &self.obfuscator.tables;
-        for (name, pseudonym) in &tables.seen_names {
-            literals
-                .entry(name.as_bytes().to_vec())
-                .or_insert_with(|| format!("the original of pseudonym hostname {pseudonym}"));
-        }
         LeakChecker::new(
             LeakSources {
-                literals,
-                v4: tables.seen_v4.clone(),
-                v6: tables.seen_v6.clone(),
-                mac: tables.seen_mac.clone(),
+                secrets: &self.secrets,
+                names: &tables.seen_names,
+                v4: &tables.seen_v4,
+                v6: &tables.seen_v6,
+                mac: &tables.seen_mac,
+                recheck: (self.options.redact && self.secrets_redacted > 0).then_some(&self.rules),
             },
             self.obfuscator.detectors().clone(),
         )
+    }
+
+    /// Distinctive secret values that will be searched for everywhere in the bundle.
+    pub fn hunted_secrets(&self) -> usize {
+        self.secrets.len()
     }
 
     /// Secrets redacted so far, all files and texts together.
@@ -354,12 +378,7 @@ impl Privacy {
     }
 
     fn remember_secret(&mut self, value: &[u8], origin: &str) {
-        let value = value.trim_ascii();
-        if worth_searching(value) {
-            self.secrets
-                .entry(value.to_ascii_lowercase())
-                .or_insert_with(|| origin.to_string());
-        }
+        self.secrets.insert(value.trim_ascii(), origin);
     }
 }
 
@@ -367,12 +386,16 @@ fn into_string(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_private_atomically(path: &Path, content: &[u8]) -> Result<()> {
+fn temporary_map_path(path: &Path) -> PathBuf {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "map".to_string());
-    let temporary = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
+    path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()))
+}
+
+fn write_private_atomically(path: &Path, content: &[u8]) -> Result<()> {
+    let temporary = temporary_map_path(path);
     let write = || -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -396,11 +419,17 @@ fn write_private_atomically(path: &Path, content: &[u8]) -> Result<()> {
     })
 }
 
+/// How far after the start of a key word its value may begin (the key, blanks, a separator).
+const KEY_WINDOW: usize = 4096;
+
 /// Transforms the lines of one file. Create with `Privacy::filter`.
 pub struct LineFilter<'p> {
     privacy: &'p mut Privacy,
     kind: FileKind,
     names: NameMode,
+    /// A package list: dotted numbers are versions, never addresses.
+    packages: bool,
+    skip: Skip,
     path: String,
     state: RedactState,
     redactions: u64,
@@ -425,6 +454,20 @@ impl LineFilter<'_> {
             return;
         }
         let (body, ending) = split_ending(line);
+        if self.skip != Skip::No {
+            if self.skip == Skip::Marker {
+                out.extend_from_slice(REDACTED);
+                self.redactions += 1;
+                privacy.secrets_redacted += 1;
+            }
+            if !ending.is_empty() {
+                self.skip = Skip::No;
+            } else {
+                self.skip = Skip::Silent;
+            }
+            out.extend_from_slice(ending);
+            return;
+        }
         let mut text = body;
         if privacy.options.redact {
             let (changed, count) = privacy.redact_line(
@@ -445,6 +488,7 @@ impl LineFilter<'_> {
         if privacy.options.obfuscate
             && privacy.obfuscator.line(
                 self.names,
+                self.packages,
                 text,
                 &mut self.obfuscated,
                 &mut self.obfuscate_scratch,
@@ -459,13 +503,19 @@ impl LineFilter<'_> {
     /// Like `apply` for every line of `lines` (whole lines, each ending in `\n`, the last one
     /// may lack it), but lines without any hint of a secret are copied in bulk: one search over
     /// the whole batch instead of one per line (logs are gigabytes; secrets are rare in them).
-    pub fn apply_lines(&mut self, lines: &[u8], out: &mut Vec<u8>) {
+    pub fn apply_lines(&mut self, mut lines: &[u8], out: &mut Vec<u8>) {
         let options = &self.privacy.options;
         if !options.redact && !options.obfuscate {
             out.extend_from_slice(lines);
             return;
         }
-        if options.obfuscate || self.state.in_private_key {
+        if self.skip != Skip::No {
+            // The rest of a withheld line first.
+            let end = memchr::memchr(b'\n', lines).map_or(lines.len(), |at| at + 1);
+            self.apply(&lines[..end], out);
+            lines = &lines[end..];
+        }
+        if self.privacy.options.obfuscate || self.state.in_private_key {
             for line in lines.split_inclusive(|&b| b == b'\n') {
                 self.apply(line, out);
             }
@@ -494,6 +544,126 @@ impl LineFilter<'_> {
         }
         out.extend_from_slice(&lines[copied..]);
         self.folded = folded;
+    }
+
+    /// A piece of a line too long to hold: `data` has no newline and the line goes on after it.
+    /// Consumes a prefix of `data` that ends at a place where no key, value, address or name is
+    /// cut (at least half of `data`), appends its transformation to `out`, and returns its
+    /// length. When there is no such place (keys and values all the way), the line is redacted
+    /// from its first key in the second half to its end. So a line is redacted as if whole,
+    /// however long it is, in memory bounded by `data`.
+    pub fn apply_partial(&mut self, data: &[u8], out: &mut Vec<u8>) -> usize {
+        let options = &self.privacy.options;
+        if (!options.redact && !options.obfuscate) || data.is_empty() {
+            out.extend_from_slice(data);
+            return data.len();
+        }
+        if self.skip != Skip::No || self.state.in_private_key {
+            self.apply(data, out);
+            return data.len();
+        }
+        let half = data.len() / 2;
+        let redact = options.redact;
+        // Cutting at half + i would split a key from its value or cut a value when
+        // forbidden[i] > 0 (a difference array: intervals are added in O(1), summed once).
+        let mut marks = vec![0i32; data.len() - half + 2];
+        let mut forbid = |lo: usize, hi: usize| {
+            // Cuts strictly between lo and hi.
+            let from = (lo + 1).max(half);
+            let to = hi.min(data.len() + 1);
+            if from < to {
+                marks[from - half] += 1;
+                marks[to - half] -= 1;
+            }
+        };
+        let mut first_forbidden_key = None;
+        if redact {
+            let rules = &self.privacy.rules;
+            let hints: Vec<usize> = rules.hint_starts(data);
+            for &h in hints.iter().filter(|&&h| h + KEY_WINDOW >= half) {
+                forbid(h, h + KEY_WINDOW);
+                first_forbidden_key.get_or_insert(h);
+            }
+            self.spans.clear();
+            rules.find(self.kind, data, &mut self.spans);
+            for span in &self.spans {
+                let key = hints
+                    .iter()
+                    .rev()
+                    .find(|&&h| h <= span.start)
+                    .copied()
+                    .unwrap_or(span.start);
+                // A value that reaches the end of the piece may go on in the next one.
+                let end = if span.end >= data.len() {
+                    data.len() + 1
+                } else {
+                    span.end
+                };
+                if end > half {
+                    forbid(key, end);
+                    first_forbidden_key =
+                        Some(first_forbidden_key.map_or(key, |k: usize| k.min(key)));
+                }
+            }
+        }
+        let mut open = 0;
+        let forbidden: Vec<bool> = marks
+            .iter()
+            .map(|m| {
+                open += m;
+                open > 0
+            })
+            .collect();
+        let separates = |b: u8| {
+            b.is_ascii_whitespace()
+                || matches!(
+                    b,
+                    b';' | b','
+                        | b'"'
+                        | b'\''
+                        | b'<'
+                        | b'>'
+                        | b'('
+                        | b')'
+                        | b'{'
+                        | b'}'
+                        | b'|'
+                        | b'&'
+                )
+        };
+        let loose = |b: u8| {
+            !(b.is_ascii_alphanumeric()
+                || matches!(b, b'.' | b':' | b'-' | b'_' | b'%' | b'[' | b']'))
+        };
+        let pick = |accept: &dyn Fn(u8) -> bool| {
+            (half.max(1)..data.len())
+                .rev()
+                .find(|&cut| !forbidden[cut - half] && accept(data[cut - 1]))
+        };
+        let cut = pick(&separates).or_else(|| pick(&loose));
+        match cut {
+            Some(cut) => {
+                self.apply(&data[..cut], out);
+                cut
+            }
+            None if first_forbidden_key.is_none() => {
+                // Nothing secret near the end and no place between tokens: one token longer
+                // than half a mebibyte, cut where it is.
+                self.apply(data, out);
+                data.len()
+            }
+            None => {
+                let key = first_forbidden_key.unwrap_or(0);
+                let keep = data[..key]
+                    .iter()
+                    .rposition(|&b| separates(b))
+                    .map_or(0, |at| at + 1);
+                self.apply(&data[..keep], out);
+                self.skip = Skip::Marker;
+                self.apply(&data[keep..], out);
+                data.len()
+            }
+        }
     }
 
     /// Secrets redacted in this file so far (a private-key block counts once).
