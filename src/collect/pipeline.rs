@@ -299,3 +299,35 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod privacy_tests {
+    use super::*;
+    use crate::redact::{Privacy, PrivacyOptions};
+
+    #[test]
+    fn regression_a_line_longer_than_the_buffer_is_redacted_whole() {
+        // The secret straddles the 1 MiB piece boundary at several offsets.
+        for shift in [0usize, 5, 9, 13, 20, 31] {
+            let mut line = vec![b'a'; MAX_LINE - 12 + shift];
+            line.extend_from_slice(b" password=Sup3r-secret-value ");
+            line.resize(3 * MAX_LINE, b'b');
+            line.extend_from_slice(b"\nnext password=Another-secret1\n");
+            let mut privacy = Privacy::new(PrivacyOptions {
+                redact: true,
+                obfuscate: false,
+                map_file: None,
+            })
+            .unwrap();
+            let mut pipeline =
+                Pipeline::new(&line[..]).filter(Some(privacy.filter("files/var/log/x.log")));
+            let mut out = Vec::new();
+            pipeline.read_to_end(&mut out).unwrap();
+            let text = String::from_utf8_lossy(&out);
+            assert!(!text.contains("Sup3r"), "shift {shift}");
+            assert!(!text.contains("secret-value"), "shift {shift}");
+            assert!(text.contains("password=[REDACTED]"), "shift {shift}");
+            assert!(text.ends_with("\nnext password=[REDACTED]\n"));
+        }
+    }
+}

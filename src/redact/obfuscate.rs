@@ -469,6 +469,24 @@ pub(crate) fn ipv4_hits(
     packages: bool,
     f: &mut dyn FnMut(V4Hit),
 ) {
+    if !has_hex_prefix(input) {
+        return dotted_ipv4_hits(detect, input, packages, f);
+    }
+    // Both kinds, in order of position.
+    let mut hits = Vec::new();
+    dotted_ipv4_hits(detect, input, packages, &mut |hit| hits.push(hit));
+    hex_ipv4_hits(detect, input, &mut |hit| hits.push(hit));
+    hits.sort_by_key(|hit| hit.start);
+    let mut last = 0;
+    for hit in hits {
+        if hit.start >= last {
+            last = hit.end;
+            f(hit);
+        }
+    }
+}
+
+fn dotted_ipv4_hits(detect: &Detectors, input: &[u8], packages: bool, f: &mut dyn FnMut(V4Hit)) {
     for hit in detect.ipv4.find_iter(input) {
         let (start, end) = (hit.start(), hit.end());
         let run = hit.as_bytes();
@@ -503,9 +521,9 @@ pub(crate) fn ipv4_hits(
             });
         }
     }
-    if !has_hex_prefix(input) {
-        return;
-    }
+}
+
+fn hex_ipv4_hits(detect: &Detectors, input: &[u8], f: &mut dyn FnMut(V4Hit)) {
     for hit in detect.hex4.find_iter(input) {
         let (start, end) = (hit.start(), hit.end());
         if (start > 0 && is_word_byte(input[start - 1]))
@@ -696,7 +714,7 @@ fn looks_like_version(line: &[u8], start: usize, end: usize) -> bool {
         }
     }
     let mut at = start;
-    while at > 0 && start - at < 3 && matches!(line[at - 1], b' ' | b'\t' | b':' | b'=' | b'"') {
+    while at > 0 && start - at < 24 && matches!(line[at - 1], b' ' | b'\t' | b':' | b'=' | b'"') {
         at -= 1;
     }
     let word_end = at;

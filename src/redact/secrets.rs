@@ -484,6 +484,10 @@ fn key_value(
     if value_start >= line.len() {
         return value_start;
     }
+    if line[value_start..].starts_with(REDACTED) {
+        // Already redacted (the read-back check runs this again over the bundle).
+        return value_start + REDACTED.len();
+    }
 
     let prefix = &line[..key_start];
     let prefix = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
