@@ -3,6 +3,7 @@
 mod collect;
 mod diagnose;
 mod diff;
+mod hostile_privacy;
 mod html;
 mod inspect;
 mod privacy;
