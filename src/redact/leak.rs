@@ -294,7 +294,7 @@ impl<'p> LeakChecker<'p> {
                     self.line.extend_from_slice(piece);
                 }
             }
-            if !complete && !(at_end && !self.line.is_empty()) {
+            if !complete && (!at_end || self.line.is_empty()) {
                 return None;
             }
             let mut line = std::mem::take(&mut self.line);

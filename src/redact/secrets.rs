@@ -101,7 +101,13 @@ const HINT_WORDS: &str = "pass|pwd|secret|token|key|psk|credential|authorization
 /// Programs whose arguments carry a password, and how: (program name prefix, flags followed by
 /// the password, flags followed by `user:password` / `user%password`). `sshpass` is found by its
 /// `pass`.
-const PASSWORD_ARGUMENTS: [(&[u8], &[&[u8]], &[&[u8]]); 8] = [
+/// (program name prefix, flags before a password, flags before `user:password`).
+type PasswordArguments = (
+    &'static [u8],
+    &'static [&'static [u8]],
+    &'static [&'static [u8]],
+);
+const PASSWORD_ARGUMENTS: [PasswordArguments; 8] = [
     (b"sshpass", &[b"-p"], &[]),
     (b"mysql", &[b"-p"], &[]),
     (b"mariadb", &[b"-p"], &[]),
@@ -270,9 +276,9 @@ fn program_arguments(line: &[u8], at: usize, spans: &mut Vec<Span>) -> bool {
         let arg = &line[start..end];
         if let Some(user_form) = expect_value.take() {
             push_argument(line, start, end, user_form, spans);
-        } else if value_flags.iter().any(|f| arg == *f) {
+        } else if value_flags.contains(&arg) {
             expect_value = Some(false);
-        } else if user_flags.iter().any(|f| arg == *f) {
+        } else if user_flags.contains(&arg) {
             expect_value = Some(true);
         } else if let Some(flag) = value_flags
             .iter()

@@ -924,7 +924,7 @@ fn a_long_line_is_cut_only_where_no_key_value_or_address_is() {
         let mut data = line.as_bytes();
         while data.len() > PIECE {
             let used = filter.apply_partial(&data[..PIECE], &mut out);
-            assert!(used >= PIECE / 2 && used <= PIECE, "{used}");
+            assert!((PIECE / 2..=PIECE).contains(&used), "{used}");
             data = &data[used..];
         }
         filter.apply(data, &mut out);
