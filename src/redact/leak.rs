@@ -31,8 +31,9 @@ pub(crate) const MAX_HUNTED: usize = 64;
 /// At most this many distinct values are hunted everywhere (about 40 bytes each); further ones
 /// are still redacted and rechecked where they were found (guarantee 1).
 pub(crate) const MAX_VALUES: usize = 2_000_000;
-/// Lines up to this length are rechecked whole (the collector redacts lines up to this length
-/// whole; longer lines are cut at places that are safe for redaction).
+/// Lines shorter than this are rechecked whole: the collector redacts them whole (its buffer is
+/// this size); longer lines are cut at places that are safe for redaction, and re-parsing their
+/// pieces could see keys where the whole line had none.
 pub(crate) const RECHECK_LINE: usize = 1 << 20;
 const BLOOM_BITS: usize = 1 << 23;
 
@@ -73,9 +74,10 @@ pub(crate) struct Secrets {
 
 impl Secrets {
     /// Whether a redacted value identifies a secret well enough to be hunted everywhere: 8+
-    /// bytes mixing letters with digits or symbols (or 12+ of one kind), not a placeholder, a
-    /// variable reference or one repeated character. `admin`, `drbd`, `changeme`, `password`
-    /// are not: those words occur in innocent text.
+    /// bytes, not a placeholder, a variable reference or one repeated character; a number needs
+    /// 12+ digits; a word (letters and `-`, `_`, `.` only) needs 16+ letters and no key word in it
+    /// (`shared-secret` redacted as a value is a key word, found rightly in every `.res` file).
+    /// `admin`, `drbd`, `changeme`, `password` are not: those words occur in innocent text.
     pub(crate) fn distinctive(value: &[u8]) -> bool {
         if value.len() < MIN_HUNTED || value.starts_with(b"$") || value == REDACTED {
             return false;
@@ -83,10 +85,29 @@ impl Secrets {
         if value.iter().all(|&b| b == value[0]) {
             return false;
         }
-        let letters = value.iter().filter(|b| b.is_ascii_alphabetic()).count();
-        let digits = value.iter().filter(|b| b.is_ascii_digit()).count();
-        let single_kind = letters == value.len() || digits == value.len();
-        !(single_kind && value.len() < 12)
+        if value.iter().all(u8::is_ascii_digit) {
+            return value.len() >= 12;
+        }
+        let word = value
+            .iter()
+            .all(|&b| b.is_ascii_alphabetic() || matches!(b, b'-' | b'_' | b'.'));
+        if word {
+            const KEY_WORDS: [&[u8]; 7] = [
+                b"pass",
+                b"pwd",
+                b"secret",
+                b"token",
+                b"key",
+                b"credential",
+                b"auth",
+            ];
+            let lower = value.to_ascii_lowercase();
+            let key_word = KEY_WORDS
+                .iter()
+                .any(|k| lower.windows(k.len()).any(|w| w == *k));
+            return value.len() >= 16 && !key_word;
+        }
+        true
     }
 
     pub(crate) fn insert(&mut self, value: &[u8], origin: &str) {
@@ -287,7 +308,7 @@ impl<'p> LeakChecker<'p> {
                 None => (rest, false),
             };
             if !self.line_overlong {
-                if self.line.len() + piece.len() > RECHECK_LINE {
+                if self.line.len() + piece.len() >= RECHECK_LINE {
                     self.line_overlong = true;
                     self.line.clear();
                 } else {

@@ -30,12 +30,17 @@
 //! the ranges above make that practically impossible.)
 //!
 //! # Version numbers
-//! A four-part dotted number is not obfuscated when it reads as a version: glued to a letter
-//! (`v1.7.8.1`), after `name-`/`name_` (`bsr-1.7.8.1`, `drbd-utils-9.1.2.3`), after the word
-//! `version`, `ver`, `release`, `build` or `firmware` (also as the last part of `BSR_KERNEL_VERSION=`),
-//! followed by a letter, or followed by ` (api:` / ` GIT-hash` (BSR and DRBD version banners).
-//! Runs of six or more dotted numbers (SNMP OIDs) are left alone; five parts are read as
-//! `address.port` (tcpdump style).
+//! A four-part dotted number is not obfuscated when it reads as a version: after `v`
+//! (`v1.7.8.1`), after `name-`/`name_` (`bsr-1.7.8.1`, `drbd-utils-9.1.2.3`), after an epoch
+//! (` 1:1.2.3.4`), after the word `version`, `ver`, `release`, `build`, `firmware`, `kernel`, `rev`
+//! (also as the last part of `BSR_KERNEL_VERSION=`, or after padding as in `modinfo`), followed by
+//! `-release`, `_x`, `+`, `~`, `.el7`-like parts or a suffix such as `el7`/`rc1`, or followed by
+//! ` (api:` / ` GIT-hash` (BSR and DRBD version banners); and in package lists and version outputs
+//! (`rpm -qa`, `dpkg -l`, `modinfo`, `*-version` commands) always. An address glued to another
+//! word (`inet10.0.0.1`, `10.0.0.1eth0`) or at either end of a range (`10.0.0.1-10.0.0.9`) is an
+//! address. Runs of six or more dotted numbers (SNMP OIDs) are left alone; five parts are read as
+//! `address.port` (tcpdump style). The leak check uses the same lexer (`ipv4_hits`, `mac_hits`,
+//! `ipv6_hits`), so it never flags what was rightly left alone.
 //!
 //! IPv4 written with dashes inside a hostname (`dhcp-192-168-0-66`, `ip-10-0-0-1`) is obfuscated
 //! in the same form when the dashes follow a letter-and-dash prefix.

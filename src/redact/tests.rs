@@ -746,6 +746,9 @@ fn distinctive_means_long_and_varied() {
         "12345678",
         "aaaaaaaaaaaa",
         "$PASSWORD1",
+        "shared-secret",
+        "cluster-shared-secret-key",
+        "Administrator",
     ] {
         assert!(!leak::Secrets::distinctive(weak.as_bytes()), "{weak}");
     }
@@ -754,6 +757,8 @@ fn distinctive_means_long_and_varied() {
         "hunter22",
         "correcthorsebattery",
         "483920174652",
+        "wpa psk with spaces",
+        "Dr8d-s3cret",
     ] {
         assert!(leak::Secrets::distinctive(strong.as_bytes()), "{strong}");
     }
@@ -1079,4 +1084,44 @@ fn mac_and_address_forms_are_obfuscated_and_checked_alike() {
             "{innocent}"
         );
     }
+}
+
+#[test]
+fn regression_a_key_word_redacted_as_a_value_is_not_hunted() {
+    let mut p = privacy(true, false);
+    let conf = run(
+        &mut p,
+        "files/opt/DRX/drx.conf",
+        "auth-password = shared-secret\n",
+    );
+    assert_eq!(conf, "auth-password = [REDACTED]\n");
+    let res = "net { shared-secret \"[REDACTED]\"; }\n";
+    assert_eq!(
+        check_members(
+            &p,
+            &[
+                ("top/files/opt/DRX/drx.conf", conf.as_bytes()),
+                ("top/files/etc/drbd.d/r0.res", res.as_bytes()),
+            ]
+        ),
+        None
+    );
+}
+
+#[test]
+fn the_recheck_reads_whole_lines_below_the_collectors_buffer_only() {
+    let mut p = privacy(true, false);
+    run(&mut p, "files/opt/DRX/drx.conf", "password = x\n");
+    // Just below 1 MiB: rechecked; a missed value is found.
+    let mut line = "a".repeat((1 << 20) - 20);
+    line.push_str(" password=missed\n");
+    assert!(line.len() - 1 < leak::RECHECK_LINE);
+    assert!(check_members(&p, &[("top/commands/x.txt", line.as_bytes())]).is_some());
+    // A line the collector passed on in pieces is not re-parsed (its pieces were cut safely).
+    let mut long = "a".repeat(1 << 20);
+    long.push_str(" password=x\n");
+    assert_eq!(
+        check_members(&p, &[("top/commands/x.txt", long.as_bytes())]),
+        None
+    );
 }
