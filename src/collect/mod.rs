@@ -455,13 +455,20 @@ impl<'s> Run<'s> {
 
     /// Reads the finished bundle back and refuses it if any secret value or obfuscated original
     /// that was seen survived anywhere in it, names included: a leak is worse than no bundle.
-    /// Signals stop it like any phase; at the `--total-timeout` deadline it stops and no bundle
-    /// is written (an unchecked bundle is never kept).
+    /// Signals stop it like any phase; past the `--total-timeout` deadline and its grace it stops
+    /// and no bundle is written (an unchecked bundle is never kept).
     fn fail_closed(
         &self,
         open: impl FnOnce() -> Result<BundleReader>,
         deadline: Option<Instant>,
     ) -> Result<()> {
+        // A partial bundle is still a bundle: the check gets its share of time even when
+        // collecting used all of it (a quarter of --total-timeout, at least 30 s, past the
+        // deadline or its start), and stops there.
+        let deadline = deadline.map(|d| {
+            let total = self.settings.total_timeout.unwrap_or_default();
+            d.max(Instant::now()) + (total / 4).max(Duration::from_secs(30))
+        });
         let mut checker = self.privacy.leak_check();
         if checker.is_empty() {
             return Ok(());
@@ -488,7 +495,7 @@ impl<'s> Run<'s> {
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(Error::failed(
-                        "--total-timeout was reached while the bundle was checked for leaks; no bundle was written; raise --total-timeout",
+                        "--total-timeout was reached while the bundle was checked for leaks (its grace included); no bundle was written; raise --total-timeout",
                     ));
                 }
                 let n = content.read(&mut buf).map_err(|err| {

@@ -236,3 +236,17 @@ fn many_distinct_secrets_do_not_stall_the_leak_check() {
             >= 80_000
     );
 }
+
+#[test]
+fn a_run_that_used_its_whole_total_timeout_still_checks_and_writes_its_bundle() {
+    // The deadline passes during collection (a slow command); the leak check still runs in its
+    // grace and the partial bundle is written, redacted.
+    let f = healthy_node("node1", "10.0.0.1", "10.0.0.2", "1.2.3");
+    f.file("/opt/DRX/drx.conf", "admin-password = Adm1n-2026!\n")
+        .command("uptime", "sleep 3; echo up");
+    let output = f.collect(&["--total-timeout", "1s"]);
+    assert_success(&output);
+    let bundle = f.bundle();
+    assert_eq!(bundle.index["partial"], true);
+    assert!(!contains(&tgz_bytes(&bundle.path), "Adm1n-2026!"));
+}
