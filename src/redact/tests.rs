@@ -1125,3 +1125,48 @@ fn the_recheck_reads_whole_lines_below_the_collectors_buffer_only() {
         None
     );
 }
+
+/// Every release version in BSR's own packaging (tests/realworld/privacy), as rpm and dpkg print
+/// the packages built from it.
+#[test]
+fn real_bsr_versions_survive_obfuscation() {
+    let spec = include_str!("../../tests/realworld/privacy/bsr-kernel.spec");
+    let debian = include_str!("../../tests/realworld/privacy/bsr-debian-changelog");
+    let mut versions: Vec<String> = spec
+        .lines()
+        .filter(|l| l.starts_with("* ") && l.contains("<bsr@mantech.co.kr> - "))
+        .filter_map(|l| l.rsplit(" - ").next())
+        .map(String::from)
+        .collect();
+    versions.extend(
+        debian
+            .lines()
+            .filter(|l| l.starts_with("bsr ("))
+            .filter_map(|l| l.split(['(', ')']).nth(1))
+            .map(String::from),
+    );
+    let four_part = versions
+        .iter()
+        .filter(|v| v.split(['-', 'A']).next().unwrap_or("").split('.').count() == 4)
+        .count();
+    assert!(
+        four_part > 40,
+        "{four_part} four-part versions in {versions:?}"
+    );
+    let mut p = privacy(false, true);
+    p.learn_hostname("node1");
+    run(&mut p, "files/etc/hosts", "10.1.2.3 node1\n");
+    for v in &versions {
+        // The spec: Name-Version-Release; kmod-bsr's version is version_kernel (`-` → `_`).
+        let rpm = format!(
+            "bsr-kernel-{v}-1.el7.x86_64\nkmod-bsr-{}_3.10.0_1160-1.el7.x86_64\nbsr-utils-{v}-1.el7.x86_64\n",
+            v.replace('-', "_")
+        );
+        assert_eq!(run(&mut p, "commands/rpm-qa.txt", &rpm), rpm);
+        let dpkg = format!("ii  bsr  {v}  amd64  Block Sync Replication\n");
+        assert_eq!(run(&mut p, "commands/dpkg-l.txt", &dpkg), dpkg);
+        // Outside package lists, the name-version forms stay too (a log line, a file name).
+        let log = format!("Installed: bsr-kernel-{v}-1.el7.x86_64 from bsr-{v}.tar.gz\n");
+        assert_eq!(run(&mut p, "files/var/log/yum.log", &log), log);
+    }
+}
