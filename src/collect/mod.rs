@@ -655,6 +655,8 @@ impl<'s> Run<'s> {
         let path = self.privacy.obfuscate_text(&file.bundle_path);
         if mid_line {
             self.privacy.starts_mid_line(&path);
+        } else if truncated {
+            self.privacy.starts_after_cut(&path);
         }
         let since = self.since_for(file, mtime);
         let read_error = std::rc::Rc::new(std::cell::RefCell::new(None::<io::Error>));

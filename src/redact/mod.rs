@@ -8,7 +8,7 @@
 //! Use: `Privacy::new`, then `learn_hostname` / `learn` with the small files read first, then per
 //! collected file `filter(bundle_path)` and `apply` for each line; `obfuscate_text` /
 //! `redact_text` for text the tool writes itself; at the end `save_map` and `leak_check`.
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -41,9 +41,10 @@ pub struct Privacy {
     /// The distinctive secret values redacted, for the leak check.
     secrets: Secrets,
     secrets_redacted: u64,
-    /// Files whose stored part starts inside a line (a tail cut): their first line is unknown
-    /// context, so it is withheld.
-    mid_line: HashSet<String>,
+    /// Files stored from a cut (their newest part): path → whether the cut is inside a line.
+    /// The first, partial line is unknown context and withheld; leading lines that look like
+    /// the inside of a private key (the BEGIN line was cut off) are redacted.
+    cut: HashMap<String, bool>,
 }
 
 /// Splits the line ending off: ("body", "\r\n" | "\n" | "\r" | "").
@@ -116,7 +117,7 @@ impl Privacy {
             obfuscator,
             secrets: Secrets::default(),
             secrets_redacted: 0,
-            mid_line: HashSet::new(),
+            cut: HashMap::new(),
         })
     }
 
@@ -151,7 +152,12 @@ impl Privacy {
     /// The path decides which redaction forms apply (see `secrets`) and whether common-word
     /// hostnames are replaced everywhere (hostname files) or only in hostname contexts.
     pub fn filter(&mut self, bundle_path: &str) -> LineFilter<'_> {
-        let skip = if self.options.redact && self.mid_line.contains(bundle_path) {
+        let cut = self
+            .cut
+            .get(bundle_path)
+            .copied()
+            .filter(|_| self.options.redact);
+        let skip = if cut == Some(true) {
             Skip::Marker
         } else {
             Skip::No
@@ -161,6 +167,7 @@ impl Privacy {
             names: NameMode::of(bundle_path),
             packages: is_package_list(bundle_path),
             skip,
+            leading_key_lines: cut.is_some(),
             path: bundle_path.to_string(),
             state: RedactState::default(),
             redactions: 0,
@@ -178,7 +185,13 @@ impl Privacy {
     /// `--max-file-size` without a newline near the cut, a command output kept by its tail): its
     /// first, partial line is replaced by `[REDACTED]`, since the key before the cut is unknown.
     pub fn starts_mid_line(&mut self, bundle_path: &str) {
-        self.mid_line.insert(bundle_path.to_string());
+        self.cut.insert(bundle_path.to_string(), true);
+    }
+
+    /// Marks a file stored from a cut at a line start (its newest part): leading lines that look
+    /// like the inside of a PEM private key whose BEGIN line was cut off are redacted.
+    pub fn starts_after_cut(&mut self, bundle_path: &str) {
+        self.cut.entry(bundle_path.to_string()).or_insert(false);
     }
 
     /// Obfuscates free text (finding excerpts, SUMMARY.txt, index.json fields, the bundle name).
@@ -419,6 +432,18 @@ fn write_private_atomically(path: &Path, content: &[u8]) -> Result<()> {
     })
 }
 
+/// A line of a PEM body (base64, 16+ characters, no blanks) or of its `Proc-Type:` / `DEK-Info:`
+/// headers: at the start of a file stored from a cut, the BEGIN line may have been cut off.
+fn looks_like_key_material(body: &[u8]) -> bool {
+    let body = body.trim_ascii();
+    body.starts_with(b"Proc-Type:")
+        || body.starts_with(b"DEK-Info:")
+        || (body.len() >= 16
+            && body
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
+}
+
 /// How far after the start of a key word its value may begin (the key, blanks, a separator).
 const KEY_WINDOW: usize = 4096;
 
@@ -430,6 +455,8 @@ pub struct LineFilter<'p> {
     /// A package list: dotted numbers are versions, never addresses.
     packages: bool,
     skip: Skip,
+    /// Stored from a cut, and no line other than key-like ones seen yet.
+    leading_key_lines: bool,
     path: String,
     state: RedactState,
     redactions: u64,
@@ -467,6 +494,18 @@ impl LineFilter<'_> {
             }
             out.extend_from_slice(ending);
             return;
+        }
+        if self.leading_key_lines && privacy.options.redact {
+            if looks_like_key_material(body) {
+                if self.redactions == 0 {
+                    privacy.secrets_redacted += 1;
+                }
+                self.redactions = self.redactions.max(1);
+                out.extend_from_slice(REDACTED);
+                out.extend_from_slice(ending);
+                return;
+            }
+            self.leading_key_lines = false;
         }
         let mut text = body;
         if privacy.options.redact {
@@ -515,7 +554,7 @@ impl LineFilter<'_> {
             self.apply(&lines[..end], out);
             lines = &lines[end..];
         }
-        if self.privacy.options.obfuscate || self.state.in_private_key {
+        if self.privacy.options.obfuscate || self.state.in_private_key || self.leading_key_lines {
             for line in lines.split_inclusive(|&b| b == b'\n') {
                 self.apply(line, out);
             }
@@ -558,6 +597,7 @@ impl LineFilter<'_> {
             out.extend_from_slice(data);
             return data.len();
         }
+        self.leading_key_lines = false;
         if self.skip != Skip::No || self.state.in_private_key {
             self.apply(data, out);
             return data.len();

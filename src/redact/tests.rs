@@ -1170,3 +1170,31 @@ fn real_bsr_versions_survive_obfuscation() {
         assert_eq!(run(&mut p, "files/var/log/yum.log", &log), log);
     }
 }
+
+#[test]
+fn a_cut_inside_a_private_key_redacts_the_key_lines_it_starts_with() {
+    let mut p = privacy(true, false);
+    p.starts_after_cut("files/etc/drx/tls.pem");
+    let input = "MIIEowIBAAKCAQEAprivatekeybody1\nZm9vYmFyYmF6cXV4cXV1eGNvcmdl\n\
+                 -----END RSA PRIVATE KEY-----\nabcdefghijklmnopqrstuvwx\n";
+    assert_eq!(
+        run(&mut p, "files/etc/drx/tls.pem", input),
+        "[REDACTED]\n[REDACTED]\n-----END RSA PRIVATE KEY-----\nabcdefghijklmnopqrstuvwx\n"
+    );
+    // A file not cut keeps such lines (they are not known to be a key).
+    assert_eq!(
+        run(
+            &mut p,
+            "files/etc/drx/other.txt",
+            "abcdefghijklmnopqrstuvwx\n"
+        ),
+        "abcdefghijklmnopqrstuvwx\n"
+    );
+    // Batches behave like single lines.
+    let mut q = privacy(true, false);
+    q.starts_after_cut("files/etc/drx/tls.pem");
+    let mut filter = q.filter("files/etc/drx/tls.pem");
+    let mut out = Vec::new();
+    filter.apply_lines(input.as_bytes(), &mut out);
+    assert!(!String::from_utf8(out).unwrap().contains("privatekeybody"));
+}

@@ -250,3 +250,22 @@ fn a_run_that_used_its_whole_total_timeout_still_checks_and_writes_its_bundle() 
     assert_eq!(bundle.index["partial"], true);
     assert!(!contains(&tgz_bytes(&bundle.path), "Adm1n-2026!"));
 }
+
+#[test]
+fn regression_a_tail_cut_inside_a_private_key_keeps_the_key_out() {
+    let f = healthy_node("node1", "10.0.0.1", "10.0.0.2", "1.2.3");
+    let mut pem = "# filler\n".repeat(16_000);
+    pem.push_str("-----BEGIN RSA PRIVATE KEY-----\n");
+    for i in 0..2_000 {
+        pem.push_str(&format!("KeyBody{i:05}{}\n", "Q".repeat(52)));
+    }
+    pem.push_str("-----END RSA PRIVATE KEY-----\n");
+    f.file("/etc/drbd.d/tls.pem", &pem);
+    assert_success(&f.collect(&["--max-file-size", "100KiB"]));
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    let stored = bundle.read("files/etc/drbd.d/tls.pem");
+    assert!(!stored.contains("# filler"), "the newest part only");
+    assert!(!stored.contains("KeyBody"), "{}", &stored[..200]);
+    assert!(stored.ends_with("[REDACTED]\n-----END RSA PRIVATE KEY-----\n"));
+}
