@@ -206,6 +206,9 @@ impl<'s> Run<'s> {
         if settings.obfuscate {
             self.seed_obfuscation();
         }
+        // The map is written before the bundle is renamed into place; fail before collecting
+        // when it could not be.
+        self.privacy.check_map_writable()?;
         let shown_host = self.privacy.hostname_pseudonym(&self.host.hostname);
         let file_host = crate::host::file_safe(&shown_host);
         let (dir, _) = output::destination(settings, &file_host, &stamp)?;
@@ -422,8 +425,9 @@ impl<'s> Run<'s> {
                 if let Some(signal) = platform::interrupted() {
                     return Err(interrupted(signal));
                 }
-                self.fail_closed(|| BundleReader::open(temp.path()))?;
+                self.fail_closed(|| BundleReader::open(temp.path()), deadline)?;
                 let (sha256, size) = output::hash_file(temp.path())?;
+                self.privacy.save_map()?;
                 temp.persist(&final_path)?;
                 output::write_sidecar(&final_path, &sha256)?;
                 (sha256, size, Vec::new())
@@ -440,7 +444,8 @@ impl<'s> Run<'s> {
                     return Err(interrupted(signal));
                 }
                 let paths: Vec<PathBuf> = done.parts.iter().map(|p| p.path.clone()).collect();
-                self.fail_closed(|| BundleReader::open_parts(&final_path, paths))?;
+                self.fail_closed(|| BundleReader::open_parts(&final_path, paths), deadline)?;
+                self.privacy.save_map()?;
                 let parts = output::persist_parts(temps, &done, &final_path)?;
                 (done.sha256, done.size, parts)
             }
@@ -450,7 +455,6 @@ impl<'s> Run<'s> {
                 ))
             }
         };
-        self.privacy.save_map()?;
         let policy = retention::Policy {
             keep: settings.keep,
             keep_size: settings.keep_size,
@@ -468,7 +472,20 @@ impl<'s> Run<'s> {
 
     /// Reads the finished bundle back and refuses it if any secret value or obfuscated original
     /// that was seen survived anywhere in it, names included: a leak is worse than no bundle.
-    fn fail_closed(&self, open: impl FnOnce() -> Result<BundleReader>) -> Result<()> {
+    /// Signals stop it like any phase; past the `--total-timeout` deadline and its grace it stops
+    /// and no bundle is written (an unchecked bundle is never kept).
+    fn fail_closed(
+        &self,
+        open: impl FnOnce() -> Result<BundleReader>,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        // A partial bundle is still a bundle: the check gets its share of time even when
+        // collecting used all of it (a quarter of --total-timeout, at least 30 s, past the
+        // deadline or its start), and stops there.
+        let deadline = deadline.map(|d| {
+            let total = self.settings.total_timeout.unwrap_or_default();
+            d.max(Instant::now()) + (total / 4).max(Duration::from_secs(30))
+        });
         let mut checker = self.privacy.leak_check();
         if checker.is_empty() {
             return Ok(());
@@ -480,13 +497,24 @@ impl<'s> Run<'s> {
                 return Ok(());
             }
             checker.reset();
-            if let Some(found) = checker.scan(meta.name.as_bytes()) {
+            if let Some(found) = checker
+                .scan(meta.name.as_bytes())
+                .or_else(|| checker.finish())
+            {
                 leak = Some(format!("{found} in the name {}", meta.name));
                 return Ok(());
             }
-            checker.reset();
+            checker.begin(&meta.name);
             let mut buf = vec![0u8; 256 * 1024];
             loop {
+                if let Some(signal) = platform::interrupted() {
+                    return Err(interrupted(signal));
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(Error::failed(
+                        "--total-timeout was reached while the bundle was checked for leaks (its grace included); no bundle was written; raise --total-timeout",
+                    ));
+                }
                 let n = content.read(&mut buf).map_err(|err| {
                     Error::failed(format!(
                         "cannot read back the bundle: {}",
@@ -498,8 +526,11 @@ impl<'s> Run<'s> {
                 }
                 if let Some(found) = checker.scan(&buf[..n]) {
                     leak = Some(format!("{found} in {}", meta.name));
-                    break;
+                    return Ok(());
                 }
+            }
+            if let Some(found) = checker.finish() {
+                leak = Some(format!("{found} in {}", meta.name));
             }
             Ok(())
         })?;
@@ -627,10 +658,14 @@ impl<'s> Run<'s> {
         }
         let mut start = size.saturating_sub(cap);
         let truncated = start > 0;
+        let mut mid_line = false;
         if truncated {
             // Begin at a whole line: the newest part starts after the first newline past the cut.
             match first_line_start(&mut handle, start) {
-                Ok(at) => start = at,
+                Ok(at) => {
+                    mid_line = at == start;
+                    start = at;
+                }
                 Err(_) => {
                     item.status = Status::Failed;
                     item.error = Some("cannot seek to the newest part of the file".into());
@@ -646,7 +681,13 @@ impl<'s> Run<'s> {
         let truncated = truncated || nul_head;
         // procfs and sysfs files say size 0: read them to EOF (bounded by the cap).
         let limit = if size == 0 { cap } else { size - start };
-        let path = file.bundle_path.clone();
+        // A host name or address in a file name is obfuscated like the contents.
+        let path = self.privacy.obfuscate_text(&file.bundle_path);
+        if mid_line {
+            self.privacy.starts_mid_line(&path);
+        } else if truncated {
+            self.privacy.starts_after_cut(&path);
+        }
         let since = self.since_for(file, mtime);
         let read_error = std::rc::Rc::new(std::cell::RefCell::new(None::<io::Error>));
         let _ = handle.seek(SeekFrom::Start(start));
@@ -849,6 +890,10 @@ impl<'s> Run<'s> {
         item.duration_ms = Some(output.duration.as_millis() as u64);
         let now = Utc::now().timestamp();
         let path = format!("commands/{}.txt", command.id);
+        if output.stdout_total > output.stdout.len() as u64 {
+            // Only the tail was kept: its first line is cut.
+            self.privacy.starts_mid_line(&path);
+        }
         let (bytes, sha, redactions) =
             self.store_text(writer, scan, &path, &output.stdout, now, dir)?;
         item.path = Some(path);

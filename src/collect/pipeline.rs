@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use std::io::{self, Read};
 
 /// Lines longer than this are passed on in pieces (a binary file or a log without newlines must
-/// not make us hold it whole).
+/// not make us hold it whole); the privacy filter chooses where each piece ends
+/// (`LineFilter::apply_partial`), so no key, value or address is cut.
 const MAX_LINE: usize = 1 << 20;
 const OUT_BATCH: usize = 256 * 1024;
 const IN_BUFFER: usize = 1 << 20;
@@ -102,10 +103,10 @@ impl<'a, R: Read> Pipeline<'a, R> {
                     continue;
                 }
             }
-            let Some((line_start, line_end)) = self.next_line()? else {
+            let Some((line_start, line_end, partial)) = self.next_line()? else {
                 return Ok(!self.out.is_empty());
             };
-            self.handle_line(line_start, line_end);
+            self.handle_line(line_start, line_end, partial);
         }
         Ok(true)
     }
@@ -132,11 +133,12 @@ impl<'a, R: Read> Pipeline<'a, R> {
         }
     }
 
-    /// The next line (with its newline) as a range of `self.buf`.
-    fn next_line(&mut self) -> io::Result<Option<(usize, usize)>> {
+    /// The next line (with its newline) as a range of `self.buf`, and whether it is only a piece
+    /// of a longer line (then `handle_line` decides how much of it is consumed).
+    fn next_line(&mut self) -> io::Result<Option<(usize, usize, bool)>> {
         loop {
             if let Some(pos) = memchr(b'\n', &self.buf[self.start..self.end]) {
-                let line = (self.start, self.start + pos + 1);
+                let line = (self.start, self.start + pos + 1, false);
                 self.start += pos + 1;
                 return Ok(Some(line));
             }
@@ -145,12 +147,12 @@ impl<'a, R: Read> Pipeline<'a, R> {
                 if pending == 0 {
                     return Ok(None);
                 }
-                let line = (self.start, self.end);
+                let line = (self.start, self.end, false);
                 self.start = self.end;
                 return Ok(Some(line));
             }
             if pending >= MAX_LINE {
-                let line = (self.start, self.start + MAX_LINE);
+                let line = (self.start, self.start + MAX_LINE, true);
                 self.start += MAX_LINE;
                 return Ok(Some(line));
             }
@@ -176,7 +178,18 @@ impl<'a, R: Read> Pipeline<'a, R> {
         }
     }
 
-    fn handle_line(&mut self, start: usize, end: usize) {
+    fn handle_line(&mut self, start: usize, mut end: usize, partial: bool) {
+        if partial {
+            if let Some(filter) = &mut self.filter {
+                // The filter consumes up to a safe place; the rest is read again with what follows.
+                let mut piece = Vec::new();
+                let used = filter.apply_partial(&self.buf[start..end], &mut piece);
+                end = start + used.max(1);
+                self.start = end;
+                self.emit_piece(start, end, piece);
+                return;
+            }
+        }
         let line = &self.buf[start..end];
         if let Some(since) = &mut self.since {
             if let Some(at) = since.clock.time_of(line) {
@@ -199,6 +212,28 @@ impl<'a, R: Read> Pipeline<'a, R> {
             Some(filter) => filter.apply(line, &mut self.out),
             None => self.out.extend_from_slice(line),
         }
+    }
+}
+
+impl<R: Read> Pipeline<'_, R> {
+    /// A piece of a long line, already transformed: the rules see the source bytes, the output
+    /// gets `transformed` (unless `--since` leaves it out).
+    fn emit_piece(&mut self, start: usize, end: usize, transformed: Vec<u8>) {
+        let line = &self.buf[start..end];
+        if let Some(since) = &mut self.since {
+            if let Some(at) = since.clock.time_of(line) {
+                self.keeping = at >= since.at;
+            }
+        }
+        if !self.keeping {
+            self.dropped_lines += 1;
+            return;
+        }
+        self.line_no += 1;
+        if let Some((scan, path)) = &mut self.scan {
+            scan.line(path, self.line_no, &line[..line.len().min(4096)]);
+        }
+        self.out.extend_from_slice(&transformed);
     }
 }
 
@@ -262,5 +297,37 @@ mod tests {
             run(input, |p| p.since(Some(since))),
             b"Nov 23 10:00:00 new\n  new continuation\n"
         );
+    }
+}
+
+#[cfg(test)]
+mod privacy_tests {
+    use super::*;
+    use crate::redact::{Privacy, PrivacyOptions};
+
+    #[test]
+    fn regression_a_line_longer_than_the_buffer_is_redacted_whole() {
+        // The secret straddles the 1 MiB piece boundary at several offsets.
+        for shift in [0usize, 5, 9, 13, 20, 31] {
+            let mut line = vec![b'a'; MAX_LINE - 12 + shift];
+            line.extend_from_slice(b" password=Sup3r-secret-value ");
+            line.resize(3 * MAX_LINE, b'b');
+            line.extend_from_slice(b"\nnext password=Another-secret1\n");
+            let mut privacy = Privacy::new(PrivacyOptions {
+                redact: true,
+                obfuscate: false,
+                map_file: None,
+            })
+            .unwrap();
+            let mut pipeline =
+                Pipeline::new(&line[..]).filter(Some(privacy.filter("files/var/log/x.log")));
+            let mut out = Vec::new();
+            pipeline.read_to_end(&mut out).unwrap();
+            let text = String::from_utf8_lossy(&out);
+            assert!(!text.contains("Sup3r"), "shift {shift}");
+            assert!(!text.contains("secret-value"), "shift {shift}");
+            assert!(text.contains("password=[REDACTED]"), "shift {shift}");
+            assert!(text.ends_with("\nnext password=[REDACTED]\n"));
+        }
     }
 }

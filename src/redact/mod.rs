@@ -8,7 +8,7 @@
 //! Use: `Privacy::new`, then `learn_hostname` / `learn` with the small files read first, then per
 //! collected file `filter(bundle_path)` and `apply` for each line; `obfuscate_text` /
 //! `redact_text` for text the tool writes itself; at the end `save_map` and `leak_check`.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -18,8 +18,8 @@ mod obfuscate;
 mod secrets;
 
 pub use leak::LeakChecker;
-use leak::LeakSources;
-use obfuscate::{MapFile, NameMode, Obfuscator};
+use leak::{LeakSources, Secrets};
+use obfuscate::{is_package_list, MapFile, NameMode, Obfuscator};
 use secrets::{FileKind, SecretRules, Span, REDACTED};
 
 /// What the user asked for on the command line.
@@ -37,38 +37,13 @@ pub struct Privacy {
     options: PrivacyOptions,
     rules: SecretRules,
     obfuscator: Obfuscator,
-    /// Lower-case secret value → the bundle path (or "text") it was first redacted in.
-    secrets: BTreeMap<Vec<u8>, String>,
+    /// The distinctive secret values redacted, for the leak check.
+    secrets: Secrets,
     secrets_redacted: u64,
-}
-
-/// Secret values not worth searching the bundle for: too short or placeholders, which would
-/// match innocent text and fail every bundle.
-fn worth_searching(value: &[u8]) -> bool {
-    const PLACEHOLDERS: [&[u8]; 12] = [
-        b"none",
-        b"null",
-        b"nil",
-        b"true",
-        b"false",
-        b"yes",
-        b"auto",
-        b"default",
-        b"empty",
-        b"unset",
-        b"disabled",
-        b"enabled",
-    ];
-    if value.len() < 4 || value.starts_with(b"$") || value == REDACTED {
-        return false;
-    }
-    if value.iter().all(|&b| b == value[0]) {
-        return false; // "****", "xxxx"
-    }
-    if value.iter().all(u8::is_ascii_digit) && value.len() < 8 {
-        return false; // short numbers occur everywhere in logs
-    }
-    !PLACEHOLDERS.iter().any(|p| p.eq_ignore_ascii_case(value))
+    /// Files stored from a cut (their newest part): path → whether the cut is inside a line.
+    /// The first, partial line is unknown context and withheld; leading lines that look like
+    /// the inside of a private key (the BEGIN line was cut off) are redacted.
+    cut: HashMap<String, bool>,
 }
 
 /// Splits the line ending off: ("body", "\r\n" | "\n" | "\r" | "").
@@ -87,6 +62,17 @@ fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
 #[derive(Default)]
 struct RedactState {
     in_private_key: bool,
+}
+
+/// Whether the rest of the current line is withheld (its start is unknown or no safe cut was
+/// found in a line too long to hold).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Skip {
+    No,
+    /// Write `[REDACTED]` in place of the rest of the line.
+    Marker,
+    /// The marker was written; drop the rest of the line.
+    Silent,
 }
 
 impl Privacy {
@@ -128,8 +114,9 @@ impl Privacy {
             options,
             rules: SecretRules::new(),
             obfuscator,
-            secrets: BTreeMap::new(),
+            secrets: Secrets::default(),
             secrets_redacted: 0,
+            cut: HashMap::new(),
         })
     }
 
@@ -164,9 +151,22 @@ impl Privacy {
     /// The path decides which redaction forms apply (see `secrets`) and whether common-word
     /// hostnames are replaced everywhere (hostname files) or only in hostname contexts.
     pub fn filter(&mut self, bundle_path: &str) -> LineFilter<'_> {
+        let cut = self
+            .cut
+            .get(bundle_path)
+            .copied()
+            .filter(|_| self.options.redact);
+        let skip = if cut == Some(true) {
+            Skip::Marker
+        } else {
+            Skip::No
+        };
         LineFilter {
             kind: FileKind::of(bundle_path),
             names: NameMode::of(bundle_path),
+            packages: is_package_list(bundle_path),
+            skip,
+            leading_key_lines: cut.is_some(),
             path: bundle_path.to_string(),
             state: RedactState::default(),
             redactions: 0,
@@ -178,6 +178,19 @@ impl Privacy {
             folded: Vec::new(),
             privacy: self,
         }
+    }
+
+    /// Marks a file whose stored part starts inside a line (the newest part of a file cut at
+    /// `--max-file-size` without a newline near the cut, a command output kept by its tail): its
+    /// first, partial line is replaced by `[REDACTED]`, since the key before the cut is unknown.
+    pub fn starts_mid_line(&mut self, bundle_path: &str) {
+        self.cut.insert(bundle_path.to_string(), true);
+    }
+
+    /// Marks a file stored from a cut at a line start (its newest part): leading lines that look
+    /// like the inside of a PEM private key whose BEGIN line was cut off are redacted.
+    pub fn starts_after_cut(&mut self, bundle_path: &str) {
+        self.cut.entry(bundle_path.to_string()).or_insert(false);
     }
 
     /// Obfuscates free text (finding excerpts, SUMMARY.txt, index.json fields, the bundle name).
@@ -192,7 +205,7 @@ impl Privacy {
             let (body, ending) = split_ending(line);
             if self
                 .obfuscator
-                .line(NameMode::Context, body, &mut a, &mut b)
+                .line(NameMode::Context, false, body, &mut a, &mut b)
             {
                 out.extend_from_slice(&a);
             } else {
@@ -230,6 +243,37 @@ impl Privacy {
         into_string(out)
     }
 
+    /// Fails early, before anything is collected, when the map file could not be written at the
+    /// end: a temporary file is created beside it and removed again, and an existing map must be
+    /// writable. No-op when not obfuscating or without a map file.
+    pub fn check_map_writable(&self) -> Result<()> {
+        let (true, Some(path)) = (self.options.obfuscate, &self.options.map_file) else {
+            return Ok(());
+        };
+        let probe = || -> std::io::Result<()> {
+            if path.exists() {
+                std::fs::OpenOptions::new().append(true).open(path)?;
+            }
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "map".to_string());
+            let temporary =
+                path.with_file_name(format!(".{file_name}.probe-{}", std::process::id()));
+            // Never through a planted link, never over an existing file.
+            drop(crate::platform::create_new_private(&temporary)?);
+            std::fs::remove_file(&temporary)
+        };
+        probe().map_err(|e| {
+            Error::io(
+                "write map file",
+                path,
+                &e,
+                "check that its folder exists and is writable, or pass another --map-file",
+            )
+        })
+    }
+
     /// Writes the map (original → pseudonym) to the map file, mode 0600, atomically (a temporary
     /// file beside it, then rename). No-op when not obfuscating or without a map file.
     pub fn save_map(&self) -> Result<()> {
@@ -243,31 +287,27 @@ impl Privacy {
         write_private_atomically(path, &json)
     }
 
-    /// Everything that must not appear in the bundle: the secret values redacted (those worth
-    /// searching for) and the originals actually replaced by pseudonyms.
-    pub fn leak_check(&self) -> LeakChecker {
-        let mut literals: HashMap<Vec<u8>, String> = HashMap::new();
-        for (value, origin) in &self.secrets {
-            literals.insert(
-                value.clone(),
-                format!("a redacted secret value (first redacted in {origin})"),
-            );
-        }
+    /// The read-back check of the finished bundle (see `leak` for what it guarantees): the
+    /// distinctive secret values redacted, the originals actually replaced by pseudonyms, and,
+    /// when anything was redacted, the secret detector itself.
+    pub fn leak_check(&self) -> LeakChecker<'_> {
         let tables = &self.obfuscator.tables;
-        for (name, pseudonym) in &tables.seen_names {
-            literals
-                .entry(name.as_bytes().to_vec())
-                .or_insert_with(|| format!("the original of pseudonym hostname {pseudonym}"));
-        }
         LeakChecker::new(
             LeakSources {
-                literals,
-                v4: tables.seen_v4.clone(),
-                v6: tables.seen_v6.clone(),
-                mac: tables.seen_mac.clone(),
+                secrets: &self.secrets,
+                names: &tables.seen_names,
+                v4: &tables.seen_v4,
+                v6: &tables.seen_v6,
+                mac: &tables.seen_mac,
+                recheck: (self.options.redact && self.secrets_redacted > 0).then_some(&self.rules),
             },
             self.obfuscator.detectors().clone(),
         )
+    }
+
+    /// Distinctive secret values that will be searched for everywhere in the bundle.
+    pub fn hunted_secrets(&self) -> usize {
+        self.secrets.len()
     }
 
     /// Secrets redacted so far, all files and texts together.
@@ -353,12 +393,7 @@ impl Privacy {
     }
 
     fn remember_secret(&mut self, value: &[u8], origin: &str) {
-        let value = value.trim_ascii();
-        if worth_searching(value) {
-            self.secrets
-                .entry(value.to_ascii_lowercase())
-                .or_insert_with(|| origin.to_string());
-        }
+        self.secrets.insert(value.trim_ascii(), origin);
     }
 }
 
@@ -379,11 +414,31 @@ fn write_private_atomically(path: &Path, content: &[u8]) -> Result<()> {
     })
 }
 
+/// A line of a PEM body (base64, 16+ characters, no blanks) or of its `Proc-Type:` / `DEK-Info:`
+/// headers: at the start of a file stored from a cut, the BEGIN line may have been cut off.
+fn looks_like_key_material(body: &[u8]) -> bool {
+    let body = body.trim_ascii();
+    body.starts_with(b"Proc-Type:")
+        || body.starts_with(b"DEK-Info:")
+        || (body.len() >= 16
+            && body
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
+}
+
+/// How far after the start of a key word its value may begin (the key, blanks, a separator).
+const KEY_WINDOW: usize = 4096;
+
 /// Transforms the lines of one file. Create with `Privacy::filter`.
 pub struct LineFilter<'p> {
     privacy: &'p mut Privacy,
     kind: FileKind,
     names: NameMode,
+    /// A package list: dotted numbers are versions, never addresses.
+    packages: bool,
+    skip: Skip,
+    /// Stored from a cut, and no line other than key-like ones seen yet.
+    leading_key_lines: bool,
     path: String,
     state: RedactState,
     redactions: u64,
@@ -408,6 +463,32 @@ impl LineFilter<'_> {
             return;
         }
         let (body, ending) = split_ending(line);
+        if self.skip != Skip::No {
+            if self.skip == Skip::Marker {
+                out.extend_from_slice(REDACTED);
+                self.redactions += 1;
+                privacy.secrets_redacted += 1;
+            }
+            if !ending.is_empty() {
+                self.skip = Skip::No;
+            } else {
+                self.skip = Skip::Silent;
+            }
+            out.extend_from_slice(ending);
+            return;
+        }
+        if self.leading_key_lines && privacy.options.redact {
+            if looks_like_key_material(body) {
+                if self.redactions == 0 {
+                    privacy.secrets_redacted += 1;
+                }
+                self.redactions = self.redactions.max(1);
+                out.extend_from_slice(REDACTED);
+                out.extend_from_slice(ending);
+                return;
+            }
+            self.leading_key_lines = false;
+        }
         let mut text = body;
         if privacy.options.redact {
             let (changed, count) = privacy.redact_line(
@@ -428,6 +509,7 @@ impl LineFilter<'_> {
         if privacy.options.obfuscate
             && privacy.obfuscator.line(
                 self.names,
+                self.packages,
                 text,
                 &mut self.obfuscated,
                 &mut self.obfuscate_scratch,
@@ -442,13 +524,19 @@ impl LineFilter<'_> {
     /// Like `apply` for every line of `lines` (whole lines, each ending in `\n`, the last one
     /// may lack it), but lines without any hint of a secret are copied in bulk: one search over
     /// the whole batch instead of one per line (logs are gigabytes; secrets are rare in them).
-    pub fn apply_lines(&mut self, lines: &[u8], out: &mut Vec<u8>) {
+    pub fn apply_lines(&mut self, mut lines: &[u8], out: &mut Vec<u8>) {
         let options = &self.privacy.options;
         if !options.redact && !options.obfuscate {
             out.extend_from_slice(lines);
             return;
         }
-        if options.obfuscate || self.state.in_private_key {
+        if self.skip != Skip::No {
+            // The rest of a withheld line first.
+            let end = memchr::memchr(b'\n', lines).map_or(lines.len(), |at| at + 1);
+            self.apply(&lines[..end], out);
+            lines = &lines[end..];
+        }
+        if self.privacy.options.obfuscate || self.state.in_private_key || self.leading_key_lines {
             for line in lines.split_inclusive(|&b| b == b'\n') {
                 self.apply(line, out);
             }
@@ -477,6 +565,127 @@ impl LineFilter<'_> {
         }
         out.extend_from_slice(&lines[copied..]);
         self.folded = folded;
+    }
+
+    /// A piece of a line too long to hold: `data` has no newline and the line goes on after it.
+    /// Consumes a prefix of `data` that ends at a place where no key, value, address or name is
+    /// cut (at least half of `data`), appends its transformation to `out`, and returns its
+    /// length. When there is no such place (keys and values all the way), the line is redacted
+    /// from its first key in the second half to its end. So a line is redacted as if whole,
+    /// however long it is, in memory bounded by `data`.
+    pub fn apply_partial(&mut self, data: &[u8], out: &mut Vec<u8>) -> usize {
+        let options = &self.privacy.options;
+        if (!options.redact && !options.obfuscate) || data.is_empty() {
+            out.extend_from_slice(data);
+            return data.len();
+        }
+        self.leading_key_lines = false;
+        if self.skip != Skip::No || self.state.in_private_key {
+            self.apply(data, out);
+            return data.len();
+        }
+        let half = data.len() / 2;
+        let redact = options.redact;
+        // Cutting at half + i would split a key from its value or cut a value when
+        // forbidden[i] > 0 (a difference array: intervals are added in O(1), summed once).
+        let mut marks = vec![0i32; data.len() - half + 2];
+        let mut forbid = |lo: usize, hi: usize| {
+            // Cuts strictly between lo and hi.
+            let from = (lo + 1).max(half);
+            let to = hi.min(data.len() + 1);
+            if from < to {
+                marks[from - half] += 1;
+                marks[to - half] -= 1;
+            }
+        };
+        let mut first_forbidden_key = None;
+        if redact {
+            let rules = &self.privacy.rules;
+            let hints: Vec<usize> = rules.hint_starts(data);
+            for &h in hints.iter().filter(|&&h| h + KEY_WINDOW >= half) {
+                forbid(h, h + KEY_WINDOW);
+                first_forbidden_key.get_or_insert(h);
+            }
+            self.spans.clear();
+            rules.find(self.kind, data, &mut self.spans);
+            for span in &self.spans {
+                let key = hints
+                    .iter()
+                    .rev()
+                    .find(|&&h| h <= span.start)
+                    .copied()
+                    .unwrap_or(span.start);
+                // A value that reaches the end of the piece may go on in the next one.
+                let end = if span.end >= data.len() {
+                    data.len() + 1
+                } else {
+                    span.end
+                };
+                if end > half {
+                    forbid(key, end);
+                    first_forbidden_key =
+                        Some(first_forbidden_key.map_or(key, |k: usize| k.min(key)));
+                }
+            }
+        }
+        let mut open = 0;
+        let forbidden: Vec<bool> = marks
+            .iter()
+            .map(|m| {
+                open += m;
+                open > 0
+            })
+            .collect();
+        let separates = |b: u8| {
+            b.is_ascii_whitespace()
+                || matches!(
+                    b,
+                    b';' | b','
+                        | b'"'
+                        | b'\''
+                        | b'<'
+                        | b'>'
+                        | b'('
+                        | b')'
+                        | b'{'
+                        | b'}'
+                        | b'|'
+                        | b'&'
+                )
+        };
+        let loose = |b: u8| {
+            !(b.is_ascii_alphanumeric()
+                || matches!(b, b'.' | b':' | b'-' | b'_' | b'%' | b'[' | b']'))
+        };
+        let pick = |accept: &dyn Fn(u8) -> bool| {
+            (half.max(1)..data.len())
+                .rev()
+                .find(|&cut| !forbidden[cut - half] && accept(data[cut - 1]))
+        };
+        let cut = pick(&separates).or_else(|| pick(&loose));
+        match cut {
+            Some(cut) => {
+                self.apply(&data[..cut], out);
+                cut
+            }
+            None if first_forbidden_key.is_none() => {
+                // Nothing secret near the end and no place between tokens: one token longer
+                // than half a mebibyte, cut where it is.
+                self.apply(data, out);
+                data.len()
+            }
+            None => {
+                let key = first_forbidden_key.unwrap_or(0);
+                let keep = data[..key]
+                    .iter()
+                    .rposition(|&b| separates(b))
+                    .map_or(0, |at| at + 1);
+                self.apply(&data[..keep], out);
+                self.skip = Skip::Marker;
+                self.apply(&data[keep..], out);
+                data.len()
+            }
+        }
     }
 
     /// Secrets redacted in this file so far (a private-key block counts once).

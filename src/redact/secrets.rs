@@ -93,8 +93,30 @@ pub(crate) struct Span {
     pub trusted: bool,
 }
 
-/// Words that announce a secret nearby (lower case).
-const HINT_WORDS: &str = "pass|pwd|secret|token|key|psk|credential|authorization|bearer|://";
+/// Words that announce a secret nearby (lower case): key words, and programs that take a
+/// password as an argument (`ps` shows it).
+const HINT_WORDS: &str = "pass|pwd|secret|token|key|psk|credential|authorization|bearer|://\
+                          |mysql|mariadb|curl|ipmitool|redis-cli|ldap|smbclient";
+
+/// Programs whose arguments carry a password, and how: (program name prefix, flags followed by
+/// the password, flags followed by `user:password` / `user%password`). `sshpass` is found by its
+/// `pass`.
+/// (program name prefix, flags before a password, flags before `user:password`).
+type PasswordArguments = (
+    &'static [u8],
+    &'static [&'static [u8]],
+    &'static [&'static [u8]],
+);
+const PASSWORD_ARGUMENTS: [PasswordArguments; 8] = [
+    (b"sshpass", &[b"-p"], &[]),
+    (b"mysql", &[b"-p"], &[]),
+    (b"mariadb", &[b"-p"], &[]),
+    (b"curl", &[], &[b"-u", b"--user", b"-U", b"--proxy-user"]),
+    (b"ipmitool", &[b"-P"], &[]),
+    (b"redis-cli", &[b"-a"], &[]),
+    (b"ldap", &[b"-w"], &[]),
+    (b"smbclient", &[], &[b"-U", b"--user"]),
+];
 
 pub(crate) struct SecretRules {
     hint: Regex,
@@ -141,6 +163,11 @@ impl SecretRules {
             .map(|hit| hit.start())
     }
 
+    /// Where every hint of a secret starts in `text`.
+    pub(crate) fn hint_starts(&self, text: &[u8]) -> Vec<usize> {
+        self.hint.find_iter(text).map(|hit| hit.start()).collect()
+    }
+
     /// Whether the line can contain a secret at all: the cheap test before `find`.
     pub(crate) fn might_contain(&self, line: &[u8]) -> bool {
         self.hint.is_match(line)
@@ -150,19 +177,45 @@ impl SecretRules {
     /// non-overlapping. Linear in the line length: every byte is examined a bounded number of
     /// times because the search resumes after each examined token.
     pub(crate) fn find(&self, kind: FileKind, line: &[u8], spans: &mut Vec<Span>) {
+        let first = spans.len();
         let mut pos = 0;
         while pos < line.len() {
             let Some(hit) = self.hint.find_at(line, pos) else {
                 break;
             };
             let word = hit.as_bytes();
+            let start = hit.start();
+            let program = program_arguments(line, start, spans)
+                || (start >= 3
+                    && line[start - 3..start].eq_ignore_ascii_case(b"ssh")
+                    && program_arguments(line, start - 3, spans));
             pos = if word == b"://" {
                 url_password(line, hit.end(), spans)
             } else if word.eq_ignore_ascii_case(b"bearer") {
                 bearer_token(line, pos, hit.start(), hit.end(), spans)
+            } else if program {
+                hit.end()
             } else {
                 key_value(kind, line, pos, hit.start(), hit.end(), spans)
             };
+        }
+        // Argument forms and key forms can find the same value twice: keep spans ordered and
+        // disjoint.
+        let found = &mut spans[first..];
+        if found.len() > 1 {
+            found.sort_by_key(|s| (s.start, s.end));
+            let mut merged: Vec<Span> = Vec::with_capacity(found.len());
+            for span in found.iter() {
+                match merged.last_mut() {
+                    Some(last) if span.start <= last.end => {
+                        last.end = last.end.max(span.end);
+                        last.trusted &= span.trusted;
+                    }
+                    _ => merged.push(*span),
+                }
+            }
+            spans.truncate(first);
+            spans.extend(merged);
         }
     }
 }
@@ -173,6 +226,106 @@ fn is_key_byte(b: u8) -> bool {
 
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// `sshpass -p X`, `mysql -pX`, `curl -u user:X`, ...: when the word at `at` starts a program
+/// name of `PASSWORD_ARGUMENTS` (a whole word, or a path ending in it), the password arguments up
+/// to the end of the command (`|`, `;`, `&`, a redirection) are added to `spans`. Returns whether
+/// it was such a program.
+fn program_arguments(line: &[u8], at: usize, spans: &mut Vec<Span>) -> bool {
+    let Some(&(name, value_flags, user_flags)) = PASSWORD_ARGUMENTS.iter().find(|(name, _, _)| {
+        line.len() >= at + name.len() && line[at..at + name.len()].eq_ignore_ascii_case(name)
+    }) else {
+        return false;
+    };
+    if at > 0
+        && !matches!(
+            line[at - 1],
+            b' ' | b'\t' | b'/' | b'"' | b'\'' | b'=' | b'('
+        )
+    {
+        return false;
+    }
+    // `mysqldump`, `ldapsearch`: the name may go on with letters.
+    let mut at = at + name.len();
+    while at < line.len() && (line[at].is_ascii_alphanumeric() || line[at] == b'-') {
+        at += 1;
+    }
+    if at < line.len() && !is_blank(line[at]) {
+        return false;
+    }
+    let mut expect_value = None;
+    while at < line.len() {
+        at = skip_blanks(line, at);
+        if at >= line.len() || matches!(line[at], b'|' | b';' | b'&' | b'>' | b'<') {
+            break;
+        }
+        let (start, end, resume) = match line[at] {
+            quote @ (b'"' | b'\'') => {
+                let (end, resume) = quoted_end(line, at + 1, quote);
+                (at + 1, end, resume)
+            }
+            _ => {
+                let mut end = at;
+                while end < line.len() && !line[end].is_ascii_whitespace() {
+                    end += 1;
+                }
+                (at, end, end)
+            }
+        };
+        let arg = &line[start..end];
+        if let Some(user_form) = expect_value.take() {
+            push_argument(line, start, end, user_form, spans);
+        } else if value_flags.contains(&arg) {
+            expect_value = Some(false);
+        } else if user_flags.contains(&arg) {
+            expect_value = Some(true);
+        } else if let Some(flag) = value_flags
+            .iter()
+            .find(|f| f.len() == 2 && arg.len() > 2 && arg.starts_with(f))
+        {
+            push_argument(line, start + flag.len(), end, false, spans);
+        } else if let Some(flag) = user_flags
+            .iter()
+            .find(|f| f.len() == 2 && arg.len() > 2 && arg.starts_with(f))
+        {
+            push_argument(line, start + flag.len(), end, true, spans);
+        } else if let Some(rest) = user_flags
+            .iter()
+            .filter(|f| f.starts_with(b"--"))
+            .find_map(|f| arg.strip_prefix(*f).and_then(|r| r.strip_prefix(b"=")))
+        {
+            push_argument(line, end - rest.len(), end, true, spans);
+        }
+        at = resume.max(at + 1);
+    }
+    true
+}
+
+/// One password argument `line[start..end]`; `user_form`: `user:password` or `user%password`.
+fn push_argument(
+    line: &[u8],
+    mut start: usize,
+    end: usize,
+    user_form: bool,
+    spans: &mut Vec<Span>,
+) {
+    if user_form {
+        match line[start..end]
+            .iter()
+            .position(|&b| b == b':' || b == b'%')
+        {
+            Some(at) => start += at + 1,
+            None => return, // `-u user` alone: the password is asked for
+        }
+    }
+    if end > start && &line[start..end] != REDACTED {
+        spans.push(Span {
+            start,
+            end,
+            trusted: true,
+        });
+    }
 }
 
 fn is_blank(b: u8) -> bool {
@@ -201,7 +354,7 @@ fn url_password(line: &[u8], after_scheme: usize, spans: &mut Vec<Span>) -> usiz
         match line[at] {
             b'@' => {
                 if let Some(c) = colon {
-                    if at > c + 1 {
+                    if at > c + 1 && &line[c + 1..at] != REDACTED {
                         spans.push(Span {
                             start: c + 1,
                             end: at,
@@ -300,6 +453,15 @@ fn key_value(
     let before_separator = at;
     at = skip_blanks(line, at);
     let separator = match line.get(at) {
+        // Fullwidth `＝` / `：` (Korean and Japanese input methods).
+        Some(0xEF) if line[at..].starts_with(FULLWIDTH_EQUALS) => {
+            at += FULLWIDTH_EQUALS.len();
+            Separator::Equals
+        }
+        Some(0xEF) if line[at..].starts_with(FULLWIDTH_COLON) => {
+            at += FULLWIDTH_COLON.len();
+            Separator::Colon
+        }
         Some(b'=') if line.get(at + 1) != Some(&b'=') => {
             at += 1;
             Separator::Equals
@@ -328,22 +490,47 @@ fn key_value(
     if value_start >= line.len() {
         return value_start;
     }
+    if line[value_start..].starts_with(REDACTED) {
+        // Already redacted (the read-back check runs this again over the bundle).
+        return value_start + REDACTED.len();
+    }
 
     let prefix = &line[..key_start];
     let prefix = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
     let starts_line = prefix.trim_ascii().is_empty() || prefix.trim_ascii() == b"export";
+    // `mail password = a b`, `smtp auth password: a b`: words before the key, then a spaced
+    // `=` or `:` — the value is the rest of the line too.
+    let spaced = before_separator < at - 1 || value_start > at;
+    let words_before = !starts_line
+        && spaced
+        && !is_flag
+        && prefix.len() <= 64
+        && prefix.iter().all(|&b| is_key_byte(b) || is_blank(b));
+    let smart = smart_quote(&line[value_start..]);
     let (start, end, resume) = match line[value_start] {
         quote @ (b'"' | b'\'') => {
             let (end, resume) = quoted_end(line, value_start + 1, quote);
             (value_start + 1, end, resume)
         }
+        _ if smart.is_some() => {
+            let (open_len, close) = smart.unwrap_or((0, b""));
+            let from = value_start + open_len;
+            match find(line, from, close) {
+                Some(end) => (from, end, end + close.len()),
+                None => {
+                    let end = trim_end(line, from, line.len());
+                    (from, end, line.len())
+                }
+            }
+        }
         _ if separator == Separator::XmlTag => {
             let end = find(line, value_start, b"</").unwrap_or(line.len());
             (value_start, end, end)
         }
-        _ if kind == FileKind::Config
-            && starts_line
-            && matches!(separator, Separator::Equals | Separator::Colon) =>
+        _ if matches!(separator, Separator::Equals | Separator::Colon)
+            && ((kind == FileKind::Config && starts_line)
+                || (words_before
+                    && matches!(kind, FileKind::Config | FileKind::Text | FileKind::Command))) =>
         {
             // drx.conf style: the value is the rest of the line.
             let end = trim_end(line, value_start, line.len());
@@ -372,6 +559,23 @@ fn key_value(
         trusted,
     });
     resume.max(key_end)
+}
+
+const FULLWIDTH_EQUALS: &[u8] = "\u{FF1D}".as_bytes();
+const FULLWIDTH_COLON: &[u8] = "\u{FF1A}".as_bytes();
+
+/// A typographic opening quote at the start of `text`: (its length, the closing quote).
+fn smart_quote(text: &[u8]) -> Option<(usize, &'static [u8])> {
+    const PAIRS: [(&str, &str); 4] = [
+        ("\u{201C}", "\u{201D}"),
+        ("\u{2018}", "\u{2019}"),
+        ("\u{201E}", "\u{201C}"),
+        ("\u{300C}", "\u{300D}"),
+    ];
+    PAIRS
+        .iter()
+        .find(|(open, _)| text.starts_with(open.as_bytes()))
+        .map(|(open, close)| (open.len(), close.as_bytes()))
 }
 
 /// End of a quoted value starting after the opening quote: (end of content, resume position).

@@ -27,7 +27,17 @@ fn run(privacy: &mut Privacy, path: &str, input: &str) -> String {
 /// Scans `data` in chunks of `chunk` bytes; the first leak description.
 fn scan_in_chunks(checker: &mut LeakChecker, data: &[u8], chunk: usize) -> Option<String> {
     checker.reset();
-    data.chunks(chunk).find_map(|c| checker.scan(c))
+    data.chunks(chunk)
+        .find_map(|c| checker.scan(c))
+        .or_else(|| checker.finish())
+}
+
+/// Scans `data` as the contents of the bundle member `name`.
+fn scan_member(checker: &mut LeakChecker, name: &str, data: &[u8], chunk: usize) -> Option<String> {
+    checker.begin(name);
+    data.chunks(chunk)
+        .find_map(|c| checker.scan(c))
+        .or_else(|| checker.finish())
 }
 
 const RES: &str = "resource r0 {\n\
@@ -141,9 +151,8 @@ fn private_key_block_is_redacted_whole() {
     );
     assert_eq!(count, 1);
     let mut checker = p.leak_check();
-    assert!(checker.scan(body2.as_bytes()).is_some());
-    checker.reset();
-    assert!(checker.scan(b"-----BEGIN PRIVATE KEY-----").is_none());
+    assert!(scan_in_chunks(&mut checker, body2.as_bytes(), 7).is_some());
+    assert!(scan_in_chunks(&mut checker, b"-----BEGIN PRIVATE KEY-----", 7).is_none());
 }
 
 #[test]
@@ -189,7 +198,7 @@ fn redact_text_covers_the_tools_own_command_line() {
     );
     assert_eq!(p.secrets_redacted(), 1);
     let mut checker = p.leak_check();
-    assert!(checker.scan(b"x hunter22 y").is_some());
+    assert!(scan_in_chunks(&mut checker, b"x hunter22 y", 3).is_some());
 }
 
 #[test]
@@ -557,7 +566,7 @@ fn leak_checker_knows_only_what_was_seen() {
     p.learn_hostname("never-seen-host");
     assert!(p.leak_check().is_empty());
     let mut checker = p.leak_check();
-    assert!(checker.scan(b"never-seen-host 10.0.0.1").is_none());
+    assert!(scan_in_chunks(&mut checker, b"never-seen-host 10.0.0.1", 5).is_none());
 }
 
 #[test]
@@ -572,7 +581,7 @@ fn weak_or_placeholder_secrets_are_redacted_but_not_searched() {
         out,
         "password = [REDACTED]\ntoken = [REDACTED]\nsecret = [REDACTED]\n"
     );
-    assert!(p.leak_check().is_empty());
+    assert_eq!(p.hunted_secrets(), 0);
 }
 
 #[test]
@@ -654,4 +663,538 @@ fn a_batch_of_lines_is_redacted_exactly_like_line_by_line() {
         assert_eq!(count, one.secrets_redacted(), "{path}");
         assert!(!expected.contains("Mixed-Case-Secret-1") && !expected.contains("bodybody"));
     }
+}
+
+// --- Hostile cases (issue 12: 1, 2, 6, 7, 12; issue 13: 7) ----------------------------------
+
+/// Scans bundle members (name, contents) as the collector's read-back does.
+fn check_members(p: &Privacy, members: &[(&str, &[u8])]) -> Option<String> {
+    let mut checker = p.leak_check();
+    members.iter().find_map(|(name, data)| {
+        scan_in_chunks(&mut checker, name.as_bytes(), 64)
+            .or_else(|| scan_member(&mut checker, name, data, 4096))
+    })
+}
+
+#[test]
+fn regression_weak_secrets_are_masked_but_a_coincidence_is_not_a_leak() {
+    let mut p = privacy(true, false);
+    let conf = run(&mut p, "files/opt/DRX/drx.conf", "admin-password = admin\n");
+    assert_eq!(conf, "admin-password = [REDACTED]\n");
+    let res = run(
+        &mut p,
+        "files/etc/drbd.d/r0.res",
+        "net { shared-secret \"drbd\"; }\nsecret = password\n",
+    );
+    assert_eq!(
+        res,
+        "net { shared-secret \"[REDACTED]\"; }\nsecret = [REDACTED]\n"
+    );
+    assert_eq!(p.hunted_secrets(), 0);
+    let ps = "root 1 0 /usr/sbin/sshd -D admin\nroot 2 1 /usr/lib/drbd/drbd-helper admin\n";
+    let dpkg =
+        "ii  drbd-utils  9.15.0-1  amd64  RAID 1 over TCP/IP for Linux (drbd) password tools\n";
+    assert_eq!(
+        check_members(
+            &p,
+            &[
+                ("top/files/opt/DRX/drx.conf", conf.as_bytes()),
+                ("top/files/etc/drbd.d/r0.res", res.as_bytes()),
+                ("top/commands/ps.txt", ps.as_bytes()),
+                ("top/commands/dpkg-l.txt", dpkg.as_bytes()),
+            ]
+        ),
+        None
+    );
+    // A weak value that is in a secret position in the bundle is still a leak, wherever.
+    let found = check_members(&p, &[("top/commands/x.txt", b"login password=admin\n")]);
+    assert!(found.is_some_and(|f| f.contains("secret position")));
+}
+
+#[test]
+fn a_distinctive_secret_is_found_anywhere_else() {
+    let mut p = privacy(true, false);
+    run(
+        &mut p,
+        "files/opt/DRX/drx.conf",
+        "admin-password = Adm1n-2026\n",
+    );
+    assert_eq!(p.hunted_secrets(), 1);
+    for leak in ["x Adm1n-2026 y", "ADM1N-2026", "(adm1n-2026)"] {
+        let found = check_members(&p, &[("top/files/var/log/messages", leak.as_bytes())]);
+        let found = found.unwrap_or_else(|| panic!("{leak} missed"));
+        assert!(found.contains("files/opt/DRX/drx.conf") && !found.contains("Adm1n"));
+    }
+    for innocent in ["xAdm1n-2026", "Adm1n-20261", "Adm1n-202"] {
+        assert_eq!(
+            check_members(&p, &[("top/files/var/log/messages", innocent.as_bytes())]),
+            None,
+            "{innocent}"
+        );
+    }
+    // In a member's name, too.
+    assert!(check_members(&p, &[("top/files/tmp/Adm1n-2026.log", b"")]).is_some());
+}
+
+#[test]
+fn distinctive_means_long_and_varied() {
+    for weak in [
+        "admin",
+        "drbd",
+        "changeme",
+        "password",
+        "12345678",
+        "aaaaaaaaaaaa",
+        "$PASSWORD1",
+        "shared-secret",
+        "cluster-shared-secret-key",
+        "Administrator",
+    ] {
+        assert!(!leak::Secrets::distinctive(weak.as_bytes()), "{weak}");
+    }
+    for strong in [
+        "Adm1n-2026",
+        "hunter22",
+        "correcthorsebattery",
+        "483920174652",
+        "wpa psk with spaces",
+        "Dr8d-s3cret",
+    ] {
+        assert!(leak::Secrets::distinctive(strong.as_bytes()), "{strong}");
+    }
+}
+
+#[test]
+fn redaction_is_idempotent_so_the_recheck_never_fires_on_its_own_output() {
+    let lines = [
+        "password = a b c",
+        "login password=Hunter2-very-secret",
+        "shared-secret \"x y\"; cram-hmac-alg sha1;",
+        "Authorization: Basic dXNlcjpwYXNz",
+        "Authorization: abc",
+        "fetch https://admin:pa55word@repo.example.com/x",
+        "using Bearer abcdefghijkl now",
+        "<password>abc</password>",
+        "{\"password\": \"p w\", \"token\": \"t\"}",
+        "sshpass -p s3cretpw ssh root@host",
+        "mysql -u root -pS3cret-db mydb",
+        "curl -u admin:S3cret-web https://x",
+        "curl --user=admin:S3cret-web https://x",
+        "mail password = a b",
+        "password = \u{201C}a b\u{201D}",
+        "password\u{FF1D}hunter2",
+        "api_key: [value] next",
+        "token=abc]def",
+    ];
+    let rules = secrets::SecretRules::new();
+    for kind in [
+        FileKind::Config,
+        FileKind::Command,
+        FileKind::Log,
+        FileKind::Text,
+        FileKind::Shell,
+    ] {
+        for line in lines {
+            let mut p = privacy(true, false);
+            let path = match kind {
+                FileKind::Config => "files/etc/x.conf",
+                FileKind::Command => "commands/x.txt",
+                FileKind::Log => "files/var/log/x.log",
+                FileKind::Shell => "files/etc/sysconfig/x",
+                FileKind::Text => "files/x.txt",
+            };
+            assert_eq!(FileKind::of(path), kind);
+            let once = run(&mut p, path, &format!("{line}\n"));
+            let mut spans = Vec::new();
+            rules.find(kind, once.trim_end().as_bytes(), &mut spans);
+            assert!(
+                spans.is_empty(),
+                "{kind:?}: {line:?} -> {once:?} still has {spans:?}"
+            );
+            let twice = run(&mut p, path, &once);
+            assert_eq!(once, twice, "{kind:?}");
+        }
+    }
+}
+
+#[test]
+fn secrets_in_process_arguments_and_unusual_punctuation() {
+    let mut p = privacy(true, false);
+    for (input, expected) in [
+        (
+            "root 9 1 sshpass -p s3cretpw ssh root@node2",
+            "root 9 1 sshpass -p [REDACTED] ssh root@node2",
+        ),
+        (
+            "root 9 1 /usr/bin/sshpass -ps3cretpw ssh x",
+            "root 9 1 /usr/bin/sshpass -p[REDACTED] ssh x",
+        ),
+        (
+            "mysql -u root -pS3cret-db mydb",
+            "mysql -u root -p[REDACTED] mydb",
+        ),
+        (
+            "mysqldump -uroot -pS3cret-db --all",
+            "mysqldump -uroot -p[REDACTED] --all",
+        ),
+        (
+            "curl -u admin:S3cret-web https://x",
+            "curl -u admin:[REDACTED] https://x",
+        ),
+        (
+            "curl -s --user admin:S3cret-web https://x",
+            "curl -s --user admin:[REDACTED] https://x",
+        ),
+        ("curl -u admin https://x", "curl -u admin https://x"),
+        (
+            "wget http://user:S3cret@host/file",
+            "wget http://user:[REDACTED]@host/file",
+        ),
+        (
+            "ipmitool -I lanplus -H 10.0.0.9 -U admin -P Ipmi-pw1 power status",
+            "ipmitool -I lanplus -H 10.0.0.9 -U admin -P [REDACTED] power status",
+        ),
+        ("redis-cli -a R3dis-pw ping", "redis-cli -a [REDACTED] ping"),
+        (
+            "ldapsearch -x -D cn=admin -w Ldap-pw1 -b dc=x",
+            "ldapsearch -x -D cn=admin -w [REDACTED] -b dc=x",
+        ),
+        (
+            "smbclient //srv/share -U user%Smb-pw1",
+            "smbclient //srv/share -U user%[REDACTED]",
+        ),
+        ("echo sshpass | grep -p x", "echo sshpass | grep -p x"),
+    ] {
+        assert_eq!(
+            run(&mut p, "commands/ps.txt", &format!("{input}\n")),
+            format!("{expected}\n")
+        );
+    }
+    for (input, expected) in [
+        ("mail password = a b c", "mail password = [REDACTED]"),
+        ("smtp auth password: a b", "smtp auth password: [REDACTED]"),
+        (
+            "password = \u{201C}smart quoted\u{201D};",
+            "password = \u{201C}[REDACTED]\u{201D};",
+        ),
+        (
+            "x password \u{2018}single smart\u{2019};",
+            "x password \u{2018}[REDACTED]\u{2019};",
+        ),
+        ("password\u{FF1D}fullwidth", "password\u{FF1D}[REDACTED]"),
+        (
+            "db password\u{FF1A} fullwidth colon",
+            "db password\u{FF1A} [REDACTED]",
+        ),
+    ] {
+        assert_eq!(
+            run(&mut p, "files/etc/app.conf", &format!("{input}\n")),
+            format!("{expected}\n")
+        );
+    }
+}
+
+#[test]
+fn a_file_stored_from_the_middle_of_a_line_withholds_that_line() {
+    let mut p = privacy(true, false);
+    p.starts_mid_line("files/var/log/cut.log");
+    let out = run(
+        &mut p,
+        "files/var/log/cut.log",
+        "CRETVALUE; next\nsecond line\n",
+    );
+    assert_eq!(out, "[REDACTED]\nsecond line\n");
+    // Other files are not affected; without redaction nothing is withheld.
+    assert_eq!(run(&mut p, "files/var/log/other.log", "a\n"), "a\n");
+    let mut q = privacy(false, false);
+    q.starts_mid_line("files/var/log/cut.log");
+    assert_eq!(run(&mut q, "files/var/log/cut.log", "abc\n"), "abc\n");
+}
+
+#[test]
+fn a_long_line_is_cut_only_where_no_key_value_or_address_is() {
+    // Pieces of 64 KiB stand for the collector's 1 MiB: the secret is placed across every
+    // possible boundary.
+    const PIECE: usize = 64 * 1024;
+    for shift in (0..80).step_by(7) {
+        let mut line = "x ".repeat((PIECE - 40 + shift) / 2);
+        line.push_str("password=Sup3r-secret-value 10.1.2.3 ");
+        while line.len() < 3 * PIECE {
+            line.push_str("filler ");
+        }
+        line.push('\n');
+        let mut p = privacy(true, true);
+        let mut filter = p.filter("files/var/log/long.log");
+        let mut out = Vec::new();
+        let mut data = line.as_bytes();
+        while data.len() > PIECE {
+            let used = filter.apply_partial(&data[..PIECE], &mut out);
+            assert!((PIECE / 2..=PIECE).contains(&used), "{used}");
+            data = &data[used..];
+        }
+        filter.apply(data, &mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("Sup3r"), "shift {shift}");
+        assert!(!out.contains("secret-value"), "shift {shift}");
+        assert!(!out.contains("10.1.2.3"), "shift {shift}");
+        assert!(
+            out.contains("password=[REDACTED] 240.0.1.3 filler"),
+            "shift {shift}"
+        );
+        assert!(out.ends_with("filler \n"));
+    }
+}
+
+#[test]
+fn a_long_line_without_a_safe_cut_is_redacted_to_its_end() {
+    const PIECE: usize = 64 * 1024;
+    // Key words all the way: no place is far enough from a key.
+    let mut line = "keykey".repeat(PIECE / 3);
+    line.push_str(" password=Sup3r-secret tail\nnext line\n");
+    let mut p = privacy(true, false);
+    let mut filter = p.filter("files/var/log/long.log");
+    let mut out = Vec::new();
+    let mut data = line.as_bytes();
+    while memchr::memchr(b'\n', data).is_some_and(|at| at >= PIECE) {
+        let used = filter.apply_partial(&data[..PIECE], &mut out);
+        data = &data[used..];
+    }
+    filter.apply_lines(data, &mut out);
+    let out = String::from_utf8(out).unwrap();
+    assert!(!out.contains("Sup3r"));
+    assert!(
+        out.ends_with("[REDACTED]\nnext line\n"),
+        "{}",
+        &out[out.len() - 40..]
+    );
+}
+
+#[test]
+fn many_distinct_secrets_are_checked_in_bounded_time_and_memory() {
+    // An access log with 80,000 distinct tokens: the old check built one regex of them all.
+    let mut p = privacy(true, false);
+    let mut log = String::new();
+    for i in 0..80_000u32 {
+        log.push_str(&format!(
+            "GET /api?token=T{:08x}-{i} HTTP/1.1\n",
+            i.wrapping_mul(2_654_435_761)
+        ));
+    }
+    let out = run(&mut p, "files/var/log/access.log", &log);
+    assert_eq!(p.hunted_secrets(), 80_000);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        check_members(&p, &[("top/files/var/log/access.log", out.as_bytes())]),
+        None
+    );
+    let planted = format!(
+        "some text T{:08x}-{} more",
+        77_777u32.wrapping_mul(2_654_435_761),
+        77_777
+    );
+    assert!(check_members(&p, &[("top/commands/x.txt", planted.as_bytes())]).is_some());
+    // Linear: 4 MB of bundle text, checked in a debug build well within the test's patience.
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+}
+
+#[test]
+fn the_number_of_hunted_values_is_capped() {
+    let mut s = leak::Secrets::default();
+    for i in 0..(leak::MAX_VALUES as u64 + 10) {
+        if i < 10 || i > leak::MAX_VALUES as u64 - 5 {
+            s.insert(format!("Secret-{i:012}").as_bytes(), "x");
+        } else if i == 10 {
+            // Fill quickly: the cap is what is tested, not the insertion of two million values.
+            break;
+        }
+    }
+    assert_eq!(s.len(), 10);
+    assert_eq!(s.dropped, 0);
+}
+
+#[test]
+fn regression_versions_in_package_lists_and_version_outputs_stay() {
+    let mut p = privacy(false, true);
+    let rpm = "bsr-1.2.5.1-2.el7.x86_64\nkernel-3.10.0-1160.el7.x86_64\nkmod-drbd84-8.4.11.1-1.el7_5.elrepo.x86_64\n";
+    assert_eq!(run(&mut p, "commands/rpm-qa.txt", rpm), rpm);
+    let dpkg = "ii  bsr  1.2.5.1-2  amd64  Block Sync Replication\nii  drx  2.0.0.1  amd64  DRX\n";
+    assert_eq!(run(&mut p, "commands/dpkg-l.txt", dpkg), dpkg);
+    for text in [
+        "DRBDADM_VERSION=9.22.0.1\n",
+        "version:        9.1.2.4\n",
+        "bsr 1.2.5.1-2 (api:2/proto:86-118)\n",
+        "package 1:1.2.3.4-1 installed\n",
+        "drx_1.2.3.4+dfsg built\n",
+        "release 1.2.3.4~rc1\n",
+        "file drbd-9.1.2.4.tar.gz\n",
+        "1.2.3.4el7 1.2.3.4rc2\n",
+    ] {
+        assert_eq!(run(&mut p, "files/var/log/messages", text), text, "{text}");
+    }
+    // Addresses stay addresses: glued to other words, in ranges, zero-padded.
+    assert_eq!(
+        run(
+            &mut p,
+            "files/var/log/messages",
+            "inet10.0.0.1 10.0.0.2eth0 range 10.0.0.3-10.0.0.9 pad 010.000.000.004\n"
+        ),
+        "inet240.0.1.1 240.0.1.2eth0 range 240.0.1.3-240.0.1.9 pad 240.000.001.004\n"
+    );
+}
+
+#[test]
+fn mac_and_address_forms_are_obfuscated_and_checked_alike() {
+    let mut p = privacy(false, true);
+    let input = "cisco 5254.0012.3456 bare 525400AB3457 colon 52:54:00:12:34:58 \
+                 known 0x0a000001 after 10.0.0.1 uuid 123e4567-e89b-12d3-a456-426614174000\n";
+    let out = run(&mut p, "files/var/log/messages", input);
+    assert_eq!(
+        out,
+        "cisco 5254.00fe.0001 bare 525400FE0002 colon 52:54:00:fe:00:03 \
+         known 0x0a000001 after 240.0.1.1 uuid 123e4567-e89b-12d3-a456-426614174000\n"
+    );
+    // The hex form is replaced once the address is known.
+    assert_eq!(
+        run(&mut p, "files/var/log/messages", "again 0x0A000001\n"),
+        "again 0xF0000101\n"
+    );
+    // What was obfuscated passes the check; each original form is caught.
+    let again = run(&mut p, "files/var/log/messages", "again 0x0A000001\n");
+    assert_eq!(
+        check_members(&p, &[("top/files/var/log/messages", again.as_bytes())]),
+        None
+    );
+    for leak in [
+        "5254.0012.3456",
+        "525400ab3457",
+        "52-54-00-12-34-58",
+        "x 0x0a000001 y",
+        "inet10.0.0.1",
+    ] {
+        assert!(
+            check_members(&p, &[("top/files/var/log/messages", leak.as_bytes())]).is_some(),
+            "{leak}"
+        );
+    }
+    // Versions and hashes that look like these forms are not leaks.
+    for innocent in ["bsr-10.0.0.1-2", "sha 525400ab3457abcdef", "10.0.0.1.el7"] {
+        assert_eq!(
+            check_members(&p, &[("top/files/var/log/messages", innocent.as_bytes())]),
+            None,
+            "{innocent}"
+        );
+    }
+}
+
+#[test]
+fn regression_a_key_word_redacted_as_a_value_is_not_hunted() {
+    let mut p = privacy(true, false);
+    let conf = run(
+        &mut p,
+        "files/opt/DRX/drx.conf",
+        "auth-password = shared-secret\n",
+    );
+    assert_eq!(conf, "auth-password = [REDACTED]\n");
+    let res = "net { shared-secret \"[REDACTED]\"; }\n";
+    assert_eq!(
+        check_members(
+            &p,
+            &[
+                ("top/files/opt/DRX/drx.conf", conf.as_bytes()),
+                ("top/files/etc/drbd.d/r0.res", res.as_bytes()),
+            ]
+        ),
+        None
+    );
+}
+
+#[test]
+fn the_recheck_reads_whole_lines_below_the_collectors_buffer_only() {
+    let mut p = privacy(true, false);
+    run(&mut p, "files/opt/DRX/drx.conf", "password = x\n");
+    // Just below 1 MiB: rechecked; a missed value is found.
+    let mut line = "a".repeat((1 << 20) - 20);
+    line.push_str(" password=missed\n");
+    assert!(line.len() - 1 < leak::RECHECK_LINE);
+    assert!(check_members(&p, &[("top/commands/x.txt", line.as_bytes())]).is_some());
+    // A line the collector passed on in pieces is not re-parsed (its pieces were cut safely).
+    let mut long = "a".repeat(1 << 20);
+    long.push_str(" password=x\n");
+    assert_eq!(
+        check_members(&p, &[("top/commands/x.txt", long.as_bytes())]),
+        None
+    );
+}
+
+/// Every release version in BSR's own packaging (tests/realworld/privacy), as rpm and dpkg print
+/// the packages built from it.
+#[test]
+fn real_bsr_versions_survive_obfuscation() {
+    let spec = include_str!("../../tests/realworld/privacy/bsr-kernel.spec");
+    let debian = include_str!("../../tests/realworld/privacy/bsr-debian-changelog");
+    let mut versions: Vec<String> = spec
+        .lines()
+        .filter(|l| l.starts_with("* ") && l.contains("<bsr@mantech.co.kr> - "))
+        .filter_map(|l| l.rsplit(" - ").next())
+        .map(String::from)
+        .collect();
+    versions.extend(
+        debian
+            .lines()
+            .filter(|l| l.starts_with("bsr ("))
+            .filter_map(|l| l.split(['(', ')']).nth(1))
+            .map(String::from),
+    );
+    let four_part = versions
+        .iter()
+        .filter(|v| v.split(['-', 'A']).next().unwrap_or("").split('.').count() == 4)
+        .count();
+    assert!(
+        four_part > 40,
+        "{four_part} four-part versions in {versions:?}"
+    );
+    let mut p = privacy(false, true);
+    p.learn_hostname("node1");
+    run(&mut p, "files/etc/hosts", "10.1.2.3 node1\n");
+    for v in &versions {
+        // The spec: Name-Version-Release; kmod-bsr's version is version_kernel (`-` → `_`).
+        let rpm = format!(
+            "bsr-kernel-{v}-1.el7.x86_64\nkmod-bsr-{}_3.10.0_1160-1.el7.x86_64\nbsr-utils-{v}-1.el7.x86_64\n",
+            v.replace('-', "_")
+        );
+        assert_eq!(run(&mut p, "commands/rpm-qa.txt", &rpm), rpm);
+        let dpkg = format!("ii  bsr  {v}  amd64  Block Sync Replication\n");
+        assert_eq!(run(&mut p, "commands/dpkg-l.txt", &dpkg), dpkg);
+        // Outside package lists, the name-version forms stay too (a log line, a file name).
+        let log = format!("Installed: bsr-kernel-{v}-1.el7.x86_64 from bsr-{v}.tar.gz\n");
+        assert_eq!(run(&mut p, "files/var/log/yum.log", &log), log);
+    }
+}
+
+#[test]
+fn a_cut_inside_a_private_key_redacts_the_key_lines_it_starts_with() {
+    let mut p = privacy(true, false);
+    p.starts_after_cut("files/etc/drx/tls.pem");
+    let input = "MIIEowIBAAKCAQEAprivatekeybody1\nZm9vYmFyYmF6cXV4cXV1eGNvcmdl\n\
+                 -----END RSA PRIVATE KEY-----\nabcdefghijklmnopqrstuvwx\n";
+    assert_eq!(
+        run(&mut p, "files/etc/drx/tls.pem", input),
+        "[REDACTED]\n[REDACTED]\n-----END RSA PRIVATE KEY-----\nabcdefghijklmnopqrstuvwx\n"
+    );
+    // A file not cut keeps such lines (they are not known to be a key).
+    assert_eq!(
+        run(
+            &mut p,
+            "files/etc/drx/other.txt",
+            "abcdefghijklmnopqrstuvwx\n"
+        ),
+        "abcdefghijklmnopqrstuvwx\n"
+    );
+    // Batches behave like single lines.
+    let mut q = privacy(true, false);
+    q.starts_after_cut("files/etc/drx/tls.pem");
+    let mut filter = q.filter("files/etc/drx/tls.pem");
+    let mut out = Vec::new();
+    filter.apply_lines(input.as_bytes(), &mut out);
+    assert!(!String::from_utf8(out).unwrap().contains("privatekeybody"));
 }

@@ -4,6 +4,7 @@ mod collect;
 mod diagnose;
 mod diff;
 mod hostile_files;
+mod hostile_privacy;
 mod html;
 mod inspect;
 mod peer;
