@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 missing=()
 for pair in /usr/sbin/sshd:openssh-server ssh:openssh-client ip:iproute2 unshare:util-linux \
-    ssh-keygen:openssh-client; do
+    ssh-keygen:openssh-client ping:iputils-ping iptables:iptables; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

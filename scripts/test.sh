@@ -18,7 +18,7 @@ as_root() {
 # (tests/e2e/realworld.rs); ansible-core, OpenSSH and iproute2 run the fleet and --peer tests.
 packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium
     iptables ufw firewalld iproute2 util-linux time
-    ansible-core openssh-server openssh-client)
+    ansible-core openssh-server openssh-client iputils-ping)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -36,6 +36,9 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --locked
+
+echo "== --peer for real: two network namespaces, sshd, probes (tests/e2e/peer.rs)"
+scripts/test-peer.sh
 
 echo "== release artefacts: static Linux binary and Windows .exe, checked"
 scripts/dist.sh

@@ -31,6 +31,10 @@ pub struct Index {
     pub items: Vec<Item>,
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// The guide's connectivity tests run at collection time (`--probe`); also in
+    /// `commands/probe.txt`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<crate::probe::ProbeResult>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -73,6 +77,9 @@ pub struct Options {
     /// The command line as given (secrets in it redacted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub argv: Vec<String>,
+    /// Whether the connectivity probes ran (`--probe`).
+    #[serde(default)]
+    pub probe: bool,
 }
 
 fn yes() -> bool {

@@ -23,6 +23,8 @@ const PING_DEADLINE: Duration = Duration::from_secs(5);
 /// At most this many probes in one run: a configuration with thousands of resources is probed
 /// in part, and the rest is recorded as not probed.
 pub const MAX_PROBES: usize = 64;
+/// Probes run at once.
+const PARALLEL: usize = 8;
 
 /// Why an address is probed: decides which rule reads the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,36 +138,31 @@ pub struct ProbeResult {
     pub note: Option<String>,
 }
 
-/// Runs every target once (duplicates dropped, at most [`MAX_PROBES`]), TCP connects in parallel
-/// threads and pings one after another (the system ping may be rate limited). `path_only`: find
-/// `ping` in PATH only (under `--root`).
+/// Runs every target once (duplicates dropped, at most [`MAX_PROBES`]), eight at a time, so the
+/// whole stays within a few seconds. `path_only`: find `ping` in PATH only (under `--root`).
 pub fn run(targets: &[Target], path_only: bool) -> Vec<ProbeResult> {
     let mut seen = std::collections::HashSet::new();
-    let unique: Vec<&Target> = targets
+    let unique: Vec<Target> = targets
         .iter()
         .filter(|t| seen.insert(t.key()))
         .take(MAX_PROBES)
+        .cloned()
         .collect();
-    let tcp: Vec<_> = unique
-        .iter()
-        .filter_map(|t| match t {
-            Target::Tcp { addr, why } => {
-                let (addr, why) = (*addr, why.clone());
-                Some(std::thread::spawn(move || tcp_probe(addr, &why)))
-            }
-            Target::Ping { .. } => None,
-        })
-        .collect();
-    let mut results: Vec<ProbeResult> = unique
-        .iter()
-        .filter_map(|t| match t {
-            Target::Ping { ip, role, why } => Some(ping_probe(*ip, *role, why, path_only)),
-            Target::Tcp { .. } => None,
-        })
-        .collect();
-    for handle in tcp {
-        if let Ok(result) = handle.join() {
-            results.push(result);
+    let mut results = Vec::with_capacity(unique.len());
+    for batch in unique.chunks(PARALLEL) {
+        let handles: Vec<_> = batch
+            .iter()
+            .cloned()
+            .map(|target| {
+                std::thread::spawn(move || match target {
+                    Target::Ping { ip, role, why } => ping_probe(ip, role, &why, path_only),
+                    Target::Tcp { addr, why } => tcp_probe(addr, &why),
+                })
+            })
+            .collect();
+        results.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+        if crate::platform::interrupted().is_some() {
+            break;
         }
     }
     results

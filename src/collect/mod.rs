@@ -351,7 +351,15 @@ impl<'s> Run<'s> {
             items: items.clone(),
             collected_at: Some(self.started),
         };
-        let evidence = scan.finish(&facts);
+        let mut evidence = scan.finish(&facts);
+        let probes = if settings.probe {
+            let (item, results) = self.probe(&mut writer, &evidence, &dir)?;
+            items.push(item);
+            evidence.set_probes(results.clone());
+            results
+        } else {
+            Vec::new()
+        };
         let mut findings = evidence.findings(settings.lang);
         for finding in &mut findings {
             self.sanitize_finding(finding);
@@ -383,6 +391,7 @@ impl<'s> Run<'s> {
                     .iter()
                     .map(|a| self.privacy.redact_text(a))
                     .collect(),
+                probe: settings.probe,
             },
             partial,
             redaction: index::Redaction {
@@ -391,6 +400,7 @@ impl<'s> Run<'s> {
             },
             items,
             findings,
+            probes,
         };
         if settings.obfuscate {
             index.host.hostname = shown_host.clone();
@@ -865,6 +875,41 @@ impl<'s> Run<'s> {
             ));
         }
         Ok((length, written.sha256, redactions))
+    }
+
+    /// The guide's connectivity tests toward the addresses of this node's own configuration,
+    /// stored as `commands/probe.txt` (obfuscated like every output).
+    fn probe(
+        &mut self,
+        writer: &mut BundleWriter,
+        evidence: &crate::rules::Evidence,
+        dir: &Path,
+    ) -> Result<(Item, Vec<crate::probe::ProbeResult>)> {
+        let started = Instant::now();
+        let targets = evidence.probe_targets();
+        self.note(format!("probing {} target(s)", targets.len()));
+        let results = crate::probe::run(&targets, self.settings.root.is_some());
+        let text = self.privacy.obfuscate_text(&crate::probe::render(&results));
+        let path = "commands/probe.txt";
+        let sha256 = writer
+            .add_bytes(path, text.as_bytes(), Utc::now().timestamp())
+            .map_err(|err| write_error(&err, dir))?;
+        let mut item = Item::new(
+            "probe",
+            ItemKind::Command,
+            "drx-collect probes (ping, TCP connect)",
+            Status::Ok,
+        );
+        item.path = Some(path.into());
+        item.bytes = Some(text.len() as u64);
+        item.sha256 = Some(sha256);
+        item.duration_ms = Some(started.elapsed().as_millis() as u64);
+        self.note(format!(
+            "probe: {} result(s) in {:.1} s",
+            results.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        Ok((item, results))
     }
 
     fn write_command(

@@ -123,6 +123,8 @@ pub struct Evidence {
     /// Addresses this node holds or is configured with (`ip a`, `ipconfig /all`, ifcfg files):
     /// used to recognise this node's section of a resource.
     pub(crate) own_ips: Option<BTreeSet<IpAddr>>,
+    /// `commands/probe.txt`: the probes this node ran (`--probe`), and where they were read.
+    pub(crate) probes: Option<(String, Vec<crate::probe::ProbeResult>)>,
     /// The DRBD generation the bundle shows (8 or 9), from the kernel module or the utilities.
     pub(crate) drbd_generation: Option<u64>,
     /// `bsradm dump` / `drbdadm dump` exited non-zero with a message: (command id, exit code,
@@ -294,6 +296,7 @@ impl Evidence {
             drbd_kernel,
             drbd_utils,
             drx_version: command(whole, "drx-version").and_then(|(_, t)| versions::drx_version(&t)),
+            probes: command(whole, "probe").map(|(p, t)| (p, crate::probe::parse(&t))),
             lsmod,
             proc_module,
             sockets: socket_list,
@@ -314,6 +317,71 @@ impl Evidence {
         let mut findings = to_findings(&self.catalogue, raws, lang);
         sort_findings(&mut findings);
         findings
+    }
+
+    /// Records the probes run at collection time (the same as reading `commands/probe.txt`).
+    pub fn set_probes(&mut self, results: Vec<crate::probe::ProbeResult>) {
+        self.probes = Some(("commands/probe.txt".into(), results));
+    }
+
+    /// What `--probe` tests, from this node's own configuration only (guide §3.1, §3.5):
+    /// loopback, each address of this node's sections, and each peer section's address (ping)
+    /// and the endpoint this node connects to there (TCP): the peer's DRX `outside` when the
+    /// connection is proxied, else its `address`. Resources of other clusters are not probed.
+    pub fn probe_targets(&self) -> Vec<crate::probe::Target> {
+        use crate::probe::{Role, Target};
+        let mut targets = vec![Target::Ping {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            role: Role::Loopback,
+            why: "loopback".into(),
+        }];
+        for resource in &self.resources {
+            let Some(mine) = self.this_host(resource) else {
+                continue;
+            };
+            let name = &resource.resource.name;
+            for (role, endpoint) in self.local_endpoints(resource, mine) {
+                let ip = endpoint.value.ip;
+                if !ip.is_loopback() && !ip.is_unspecified() {
+                    targets.push(Target::Ping {
+                        ip,
+                        role: Role::Local,
+                        why: format!("{role} of resource {name} on this node"),
+                    });
+                }
+            }
+            for peer in resource
+                .resource
+                .hosts
+                .iter()
+                .filter(|h| !std::ptr::eq(*h, mine))
+            {
+                let label = peer.names.first().map(String::as_str).unwrap_or("peer");
+                let proxied = mine.proxy_outside.is_some() && peer.proxy_outside.is_some();
+                let (role, endpoint) = if proxied {
+                    ("DRX outside", &peer.proxy_outside)
+                } else {
+                    ("address", &peer.address)
+                };
+                let Some(endpoint) = endpoint else {
+                    continue;
+                };
+                let value = endpoint.value;
+                if value.ip.is_loopback() || value.ip.is_unspecified() {
+                    continue;
+                }
+                targets.push(Target::Ping {
+                    ip: value.ip,
+                    role: Role::Peer,
+                    why: format!("{role} of {label} in resource {name}"),
+                });
+                targets.push(Target::Tcp {
+                    addr: std::net::SocketAddr::new(value.ip, value.port),
+                    why: format!("{role} of {label} in resource {name}"),
+                });
+            }
+        }
+        targets
     }
 
     /// The DRX version this node reported (`drx --version`).

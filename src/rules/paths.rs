@@ -10,6 +10,7 @@ pub fn command_id(path: &str) -> Option<&str> {
 /// Commands whose whole output the checks parse. Not `dmesg`, `ps` stays (small), event logs are
 /// read line by line only.
 const WHOLE_COMMANDS: &[&str] = &[
+    "probe",
     "ip-a",
     "lsmod",
     "netstat-nap",

@@ -173,7 +173,26 @@ fn cases() -> Vec<Case> {
     let no_ping = "common {\n  startup { wfc-timeout 1; }\n}\n";
     let vip_res = RES_R0.replace("outside 10.0.0.1:7791", "outside 10.0.0.100:7791");
     let bsr_res_upper = RES_R0.replace("on node1", "on NODE1.example.com");
+    let probe_line = |kind: &str, role: &str, target: &str, outcome: &str| {
+        format!(
+            "{}{kind}\t{role}\t{target}\t{outcome}\t12\taddress of node2 in resource r0\n",
+            crate::probe::HEADER
+        )
+    };
+    let refused = probe_line("tcp", "peer", "10.0.0.2:7789", "refused");
+    let connected = probe_line("tcp", "peer", "10.0.0.2:7789", "connected");
+    let timed_out = probe_line("tcp", "peer", "10.0.0.2:7789", "timed-out");
+    let icmp_blocked = probe_line("ping", "peer", "10.0.0.2", "no-answer");
+    let loopback_ok = probe_line("ping", "loopback", "127.0.0.1", "answered");
+    let local_silent = format!("{loopback_ok}ping\tlocal\t10.0.0.1\tno-answer\t2004\taddress of resource r0 on this node\n");
+    let all_silent = local_silent.replace("answered", "no-answer");
     vec![
+        ("probe: a peer endpoint refuses TCP", "NET-PEER-REFUSED", linux(&[("commands/probe.txt", &refused)]), true),
+        ("probe: a peer endpoint connects", "NET-PEER-REFUSED", linux(&[("commands/probe.txt", &connected)]), false),
+        ("probe: a peer endpoint does not answer TCP", "NET-PEER-TIMEOUT", linux(&[("commands/probe.txt", &timed_out)]), true),
+        ("probe: only ICMP to the peer is unanswered (often blocked)", "NET-PEER-TIMEOUT", linux(&[("commands/probe.txt", &icmp_blocked)]), false),
+        ("probe: local address silent while loopback answers", "NET-LOCAL-IP-SILENT", linux(&[("commands/probe.txt", &local_silent)]), true),
+        ("probe: nothing answers ping, not even loopback", "NET-LOCAL-IP-SILENT", linux(&[("commands/probe.txt", &all_silent)]), false),
         ("BOM in a resource file", "CONFIG-BOM", linux(&[("files/etc/drbd.d/r0.res", &bom_res)]), true),
         ("BOM in drx.conf", "CONFIG-BOM", linux(&[("files/opt/DRX/drx.conf", "\u{feff}loglevel-file = info\n")]), true),
         ("BOM in a DRX log is not a config problem", "CONFIG-BOM", linux(&[("files/opt/DRX/logs/main.log", "\u{feff}I1120 16:37:02.690660 t42053 config] started\n")]), false),
@@ -282,6 +301,8 @@ fn every_rule_has_a_firing_fixture() {
             "COLLECT-INCOMPLETE",
             "VERSION-DRX-MISMATCH",
             "CONFIG-PEER-MISMATCH",
+            // A gap of a --peer run's case file (tests/e2e/peer.rs).
+            "PEER-COLLECT-FAILED",
         ])
         .collect();
     for rule in catalogue.rules() {

@@ -55,6 +55,22 @@ const RES: &str = "resource r0 {
     meta-disk internal;
   }
 }
+resource r1 {
+  startup { wfc-timeout 1; }
+  net { ping-timeout 30; }
+  on node-a {
+    device /dev/bsr1;
+    disk /dev/sdc1;
+    address 192.0.2.1:7790;
+    meta-disk internal;
+  }
+  on node-b {
+    device /dev/bsr1;
+    disk /dev/sdc1;
+    address 192.0.2.2:7790;
+    meta-disk internal;
+  }
+}
 ";
 
 /// Two namespaces, sshd in the peer's, fixture sysroots; torn down on drop.
@@ -369,6 +385,24 @@ fn assert_local_bundle_and_gap(out: &Path, output: &Output) -> String {
 #[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
 fn peer_both_nodes_in_one_case_file() {
     let lab = Lab::new(None);
+    // The peer drops r1's port; nothing listens on r0's anywhere.
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &lab.ns("b"),
+            "iptables",
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "7790",
+            "-j",
+            "DROP",
+        ],
+    );
     let out = TempDir::new().unwrap();
     let before = peer_temporaries();
     let output = lab.collect(
@@ -456,6 +490,52 @@ fn peer_both_nodes_in_one_case_file() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&listing.stdout).contains("drx-collect-node-b-"));
+    // The probes, and the pair explaining them: r0's port is refused (nothing listens on the
+    // peer), r1's times out because the peer's firewall drops it, which is named as the cause.
+    let findings = case["findings"].as_array().unwrap();
+    let has = |rule: &str, node: &str, needle: &str| {
+        findings.iter().any(|f| {
+            f["rule"] == rule
+                && f["node"] == node
+                && f["detail"].as_str().unwrap_or("").contains(needle)
+        })
+    };
+    assert!(
+        has("NET-PEER-REFUSED", "node-a", "192.0.2.2:7789"),
+        "{case:#}"
+    );
+    assert!(
+        has("NET-PEER-TIMEOUT", "node-a", "192.0.2.2:7790"),
+        "{case:#}"
+    );
+    assert!(
+        has(
+            "FIREWALL-PORT-BLOCKED",
+            "node-b",
+            "this is why node-a's TCP probe to 192.0.2.2:7790"
+        ),
+        "{case:#}"
+    );
+    assert!(
+        !findings.iter().any(|f| f["rule"] == "NET-LOCAL-IP-SILENT"),
+        "{case:#}"
+    );
+    let local = Command::new("tar")
+        .arg("-xzOf")
+        .arg(top.join(bundles[0]["path"].as_str().unwrap()))
+        .arg("--wildcards")
+        .arg("*/commands/probe.txt")
+        .output()
+        .unwrap();
+    let probe_txt = String::from_utf8_lossy(&local.stdout);
+    assert!(
+        probe_txt.contains("ping\tloopback\t127.0.0.1\tanswered"),
+        "{probe_txt}"
+    );
+    assert!(
+        probe_txt.contains("tcp\tpeer\t192.0.2.2:7790\ttimed-out"),
+        "{probe_txt}"
+    );
     // Nothing is left on the peer, nothing hidden in the output directory.
     assert_eq!(peer_temporaries(), before);
     assert!(files_named(out.path(), ".", "").is_empty());

@@ -22,11 +22,105 @@ pub fn cross_node(nodes: &[(&str, &Evidence)], lang: Lang) -> Vec<Finding> {
             }
             // b's files judged against a's reality.
             files_against_peer(label_a, a, label_b, b, &mut raws);
+            // a's probes towards b, explained by b's own state.
+            probes_against_peer(label_a, a, label_b, b, &mut raws);
         }
     }
     let mut findings = to_findings(&first.catalogue, raws, lang);
     sort_findings(&mut findings);
     findings
+}
+
+/// A TCP probe from `a` that failed towards an address `b` holds: `b`'s firewall refusing `a` is
+/// named as the cause (FIREWALL-PORT-BLOCKED on `b`); a port `b` listens on and admits `a` to
+/// means the network between them drops it (NET-PEER-TIMEOUT / -REFUSED on `a`, with that
+/// detail). A port nothing listens on is `b`'s own NET-NOT-LISTENING.
+fn probes_against_peer(
+    label_a: &str,
+    a: &Evidence,
+    label_b: &str,
+    b: &Evidence,
+    out: &mut Vec<Raw>,
+) {
+    use crate::probe::{Outcome, Role};
+    let Some((path, results)) = &a.probes else {
+        return;
+    };
+    let Some(b_ips) = &b.own_ips else {
+        return;
+    };
+    // a's side of the connection: its own replication addresses (the probes' `local` pings).
+    let sources: Vec<std::net::IpAddr> = results
+        .iter()
+        .filter(|r| r.kind == "ping" && r.role == Role::Local)
+        .filter_map(|r| r.target.parse().ok())
+        .collect();
+    for (i, result) in results.iter().enumerate() {
+        if result.kind != "tcp"
+            || !matches!(
+                result.outcome,
+                Outcome::Refused | Outcome::TimedOut | Outcome::Unreachable
+            )
+        {
+            continue;
+        }
+        let Ok(target) = result.target.parse::<std::net::SocketAddr>() else {
+            continue;
+        };
+        if !b_ips.contains(&target.ip()) {
+            continue;
+        }
+        let endpoint = crate::rules::model::Endpoint {
+            ip: target.ip(),
+            port: target.port(),
+        };
+        let place = crate::rules::model::Place::new(path, i as u64 + 3, &result.target);
+        let inbound = Inbound {
+            endpoint,
+            sources: sources.clone(),
+            what: format!("{} ({label_a}'s probe)", result.why),
+            place: place.clone(),
+        };
+        let refused = refusals(b, &inbound);
+        if let Some((how, b_place)) = refused.into_iter().next() {
+            let mut raw = Raw::new(
+                "FIREWALL-PORT-BLOCKED",
+                b_place,
+                Some(format!(
+                    "{label_b}'s firewall {how}: this is why {label_a}'s TCP probe to {} came back {}",
+                    result.target,
+                    result.outcome.as_str()
+                )),
+            );
+            raw.node = Some(label_b.to_string());
+            out.push(raw);
+            continue;
+        }
+        let listening = b.sockets.as_ref().is_some_and(|sockets| {
+            sockets.iter().any(|s| {
+                s.state == crate::rules::parse::sockets::TcpState::Listen
+                    && s.local.covers(&endpoint)
+            })
+        });
+        if listening {
+            let rule = if result.outcome == Outcome::Refused {
+                "NET-PEER-REFUSED"
+            } else {
+                "NET-PEER-TIMEOUT"
+            };
+            let mut raw = Raw::new(
+                rule,
+                Some(place),
+                Some(format!(
+                    "{} listens on {label_b} and {label_b}'s firewall admits {label_a}, yet {label_a}'s TCP probe came back {}: the network between the two nodes drops it",
+                    result.target,
+                    result.outcome.as_str()
+                )),
+            );
+            raw.node = Some(label_a.to_string());
+            out.push(raw);
+        }
+    }
 }
 
 fn drx_versions(label_a: &str, a: &Evidence, label_b: &str, b: &Evidence, out: &mut Vec<Raw>) {

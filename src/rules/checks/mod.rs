@@ -10,6 +10,7 @@ mod hostname;
 mod install;
 mod module;
 mod ports;
+mod probes;
 mod sockets;
 mod timeouts;
 mod versions;
@@ -39,6 +40,11 @@ pub const CODE_RULES: &[&str] = &[
     "CONFIG-PEER-MISMATCH",
     "COLLECT-INCOMPLETE",
     "CONFIG-INVALID",
+    "NET-PEER-REFUSED",
+    "NET-PEER-TIMEOUT",
+    "NET-LOCAL-IP-SILENT",
+    // Written by a --peer run for a peer whose bundle could not be taken (peer::pair).
+    "PEER-COLLECT-FAILED",
 ];
 
 /// A verdict before it gets its language-specific texts.
@@ -74,4 +80,5 @@ pub fn single_node(evidence: &Evidence, out: &mut Vec<Raw>) {
     sockets::check(evidence, out);
     vip::check(evidence, out);
     collect::check(evidence, out);
+    probes::check(evidence, out);
 }
