@@ -656,11 +656,15 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         )
     } else {
         for warning in &report.warnings {
-            eprintln!("drx-collect: warning: {warning}");
+            eprintln!("drx-collect: warning: {}", crate::escape::field(warning));
         }
         to_text(&old, &new, &report)
     };
-    crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())?;
+    if settings.json {
+        crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())?;
+    } else {
+        crate::write_human(&mut std::io::stdout().lock(), &text)?;
+    }
     Ok(if intact {
         ExitStatus::Success
     } else {
@@ -742,8 +746,8 @@ fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
                 out.push_str(&format!(
                     "  {} {}: {}\n",
                     problem.kind.as_str(),
-                    problem.path,
-                    problem.detail
+                    crate::escape::field(&problem.path),
+                    crate::escape::field(&problem.detail)
                 ));
             }
         }
@@ -777,6 +781,7 @@ fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
         count(|c| matches!(c, Change::Changed { .. }))
     ));
     for (path, change) in &report.files {
+        let path = crate::escape::field(path);
         let line = match change {
             Change::Added => format!("  added    {path}\n"),
             Change::Removed => format!("  removed  {path}\n"),

@@ -5,6 +5,7 @@ use crate::index::{Finding, Status};
 use crate::lang::Lang;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use crate::escape::field;
 use std::path::Path;
 
 fn duration_of(index: &crate::index::Index) -> Option<f64> {
@@ -34,7 +35,7 @@ pub fn print_text(
         } else {
             format!("INTEGRITY FAILURE ({} problem(s))", v.problems.len())
         };
-        let _ = writeln!(out, "{}: {verdict}", one.path.display());
+        let _ = writeln!(out, "{}: {verdict}", field(&one.path.display().to_string()));
         if quiet {
             continue;
         }
@@ -100,8 +101,8 @@ pub fn print_text(
                 out,
                 "  {:<8} {}: {}",
                 problem.kind.as_str(),
-                problem.path,
-                problem.detail
+                field(&problem.path),
+                field(&problem.detail)
             );
         }
     }
@@ -109,7 +110,7 @@ pub fn print_text(
         out.push('\n');
         crate::summary::write_findings(&mut out, findings, lang);
     }
-    crate::write_out(&mut std::io::stdout().lock(), out.as_bytes())
+    crate::write_human(&mut std::io::stdout().lock(), &out)
 }
 
 pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {
