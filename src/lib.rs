@@ -76,6 +76,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             list: args.list,
             cat: args.cat,
             extract: args.extract,
+            max_extract: args.max_extract,
             lang: args.lang.unwrap_or_else(Lang::from_env),
             quiet: args.quiet,
         }),

@@ -249,11 +249,14 @@ impl io::Read for Chain {
     }
 }
 
-/// Opens a new private part file (mode 0600 on Unix), never replacing one.
+/// Opens a new private file (mode 0600 on Unix), never replacing one and never following a link
+/// at its name (`O_EXCL`, and `O_NOFOLLOW` said outright).
 pub fn create_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     crate::platform::private_file(&mut options);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
     options.open(path)
 }
 

@@ -16,8 +16,6 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use verify::Verification;
 
-/// The most `--extract` writes: a bundle is untrusted input.
-pub const EXTRACT_CAP: u64 = 16 << 30;
 /// The rules get at most this much of a file whole.
 const RULES_WHOLE_CAP: u64 = 8 << 20;
 
@@ -28,6 +26,8 @@ pub struct Settings {
     pub list: bool,
     pub cat: Option<String>,
     pub extract: Option<PathBuf>,
+    /// The most bytes `--extract` writes.
+    pub max_extract: u64,
     pub lang: Lang,
     pub quiet: bool,
 }
