@@ -63,7 +63,12 @@ mod tests {
 
     #[test]
     fn plain_text_is_borrowed_unchanged() {
-        for text in ["files/etc/drbd.d/r0.res", "호스트 node1", "C:\\Windows\\x.log", ""] {
+        for text in [
+            "files/etc/drbd.d/r0.res",
+            "호스트 node1",
+            "C:\\Windows\\x.log",
+            "",
+        ] {
             assert!(matches!(field(text), Cow::Borrowed(t) if t == text));
             assert!(matches!(block(text), Cow::Borrowed(t) if t == text));
         }
@@ -80,8 +85,14 @@ mod tests {
             ("nel\u{85}", "nel\\u{85}"),
             ("bell\u{7}nul\u{0}", "bell\\u{7}nul\\u{0}"),
             ("\u{202e}gnp.exe", "\\u{202e}gnp.exe"),
-            ("\u{202a}\u{202b}\u{202c}\u{202d}", "\\u{202a}\\u{202b}\\u{202c}\\u{202d}"),
-            ("\u{2066}\u{2067}\u{2068}\u{2069}", "\\u{2066}\\u{2067}\\u{2068}\\u{2069}"),
+            (
+                "\u{202a}\u{202b}\u{202c}\u{202d}",
+                "\\u{202a}\\u{202b}\\u{202c}\\u{202d}",
+            ),
+            (
+                "\u{2066}\u{2067}\u{2068}\u{2069}",
+                "\\u{2066}\\u{2067}\\u{2068}\\u{2069}",
+            ),
             ("\u{200f}\u{061c}\u{2028}", "\\u{200f}\\u{61c}\\u{2028}"),
         ];
         for (raw, want) in cases {

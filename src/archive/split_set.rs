@@ -198,11 +198,18 @@ mod tests {
             .unwrap();
             let started = std::time::Instant::now();
             let err = find(&dir.path().join("b.tgz.001")).unwrap_err();
-            assert!(err.message().contains(&format!("declares {count} parts")), "{err}");
+            assert!(
+                err.message().contains(&format!("declares {count} parts")),
+                "{err}"
+            );
             assert!(err.message().contains("b.tgz.sha256"), "{err}");
             assert!(started.elapsed() < std::time::Duration::from_secs(2));
         }
-        for stray in ["b.tgz.99999999999", "b.tgz.18446744073709551615", "b.tgz.100001.sha256"] {
+        for stray in [
+            "b.tgz.99999999999",
+            "b.tgz.18446744073709551615",
+            "b.tgz.100001.sha256",
+        ] {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("b.tgz.001"), "x").unwrap();
             std::fs::write(dir.path().join(stray), "x").unwrap();
@@ -216,15 +223,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.tgz.001"), "x").unwrap();
         std::fs::write(dir.path().join("b.tgz.999999999999999999999999"), "x").unwrap();
-        assert_eq!(find(&dir.path().join("b.tgz.001")).unwrap().unwrap().len(), 1);
+        assert_eq!(
+            find(&dir.path().join("b.tgz.001")).unwrap().unwrap().len(),
+            1
+        );
     }
 
     #[test]
     fn resolve_is_bounded_by_the_present_parts() {
-        let names: Vec<(String, bool)> = vec![("b.tgz.001".into(), true), ("b.tgz.099999".into(), true)];
+        let names: Vec<(String, bool)> =
+            vec![("b.tgz.001".into(), true), ("b.tgz.099999".into(), true)];
         let err = resolve("b.tgz", &names, None, Path::new("d")).unwrap_err();
         assert!(err.message().contains("b.tgz.002 of split bundle"), "{err}");
-        let names: Vec<(String, bool)> = vec![("b.tgz.001".into(), true), ("b.tgz.002".into(), false)];
+        let names: Vec<(String, bool)> =
+            vec![("b.tgz.001".into(), true), ("b.tgz.002".into(), false)];
         let err = resolve("b.tgz", &names, None, Path::new("d")).unwrap_err();
         assert!(err.message().contains("not a regular file"), "{err}");
     }
@@ -254,7 +266,11 @@ mod tests {
         std::fs::write(dir.path().join("b.tgz.001"), "x").unwrap();
         fifo(&dir.path().join("b.tgz.002"));
         let err = find(&dir.path().join("b.tgz.001")).unwrap_err();
-        assert!(err.message().contains("b.tgz.002 of split bundle b.tgz is not a regular"), "{err}");
+        assert!(
+            err.message()
+                .contains("b.tgz.002 of split bundle b.tgz is not a regular"),
+            "{err}"
+        );
 
         // The opener itself refuses a FIFO without waiting for a writer.
         let started = std::time::Instant::now();

@@ -49,7 +49,11 @@ impl Caps {
 /// verification (an `Err` when the bundle could not be read to its end).
 pub fn list(reader: &mut BundleReader) -> (Vec<EntryMeta>, Result<Verification>) {
     let mut entries = Vec::new();
-    let verified = verify::verify_entries(reader, &mut |meta| entries.push(meta.clone()), &mut |_, _| Ok(()));
+    let verified = verify::verify_entries(
+        reader,
+        &mut |meta| entries.push(meta.clone()),
+        &mut |_, _| Ok(()),
+    );
     (entries, verified)
 }
 
@@ -80,12 +84,16 @@ pub fn cat(reader: &mut BundleReader, path: &str, out: &mut dyn Write) -> Result
         if e.kind() == io::ErrorKind::BrokenPipe {
             Error::failed("broken pipe")
         } else {
-            Error::failed(format!("cannot write the content of {shown}: {}", describe_io(e)))
+            Error::failed(format!(
+                "cannot write the content of {shown}: {}",
+                describe_io(e)
+            ))
         }
     };
     let walked = verify::verify_files(reader, &mut |member, content| {
         let rel: Vec<&str> = member.rel.split('/').collect();
-        let matches = rel == wanted || (wanted.first() == Some(&member.top) && wanted[1..] == rel[..]);
+        let matches =
+            rel == wanted || (wanted.first() == Some(&member.top) && wanted[1..] == rel[..]);
         if found.is_some() || !matches {
             return Ok(());
         }
@@ -103,9 +111,7 @@ pub fn cat(reader: &mut BundleReader, path: &str, out: &mut dyn Write) -> Result
                 continue;
             }
             // Too big to hold back: from here on it streams, verified only at the end.
-            let result = out
-                .write_all(&held)
-                .and_then(|_| out.write_all(&buf[..n]));
+            let result = out.write_all(&held).and_then(|_| out.write_all(&buf[..n]));
             streamed += (held.len() + n) as u64;
             held = Vec::new();
             if let Err(e) = result {
@@ -132,7 +138,10 @@ pub fn cat(reader: &mut BundleReader, path: &str, out: &mut dyn Write) -> Result
     };
     let Some(rel) = found else {
         // A link, a device or a refused name there is an integrity problem, not a missing file.
-        let names = [wanted.join("/"), wanted.get(1..).unwrap_or_default().join("/")];
+        let names = [
+            wanted.join("/"),
+            wanted.get(1..).unwrap_or_default().join("/"),
+        ];
         if let Some(problem) = verification
             .problems
             .iter()
@@ -165,7 +174,12 @@ fn why_unconfirmed(verification: &Verification, rel: &str) -> String {
         .problems
         .iter()
         .find(|p| p.path == rel)
-        .or_else(|| verification.problems.iter().find(|p| p.path == "SHA256SUMS"));
+        .or_else(|| {
+            verification
+                .problems
+                .iter()
+                .find(|p| p.path == "SHA256SUMS")
+        });
     match problem {
         Some(p) if p.path == rel => p.detail.clone(),
         Some(p) => format!("SHA256SUMS cannot confirm it ({})", p.detail),
@@ -248,27 +262,27 @@ pub fn extract(reader: &mut BundleReader, dir: &Path, caps: Caps) -> Result<Extr
     let mut done = Extracted::default();
     let mut written: Vec<(String, PathBuf, u64)> = Vec::new();
     let mut local: Option<Error> = None;
-    let walked = verify::verify_files(reader, &mut |member, content| {
-        match write_member(dir, member, content, caps, &done, &mut made, &label) {
-            Ok((path, n)) => {
-                done.files += 1;
-                done.bytes += n;
-                written.push((member.rel.to_string(), path, n));
-                Ok(())
-            }
-            Err(Refusal::Skip(reason)) => {
-                done.skipped.push(Skipped {
-                    name: member.rel.to_string(),
-                    reason,
-                });
-                Ok(())
-            }
-            Err(Refusal::Fail(err)) => {
-                local = Some(err);
-                Err(Error::failed("stop"))
-            }
-            Err(Refusal::Damage(e)) => Err(Error::integrity(describe_io(&e))),
+    let walked = verify::verify_files(reader, &mut |member, content| match write_member(
+        dir, member, content, caps, &done, &mut made, &label,
+    ) {
+        Ok((path, n)) => {
+            done.files += 1;
+            done.bytes += n;
+            written.push((member.rel.to_string(), path, n));
+            Ok(())
         }
+        Err(Refusal::Skip(reason)) => {
+            done.skipped.push(Skipped {
+                name: member.rel.to_string(),
+                reason,
+            });
+            Ok(())
+        }
+        Err(Refusal::Fail(err)) => {
+            local = Some(err);
+            Err(Error::failed("stop"))
+        }
+        Err(Refusal::Damage(e)) => Err(Error::integrity(describe_io(&e))),
     });
     let verification = match walked {
         Ok(v) => v,
@@ -519,7 +533,11 @@ pub fn run_action(reader: &mut BundleReader, settings: &super::Settings) -> Resu
                 }
                 EntryKind::Other(what) => format!(" ({what}, never extracted)"),
             };
-            text.push_str(&format!("{:>12}  {}{kind}\n", entry.size, field(&entry.name)));
+            text.push_str(&format!(
+                "{:>12}  {}{kind}\n",
+                entry.size,
+                field(&entry.name)
+            ));
         }
         crate::write_human(&mut out, &text)?;
         return match verified {
@@ -537,7 +555,9 @@ pub fn run_action(reader: &mut BundleReader, settings: &super::Settings) -> Resu
         let caps = Caps::with_bytes(settings.max_extract);
         // The reader's own bound must not stop a larger extraction that the user asked for.
         let mut limits = reader.limits();
-        limits.max_total_bytes = limits.max_total_bytes.max(caps.bytes.saturating_add(1 << 30));
+        limits.max_total_bytes = limits
+            .max_total_bytes
+            .max(caps.bytes.saturating_add(1 << 30));
         limits.max_entry_bytes = limits.max_entry_bytes.max(caps.bytes.saturating_add(1));
         reader.set_limits(limits);
         let done = extract(reader, dir, caps)?;
@@ -606,7 +626,13 @@ mod tests {
             .into_iter()
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_file())
-            .map(|e| e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned())
+            .map(|e| {
+                e.path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         out.sort();
         out
@@ -661,7 +687,10 @@ mod tests {
         assert!(!tmp.path().join("escaped-inner").exists());
         assert!(!Path::new("/tmp/drx-collect-test-absolute").exists());
         let link = out.join(TOP).join("passwd");
-        assert!(!fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(!fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         // `passwd/x` was written, then removed: SHA256SUMS does not list it.
         assert!(done
             .skipped
@@ -684,7 +713,11 @@ mod tests {
         for entry in walkdir::WalkDir::new(tmp.path().join("new")) {
             let entry = entry.unwrap();
             let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
-            let want = if entry.file_type().is_dir() { 0o700 } else { 0o600 };
+            let want = if entry.file_type().is_dir() {
+                0o700
+            } else {
+                0o600
+            };
             assert_eq!(mode, want, "{}", entry.path().display());
         }
     }
@@ -733,7 +766,15 @@ mod tests {
     fn the_file_cap_stops_extraction() {
         let tmp = tempfile::tempdir().unwrap();
         let mut reader = BundleReader::from_bytes(tgz(&entries(&honest_files()))).unwrap();
-        let err = extract(&mut reader, tmp.path(), Caps { bytes: 1 << 20, files: 3 }).unwrap_err();
+        let err = extract(
+            &mut reader,
+            tmp.path(),
+            Caps {
+                bytes: 1 << 20,
+                files: 3,
+            },
+        )
+        .unwrap_err();
         assert!(err.message().contains("more than 3 files"), "{err}");
         assert!(tree(tmp.path()).is_empty());
     }
@@ -770,7 +811,11 @@ mod tests {
         let mut want = honest_paths();
         want.retain(|p| !p.ends_with("files/etc/hosts"));
         assert_eq!(files_in(tmp.path()), want);
-        assert!(done.skipped[0].reason.contains("SHA256SUMS says"), "{:?}", done.skipped);
+        assert!(
+            done.skipped[0].reason.contains("SHA256SUMS says"),
+            "{:?}",
+            done.skipped
+        );
         assert!(!done.verification.unwrap().ok());
     }
 
@@ -782,7 +827,10 @@ mod tests {
         let mut reader = BundleReader::from_bytes(tgz(&entries(&files))).unwrap();
         let done = extract(&mut reader, tmp.path(), caps(1 << 20)).unwrap();
         assert!(files_in(tmp.path()).is_empty());
-        assert!(done.skipped.iter().all(|s| s.reason.contains("SHA256SUMS cannot confirm")));
+        assert!(done
+            .skipped
+            .iter()
+            .all(|s| s.reason.contains("SHA256SUMS cannot confirm")));
     }
 
     #[test]

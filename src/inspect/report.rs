@@ -1,11 +1,11 @@
 //! What `inspect` prints: a summary for people, or one JSON object (SPEC §7).
 use super::Inspected;
 use crate::error::{Error, Result};
+use crate::escape::field;
 use crate::index::{Finding, Status};
 use crate::lang::Lang;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use crate::escape::field;
 use std::path::Path;
 
 fn duration_of(index: &crate::index::Index) -> Option<f64> {

@@ -236,7 +236,13 @@ impl State {
             overflow: false,
         };
         let top = self.top.clone().unwrap_or_default();
-        on_file(&Member { top: &top, rel: &rel }, &mut tee)?;
+        on_file(
+            &Member {
+                top: &top,
+                rel: &rel,
+            },
+            &mut tee,
+        )?;
         // Hash what the consumer left unread, so every byte is hashed exactly once.
         io::copy(&mut tee, &mut io::sink())
             .map_err(|e| Error::failed(crate::error::describe_io(&e)))?;

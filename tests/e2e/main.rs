@@ -3,6 +3,7 @@
 mod collect;
 mod diagnose;
 mod diff;
+mod hostile_reader;
 mod html;
 mod inspect;
 mod privacy;
