@@ -39,7 +39,7 @@ scripts/check-dist.sh
 echo "== the Windows .exe under wine"
 scripts/test-windows.sh
 
-echo "== fuzzing the bundle reader for ${FUZZ_SECONDS:-20} s"
+echo "== fuzzing the bundle and split-set readers for ${FUZZ_SECONDS:-20} s in all"
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 echo "test.sh: all tests passed"

@@ -272,6 +272,7 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
     let mut files = BTreeMap::new();
     let mut growth = BTreeMap::new();
     let mut kept_total = 0usize;
+    let mut feed = crate::inspect::Feed::default();
     let verification = verify::verify(&mut reader, &mut |name, content| {
         let before = old.and_then(|o| o.files.get(name));
         let log = is_log(name);
@@ -301,7 +302,7 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
             ))
         };
         if !is_meta(name) {
-            crate::inspect::scan_file(&mut scan, name, &mut tap).map_err(fail)?;
+            feed.file(&mut scan, name, &mut tap).map_err(fail)?;
         }
         io::copy(&mut tap, &mut io::sink()).map_err(fail)?;
         let sha256 = crate::manifest::hex(&tap.hasher.finalize());
