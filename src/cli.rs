@@ -175,7 +175,8 @@ pub struct InspectArgs {
     /// List the bundle's files.
     #[arg(long, conflicts_with_all = ["cat", "extract"])]
     pub list: bool,
-    /// Print one file of the bundle (path relative to the bundle's top directory).
+    /// Print one file of the bundle, raw, once verified (path relative to the bundle's top
+    /// directory); exit 3 if it fails its check.
     #[arg(long, value_name = "PATH", conflicts_with = "extract")]
     pub cat: Option<String>,
     /// Unpack the bundle into DIR: only verified files, private to you; refuses unsafe paths
