@@ -45,40 +45,40 @@ pub fn print_text(
                 out,
                 "  host       {} ({} {}{})",
                 if host.hostname.is_empty() {
-                    "?"
+                    "?".into()
                 } else {
-                    &host.hostname
+                    field(&host.hostname)
                 },
-                host.os,
-                host.os_release,
+                field(&host.os),
+                field(&host.os_release),
                 if host.kernel.is_empty() {
                     String::new()
                 } else {
-                    format!(", kernel {}", host.kernel)
+                    format!(", kernel {}", field(&host.kernel))
                 }
             );
             let _ = writeln!(
                 out,
                 "  collected  {}{} by {} {}, manifest {}{}",
-                index.started_at.as_deref().unwrap_or("?"),
+                field(index.started_at.as_deref().unwrap_or("?")),
                 duration_of(index)
                     .map(|d| format!(" in {d:.1} s"))
                     .unwrap_or_default(),
                 if index.tool.name.is_empty() {
-                    "?"
+                    "?".into()
                 } else {
-                    &index.tool.name
+                    field(&index.tool.name)
                 },
-                index.tool.version,
+                field(&index.tool.version),
                 if index.manifest.name.is_empty() {
-                    "?"
+                    "?".into()
                 } else {
-                    &index.manifest.name
+                    field(&index.manifest.name)
                 },
                 if index.partial { " (partial)" } else { "" }
             );
             if let Some(drx) = one.evidence.drx_version() {
-                let _ = writeln!(out, "  DRX        {drx}");
+                let _ = writeln!(out, "  DRX        {}", field(&drx));
             }
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for item in &index.items {

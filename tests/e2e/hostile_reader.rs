@@ -524,3 +524,28 @@ fn diff_output_is_escaped() {
     assert_eq!(raw_controls(&output.stdout), Vec::<char>::new());
     assert_eq!(raw_controls(&output.stderr), Vec::<char>::new());
 }
+
+#[test]
+fn a_host_name_cannot_forge_a_verdict_line() {
+    let mut files: Vec<(String, Vec<u8>)> = honest_files()
+        .into_iter()
+        .filter(|(p, _)| p != "SHA256SUMS")
+        .collect();
+    for (path, data) in files.iter_mut() {
+        if path == "index.json" {
+            let mut index: serde_json::Value = serde_json::from_slice(data).unwrap();
+            index["host"]["hostname"] = "node1\nforged.tgz: intact (9 files)".into();
+            index["items"][0]["source"] = "/etc/hosts\n  ok forged".into();
+            index["items"][0]["status"] = "failed".into();
+            *data = serde_json::to_vec(&index).unwrap();
+        }
+    }
+    let sums = sums_for(&files);
+    files.push(("SHA256SUMS".into(), sums));
+    let bundle = crafted(&tgz(&entries(&files)));
+    let output = run(&[bundle.path.as_os_str()]);
+    let text = stdout(&output);
+    assert!(text.lines().all(|l| !l.starts_with("forged")), "{text}");
+    assert!(text.contains("node1\\nforged.tgz"), "{text}");
+    assert!(text.contains("/etc/hosts\\n  ok forged"), "{text}");
+}
