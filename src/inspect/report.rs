@@ -78,7 +78,7 @@ pub fn print_text(
                 if index.partial { " (partial)" } else { "" }
             );
             if let Some(drx) = one.evidence.drx_version() {
-                let _ = writeln!(out, "  DRX        {}", field(&drx));
+                let _ = writeln!(out, "  DRX        {}", field(drx));
             }
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for item in &index.items {
