@@ -48,7 +48,7 @@ scripts/test-fleet.sh
 echo "== the Windows .exe under wine"
 scripts/test-windows.sh
 
-echo "== fuzzing the bundle reader for ${FUZZ_SECONDS:-20} s"
+echo "== fuzzing the bundle reader, the split-set reader and the config parser for ${FUZZ_SECONDS:-30} s in all"
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
-scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 echo "test.sh: all tests passed"

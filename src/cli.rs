@@ -189,12 +189,17 @@ pub struct InspectArgs {
     /// List the bundle's files.
     #[arg(long, conflicts_with_all = ["cat", "extract"])]
     pub list: bool,
-    /// Print one file of the bundle (path relative to the bundle's top directory).
+    /// Print one file of the bundle, raw, once verified (path relative to the bundle's top
+    /// directory); exit 3 if it fails its check.
     #[arg(long, value_name = "PATH", conflicts_with = "extract")]
     pub cat: Option<String>,
-    /// Unpack the bundle into DIR (refuses unsafe paths and links; size capped).
+    /// Unpack the bundle into DIR: only verified files, private to you; refuses unsafe paths
+    /// and links; stops at --max-extract.
     #[arg(long, value_name = "DIR")]
     pub extract: Option<PathBuf>,
+    /// The most --extract writes (a small bundle can expand to gigabytes).
+    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_size, requires = "extract")]
+    pub max_extract: u64,
     /// Language of titles and remedies [default: from LANG].
     #[arg(long, value_parser = parse_lang)]
     pub lang: Option<Lang>,

@@ -272,6 +272,7 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
     let mut files = BTreeMap::new();
     let mut growth = BTreeMap::new();
     let mut kept_total = 0usize;
+    let mut feed = crate::inspect::Feed::default();
     let verification = verify::verify(&mut reader, &mut |name, content| {
         let before = old.and_then(|o| o.files.get(name));
         let log = is_log(name);
@@ -301,7 +302,7 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
             ))
         };
         if !is_meta(name) {
-            crate::inspect::scan_file(&mut scan, name, &mut tap).map_err(fail)?;
+            feed.file(&mut scan, name, &mut tap).map_err(fail)?;
         }
         io::copy(&mut tap, &mut io::sink()).map_err(fail)?;
         let sha256 = crate::manifest::hex(&tap.hasher.finalize());
@@ -656,11 +657,15 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         )
     } else {
         for warning in &report.warnings {
-            eprintln!("drx-collect: warning: {warning}");
+            eprintln!("drx-collect: warning: {}", crate::escape::field(warning));
         }
         to_text(&old, &new, &report)
     };
-    crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())?;
+    if settings.json {
+        crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())?;
+    } else {
+        crate::write_human(&mut std::io::stdout().lock(), &text)?;
+    }
     Ok(if intact {
         ExitStatus::Success
     } else {
@@ -742,8 +747,8 @@ fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
                 out.push_str(&format!(
                     "  {} {}: {}\n",
                     problem.kind.as_str(),
-                    problem.path,
-                    problem.detail
+                    crate::escape::field(&problem.path),
+                    crate::escape::field(&problem.detail)
                 ));
             }
         }
@@ -777,6 +782,7 @@ fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
         count(|c| matches!(c, Change::Changed { .. }))
     ));
     for (path, change) in &report.files {
+        let path = crate::escape::field(path);
         let line = match change {
             Change::Added => format!("  added    {path}\n"),
             Change::Removed => format!("  removed  {path}\n"),

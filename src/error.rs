@@ -29,6 +29,14 @@ impl Error {
         }
     }
 
+    /// The bundle failed an integrity check (exit 3).
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Error {
+            status: ExitStatus::Integrity,
+            message: message.into(),
+        }
+    }
+
     /// The command line was wrong (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
         Error {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod collect;
 pub mod diff;
 pub mod error;
+pub mod escape;
 pub mod host;
 pub mod index;
 pub mod inspect;
@@ -49,7 +50,7 @@ pub fn main_entry() -> ExitCode {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) => {
             if !is_broken_pipe(&err) {
-                eprintln!("drx-collect: {err}");
+                eprintln!("drx-collect: {}", escape::block(err.message()));
             }
             if is_broken_pipe(&err) {
                 ExitCode::SUCCESS
@@ -77,6 +78,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             list: args.list,
             cat: args.cat,
             extract: args.extract,
+            max_extract: args.max_extract,
             lang: args.lang.unwrap_or_else(Lang::from_env),
             quiet: args.quiet,
         }),
@@ -219,6 +221,12 @@ fn run_rules(action: RulesAction) -> Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// Writes human output to stdout with every control character but line breaks and tabs
+/// escaped ([`escape::block`]): a bundle's names and log lines never reach a terminal raw.
+pub fn write_human(out: &mut dyn Write, text: &str) -> Result<()> {
+    write_out(out, escape::block(text).as_bytes())
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.

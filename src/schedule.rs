@@ -443,7 +443,7 @@ fn settings_argv(settings: &Settings) -> Result<Vec<String>> {
 }
 
 fn say(text: &str) -> Result<()> {
-    crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())
+    crate::write_human(&mut std::io::stdout().lock(), text)
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>> {

@@ -1,5 +1,6 @@
 //! `SUMMARY.txt`: the index for people. Host, OS, versions, findings by severity with their
 //! remedies, and the items that failed, timed out or were cut.
+use crate::escape::field;
 use crate::index::{Finding, Index, Item, Severity, Status};
 use crate::lang::Lang;
 use std::fmt::Write;
@@ -119,10 +120,11 @@ pub fn write_findings(out: &mut String, findings: &[Finding], lang: Lang) {
 
 /// One finding for people: what, where, the evidence line, the detail, the remedy.
 pub fn write_finding(out: &mut String, finding: &Finding, lang: Lang) {
+    // Paths, nodes, excerpts and item sources come from the host or the bundle: one line each.
     let node = finding
         .node
         .as_deref()
-        .map(|n| format!(" [{n}]"))
+        .map(|n| format!(" [{}]", field(n)))
         .unwrap_or_default();
     let _ = writeln!(
         out,
@@ -133,10 +135,10 @@ pub fn write_finding(out: &mut String, finding: &Finding, lang: Lang) {
     );
     if let Some(path) = &finding.path {
         let line = finding.line.map(|l| format!(":{l}")).unwrap_or_default();
-        let _ = writeln!(out, "    at {path}{line}");
+        let _ = writeln!(out, "    at {}{line}", field(path));
     }
     if let Some(excerpt) = &finding.excerpt {
-        let _ = writeln!(out, "    | {excerpt}");
+        let _ = writeln!(out, "    | {}", field(excerpt));
     }
     if let Some(detail) = &finding.detail {
         let _ = writeln!(out, "    {detail}");
@@ -153,11 +155,11 @@ pub fn write_gap(out: &mut String, indent: &str, item: &Item) {
         out,
         "{indent}{:<9} {} {}{}",
         item.status.as_str(),
-        item.id,
-        item.source,
+        field(&item.id),
+        field(&item.source),
         item.error
             .as_deref()
-            .map(|e| format!(": {e}"))
+            .map(|e| format!(": {}", field(e)))
             .unwrap_or_default()
     );
 }

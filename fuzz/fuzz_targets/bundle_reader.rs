@@ -3,8 +3,6 @@
 //! Anything but a panic, an abort or unbounded memory is a pass.
 #![no_main]
 
-use std::io::Read;
-
 use drx_collect::archive::reader::{BundleReader, Limits};
 use drx_collect::index::Index;
 use drx_collect::inspect::{extract, verify};
@@ -31,4 +29,6 @@ fuzz_target!(|data: &[u8]| {
         Ok(())
     });
     let _ = extract::list(&mut reader);
+    // --cat verifies the whole bundle and holds the member back: same bounds.
+    let _ = extract::cat(&mut reader, "files/etc/hosts", &mut std::io::sink());
 });

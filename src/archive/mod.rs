@@ -5,5 +5,7 @@ pub mod split;
 pub mod split_set;
 pub mod writer;
 
-#[cfg(test)]
-pub(crate) mod testkit;
+/// Builders of honest and hostile bundles, for the unit tests, the end-to-end tests and fuzzing.
+/// Not part of the tool's interface.
+#[doc(hidden)]
+pub mod testkit;

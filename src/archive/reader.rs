@@ -122,8 +122,13 @@ impl BundleReader {
                 Format::Dir,
             ));
         }
+        if !meta.is_file() {
+            return Err(Error::failed(format!(
+                "{label} is not a regular file (a device, FIFO or socket); give the bundle file itself"
+            )));
+        }
         let mut head = Vec::with_capacity(512);
-        File::open(path)
+        open_regular(path)
             .and_then(|f| f.take(512).read_to_end(&mut head))
             .map_err(|e| {
                 Error::io(
@@ -150,7 +155,7 @@ impl BundleReader {
             ))
         })?;
         let mut head = Vec::with_capacity(512);
-        File::open(first)
+        open_regular(first)
             .and_then(|f| f.take(512).read_to_end(&mut head))
             .map_err(|e| {
                 Error::io(
@@ -235,7 +240,7 @@ impl BundleReader {
         let result = match (&self.source, self.format) {
             (Source::Dir(dir), _) => walk_dir(&ctx, dir, visit),
             (Source::File(path), Format::Zip) => {
-                let file = File::open(path).map_err(|e| {
+                let file = open_regular(path).map_err(|e| {
                     Error::io("open bundle", path, &e, "check that you may read it")
                 })?;
                 walk_zip(&ctx, BufReader::new(file), visit)
@@ -248,7 +253,7 @@ impl BundleReader {
                 visit,
             ),
             (Source::File(path), format) => {
-                let file = File::open(path).map_err(|e| {
+                let file = open_regular(path).map_err(|e| {
                     Error::io("open bundle", path, &e, "check that you may read it")
                 })?;
                 walk_tar_stream(
@@ -410,6 +415,28 @@ impl Read for Piped<'_> {
             }
         }
     }
+}
+
+/// Opens `path` for reading only if it is a regular file: a FIFO put in a bundle's place would
+/// block the open or never end, a device (`/dev/zero`) reads without end. The open does not wait
+/// (`O_NONBLOCK`, which regular files ignore), and the opened file itself is checked, so a name
+/// swapped between a check and the open changes nothing.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a device, FIFO or socket)",
+        ));
+    }
+    Ok(file)
 }
 
 /// Recognises the container from its first bytes.
@@ -964,7 +991,7 @@ fn walk_dir(ctx: &Ctx<'_>, dir: &Path, visit: &mut Visit<'_>) -> Result<()> {
                 .and_then(|d| i64::try_from(d.as_secs()).ok()),
         };
         if meta.kind == EntryKind::File {
-            let file = File::open(path)
+            let file = open_regular(path)
                 .map_err(|e| Error::io("read", path, &e, "check that you may read it"))?;
             let mut content = Content {
                 inner: file,

@@ -238,7 +238,7 @@ impl io::Read for Chain {
                 return Ok(0);
             };
             self.next += 1;
-            let file = File::open(path).map_err(|err| {
+            let file = super::reader::open_regular(path).map_err(|err| {
                 io::Error::new(
                     err.kind(),
                     format!("cannot open {}: {}", path.display(), err),
@@ -249,7 +249,8 @@ impl io::Read for Chain {
     }
 }
 
-/// Opens a new private part file (mode 0600 on Unix), never replacing one.
+/// Opens a new private file (mode 0600 on Unix), never replacing one and never following a link
+/// at its name (`O_EXCL`, and `O_NOFOLLOW` said outright).
 pub fn create_private(path: &Path) -> io::Result<File> {
     crate::platform::create_new_private(path)
 }

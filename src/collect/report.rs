@@ -133,5 +133,5 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
     for removed in &outcome.removed_by_keep {
         text.push_str(&format!("  removed old bundle {}\n", removed.display()));
     }
-    crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())
+    crate::write_human(&mut std::io::stdout().lock(), &text)
 }

@@ -16,10 +16,13 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use verify::Verification;
 
-/// The most `--extract` writes: a bundle is untrusted input.
-pub const EXTRACT_CAP: u64 = 16 << 30;
-/// The rules get at most this much of a file whole.
-const RULES_WHOLE_CAP: u64 = 8 << 20;
+/// The rules get a file whole only up to this size: configurations and the command outputs they
+/// parse whole are kilobytes; a larger one is hostile or not what the rule expects, and its lines
+/// still go to the line rules.
+const RULES_WHOLE_CAP: usize = 8 << 20;
+/// Nor more than this in all per bundle: the rules keep what they get whole until the end of the
+/// pass, so without it a bundle of many large `.res` files would hold them all in memory.
+const RULES_WHOLE_TOTAL: usize = 32 << 20;
 
 pub struct Settings {
     pub bundles: Vec<PathBuf>,
@@ -28,6 +31,8 @@ pub struct Settings {
     pub list: bool,
     pub cat: Option<String>,
     pub extract: Option<PathBuf>,
+    /// The most bytes `--extract` writes.
+    pub max_extract: u64,
     pub lang: Lang,
     pub quiet: bool,
 }
@@ -58,10 +63,47 @@ fn is_meta(path: &str) -> bool {
     )
 }
 
-/// Feeds one file of a bundle to the rules: every line, and the whole content when the rules
-/// ask for it.
-pub fn scan_file(scan: &mut Scan, path: &str, content: &mut dyn Read) -> io::Result<()> {
-    scan_file_with(scan, None, path, content)
+/// Feeds the files of one bundle to the rules, holding a bounded amount per file and per bundle:
+/// every line goes to the line rules as it streams; the whole content only when the rules ask
+/// for it and it fits [`RULES_WHOLE_CAP`] and what is left of [`RULES_WHOLE_TOTAL`].
+pub struct Feed {
+    whole_left: usize,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed {
+            whole_left: RULES_WHOLE_TOTAL,
+        }
+    }
+}
+
+impl Feed {
+    /// Feeds one file of a bundle to the rules.
+    pub fn file(&mut self, scan: &mut Scan, path: &str, content: &mut dyn Read) -> io::Result<()> {
+        self.file_with(scan, None, path, content)
+    }
+
+    fn file_with(
+        &mut self,
+        scan: &mut Scan,
+        also: Option<&mut dyn LineSink>,
+        path: &str,
+        content: &mut dyn Read,
+    ) -> io::Result<()> {
+        let cap = RULES_WHOLE_CAP.min(self.whole_left);
+        let mut head = Vec::new();
+        if scan.wants_whole(path) {
+            content.take(cap as u64 + 1).read_to_end(&mut head)?;
+            if head.len() <= cap {
+                self.whole_left -= head.len();
+                scan.add_file(path, &head);
+            }
+        }
+        // The lines of the whole file: what was read ahead for the rules, then the rest.
+        let mut rest = (&head[..]).chain(content);
+        scan_lines(scan, also, path, &mut rest)
+    }
 }
 
 /// The rules and a second reader of every line (the HTML report's timeline), in one pass.
@@ -77,20 +119,12 @@ impl LineSink for Both<'_, '_> {
     }
 }
 
-fn scan_file_with(
+fn scan_lines(
     scan: &mut Scan,
     also: Option<&mut dyn LineSink>,
     path: &str,
     content: &mut dyn Read,
 ) -> io::Result<()> {
-    let whole = if scan.wants_whole(path) {
-        let mut whole = Vec::new();
-        content.take(RULES_WHOLE_CAP).read_to_end(&mut whole)?;
-        scan.add_file(path, &whole);
-        Some(whole)
-    } else {
-        None
-    };
     let mut both;
     let sink: &mut dyn LineSink = match also {
         Some(also) => {
@@ -99,16 +133,8 @@ fn scan_file_with(
         }
         None => scan,
     };
-    match &whole {
-        Some(whole) => {
-            let mut lines = Pipeline::new(&whole[..]).scan(Some(sink), path);
-            io::copy(&mut lines, &mut io::sink())?;
-        }
-        None => {
-            let mut lines = Pipeline::new(content).scan(Some(sink), path);
-            io::copy(&mut lines, &mut io::sink())?;
-        }
-    }
+    let mut lines = Pipeline::new(content).scan(Some(sink), path);
+    io::copy(&mut lines, &mut io::sink())?;
     Ok(())
 }
 
@@ -117,18 +143,20 @@ pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<I
     let mut reader = BundleReader::open(path)?;
     let mut scan = Scan::new(catalogue);
     let mut gatherer = gather.then(|| timeline::Gather::new(catalogue));
+    let mut feed = Feed::default();
     let verification = verify::verify(&mut reader, &mut |name, content| {
         if is_meta(name) {
             return Ok(());
         }
         let also = gatherer.as_mut().map(|g| g as &mut dyn LineSink);
-        scan_file_with(&mut scan, also, name, content).map_err(|err| {
-            Error::failed(format!(
-                "cannot read {name} in bundle {}: {}",
-                path.display(),
-                crate::error::describe_io(&err)
-            ))
-        })
+        feed.file_with(&mut scan, also, name, content)
+            .map_err(|err| {
+                Error::failed(format!(
+                    "cannot read {name} in bundle {}: {}",
+                    path.display(),
+                    crate::error::describe_io(&err)
+                ))
+            })
     })?;
     let index = verification.index.clone().unwrap_or_default();
     let facts = facts_of(&index);
@@ -228,4 +256,63 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     } else {
         ExitStatus::Integrity
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Count(u64);
+
+    impl LineSink for Count {
+        fn line(&mut self, _: &str, _: u64, _: &[u8]) {
+            self.0 += 1;
+        }
+    }
+
+    /// A config larger than the whole-file cap is not given whole, but every one of its lines
+    /// still reaches the line rules (they used to stop at the cap).
+    #[test]
+    fn a_file_over_the_whole_cap_is_still_scanned_to_its_end() {
+        let catalogue = Catalogue::embedded().unwrap();
+        let mut scan = Scan::new(&catalogue);
+        let path = "files/etc/drbd.d/r0.res";
+        assert!(scan.wants_whole(path));
+        let line = b"# a comment line of a config that goes on and on\n";
+        let lines = (RULES_WHOLE_CAP / line.len() + 1000) as u64;
+        let big: Vec<u8> = line.repeat(lines as usize);
+        let mut feed = Feed::default();
+        let mut count = Count(0);
+        feed.file_with(&mut scan, Some(&mut count), path, &mut &big[..])
+            .unwrap();
+        assert_eq!(count.0, lines);
+        // Not given whole: the budget is untouched.
+        assert_eq!(feed.whole_left, RULES_WHOLE_TOTAL);
+        // A small one is given whole, and its lines are seen once.
+        let mut count = Count(0);
+        feed.file_with(&mut scan, Some(&mut count), path, &mut &line[..])
+            .unwrap();
+        assert_eq!(count.0, 1);
+        assert_eq!(feed.whole_left, RULES_WHOLE_TOTAL - line.len());
+    }
+
+    /// What the rules hold whole is bounded per bundle, however many large configs it has.
+    #[test]
+    fn what_the_rules_hold_whole_is_bounded_per_bundle() {
+        let catalogue = Catalogue::embedded().unwrap();
+        let mut scan = Scan::new(&catalogue);
+        let mut feed = Feed::default();
+        let file = vec![b'#'; RULES_WHOLE_CAP];
+        let mut given = 0;
+        for n in 0..(RULES_WHOLE_TOTAL / RULES_WHOLE_CAP + 3) {
+            let before = feed.whole_left;
+            let path = format!("files/etc/drbd.d/r{n}.res");
+            feed.file(&mut scan, &path, &mut &file[..]).unwrap();
+            if feed.whole_left < before {
+                given += before - feed.whole_left;
+            }
+        }
+        assert_eq!(given, RULES_WHOLE_TOTAL);
+        assert_eq!(feed.whole_left, 0);
+    }
 }

@@ -1,6 +1,7 @@
 //! What `inspect` prints: a summary for people, or one JSON object (SPEC §7).
 use super::Inspected;
 use crate::error::{Error, Result};
+use crate::escape::field;
 use crate::index::{Finding, Status};
 use crate::lang::Lang;
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ pub fn print_text(
         } else {
             format!("INTEGRITY FAILURE ({} problem(s))", v.problems.len())
         };
-        let _ = writeln!(out, "{}: {verdict}", one.path.display());
+        let _ = writeln!(out, "{}: {verdict}", field(&one.path.display().to_string()));
         if quiet {
             continue;
         }
@@ -44,40 +45,40 @@ pub fn print_text(
                 out,
                 "  host       {} ({} {}{})",
                 if host.hostname.is_empty() {
-                    "?"
+                    "?".into()
                 } else {
-                    &host.hostname
+                    field(&host.hostname)
                 },
-                host.os,
-                host.os_release,
+                field(&host.os),
+                field(&host.os_release),
                 if host.kernel.is_empty() {
                     String::new()
                 } else {
-                    format!(", kernel {}", host.kernel)
+                    format!(", kernel {}", field(&host.kernel))
                 }
             );
             let _ = writeln!(
                 out,
                 "  collected  {}{} by {} {}, manifest {}{}",
-                index.started_at.as_deref().unwrap_or("?"),
+                field(index.started_at.as_deref().unwrap_or("?")),
                 duration_of(index)
                     .map(|d| format!(" in {d:.1} s"))
                     .unwrap_or_default(),
                 if index.tool.name.is_empty() {
-                    "?"
+                    "?".into()
                 } else {
-                    &index.tool.name
+                    field(&index.tool.name)
                 },
-                index.tool.version,
+                field(&index.tool.version),
                 if index.manifest.name.is_empty() {
-                    "?"
+                    "?".into()
                 } else {
-                    &index.manifest.name
+                    field(&index.manifest.name)
                 },
                 if index.partial { " (partial)" } else { "" }
             );
             if let Some(drx) = one.evidence.drx_version() {
-                let _ = writeln!(out, "  DRX        {drx}");
+                let _ = writeln!(out, "  DRX        {}", field(drx));
             }
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for item in &index.items {
@@ -100,8 +101,8 @@ pub fn print_text(
                 out,
                 "  {:<8} {}: {}",
                 problem.kind.as_str(),
-                problem.path,
-                problem.detail
+                field(&problem.path),
+                field(&problem.detail)
             );
         }
     }
@@ -109,7 +110,7 @@ pub fn print_text(
         out.push('\n');
         crate::summary::write_findings(&mut out, findings, lang);
     }
-    crate::write_out(&mut std::io::stdout().lock(), out.as_bytes())
+    crate::write_human(&mut std::io::stdout().lock(), &out)
 }
 
 pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {

@@ -69,6 +69,24 @@ impl Verification {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// The paths whose content is confirmed: none if `SHA256SUMS` itself has a problem (absent,
+    /// too big, malformed), else every file with no problem of its own (`SHA256SUMS` lists it
+    /// with this very hash: a changed, unlisted, duplicate or index-contradicted file has one).
+    /// `--cat` and `--extract` return only what passes this.
+    pub fn confirmed(&self) -> impl Fn(&str) -> bool + '_ {
+        let sums_broken = self.problems.iter().any(|p| p.path == SUMS);
+        let troubled: HashSet<&str> = self.problems.iter().map(|p| p.path.as_str()).collect();
+        move |rel: &str| !sums_broken && !troubled.contains(rel)
+    }
+}
+
+/// A file of the bundle as `verify_files` hands it over.
+pub struct Member<'a> {
+    /// The bundle's top directory (`drx-collect-<host>-<stamp>`).
+    pub top: &'a str,
+    /// The path relative to it (`files/etc/hosts`).
+    pub rel: &'a str,
 }
 
 /// `index.json` and `SHA256SUMS` are kept in memory; beyond this they are a problem, not a risk.
@@ -85,8 +103,28 @@ pub fn verify(
     reader: &mut BundleReader,
     on_file: &mut dyn FnMut(&str, &mut dyn Read) -> Result<()>,
 ) -> Result<Verification> {
+    verify_files(reader, &mut |member, content| on_file(member.rel, content))
+}
+
+/// [`verify`], telling the callback the top directory too (`--extract` recreates it).
+pub fn verify_files(
+    reader: &mut BundleReader,
+    on_file: &mut dyn FnMut(&Member, &mut dyn Read) -> Result<()>,
+) -> Result<Verification> {
+    verify_entries(reader, &mut |_| {}, on_file)
+}
+
+/// [`verify_files`], also showing every entry as the container describes it (`--list`).
+pub fn verify_entries(
+    reader: &mut BundleReader,
+    on_entry: &mut dyn FnMut(&EntryMeta),
+    on_file: &mut dyn FnMut(&Member, &mut dyn Read) -> Result<()>,
+) -> Result<Verification> {
     let mut state = State::default();
-    reader.for_each(&mut |meta, content| state.entry(meta, content, on_file))?;
+    reader.for_each(&mut |meta, content| {
+        on_entry(meta);
+        state.entry(meta, content, on_file)
+    })?;
     Ok(state.finish(reader.label()))
 }
 
@@ -124,7 +162,7 @@ impl State {
         &mut self,
         meta: &EntryMeta,
         content: &mut dyn Read,
-        on_file: &mut dyn FnMut(&str, &mut dyn Read) -> Result<()>,
+        on_file: &mut dyn FnMut(&Member, &mut dyn Read) -> Result<()>,
     ) -> Result<()> {
         self.entries += 1;
         let name = meta.name.as_str();
@@ -197,7 +235,14 @@ impl State {
             capture_cap: capture.unwrap_or(0),
             overflow: false,
         };
-        on_file(&rel, &mut tee)?;
+        let top = self.top.clone().unwrap_or_default();
+        on_file(
+            &Member {
+                top: &top,
+                rel: &rel,
+            },
+            &mut tee,
+        )?;
         // Hash what the consumer left unread, so every byte is hashed exactly once.
         io::copy(&mut tee, &mut io::sink())
             .map_err(|e| Error::failed(crate::error::describe_io(&e)))?;

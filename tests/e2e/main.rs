@@ -5,6 +5,7 @@ mod diagnose;
 mod diff;
 mod hostile_files;
 mod hostile_privacy;
+mod hostile_reader;
 mod html;
 mod inspect;
 mod peer;
