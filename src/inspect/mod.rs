@@ -237,15 +237,46 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         return extract::run_action(&mut reader, settings).map(|_| ExitStatus::Success);
     }
     let catalogue = Catalogue::embedded()?;
-    let mut inspected = Vec::new();
+    // A case file (`--peer`) stands for the bundles it holds; it is kept open (its bundles in a
+    // private temporary directory) until the end.
+    let mut cases = Vec::new();
+    let mut paths = Vec::new();
     for path in &settings.bundles {
+        if crate::case::is_case(path) {
+            let opened = crate::case::open(path, settings.max_extract.max(8 << 30))?;
+            paths.extend(opened.bundles.iter().cloned());
+            cases.push(opened);
+        } else {
+            paths.push(path.clone());
+        }
+    }
+    let mut inspected = Vec::new();
+    for path in &paths {
         inspected.push(inspect_one(path, &catalogue, settings.html.is_some())?);
     }
-    let findings = findings(&inspected, settings.lang);
+    let mut findings = findings(&inspected, settings.lang);
+    let mut case_problems = Vec::new();
+    for case in &cases {
+        findings.extend(crate::case::gap_findings(
+            &case.index.gaps,
+            &catalogue,
+            settings.lang,
+        ));
+        for problem in &case.problems {
+            case_problems.push(format!("{}: {problem}", case.path.display()));
+        }
+    }
+    index::sort_findings(&mut findings);
+    for problem in &case_problems {
+        eprintln!(
+            "drx-collect: case file not intact: {}",
+            crate::escape::field(problem)
+        );
+    }
     if let Some(html) = &settings.html {
         report::write_html(html, &inspected, &findings, settings.lang)?;
     }
-    let intact = inspected.iter().all(|one| one.verification.ok());
+    let intact = inspected.iter().all(|one| one.verification.ok()) && case_problems.is_empty();
     if settings.json {
         report::print_json(&inspected, &findings)?;
     } else {

@@ -4,52 +4,15 @@
 //! a peer that fails becomes a recorded gap of the case (`PEER-COLLECT-FAILED`), not a failed run.
 use super::{Destination, Fetched, Request};
 use crate::archive::writer::{BundleWriter, Format, Sink};
+use crate::case::{CaseBundle, CaseIndex, Gap, CASE_SCHEMA};
 use crate::collect::{self, output, Outcome, Settings, Verbosity};
 use crate::error::{describe_io, Error, Result};
 use crate::index::{self, Finding};
 use crate::inspect::{self, Inspected};
 use crate::rules::Catalogue;
-use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-pub const CASE_SCHEMA: &str = "drx-collect/case/v1";
-
-/// `case.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CaseIndex {
-    pub schema: String,
-    pub tool: index::Tool,
-    pub created_at: String,
-    pub bundles: Vec<CaseBundle>,
-    /// Peers whose bundle could not be taken, with the reason.
-    #[serde(default)]
-    pub gaps: Vec<Gap>,
-    /// The pair's findings: each node's own and those between the nodes, labelled by node.
-    #[serde(default)]
-    pub findings: Vec<Finding>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CaseBundle {
-    /// `local` (the node that ran the command) or `peer`.
-    pub role: String,
-    pub host: String,
-    /// Inside the case file: `bundles/<file name>`.
-    pub path: String,
-    pub sha256: String,
-    pub size: u64,
-    /// How the peer was reached (`--peer` as given).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Gap {
-    pub peer: String,
-    pub reason: String,
-}
 
 /// What a pair run produced.
 pub struct PairOutcome {
@@ -257,12 +220,7 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
         }
     }
     let mut findings = inspect::findings(&inspected, settings.lang);
-    for gap in &gaps {
-        let mut finding = catalogue_finding(&catalogue, "PEER-COLLECT-FAILED", settings);
-        finding.detail = Some(gap.reason.clone());
-        finding.node = Some(gap.peer.clone());
-        findings.push(finding);
-    }
+    findings.extend(crate::case::gap_findings(&gaps, &catalogue, settings.lang));
     index::sort_findings(&mut findings);
 
     let result = write_case(settings, &dir, &local, &members, &gaps, &findings);
@@ -284,33 +242,6 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
         gaps,
         findings,
     })
-}
-
-fn catalogue_finding(catalogue: &Catalogue, id: &str, settings: &Settings) -> Finding {
-    match catalogue.get(id) {
-        Some(rule) => Finding {
-            rule: rule.id.clone(),
-            severity: rule.severity,
-            title: rule.title(settings.lang).to_string(),
-            path: None,
-            line: None,
-            excerpt: None,
-            remedy: rule.remedy(settings.lang).to_string(),
-            node: None,
-            detail: None,
-        },
-        None => Finding {
-            rule: id.into(),
-            severity: index::Severity::Warning,
-            title: id.into(),
-            path: None,
-            line: None,
-            excerpt: None,
-            remedy: String::new(),
-            node: None,
-            detail: None,
-        },
-    }
 }
 
 /// The peer's obfuscation map goes beside this node's, named after the peer's bundle.
@@ -390,7 +321,7 @@ fn write_case(
         .map_err(|err| Error::io("write the case file in", dir, &err, ""))?;
     let now = chrono::Utc::now().timestamp();
     writer
-        .add_bytes("case.json", json.as_bytes(), now)
+        .add_bytes(crate::case::CASE_JSON, json.as_bytes(), now)
         .map_err(|err| Error::io("write the case file in", dir, &err, ""))?;
     for (member, path) in members {
         let mut source =

@@ -536,6 +536,104 @@ fn peer_both_nodes_in_one_case_file() {
         probe_txt.contains("tcp\tpeer\t192.0.2.2:7790\ttimed-out"),
         "{probe_txt}"
     );
+    // Every reader takes the case file: inspect (both bundles verified, single-node and pair
+    // rules again), --json, --html, --list; a tampered case file is an integrity failure.
+    let verdict = Command::new(BIN)
+        .arg("inspect")
+        .arg("--json")
+        .arg(&cases[0])
+        .output()
+        .unwrap();
+    assert!(
+        verdict.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verdict.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&verdict.stdout).unwrap();
+    assert_eq!(report["bundles"].as_array().unwrap().len(), 2);
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"NET-PEER-TIMEOUT") && rules.contains(&"FIREWALL-PORT-BLOCKED"),
+        "{rules:?}"
+    );
+    let html = out.path().join("case.html");
+    let made = Command::new(BIN)
+        .arg("inspect")
+        .arg("--html")
+        .arg(&html)
+        .arg(&cases[0])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("node-a") && page.contains("node-b"));
+    std::fs::remove_file(&html).unwrap();
+    let listed = Command::new(BIN)
+        .arg("inspect")
+        .arg("--list")
+        .arg(&cases[0])
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("case.json"));
+    let tampered = out.path().join("drx-case-tampered.tgz");
+    let original = unpacked.path().join("tampered");
+    std::fs::create_dir(&original).unwrap();
+    run(
+        "tar",
+        &[
+            "-xzf",
+            cases[0].to_str().unwrap(),
+            "-C",
+            original.to_str().unwrap(),
+        ],
+    );
+    let inner = std::fs::read_dir(&original)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let case_json = inner.join("case.json");
+    let text = std::fs::read_to_string(&case_json)
+        .unwrap()
+        .replace("node-b", "node-x");
+    std::fs::write(&case_json, text).unwrap();
+    run(
+        "tar",
+        &[
+            "-czf",
+            tampered.to_str().unwrap(),
+            "-C",
+            original.to_str().unwrap(),
+            inner.file_name().unwrap().to_str().unwrap(),
+        ],
+    );
+    let verdict = Command::new(BIN)
+        .arg("inspect")
+        .arg(&tampered)
+        .output()
+        .unwrap();
+    assert_eq!(
+        verdict.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&verdict.stderr)
+    );
+    std::fs::remove_file(&tampered).unwrap();
     // Nothing is left on the peer, nothing hidden in the output directory.
     assert_eq!(peer_temporaries(), before);
     assert!(files_named(out.path(), ".", "").is_empty());
@@ -553,6 +651,15 @@ fn peer_with_an_unknown_host_key_is_a_gap_not_a_failure() {
     );
     let reason = assert_local_bundle_and_gap(out.path(), &output);
     assert!(reason.contains("Host key verification failed"), "{reason}");
+    // inspect of the case names the gap.
+    let case = files_named(out.path(), "drx-case-", ".tgz").remove(0);
+    let verdict = Command::new(BIN)
+        .arg("inspect")
+        .arg(&case)
+        .output()
+        .unwrap();
+    assert!(verdict.status.success());
+    assert!(String::from_utf8_lossy(&verdict.stdout).contains("PEER-COLLECT-FAILED"));
     assert!(
         reason.contains("host key"),
         "the reason says what to do: {reason}"
