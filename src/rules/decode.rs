@@ -139,7 +139,11 @@ mod tests {
         ];
         assert_eq!(text(&cp949), "호스트 이름:");
         assert_eq!(line(&cp949), "호스트 이름:");
-        assert_eq!(command_output(&cp949), None, "left to the console code page");
+        assert_eq!(
+            command_output(&cp949),
+            None,
+            "left to the console code page"
+        );
         // Neither UTF-8 nor CP949: replacement characters, not a panic.
         assert!(line(&[0xFF, 0x41]).contains('A'));
     }

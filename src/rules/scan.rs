@@ -63,10 +63,15 @@ impl<'c> Scan<'c> {
             self.switch_to(bundle_path);
         }
         if line_no == 1 {
-            self.current_utf16 = matches!(
-                super::decode::sniff(line),
-                super::decode::Encoding::Utf16Le { .. }
-            );
+            // A first line of UTF-16 split at its `0A` byte has an even length and NUL bytes;
+            // bytes that merely start with FF FE (hostile or binary) are not taken for it.
+            self.current_utf16 = match super::decode::sniff(line) {
+                super::decode::Encoding::Utf16Le { bom: false } => true,
+                super::decode::Encoding::Utf16Le { bom: true } => {
+                    line.len() % 2 == 0 && line[2..].contains(&0)
+                }
+                _ => false,
+            };
         }
         if self.current_utf16 {
             // A file Windows wrote in UTF-16 (a redirected wmic, a Unicode-saved log): match

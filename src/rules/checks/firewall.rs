@@ -107,10 +107,7 @@ pub fn refusals(evidence: &Evidence, inbound: &Inbound) -> Vec<(String, Option<P
                 .iter()
                 .filter_map(|p| p.mask)
                 .fold(0, |a, m| a | m);
-            let always = filtering
-                .iter()
-                .find(|p| p.block_always)
-                .map(|p| &p.place);
+            let always = filtering.iter().find(|p| p.block_always).map(|p| &p.place);
             for source in &sources {
                 let decision = netsh::decide(rules, port, *source, mask, always);
                 if decision.allowed {
@@ -126,7 +123,10 @@ pub fn refusals(evidence: &Evidence, inbound: &Inbound) -> Vec<(String, Option<P
                     reason.push_str("; not read: ");
                     reason.push_str(&notes.join("; "));
                 }
-                refused.push((reason, Some(decision.by.unwrap_or_else(|| first.place.clone()))));
+                refused.push((
+                    reason,
+                    Some(decision.by.unwrap_or_else(|| first.place.clone())),
+                ));
                 break;
             }
         }

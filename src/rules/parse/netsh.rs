@@ -298,7 +298,11 @@ pub fn parse_rules(path: &str, text: &str) -> Vec<FirewallRule> {
             if let Some(rule) = current.take() {
                 rules.push(rule);
             }
-            let heading = i.checked_sub(1).and_then(|h| lines.get(h)).copied().unwrap_or("");
+            let heading = i
+                .checked_sub(1)
+                .and_then(|h| lines.get(h))
+                .copied()
+                .unwrap_or("");
             let name = heading.split_once(':').map(|(_, n)| n.trim()).unwrap_or("");
             current = Some(FirewallRule::new(name, Place::new(path, i as u64, heading)));
             continue;
@@ -335,7 +339,9 @@ pub fn parse_rules(path: &str, text: &str) -> Vec<FirewallRule> {
             "program" | "프로그램" => {
                 rule.program = Some(value.to_string()).filter(|v| !is_any(v))
             }
-            "service" | "서비스" => rule.service = Some(value.to_string()).filter(|v| !is_any(v)),
+            "service" | "서비스" => {
+                rule.service = Some(value.to_string()).filter(|v| !is_any(v))
+            }
             "edgetraversal" | "에지통과" => rule.edge = Some(value.to_string()),
             _ => {}
         }
@@ -411,30 +417,39 @@ pub enum Applies {
 /// The program or service a rule is restricted to is the replication engine: BSR's kernel
 /// driver accepts connections as `System`; DRX and the BSR service carry their names.
 fn replication_program(path: &str) -> bool {
-    let name = path.rsplit(['\\', '/']).next().unwrap_or(path).to_lowercase();
+    let name = path
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(path)
+        .to_lowercase();
     name == "system" || name.contains("drx") || name.contains("bsr")
 }
 
 pub fn applies(rule: &FirewallRule, port: u16, source: Option<IpAddr>, profiles: u8) -> Applies {
-    let unknown = |field: &str| Applies::Unknown(format!("rule '{}': {field} unreadable", rule.name));
+    // Every field is checked: one that excludes the connection decides even when another
+    // field could not be read.
+    let mut unknown: Option<String> = None;
+    let mut unread = |field: &str| {
+        unknown.get_or_insert_with(|| format!("rule '{}': {field} unreadable", rule.name));
+    };
     match rule.enabled {
         Some(false) => return Applies::No,
-        None => return unknown("Enabled"),
+        None => unread("Enabled"),
         Some(true) => {}
     }
     match rule.inbound {
         Some(false) => return Applies::No,
-        None => return unknown("Direction"),
+        None => unread("Direction"),
         Some(true) => {}
     }
     match rule.profiles {
         Some(mask) if mask & profiles == 0 => return Applies::No,
-        None => return unknown("Profiles"),
+        None => unread("Profiles"),
         Some(_) => {}
     }
     match &rule.protocol {
         Some(Protocol::Other(_)) => return Applies::No,
-        None => return unknown("Protocol"),
+        None => unread("Protocol"),
         Some(_) => {}
     }
     if !rule.any_local_port {
@@ -442,7 +457,7 @@ pub fn applies(rule: &FirewallRule, port: u16, source: Option<IpAddr>, profiles:
             Some(ranges) if !ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&port)) => {
                 return Applies::No
             }
-            None => return unknown("LocalPort"),
+            None => unread("LocalPort"),
             Some(_) => {}
         }
     }
@@ -456,29 +471,45 @@ pub fn applies(rule: &FirewallRule, port: u16, source: Option<IpAddr>, profiles:
             return Applies::No;
         }
     }
-    let remote = match &rule.remote {
-        None => return unknown("RemoteIP"),
-        Some(remote) if remote.is_empty() => return Applies::Yes,
-        Some(remote) => remote,
-    };
-    let Some(source) = source else {
-        return Applies::Unknown(format!(
-            "rule '{}': RemoteIP is restricted and the peer's address is unknown",
-            rule.name
-        ));
-    };
-    let mut keyword = None;
-    for addr in remote {
-        match addr {
-            Addr::Net(net) if net.contains(&source) => return Applies::Yes,
-            Addr::Range(lo, hi) if lo <= &source && &source <= hi => return Applies::Yes,
-            Addr::Keyword(k) => keyword = Some(k.clone()),
-            _ => {}
-        }
+    match &rule.remote {
+        None => unread("RemoteIP"),
+        Some(remote) if remote.is_empty() => {}
+        Some(remote) => match source {
+            None => {
+                unknown.get_or_insert_with(|| {
+                    format!(
+                        "rule '{}': RemoteIP is restricted and the peer's address is unknown",
+                        rule.name
+                    )
+                });
+            }
+            Some(source) => {
+                let mut keyword = None;
+                let mut admitted = false;
+                for addr in remote {
+                    match addr {
+                        Addr::Net(net) if net.contains(&source) => admitted = true,
+                        Addr::Range(lo, hi) if lo <= &source && &source <= hi => admitted = true,
+                        Addr::Keyword(k) => keyword = Some(k.clone()),
+                        _ => {}
+                    }
+                }
+                if !admitted {
+                    match keyword {
+                        Some(k) => {
+                            unknown.get_or_insert_with(|| {
+                                format!("rule '{}': RemoteIP {k} cannot be resolved", rule.name)
+                            });
+                        }
+                        None => return Applies::No,
+                    }
+                }
+            }
+        },
     }
-    match keyword {
-        Some(k) => Applies::Unknown(format!("rule '{}': RemoteIP {k} cannot be resolved", rule.name)),
-        None => Applies::No,
+    match unknown {
+        Some(why) => Applies::Unknown(why),
+        None => Applies::Yes,
     }
 }
 
@@ -581,7 +612,11 @@ mod tests {
         let on: Vec<(Option<u8>, Option<bool>)> = states.iter().map(|s| (s.mask, s.on)).collect();
         assert_eq!(
             on,
-            vec![(Some(DOMAIN), Some(true)), (Some(PRIVATE), Some(false)), (Some(PUBLIC), Some(true))]
+            vec![
+                (Some(DOMAIN), Some(true)),
+                (Some(PRIVATE), Some(false)),
+                (Some(PUBLIC), Some(true))
+            ]
         );
         // Headings in a language we do not read: the fixed order of allprofiles names them,
         // the untranslated values still read.
@@ -595,7 +630,9 @@ mod tests {
         // currentprofile in an unknown language: no profile named, not guessed.
         assert_eq!(parse_profiles("p", &foreign, false)[0].mask, None);
         let allow = ALLPROFILES.replace("BlockInbound", "AllowInbound");
-        assert!(parse_profiles("p", &allow, true).iter().all(|s| s.allows_inbound));
+        assert!(parse_profiles("p", &allow, true)
+            .iter()
+            .all(|s| s.allows_inbound));
     }
 
     #[test]
@@ -606,7 +643,10 @@ mod tests {
         assert_eq!(rules.len(), 3);
         assert_eq!(rules[0].name, "Microsoft Solitaire Collection");
         assert_eq!(rules[0].profiles, Some(DOMAIN | PRIVATE));
-        assert_eq!(rules[0].grouping.as_deref(), Some("Microsoft Solitaire Collection"));
+        assert_eq!(
+            rules[0].grouping.as_deref(),
+            Some("Microsoft Solitaire Collection")
+        );
         assert_eq!(rules[0].protocol, Some(Protocol::Any));
         let public = decide(&rules, 7789, peer(), PUBLIC, None);
         assert!(!public.allowed, "{public:?}");
@@ -675,11 +715,17 @@ mod tests {
         assert_eq!(blocked.by.and_then(|p| p.line), Some(2));
         // The block rule names another address: the allow rule stands.
         assert!(decide(&rules, 7790, "10.0.0.3".parse().ok(), PUBLIC, None).allowed);
-        assert!(!decide(&rules, 8000, peer(), PUBLIC, None).allowed, "peer outside 192.168.1.0/24");
+        assert!(
+            !decide(&rules, 8000, peer(), PUBLIC, None).allowed,
+            "peer outside 192.168.1.0/24"
+        );
         assert!(decide(&rules, 8000, "192.168.1.7".parse().ok(), PUBLIC, None).allowed);
         // LocalSubnet cannot be resolved from a bundle: benefit of the doubt.
         assert!(decide(&rules, 9000, peer(), PUBLIC, None).allowed);
-        assert!(!decide(&rules, 9100, peer(), PUBLIC, None).allowed, "disabled");
+        assert!(
+            !decide(&rules, 9100, peer(), PUBLIC, None).allowed,
+            "disabled"
+        );
         assert!(!decide(&rules, 9200, peer(), PUBLIC, None).allowed, "udp");
         // BlockInboundAlways ignores allow rules.
         let always = Place::file("profiles");
@@ -691,13 +737,22 @@ mod tests {
         // Labels in a language we do not read: the rule is undecided, which may allow...
         let foreign = "\nNom de la règle:                      BSR\n----------------------------------------------------------------------\nActivée:                              Oui\nSens:                                 Entrée\nProtocole:                            TCP\nPort local:                           7789\nAction:                               Autoriser\n";
         let rules = parse_rules("r", foreign);
-        assert!(matches!(applies(&rules[0], 7789, peer(), PUBLIC), Applies::Unknown(_)));
+        assert!(matches!(
+            applies(&rules[0], 7789, peer(), PUBLIC),
+            Applies::Unknown(_)
+        ));
         assert!(decide(&rules, 7789, peer(), PUBLIC, None).allowed);
         // ...and a block rule that cannot be read does not block, but is named.
         let block = foreign.replace("Autoriser", "Block");
         let decision = decide(&parse_rules("r", &block), 7789, peer(), PUBLIC, None);
         assert!(!decision.allowed);
-        assert!(decision.notes.iter().any(|n| n.contains("Enabled unreadable")), "{decision:?}");
+        assert!(
+            decision
+                .notes
+                .iter()
+                .any(|n| n.contains("Enabled unreadable")),
+            "{decision:?}"
+        );
     }
 
     #[test]

@@ -85,7 +85,8 @@ fn is_hotfix_entry(line: &str) -> bool {
     let t = line.trim_start();
     t.len() < line.len()
         && t.starts_with('[')
-        && t.find("]:").is_some_and(|end| t[1..end].chars().all(|c| c.is_ascii_digit()))
+        && t.find("]:")
+            .is_some_and(|end| t[1..end].chars().all(|c| c.is_ascii_digit()))
 }
 
 /// A top-level `Label:   value` line of systeminfo (not indented).
@@ -175,7 +176,10 @@ mod tests {
         let whole = "OS Name:   Microsoft Windows Server 2012 R2 Standard\nHotfix(s):                 2 Hotfix(s) Installed.\n                           [01]: KB2919355\n                           [02]: KB2919442\nNetwork Card(s):           1 NIC(s) Installed.\n";
         assert!(systeminfo_hotfix_section_complete(whole));
         let cut = whole.split("Network").next().unwrap_or("");
-        assert!(!systeminfo_hotfix_section_complete(cut), "cut inside the list");
+        assert!(
+            !systeminfo_hotfix_section_complete(cut),
+            "cut inside the list"
+        );
         let no_section = "Host Name: N1\nOS Name: Microsoft Windows Server 2012 R2 Standard\nOS Version: 6.3.9600\n";
         assert!(!systeminfo_hotfix_section_complete(no_section));
         let ko = "핫픽스:                    1개 핫픽스가 설치되었습니다.\n                           [01]: KB2919355\n네트워크 카드:             1 NIC이(가) 설치되었습니다.\n";
