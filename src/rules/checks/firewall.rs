@@ -120,7 +120,7 @@ pub fn refusals(evidence: &Evidence, inbound: &Inbound) -> Vec<(String, Option<P
                 );
                 let notes: Vec<String> = note.iter().cloned().chain(decision.notes).collect();
                 if !notes.is_empty() {
-                    reason.push_str("; not read: ");
+                    reason.push_str("; could not be decided: ");
                     reason.push_str(&notes.join("; "));
                 }
                 refused.push((
