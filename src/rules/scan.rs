@@ -68,7 +68,7 @@ impl<'c> Scan<'c> {
             self.current_utf16 = match super::decode::sniff(line) {
                 super::decode::Encoding::Utf16Le { bom: false } => true,
                 super::decode::Encoding::Utf16Le { bom: true } => {
-                    line.len() % 2 == 0 && line[2..].contains(&0)
+                    line.len().is_multiple_of(2) && line[2..].contains(&0)
                 }
                 _ => false,
             };
