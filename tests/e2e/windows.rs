@@ -720,6 +720,56 @@ fn the_exe_under_wine_decodes_cp949_output_of_a_korean_windows() {
 
 #[test]
 #[ignore = "needs wine and the .exe: run scripts/test-windows.sh"]
+fn the_exe_under_wine_decodes_utf16_output_without_a_byte_order_mark() {
+    // Pure-ASCII UTF-16LE without a BOM (as a redirected wmic writes) is also valid UTF-8: it
+    // must still be decoded, or KB look-ups meet a NUL between every letter.
+    let exe = exe();
+    let f = Fixture::new();
+    f.file(
+        "/C/Windows/System32/drivers/etc/hosts",
+        "10.0.0.1 WINNODE1\r\n",
+    );
+    // `cmd /u` writes its built-in commands' output as UTF-16LE without a BOM, as wmic does.
+    std::fs::write(
+        f.bin.path().join("wmic.cmd"),
+        "@echo off\r\ncmd /u /c echo HotFixID\r\ncmd /u /c echo KB2883200\r\n",
+    )
+    .unwrap();
+    let qfe = "HotFixID\r\nKB2883200\r\n";
+    let manifest = f.out.path().join("qfe.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"qfe\"\nos = \"windows\"\n[[item]]\nid = \"wmic-qfe\"\ncommand = [\"wmic\", \"qfe\"]\n",
+    )
+    .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let output = wine(
+        &exe,
+        f.bin.path(),
+        &[
+            "collect",
+            "--root",
+            &windows_path(f.root.path()),
+            "-m",
+            &windows_path(&manifest),
+            "-o",
+            &windows_path(out_dir.path()),
+            "--quiet",
+        ],
+    );
+    assert_success(&output);
+    let zip = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .expect("a zip");
+    let bundle = Bundle::open(&zip);
+    bundle.assert_verifies();
+    assert_eq!(bundle.read("commands/wmic-qfe.txt"), qfe);
+}
+
+#[test]
+#[ignore = "needs wine and the .exe: run scripts/test-windows.sh"]
 fn the_exe_under_wine_stops_on_ctrl_c_without_a_partial_bundle_or_surviving_commands() {
     let exe = exe();
     let f = windows_node();
