@@ -70,34 +70,6 @@ pub fn interruption_name(signal: i32) -> &'static str {
     }
 }
 
-/// Text that is UTF-16LE (`wmic` and some other Windows tools write it into pipes): with the
-/// byte-order mark `FF FE`, or without it when the first characters are plain ASCII (every
-/// second byte NUL). `None` for anything else.
-#[cfg_attr(not(windows), allow(dead_code))]
-fn utf16le_text(bytes: &[u8]) -> Option<String> {
-    let body = match bytes {
-        [0xFF, 0xFE, rest @ ..] => rest,
-        _ => {
-            // Text never holds NUL bytes, UTF-16 of ASCII has one in every pair: the first two
-            // characters are ASCII and at least half of the first 32 are.
-            let pairs: Vec<&[u8]> = bytes[..bytes.len().min(64)].chunks_exact(2).collect();
-            let ascii = |pair: &[u8]| pair[1] == 0 && pair[0] != 0 && pair[0].is_ascii();
-            let looks_utf16 = pairs.len() >= 2
-                && pairs[..2].iter().all(|pair| ascii(pair))
-                && pairs.iter().filter(|pair| ascii(pair)).count() * 2 >= pairs.len();
-            if !looks_utf16 {
-                return None;
-            }
-            bytes
-        }
-    };
-    let units: Vec<u16> = body
-        .chunks(2)
-        .map(|pair| u16::from_le_bytes([pair[0], *pair.get(1).unwrap_or(&0)]))
-        .collect();
-    Some(String::from_utf16_lossy(&units))
-}
-
 /// Writes `content` to `path`, replacing it atomically: a new private temporary file beside it
 /// (`create_new_private`: never through a planted link, never an existing file), then a rename,
 /// which replaces a link at `path` itself rather than the file it points to. Every file
@@ -140,33 +112,6 @@ pub fn write_private_replacing(path: &std::path::Path, content: &[u8]) -> std::i
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utf16_output_is_recognised_with_and_without_bom() {
-        let text = "Caption  HotFixID\r\nhttp://  KB2883200\r\n";
-        let wide: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-        let mut with_bom = vec![0xFF, 0xFE];
-        with_bom.extend_from_slice(&wide);
-        assert_eq!(utf16le_text(&with_bom).as_deref(), Some(text));
-        assert_eq!(utf16le_text(&wide).as_deref(), Some(text));
-        // A Korean label after an ASCII start still decodes.
-        let ko: Vec<u8> = "OS 이름"
-            .encode_utf16()
-            .flat_map(|u| u.to_le_bytes())
-            .collect();
-        assert_eq!(utf16le_text(&ko).as_deref(), Some("OS 이름"));
-    }
-
-    #[test]
-    fn code_page_bytes_are_not_taken_for_utf16() {
-        // "호스트 이름:" in CP949, then ASCII.
-        let cp949 = [
-            0xC8, 0xA3, 0xBD, 0xBA, 0xC6, 0xAE, b' ', b'N', b'O', b'D', b'E',
-        ];
-        assert_eq!(utf16le_text(&cp949), None);
-        assert_eq!(utf16le_text(b"Windows IP Configuration"), None);
-        assert_eq!(utf16le_text(b""), None);
-    }
 
     #[test]
     fn interruptions_have_names() {

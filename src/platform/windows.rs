@@ -251,12 +251,11 @@ pub fn lock_open_is_busy(err: &std::io::Error) -> bool {
 
 /// Command output as UTF-8. Console tools write in the console's code page (the OEM code page
 /// when there is no console: 949 on Korean Windows, 437 on US English), or UTF-16 (`wmic`).
-/// Output that is already valid UTF-8 (plain ASCII included) is kept as it is.
+/// UTF-16 (with or without a byte-order mark) is converted, a UTF-8 BOM dropped, other valid
+/// UTF-8 kept as it is.
 pub fn decode_output(bytes: Vec<u8>) -> Vec<u8> {
-    if std::str::from_utf8(&bytes).is_ok() {
-        return bytes;
-    }
-    if let Some(text) = super::utf16le_text(&bytes) {
+    // UTF-16 first: pure-ASCII UTF-16 without a BOM is also valid UTF-8 (NUL bytes included).
+    if let Some(text) = crate::rules::decode::command_output(&bytes) {
         return text.into_bytes();
     }
     // SAFETY: plain calls without arguments.

@@ -87,8 +87,35 @@ pub struct Firewalld {
 
 #[derive(Debug, Clone)]
 pub struct WindowsFirewall {
-    pub active: Place,
+    /// The profile blocks of `netsh advfirewall show allprofiles`.
+    pub profiles: Vec<netsh::ProfileState>,
+    /// The profiles in use (`show currentprofile`), when it was collected and readable.
+    pub current: Option<u8>,
+    /// The rules: from the registry (language-neutral) when collected, else from netsh.
     pub rules: Option<(String, Vec<netsh::FirewallRule>)>,
+}
+
+impl WindowsFirewall {
+    /// The profiles a connection from the peer is filtered by: the current ones when known,
+    /// else every profile; with a note saying which.
+    pub fn considered(&self) -> (u8, Option<String>) {
+        match self.current {
+            Some(mask) => (mask, None),
+            None => (
+                netsh::ALL_PROFILES,
+                Some("current profile unknown (show currentprofile not collected or not readable): any profile that is on counts".to_string()),
+            ),
+        }
+    }
+
+    /// Considered profiles that are on and filter inbound connections.
+    pub fn filtering(&self, considered: u8) -> Vec<&netsh::ProfileState> {
+        self.profiles
+            .iter()
+            .filter(|p| p.mask.is_some_and(|m| m & considered != 0))
+            .filter(|p| p.on == Some(true) && !p.allows_inbound)
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,6 +124,8 @@ pub struct WindowsInfo {
     /// Where an installed-updates list was read (wmic qfe or systeminfo).
     pub updates_list: Option<String>,
     pub kb_ids: BTreeSet<String>,
+    /// Update lists that were collected but are not whole (cut short, timed out).
+    pub incomplete_update_sources: Vec<String>,
     pub dotnet35: Option<(bool, String)>,
 }
 
@@ -142,7 +171,7 @@ pub struct Evidence {
 fn text(whole: &BTreeMap<String, Vec<u8>>, path: &str) -> Option<String> {
     whole
         .get(path)
-        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .map(|b| super::decode::text(b).into_owned())
         .filter(|t| !t.trim().is_empty())
 }
 
@@ -276,18 +305,20 @@ impl Evidence {
             .enumerate()
             .map(|(i, r)| (r.resource.name.clone(), i))
             .collect();
+        let gaps: Vec<Item> = facts
+            .items
+            .iter()
+            .filter(|i| i.status.is_gap())
+            .cloned()
+            .collect();
+        let windows_info = read_windows(whole, &facts.host, &gaps);
         Evidence {
             by_name,
             own_ips: own,
             drbd_generation,
             dump_rejections: dump_rejections(whole, &facts.items),
             host,
-            gaps: facts
-                .items
-                .iter()
-                .filter(|i| i.status.is_gap())
-                .cloned()
-                .collect(),
+            gaps,
             hits,
             config_files,
             resources,
@@ -305,7 +336,7 @@ impl Evidence {
             firewalld: read_firewalld(whole),
             windows_firewall: read_windows_firewall(whole),
             drx_running: drx_running(whole),
-            windows: read_windows(whole, &facts.host),
+            windows: windows_info,
             catalogue,
         }
     }
@@ -867,11 +898,40 @@ fn permanent_zones(whole: &BTreeMap<String, Vec<u8>>) -> Option<(String, Vec<fir
 }
 
 fn read_windows_firewall(whole: &BTreeMap<String, Vec<u8>>) -> Option<WindowsFirewall> {
-    let (path, profiles) = command(whole, "netsh-firewall-profiles")?;
-    let mut active = netsh::firewall_active(&profiles)?;
-    active.path = path;
-    let rules = command(whole, "netsh-firewall-rules").map(|(p, t)| (p, netsh::parse_rules(&t)));
-    Some(WindowsFirewall { active, rules })
+    let (path, text) = command(whole, "netsh-firewall-profiles")?;
+    let profiles = netsh::parse_profiles(&path, &text, true);
+    if profiles.is_empty() {
+        return None;
+    }
+    let current = command(whole, "netsh-firewall-currentprofile").and_then(|(p, t)| {
+        let mask = netsh::parse_profiles(&p, &t, false)
+            .iter()
+            .filter_map(|s| s.mask)
+            .fold(0, |a, m| a | m);
+        (mask != 0).then_some(mask)
+    });
+    // The registry's rule values do not change with the display language: preferred.
+    let mut registry: Option<(String, Vec<netsh::FirewallRule>)> = None;
+    for id in ["reg-firewall-rules", "reg-firewall-policy-rules"] {
+        if let Some((p, t)) = command(whole, id) {
+            let parsed = netsh::parse_registry_rules(&p, &t);
+            if !parsed.is_empty() {
+                let entry = registry.get_or_insert_with(|| (p.clone(), Vec::new()));
+                entry.1.extend(parsed);
+            }
+        }
+    }
+    let rules = registry.or_else(|| {
+        command(whole, "netsh-firewall-rules").map(|(p, t)| {
+            let rules = netsh::parse_rules(&p, &t);
+            (p, rules)
+        })
+    });
+    Some(WindowsFirewall {
+        profiles,
+        current,
+        rules,
+    })
 }
 
 /// DRX runs: a `drx` process in `ps -ef`, a running drxsvc service, or `sc query` RUNNING.
@@ -909,7 +969,7 @@ fn drx_running(whole: &BTreeMap<String, Vec<u8>>) -> Option<Place> {
     None
 }
 
-fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host) -> WindowsInfo {
+fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host, gaps: &[Item]) -> WindowsInfo {
     let mut info = WindowsInfo::default();
     let systeminfo = command(whole, "systeminfo");
     if let Some((p, t)) = &systeminfo {
@@ -921,11 +981,22 @@ fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host) -> WindowsInfo {
     }
     if let Some((p, t)) = command(whole, "wmic-qfe") {
         info.kb_ids.extend(windows::kb_ids(&t));
-        info.updates_list = Some(p);
+        if gaps.iter().any(|g| g.id == "wmic-qfe") {
+            info.incomplete_update_sources.push(p);
+        } else {
+            info.updates_list = Some(p);
+        }
     }
     if let Some((p, t)) = &systeminfo {
         info.kb_ids.extend(windows::kb_ids(t));
-        info.updates_list.get_or_insert_with(|| p.clone());
+        // Only a systeminfo that reached the end of its hotfix section is an update list;
+        // one cut short (timeout, truncation) shows nothing about absent updates.
+        let cut_short = gaps.iter().any(|g| g.id == "systeminfo");
+        if !cut_short && windows::systeminfo_hotfix_section_complete(t) {
+            info.updates_list.get_or_insert_with(|| p.clone());
+        } else {
+            info.incomplete_update_sources.push(p.clone());
+        }
     }
     for path in whole.keys().filter(|p| paths::is_servicing_package(p)) {
         info.kb_ids.extend(windows::kb_ids(path));

@@ -6,6 +6,7 @@
 //! two bundles of a pair also `cross_node`.
 mod catalogue;
 mod checks;
+pub mod decode;
 mod evidence;
 mod model;
 pub mod parse;

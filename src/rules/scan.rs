@@ -19,6 +19,8 @@ pub struct Scan<'c> {
     current_path: String,
     current_set: Option<usize>,
     current_bom_sensitive: bool,
+    /// The current file is UTF-16LE (seen on its first line): lines are decoded before matching.
+    current_utf16: bool,
     whole: BTreeMap<String, Vec<u8>>,
     /// (rule index, path) → the latest firing line; cleared entries are removed.
     hits: BTreeMap<(usize, String), Place>,
@@ -34,6 +36,7 @@ impl<'c> Scan<'c> {
             current_path: String::new(),
             current_set: None,
             current_bom_sensitive: false,
+            current_utf16: false,
             whole: BTreeMap::new(),
             hits: BTreeMap::new(),
             bom_hits: Vec::new(),
@@ -59,11 +62,33 @@ impl<'c> Scan<'c> {
         if bundle_path != self.current_path {
             self.switch_to(bundle_path);
         }
+        if line_no == 1 {
+            // A first line of UTF-16 split at its `0A` byte has an even length and NUL bytes;
+            // bytes that merely start with FF FE (hostile or binary) are not taken for it.
+            self.current_utf16 = match super::decode::sniff(line) {
+                super::decode::Encoding::Utf16Le { bom: false } => true,
+                super::decode::Encoding::Utf16Le { bom: true } => {
+                    line.len().is_multiple_of(2) && line[2..].contains(&0)
+                }
+                _ => false,
+            };
+        }
+        if self.current_utf16 {
+            // A file Windows wrote in UTF-16 (a redirected wmic, a Unicode-saved log): match
+            // the patterns on the decoded text, not on bytes with a NUL between letters.
+            let decoded = super::decode::utf16le_line(line, line_no == 1);
+            self.match_line(bundle_path, line_no, decoded.as_bytes());
+            return;
+        }
         if line_no == 1 && self.current_bom_sensitive && line.starts_with(BOM) {
             let rest = String::from_utf8_lossy(&line[BOM.len()..]);
             self.bom_hits
                 .push(Place::new(bundle_path, 1, &format!("[EF BB BF] {rest}")));
         }
+        self.match_line(bundle_path, line_no, line);
+    }
+
+    fn match_line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
         let Some(set) = self.current_set.and_then(|i| self.matcher.set(i)) else {
             return;
         };
@@ -71,7 +96,8 @@ impl<'c> Scan<'c> {
             return;
         }
         // Rare from here on: allocation is fine.
-        let text = String::from_utf8_lossy(line);
+        // CP949 lines (Korean Windows) decode as such: an excerpt never shows mojibake.
+        let text = super::decode::line(line);
         for index in set.set.matches(line).iter() {
             match set.meanings.get(index) {
                 Some(Meaning::Fire(rule)) => {
@@ -105,6 +131,7 @@ impl<'c> Scan<'c> {
         self.current_path.push_str(path);
         self.current_set = self.matcher.set_for(path);
         self.current_bom_sensitive = paths::is_bom_sensitive(path);
+        self.current_utf16 = false;
     }
 
     pub fn finish(self, facts: &Facts) -> Evidence {

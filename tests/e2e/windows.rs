@@ -170,7 +170,7 @@ fn a_2012_r2_sysroot_without_kb2883200_is_diagnosed_and_the_servicing_package_cl
     let f = windows_node();
     f.command(
         "systeminfo",
-        "printf 'OS 이름:  Microsoft Windows Server 2012 R2 Standard\\r\\nOS 버전:  6.3.9600 N/A 빌드 9600\\r\\n핫픽스:  [01]: KB2919355\\r\\n'",
+        "printf 'OS 이름:  Microsoft Windows Server 2012 R2 Standard\\r\\nOS 버전:  6.3.9600 N/A 빌드 9600\\r\\n핫픽스:  1\\r\\n   [01]: KB2919442\\r\\n네트워크 카드:  1\\r\\n'",
     );
     let manifest = windows_manifest();
     assert_success(&f.collect(&["-m", manifest.to_str().unwrap()]));
@@ -270,6 +270,118 @@ fn windows_firewall_rules_from_netsh_decide_whether_the_replication_port_is_open
     );
 }
 
+/// Real outputs (tests/realworld/windows/SOURCES.md): the current profile is Public; the only
+/// inbound rule is the one Windows creates when a user allows an application, in Domain,Private.
+const CURRENT_PUBLIC: &str =
+    include_str!("../realworld/windows/netsh-currentprofile-public.en.txt");
+const APP_RULE: &str = include_str!("../realworld/windows/netsh-rules-app-rule.en.txt");
+
+/// The Public profile's block, which `show allprofiles` prints after Domain and Private.
+const NETSH_PUBLIC: &str = "\r\nPublic Profile Settings:\r\n----------------------------------------------------------------------\r\nState                                 ON\r\nFirewall Policy                       BlockInbound,AllowOutbound\r\nOk.\r\n";
+
+/// A `netsh` stand-in answering `show allprofiles`, `show currentprofile` and `firewall show`.
+fn netsh_stand_in(f: &Fixture, current: &str, rules: &str) {
+    f.command(
+        "netsh",
+        &format!(
+            "case \"$2 $3\" in\n\
+             'show allprofiles') printf '%s' '{NETSH_PROFILES}{NETSH_PUBLIC}' ;;\n\
+             'show currentprofile') printf '%s' '{current}' ;;\n\
+             *) printf '%s' '{rules}' ;;\n\
+             esac"
+        ),
+    );
+}
+
+#[test]
+fn an_application_rule_of_a_profile_that_is_not_current_opens_no_replication_port() {
+    let manifest = windows_manifest();
+    let f = windows_node();
+    shell_stand_ins(&f);
+    netsh_stand_in(&f, CURRENT_PUBLIC, APP_RULE);
+    assert_success(&f.collect(&["-m", manifest.to_str().unwrap()]));
+    let bundle = f.bundle();
+    assert_eq!(bundle.status("netsh-firewall-currentprofile"), "ok");
+    let all = findings(&bundle);
+    let blocked = finding(&all, "FIREWALL-PORT-BLOCKED");
+    let detail = blocked["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("tcp/7789") && detail.contains("Public"),
+        "{blocked:#?}"
+    );
+
+    // Near miss: the same rule while the Domain profile is current opens every port.
+    let f = windows_node();
+    shell_stand_ins(&f);
+    netsh_stand_in(
+        &f,
+        &CURRENT_PUBLIC.replace("Public Profile", "Domain Profile"),
+        APP_RULE,
+    );
+    assert_success(&f.collect(&["-m", manifest.to_str().unwrap()]));
+    let all = findings(&f.bundle());
+    assert!(
+        all.iter().all(|f| f["rule"] != "FIREWALL-PORT-BLOCKED"),
+        "{all:#?}"
+    );
+}
+
+/// A 2012 R2 systeminfo that ends before its hotfix section (cut short).
+const SYSTEMINFO_2012_CUT: &str = "Host Name:                 WINNODE1\r\nOS Name:                   Microsoft Windows Server 2012 R2 Standard\r\nOS Version:                6.3.9600 N/A Build 9600\r\n";
+
+#[test]
+fn a_systeminfo_cut_short_is_no_update_list_and_the_gap_is_named() {
+    let manifest = windows_manifest();
+    let f = windows_node();
+    f.command("systeminfo", &format!("printf '{SYSTEMINFO_2012_CUT}'"));
+    assert_success(&f.collect(&["-m", manifest.to_str().unwrap()]));
+    let all = findings(&f.bundle());
+    assert!(
+        all.iter().all(|f| f["rule"] != "INSTALL-KB2883200-MISSING"),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter().any(|f| f["rule"] == "COLLECT-INCOMPLETE"
+            && f["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("systeminfo") && d.contains("KB2883200"))),
+        "{all:#?}"
+    );
+}
+
+/// `printf` octal escapes for arbitrary bytes (a stand-in that writes UTF-16).
+fn printf_bytes(bytes: &[u8]) -> String {
+    let escaped: String = bytes.iter().map(|b| format!("\\{b:03o}")).collect();
+    format!("printf '{escaped}'")
+}
+
+#[test]
+fn utf16_wmic_output_without_a_byte_order_mark_is_read() {
+    let manifest = windows_manifest();
+    let qfe = "Caption                                     HotFixID   InstalledOn\r\nhttp://support.microsoft.com/?kbid=2883200  KB2883200  10/1/2014\r\n";
+    let wide =
+        |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect() };
+    let f = windows_node();
+    f.command("systeminfo", &format!("printf '{SYSTEMINFO_2012_CUT}'"))
+        .command("wmic", &printf_bytes(&wide(qfe)));
+    assert_success(&f.collect(&["-m", manifest.to_str().unwrap()]));
+    let all = findings(&f.bundle());
+    assert!(
+        all.iter()
+            .all(|f| f["rule"] != "INSTALL-KB2883200-MISSING" && f["rule"] != "COLLECT-INCOMPLETE"),
+        "{all:#?}"
+    );
+    // The same list without the update: now an absence that counts.
+    let f = windows_node();
+    f.command("systeminfo", &format!("printf '{SYSTEMINFO_2012_CUT}'"))
+        .command(
+            "wmic",
+            &printf_bytes(&wide(&qfe.replace("2883200", "2919442"))),
+        );
+    assert_success(&f.collect(&["-m", manifest.to_str().unwrap()]));
+    finding(&findings(&f.bundle()), "INSTALL-KB2883200-MISSING");
+}
+
 #[test]
 fn the_windows_manifest_has_the_item_ids_the_rules_read() {
     let text = std::fs::read_to_string(windows_manifest()).unwrap();
@@ -284,6 +396,9 @@ fn the_windows_manifest_has_the_item_ids_the_rules_read() {
         "route-print",
         "netsh-firewall-profiles",
         "netsh-firewall-rules",
+        "netsh-firewall-currentprofile",
+        "reg-firewall-rules",
+        "reg-firewall-policy-rules",
         "wmic-qfe",
         "dotnet-versions",
         "sc-query-drx",
@@ -601,6 +716,56 @@ fn the_exe_under_wine_decodes_cp949_output_of_a_korean_windows() {
         bundle.read("commands/systeminfo.txt"),
         "호스트 이름:   WINNODE1\r\n"
     );
+}
+
+#[test]
+#[ignore = "needs wine and the .exe: run scripts/test-windows.sh"]
+fn the_exe_under_wine_decodes_utf16_output_without_a_byte_order_mark() {
+    // Pure-ASCII UTF-16LE without a BOM (as a redirected wmic writes) is also valid UTF-8: it
+    // must still be decoded, or KB look-ups meet a NUL between every letter.
+    let exe = exe();
+    let f = Fixture::new();
+    f.file(
+        "/C/Windows/System32/drivers/etc/hosts",
+        "10.0.0.1 WINNODE1\r\n",
+    );
+    // `cmd /u` writes its built-in commands' output as UTF-16LE without a BOM, as wmic does.
+    std::fs::write(
+        f.bin.path().join("wmic.cmd"),
+        "@echo off\r\ncmd /u /c echo HotFixID\r\ncmd /u /c echo KB2883200\r\n",
+    )
+    .unwrap();
+    let qfe = "HotFixID\r\nKB2883200\r\n";
+    let manifest = f.out.path().join("qfe.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"qfe\"\nos = \"windows\"\n[[item]]\nid = \"wmic-qfe\"\ncommand = [\"wmic\", \"qfe\"]\n",
+    )
+    .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let output = wine(
+        &exe,
+        f.bin.path(),
+        &[
+            "collect",
+            "--root",
+            &windows_path(f.root.path()),
+            "-m",
+            &windows_path(&manifest),
+            "-o",
+            &windows_path(out_dir.path()),
+            "--quiet",
+        ],
+    );
+    assert_success(&output);
+    let zip = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .expect("a zip");
+    let bundle = Bundle::open(&zip);
+    bundle.assert_verifies();
+    assert_eq!(bundle.read("commands/wmic-qfe.txt"), qfe);
 }
 
 #[test]

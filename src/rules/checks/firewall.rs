@@ -113,13 +113,35 @@ pub fn refusals(evidence: &Evidence, inbound: &Inbound) -> Vec<(String, Option<P
         }
     }
     if let Some(windows) = &evidence.windows_firewall {
-        // Without the rule list we cannot tell: silence.
-        if let Some((path, rules)) = &windows.rules {
-            if !netsh::allows(rules, port) {
+        let (considered, note) = windows.considered();
+        let filtering = windows.filtering(considered);
+        // No profile in use filters inbound connections, or without the rule list: silence.
+        if let (Some(first), Some((path, rules))) = (filtering.first(), &windows.rules) {
+            let mask = filtering
+                .iter()
+                .filter_map(|p| p.mask)
+                .fold(0, |a, m| a | m);
+            let always = filtering.iter().find(|p| p.block_always).map(|p| &p.place);
+            for source in &sources {
+                let decision = netsh::decide(rules, port, *source, mask, always);
+                if decision.allowed {
+                    continue;
+                }
+                let from = source.map(|s| format!(" from {s}")).unwrap_or_default();
+                let mut reason = format!(
+                    "Windows Firewall refuses tcp/{port}{from}: {} ({path})",
+                    decision.reason
+                );
+                let notes: Vec<String> = note.iter().cloned().chain(decision.notes).collect();
+                if !notes.is_empty() {
+                    reason.push_str("; could not be decided: ");
+                    reason.push_str(&notes.join("; "));
+                }
                 refused.push((
-                    format!("Windows Firewall has no enabled inbound allow rule for tcp/{port} ({path})"),
-                    Some(windows.active.clone()),
+                    reason,
+                    Some(decision.by.unwrap_or_else(|| first.place.clone())),
                 ));
+                break;
             }
         }
     }

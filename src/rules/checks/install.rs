@@ -11,18 +11,40 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
     };
     match release {
         WindowsRelease::Server2012R2 => {
-            // Only an update list that was actually collected can show an absence.
-            if let Some(list) = &info.updates_list {
-                if !info.kb_ids.contains("KB2883200") {
+            // KB2919355 (Windows Server 2012 R2 Update, April 2014) was a cumulative rollup that
+            // contains the October 2013 rollup KB2883200; media "with Update" lists only it.
+            let contained = info.kb_ids.contains("KB2919355");
+            if info.kb_ids.contains("KB2883200") || contained {
+                return;
+            }
+            // Only an update list that was actually collected whole can show an absence.
+            let Some(list) = &info.updates_list else {
+                // Say what is missing, unless the item's own gap already says it.
+                let named = |id: &str| evidence.gaps.iter().any(|g| g.id == id);
+                if !info.incomplete_update_sources.is_empty()
+                    && !named("systeminfo")
+                    && !named("wmic-qfe")
+                {
                     out.push(Raw::new(
-                        "INSTALL-KB2883200-MISSING",
-                        Some(place.clone()),
+                        "COLLECT-INCOMPLETE",
+                        Some(crate::rules::model::Place::file(
+                            &info.incomplete_update_sources[0],
+                        )),
                         Some(format!(
-                            "KB2883200 is not in the installed updates ({list})"
+                            "no whole installed-updates list: {} ends before its hotfix section ends, and no wmic qfe output; KB2883200 cannot be checked",
+                            info.incomplete_update_sources.join(", ")
                         )),
                     ));
                 }
-            }
+                return;
+            };
+            out.push(Raw::new(
+                "INSTALL-KB2883200-MISSING",
+                Some(place.clone()),
+                Some(format!(
+                    "neither KB2883200 nor KB2919355 (which contains it) is in the installed updates ({list})"
+                )),
+            ));
         }
         WindowsRelease::Server2008R2 => {
             if let Some((false, path)) = &info.dotnet35 {

@@ -80,6 +80,44 @@ pub fn kb_ids(text: &str) -> BTreeSet<String> {
     ids
 }
 
+/// A `[01]: KB2883200` entry of systeminfo's hotfix list (indented, numbered).
+fn is_hotfix_entry(line: &str) -> bool {
+    let t = line.trim_start();
+    t.len() < line.len()
+        && t.starts_with('[')
+        && t.find("]:")
+            .is_some_and(|end| t[1..end].chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A top-level `Label:   value` line of systeminfo (not indented).
+fn is_top_level(line: &str) -> bool {
+    !line.starts_with([' ', '\t']) && line.contains(':')
+}
+
+/// Whether systeminfo's output holds its whole hotfix section: the section header (English
+/// "Hotfix(s)", Korean "핫픽스", or any label followed by `[01]:` entries) followed by the next
+/// section (Network Card(s), 네트워크 카드, ...). A systeminfo cut short (timed out, truncated)
+/// before that is no update list at all: an absent KB there is not evidence.
+pub fn systeminfo_hotfix_section_complete(text: &str) -> bool {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().enumerate().position(|(i, line)| {
+        if !is_top_level(line) {
+            return false;
+        }
+        let label = line.split(':').next().unwrap_or("").to_lowercase();
+        label.contains("hotfix")
+            || label.contains("핫픽스")
+            || lines.get(i + 1).is_some_and(|next| is_hotfix_entry(next))
+    });
+    let Some(header) = header else {
+        return false;
+    };
+    lines[header + 1..]
+        .iter()
+        .find(|line| !line.trim().is_empty() && !is_hotfix_entry(line))
+        .is_some_and(|line| is_top_level(line))
+}
+
 /// `reg query "HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP" /s`: is there a `...\v3.5` key
 /// with `Install REG_DWORD 0x1`?
 pub fn dotnet35_installed(text: &str) -> bool {
@@ -131,6 +169,24 @@ mod tests {
         assert_eq!(ids.len(), 2);
         let qfe = "Caption=http://support.microsoft.com/?kbid=2883200\nHotFixID=KB2883200\nInstalledOn=10/1/2014\n";
         assert!(kb_ids(qfe).contains("KB2883200"));
+    }
+
+    #[test]
+    fn hotfix_section_must_be_whole() {
+        let whole = "OS Name:   Microsoft Windows Server 2012 R2 Standard\nHotfix(s):                 2 Hotfix(s) Installed.\n                           [01]: KB2919355\n                           [02]: KB2919442\nNetwork Card(s):           1 NIC(s) Installed.\n";
+        assert!(systeminfo_hotfix_section_complete(whole));
+        let cut = whole.split("Network").next().unwrap_or("");
+        assert!(
+            !systeminfo_hotfix_section_complete(cut),
+            "cut inside the list"
+        );
+        let no_section = "Host Name: N1\nOS Name: Microsoft Windows Server 2012 R2 Standard\nOS Version: 6.3.9600\n";
+        assert!(!systeminfo_hotfix_section_complete(no_section));
+        let ko = "핫픽스:                    1개 핫픽스가 설치되었습니다.\n                           [01]: KB2919355\n네트워크 카드:             1 NIC이(가) 설치되었습니다.\n";
+        assert!(systeminfo_hotfix_section_complete(ko));
+        // An unknown language: the entries themselves show the header.
+        let other = "Correctifs:   1\n                 [01]: KB2919355\nCartes réseau: 1\n";
+        assert!(systeminfo_hotfix_section_complete(other));
     }
 
     #[test]

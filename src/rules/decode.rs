@@ -1,0 +1,165 @@
+//! Text as Windows writes it, decoded to UTF-8: UTF-16LE with or without a byte-order mark (a
+//! redirected `wmic`), UTF-8 with a BOM (Notepad), CP949 (the ANSI/OEM code page of Korean
+//! Windows), and plain UTF-8. Rules read evidence through here, so a KB number in UTF-16 output
+//! is found and an excerpt never shows mojibake.
+use std::borrow::Cow;
+
+const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
+
+/// How a byte stream is encoded, judged from its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le { bom: bool },
+    Utf16Be,
+}
+
+/// ASCII text in UTF-16LE has a NUL in every second byte, and text never holds NUL bytes
+/// otherwise: the first two characters are ASCII and at least half of the first 32 are.
+fn looks_utf16le(bytes: &[u8]) -> bool {
+    let pairs: Vec<&[u8]> = bytes[..bytes.len().min(64)].chunks_exact(2).collect();
+    let ascii = |pair: &[u8]| pair[1] == 0 && pair[0] != 0 && pair[0].is_ascii();
+    pairs.len() >= 2
+        && pairs[..2].iter().all(|pair| ascii(pair))
+        && pairs.iter().filter(|pair| ascii(pair)).count() * 2 >= pairs.len()
+}
+
+pub fn sniff(bytes: &[u8]) -> Encoding {
+    match bytes {
+        [0xEF, 0xBB, 0xBF, ..] => Encoding::Utf8Bom,
+        [0xFF, 0xFE, ..] => Encoding::Utf16Le { bom: true },
+        [0xFE, 0xFF, ..] => Encoding::Utf16Be,
+        _ if looks_utf16le(bytes) => Encoding::Utf16Le { bom: false },
+        _ => Encoding::Utf8,
+    }
+}
+
+fn utf16(body: &[u8], little: bool) -> String {
+    let units: Vec<u16> = body
+        .chunks(2)
+        .map(|pair| {
+            let (a, b) = (pair[0], *pair.get(1).unwrap_or(&0));
+            if little {
+                u16::from_le_bytes([a, b])
+            } else {
+                u16::from_be_bytes([a, b])
+            }
+        })
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// Bytes that are not UTF-8: CP949 when they decode cleanly as such (Korean Windows), else
+/// UTF-8 with replacement characters.
+fn legacy(bytes: &[u8]) -> Cow<'_, str> {
+    let (text, had_errors) = encoding_rs::EUC_KR.decode_without_bom_handling(bytes);
+    if had_errors {
+        String::from_utf8_lossy(bytes)
+    } else {
+        text
+    }
+}
+
+/// A whole file or command output as text.
+pub fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match sniff(bytes) {
+        Encoding::Utf8Bom => line(&bytes[UTF8_BOM.len()..]),
+        Encoding::Utf16Le { bom } => Cow::Owned(utf16(&bytes[if bom { 2 } else { 0 }..], true)),
+        Encoding::Utf16Be => Cow::Owned(utf16(&bytes[2..], false)),
+        Encoding::Utf8 => line(bytes),
+    }
+}
+
+/// One line of a file that is not UTF-16: UTF-8, else CP949, never mojibake.
+pub fn line(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => legacy(bytes),
+    }
+}
+
+/// One line of a UTF-16LE file split at its `0A` bytes: the line's own bytes start after the
+/// `00` that completed the previous line's `0A 00`, and end with the `0D` of `0D 00 0A`.
+pub fn utf16le_line(bytes: &[u8], first: bool) -> String {
+    let mut body = bytes;
+    if first && body.starts_with(&[0xFF, 0xFE]) {
+        body = &body[2..];
+    } else if !first && body.first() == Some(&0) {
+        body = &body[1..];
+    }
+    let mut text = utf16(body, true);
+    while text.ends_with(['\r', '\0']) {
+        text.pop();
+    }
+    text
+}
+
+/// Command output as the collector stores it: UTF-8. UTF-16 (with or without a BOM) is
+/// converted, a UTF-8 BOM dropped; `None` when the bytes are neither (the caller then decodes
+/// them from the console code page).
+pub fn command_output(bytes: &[u8]) -> Option<String> {
+    match sniff(bytes) {
+        Encoding::Utf16Le { .. } | Encoding::Utf16Be => Some(text(bytes).into_owned()),
+        Encoding::Utf8Bom => std::str::from_utf8(&bytes[UTF8_BOM.len()..])
+            .ok()
+            .map(str::to_string),
+        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wide(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn utf16_without_bom_is_decoded_not_passed_through_with_nuls() {
+        let qfe = "Caption  HotFixID\r\nhttp://support.microsoft.com/?kbid=2883200  KB2883200\r\n";
+        let bytes = wide(qfe);
+        // Pure-ASCII UTF-16 is valid UTF-8 (NUL is a valid character): it must not be kept.
+        assert!(std::str::from_utf8(&bytes).is_ok());
+        assert_eq!(text(&bytes), qfe);
+        assert_eq!(command_output(&bytes).as_deref(), Some(qfe));
+        let mut with_bom = vec![0xFF, 0xFE];
+        with_bom.extend(wide("OS 이름: x"));
+        assert_eq!(text(&with_bom), "OS 이름: x");
+    }
+
+    #[test]
+    fn utf8_bom_and_cp949() {
+        assert_eq!(text(b"\xEF\xBB\xBFHost Name: N1"), "Host Name: N1");
+        assert_eq!(command_output(b"\xEF\xBB\xBFok").as_deref(), Some("ok"));
+        // "호스트 이름:" in CP949.
+        let cp949 = [
+            0xC8, 0xA3, 0xBD, 0xBA, 0xC6, 0xAE, b' ', 0xC0, 0xCC, 0xB8, 0xA7, b':',
+        ];
+        assert_eq!(text(&cp949), "호스트 이름:");
+        assert_eq!(line(&cp949), "호스트 이름:");
+        assert_eq!(
+            command_output(&cp949),
+            None,
+            "left to the console code page"
+        );
+        // Neither UTF-8 nor CP949: replacement characters, not a panic.
+        assert!(line(&[0xFF, 0x41]).contains('A'));
+    }
+
+    #[test]
+    fn utf16_lines_split_at_newline_bytes() {
+        let bytes = wide("a\r\nKB2883200\r\n");
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        assert_eq!(utf16le_line(lines[0], true), "a");
+        assert_eq!(utf16le_line(lines[1], false), "KB2883200");
+    }
+
+    #[test]
+    fn plain_ascii_is_not_taken_for_utf16() {
+        assert_eq!(sniff(b"Windows IP Configuration"), Encoding::Utf8);
+        assert_eq!(sniff(b""), Encoding::Utf8);
+        assert_eq!(sniff(b"a"), Encoding::Utf8);
+    }
+}
