@@ -159,6 +159,13 @@ pub struct CollectArgs {
     /// Print the result (bundle path, sha256, counts, findings) as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The support case this bundle belongs to (letters, digits, '.', '_', '-'); it goes into the
+    /// file name (drx-collect-HOST-ID-STAMP.tgz), index.json and SUMMARY.txt.
+    #[arg(long, value_name = "ID", value_parser = crate::case::check_case_id)]
+    pub case_id: Option<String>,
+    /// A one-line note for people ("before the upgrade"), kept in index.json and SUMMARY.txt.
+    #[arg(long, value_name = "TEXT", value_parser = crate::case::check_label)]
+    pub label: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -323,6 +330,8 @@ impl CollectArgs {
             lang: self.lang.unwrap_or_else(Lang::from_env),
             verbosity,
             json: self.json,
+            case_id: self.case_id,
+            label: self.label,
             argv,
         })
     }

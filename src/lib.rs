@@ -3,6 +3,7 @@
 //! The binary only calls [`main_entry`]; everything else is this library, so tests and `inspect`
 //! reuse it.
 pub mod archive;
+pub mod case;
 pub mod cli;
 pub mod collect;
 pub mod diff;

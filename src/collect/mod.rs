@@ -68,6 +68,9 @@ pub struct Settings {
     pub lang: Lang,
     pub verbosity: Verbosity,
     pub json: bool,
+    /// `--case-id` (checked: file-name safe) and `--label` (checked: one printable line).
+    pub case_id: Option<String>,
+    pub label: Option<String>,
     /// The command line, for the index and the collector log (secrets redacted there).
     pub argv: Vec<String>,
 }
@@ -95,6 +98,8 @@ impl Default for Settings {
             lang: Lang::En,
             verbosity: Verbosity::Normal,
             json: false,
+            case_id: None,
+            label: None,
             argv: Vec::new(),
         }
     }
@@ -197,7 +202,12 @@ impl<'s> Run<'s> {
             self.seed_obfuscation();
         }
         let shown_host = self.privacy.hostname_pseudonym(&self.host.hostname);
-        let file_host = crate::host::file_safe(&shown_host);
+        let mut file_host = crate::host::file_safe(&shown_host);
+        // drx-collect-<host>-<case>-<stamp>: the case id joins the host part of the name, so the
+        // -N numbering and --keep (this host's bundles of this case) work unchanged.
+        if let Some(case) = &settings.case_id {
+            file_host = format!("{file_host}-{case}");
+        }
         let (dir, _) = output::destination(settings, &file_host, &stamp)?;
         // Cron-safe: one run per output directory; the name is chosen (again) under the lock,
         // since the run that held it may have just taken it.
@@ -347,6 +357,8 @@ impl<'s> Run<'s> {
                 version: env!("CARGO_PKG_VERSION").into(),
             },
             host: self.host.clone(),
+            case_id: settings.case_id.clone(),
+            label: settings.label.clone(),
             started_at: Some(rfc3339(self.started)),
             finished_at: Some(rfc3339(finished)),
             duration_ms: Some(self.clock.elapsed().as_millis() as u64),

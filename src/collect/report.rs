@@ -20,6 +20,8 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
             "sha256": outcome.sha256,
             "size": outcome.size,
             "host": outcome.index.host,
+            "case_id": outcome.index.case_id,
+            "label": outcome.index.label,
             "partial": outcome.index.partial,
             "items": counts,
             "secrets_redacted": outcome.index.redaction.secrets_redacted,

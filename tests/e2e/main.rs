@@ -1,5 +1,6 @@
 //! End-to-end tests: the real binary against fixture sysroots (`--root`) with stand-in commands
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
+mod case;
 mod collect;
 mod diagnose;
 mod diff;
