@@ -37,6 +37,14 @@ impl Error {
         }
     }
 
+    /// The input is damaged, altered or not meant for us (exit 3).
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Error {
+            status: ExitStatus::Integrity,
+            message: message.into(),
+        }
+    }
+
     /// An I/O error on `path`, with what the user can do about it.
     pub fn io(action: &str, path: &Path, err: &std::io::Error, hint: &str) -> Self {
         let mut message = format!("cannot {action} {}: {}", path.display(), describe_io(err));

@@ -69,22 +69,28 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
         Some(Command::Collect(args)) => run_collect(args, argv),
         Some(Command::Manifest { action }) => run_manifest(action),
         Some(Command::Rules { action }) => run_rules(action),
-        Some(Command::Inspect(args)) => inspect::run(&inspect::Settings {
-            bundles: args.bundles,
-            json: args.json,
-            html: args.html,
-            list: args.list,
-            cat: args.cat,
-            extract: args.extract,
-            lang: args.lang.unwrap_or_else(Lang::from_env),
-            quiet: args.quiet,
-        }),
-        Some(Command::Diff(args)) => diff::run(&diff::Settings {
-            old: args.old,
-            new: args.new,
-            json: args.json,
-            lang: args.lang.unwrap_or_else(Lang::from_env),
-        }),
+        Some(Command::Inspect(args)) => {
+            register_identities(&args.identities)?;
+            inspect::run(&inspect::Settings {
+                bundles: args.bundles,
+                json: args.json,
+                html: args.html,
+                list: args.list,
+                cat: args.cat,
+                extract: args.extract,
+                lang: args.lang.unwrap_or_else(Lang::from_env),
+                quiet: args.quiet,
+            })
+        }
+        Some(Command::Diff(args)) => {
+            register_identities(&args.identities)?;
+            diff::run(&diff::Settings {
+                old: args.old,
+                new: args.new,
+                json: args.json,
+                lang: args.lang.unwrap_or_else(Lang::from_env),
+            })
+        }
         Some(Command::Schedule(args)) => schedule::run(&schedule::Settings {
             action: match args.action {
                 cli::ScheduleAction::Install => schedule::Action::Install,
@@ -100,6 +106,14 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             unit_dir: args.unit_dir,
         }),
     }
+}
+
+/// `--identity FILE`s: every bundle reader of this process decrypts `.tgz.age` with them.
+fn register_identities(files: &[std::path::PathBuf]) -> Result<()> {
+    for file in files {
+        archive::seal::register(archive::seal::load_identity(file)?);
+    }
+    Ok(())
 }
 
 fn run_collect(args: cli::CollectArgs, argv: Vec<String>) -> Result<ExitStatus> {

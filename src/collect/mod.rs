@@ -12,6 +12,7 @@ pub mod retention;
 pub mod space;
 
 use crate::archive::reader::BundleReader;
+use crate::archive::seal;
 use crate::archive::split::{self, SplitWriter};
 use crate::archive::writer::{BundleWriter, Format, Sink};
 use crate::error::{describe_io, Error, Result};
@@ -68,6 +69,9 @@ pub struct Settings {
     pub lang: Lang,
     pub verbosity: Verbosity,
     pub json: bool,
+    /// `--encrypt-to`, `DRX_COLLECT_ENCRYPT_TO` (and the manifest's `encrypt_to`, added by
+    /// `run`): when not empty the bundle is written as `NAME.tgz.age`.
+    pub encrypt_to: Vec<crate::archive::seal::Recipient>,
     /// `--case-id` (checked: file-name safe) and `--label` (checked: one printable line).
     pub case_id: Option<String>,
     pub label: Option<String>,
@@ -98,6 +102,7 @@ impl Default for Settings {
             lang: Lang::En,
             verbosity: Verbosity::Normal,
             json: false,
+            encrypt_to: Vec::new(),
             case_id: None,
             label: None,
             argv: Vec::new(),
@@ -147,11 +152,51 @@ pub fn run(settings: &Settings) -> Result<Option<Outcome>> {
         os: manifest.os,
     };
     let sources = plan::expand(&manifest, &roots);
+    let sealed_settings;
+    let settings = if manifest.encrypt_to.is_empty() {
+        settings
+    } else {
+        sealed_settings = with_manifest_recipients(settings, &manifest)?;
+        &sealed_settings
+    };
     if settings.dry_run {
         output::print_dry_run(settings, &manifest, &sources);
         return Ok(None);
     }
     Run::new(settings, manifest, sources)?.execute().map(Some)
+}
+
+/// A vendor's manifest may name the key every bundle is encrypted to (`encrypt_to`): added to
+/// the command line's recipients, and the bundle becomes `.tgz.age` (zip cannot be encrypted in
+/// the stream, so the native zip of Windows gives way to tgz unless a .zip file was asked for).
+fn with_manifest_recipients(settings: &Settings, manifest: &Manifest) -> Result<Settings> {
+    let mut owned = settings.clone();
+    for text in &manifest.encrypt_to {
+        let recipient = crate::archive::seal::Recipient::parse(text).map_err(|err| {
+            Error::failed(format!("manifest {}: encrypt_to: {err}", manifest.name))
+        })?;
+        owned.encrypt_to.push(recipient);
+    }
+    if owned.split.is_some() {
+        return Err(Error::usage(format!(
+            "manifest {} encrypts the bundle (encrypt_to), which --split cannot do; leave out --split and split the .tgz.age file if you must",
+            manifest.name
+        )));
+    }
+    if owned.format == Format::Zip {
+        if owned
+            .output
+            .as_ref()
+            .is_some_and(|o| o.to_string_lossy().ends_with(".zip"))
+        {
+            return Err(Error::usage(format!(
+                "manifest {} encrypts the bundle (encrypt_to), which needs the tgz format; name the output .tgz",
+                manifest.name
+            )));
+        }
+        owned.format = Format::Tgz;
+    }
+    Ok(owned)
 }
 
 struct Run<'s> {
@@ -219,12 +264,24 @@ impl<'s> Run<'s> {
             space::available(&dir),
         )?;
         let top = output::strip_extension(&name).to_string();
-        let final_path = dir.join(&name);
+        // --encrypt-to: NAME.tgz.age, encrypted in the same pass; the clear bundle never exists.
+        let sealer = (!settings.encrypt_to.is_empty())
+            .then(|| seal::Sealer::new(settings.encrypt_to.clone()));
+        let final_path = match &sealer {
+            Some(_) => seal::sealed_path(&dir.join(&name)),
+            None => dir.join(&name),
+        };
         let (temp, sink) = match settings.split {
             None => {
                 let temp = output::TempFile::create(&dir, &name)?;
                 let file = temp.file()?;
-                (Some(temp), Sink::from(file))
+                let sink = match &sealer {
+                    Some(sealer) => Sink::Sealed(Box::new(seal::SealedFile(
+                        sealer.wrap(file).map_err(|err| write_error(&err, &dir))?,
+                    ))),
+                    None => Sink::from(file),
+                };
+                (Some(temp), sink)
             }
             Some(limit) => {
                 let hidden = format!(".{name}.part-{}", std::process::id());
@@ -417,7 +474,17 @@ impl<'s> Run<'s> {
                 if let Some(signal) = platform::interrupted() {
                     return Err(interrupted(signal));
                 }
-                self.fail_closed(|| BundleReader::open(temp.path()))?;
+                match &sealer {
+                    // The read-back decrypts with the run's own key (see seal::Sealer): the
+                    // leak check reads exactly the bytes that were encrypted, and a file that
+                    // would not decrypt is never handed over.
+                    Some(sealer) => {
+                        let key = [sealer.read_back_key()];
+                        BundleReader::open_sealed(temp.path(), &key)?;
+                        self.fail_closed(|| BundleReader::open_sealed(temp.path(), &key))?;
+                    }
+                    None => self.fail_closed(|| BundleReader::open(temp.path()))?,
+                }
                 let (sha256, size) = output::hash_file(temp.path())?;
                 temp.persist(&final_path)?;
                 output::write_sidecar(&final_path, &sha256)?;
@@ -439,7 +506,7 @@ impl<'s> Run<'s> {
                 let parts = output::persist_parts(temps, &done, &final_path)?;
                 (done.sha256, done.size, parts)
             }
-            (Sink::File(_), None) => {
+            (Sink::File(_) | Sink::Sealed(_), None) | (Sink::Sealed(_), Some(_)) => {
                 return Err(Error::failed(
                     "internal error: the bundle file went missing",
                 ))

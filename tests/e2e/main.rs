@@ -8,6 +8,7 @@ mod html;
 mod inspect;
 mod privacy;
 mod schedule;
+mod sealed;
 mod split;
 mod util;
 mod windows;
