@@ -30,6 +30,9 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub collect: CollectArgs,
+    /// Colour severities on a terminal: auto (unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, global = true, default_value_t = crate::color::Choice::Auto, value_name = "WHEN")]
+    pub color: crate::color::Choice,
 }
 
 #[derive(Subcommand, Debug)]
@@ -51,6 +54,17 @@ pub enum Command {
     Rules {
         #[command(subcommand)]
         action: RulesAction,
+    },
+    /// Print a shell completion script (bash: source it, or put it in
+    /// /usr/share/bash-completion/completions/drx-collect).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page drx-collect(1), or write one page per command into DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 

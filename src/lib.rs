@@ -6,6 +6,7 @@ pub mod archive;
 pub mod case;
 pub mod cli;
 pub mod collect;
+pub mod color;
 pub mod diff;
 pub mod error;
 pub mod host;
@@ -64,7 +65,16 @@ fn is_broken_pipe(err: &Error) -> bool {
 }
 
 pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
+    color::init(cli.color);
     match cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "drx-collect", &mut out);
+            write_out(&mut std::io::stdout().lock(), &out)?;
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Man { dir }) => run_man(dir),
         None => run_collect(cli.collect, argv),
         Some(Command::Collect(args)) => run_collect(args, argv),
         Some(Command::Manifest { action }) => run_manifest(action),
@@ -106,6 +116,27 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             unit_dir: args.unit_dir,
         }),
     }
+}
+
+/// `drx-collect man`: drx-collect(1) on stdout, or with `--dir` one page per command
+/// (drx-collect.1, drx-collect-inspect.1, …), as the packages install them.
+fn run_man(dir: Option<std::path::PathBuf>) -> Result<ExitStatus> {
+    let command = <Cli as clap::CommandFactory>::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| clap_mangen::generate_to(command, &dir))
+                .map_err(|err| Error::io("write the manual pages to", &dir, &err, ""))?;
+        }
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut out)
+                .map_err(|err| Error::failed(format!("cannot render the manual page: {err}")))?;
+            write_out(&mut std::io::stdout().lock(), &out)?;
+        }
+    }
+    Ok(ExitStatus::Success)
 }
 
 /// `--identity FILE`s: every bundle reader of this process decrypts `.tgz.age` with them.

@@ -135,5 +135,6 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
     for removed in &outcome.removed_by_keep {
         text.push_str(&format!("  removed old bundle {}\n", removed.display()));
     }
+    let text = crate::color::paint(&text);
     crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())
 }

@@ -121,6 +121,7 @@ pub fn print_text(
         out.push('\n');
         crate::summary::write_findings(&mut out, findings, lang);
     }
+    let out = crate::color::paint(&out);
     crate::write_out(&mut std::io::stdout().lock(), out.as_bytes())
 }
 

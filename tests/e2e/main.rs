@@ -9,6 +9,7 @@ mod inspect;
 mod privacy;
 mod schedule;
 mod sealed;
+mod shell;
 mod split;
 mod util;
 mod windows;
