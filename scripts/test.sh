@@ -14,7 +14,7 @@ as_root() {
 
 # Debian packages the tests use: the real drbdadm (its parse error for a BOM file), file, tar,
 # gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report.
-packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium)
+packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium age python3-jsonschema man-db openssh-client rpm rpm2cpio cpio)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

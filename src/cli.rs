@@ -14,7 +14,10 @@ With no subcommand, drx-collect collects: run it as root (Administrator on Windo
 bundle it prints. Support runs `drx-collect inspect BUNDLE`.
 
 Exit codes: 0 success, 1 the job failed (no bundle written, unreadable bundle, bad manifest),
-2 usage error, 3 inspect found an integrity problem.";
+2 usage error, 3 inspect found an integrity problem (or an encrypted bundle does not open with
+the --identity given: wrong key, truncated, altered).
+
+Environment: DRX_COLLECT_ENCRYPT_TO (recipients for --encrypt-to), NO_COLOR, LANG.";
 
 #[derive(Parser, Debug)]
 #[command(
