@@ -142,6 +142,18 @@ check_listing() { # package-name listing zsh-path
     fi
 }
 
+need_tool() { # command package
+    command -v "$1" >/dev/null 2>&1 || fail "$1 is missing; install the Debian package $2"
+}
+if [ "$check_linux" = 1 ]; then
+    need_tool dpkg-deb dpkg
+    need_tool rpm rpm
+    need_tool rpm2cpio rpm2cpio
+    need_tool cpio cpio
+    need_tool man man-db
+fi
+[ "$check_windows" = 1 ] && need_tool unzip unzip
+
 if [ "$check_linux" = 1 ]; then
     deb="$dist_dir/drx-collect_${version}_amd64.deb"
     if [ ! -f "$deb" ]; then
@@ -153,7 +165,7 @@ if [ "$check_linux" = 1 ]; then
             printf '%s\n' "$info" | grep -qF " $field" || fail "$(basename "$deb") control lacks '$field'"
         done
         # dpkg-deb -c prints "./usr/bin/drx-collect" in its last column.
-        listing=$(dpkg-deb -c "$deb" | awk '{ print $NF }' | sed 's|^\.||' | grep -v '/$')
+        listing=$(dpkg-deb -c "$deb" | awk '{ print $NF }' | sed 's|^\.||' | grep -v '/$') || true
         check_listing "$(basename "$deb")" "$listing" /usr/share/zsh/vendor-completions/_drx-collect
         # Installed for real: the binary runs, man finds the page, removal leaves nothing.
         if dpkg -i "$deb" >/dev/null; then
@@ -180,7 +192,7 @@ if [ "$check_linux" = 1 ]; then
     else
         check_sum "$rpm_file"
         rpm -qip "$rpm_file" | grep -q "^Name *: drx-collect" || fail "rpm -qip: not named drx-collect"
-        listing=$(rpm -qlp "$rpm_file")
+        listing=$(rpm -qlp "$rpm_file") || true
         check_listing "$(basename "$rpm_file")" "$listing" /usr/share/zsh/site-functions/_drx-collect
         # CentOS 6 (rpm 4.8): gzip payload, MD5 (1) or SHA-256 (8) file digests.
         format=$(rpm -qp --qf '%{PAYLOADCOMPRESSOR} %{FILEDIGESTALGO}\n' "$rpm_file")
@@ -197,7 +209,7 @@ if [ "$check_linux" = 1 ]; then
             *) fail "$(basename "$rpm_file") requires '$requirement', which CentOS 6/7 may not provide" ;;
             esac
         done < <(rpm -qpR "$rpm_file")
-        cpio_listing=$(rpm2cpio "$rpm_file" | cpio -it --quiet 2>/dev/null | sed 's|^\.||')
+        cpio_listing=$(rpm2cpio "$rpm_file" | cpio -it --quiet 2>/dev/null | sed 's|^\.||') || true
         printf '%s\n' "$cpio_listing" | grep -qxF /usr/bin/drx-collect ||
             fail "rpm2cpio: the payload of $(basename "$rpm_file") lacks /usr/bin/drx-collect"
         scratch=$(mktemp -d)

@@ -206,6 +206,7 @@ SPEC
         --define "debug_package %{nil}" \
         --define "__strip /bin/true" \
         --define "__brp_strip /bin/true" \
+        --define "__os_install_post %{nil}" \
         --define "_buildhost drx-collect-build" \
         --define "use_source_date_epoch_as_buildtime 1" \
         --define "clamp_mtime_to_source_date_epoch 1" \
