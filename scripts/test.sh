@@ -15,10 +15,12 @@ as_root() {
 # Debian packages the tests use: the real drbdadm (its parse error for a BOM file), file, tar,
 # gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report;
 # iptables, ufw and firewalld (firewall-offline-cmd) make real rulesets in network namespaces
-# (tests/e2e/realworld.rs); ansible-core, OpenSSH and iproute2 run the fleet and --peer tests.
+# (tests/e2e/realworld.rs); ansible-core, OpenSSH and iproute2 run the fleet and --peer tests;
+# age, python3-jsonschema, man-db, rpm/rpm2cpio/cpio check sealed bundles, schemas and packages.
 packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium
     iptables ufw firewalld iproute2 util-linux time
-    ansible-core openssh-server openssh-client iputils-ping)
+    ansible-core openssh-server openssh-client iputils-ping
+    age python3-jsonschema man-db rpm rpm2cpio cpio)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -14,7 +14,10 @@ With no subcommand, drx-collect collects: run it as root (Administrator on Windo
 bundle it prints. Support runs `drx-collect inspect BUNDLE`.
 
 Exit codes: 0 success, 1 the job failed (no bundle written, unreadable bundle, bad manifest),
-2 usage error, 3 inspect found an integrity problem.";
+2 usage error, 3 inspect found an integrity problem (or an encrypted bundle does not open with
+the --identity given: wrong key, truncated, altered).
+
+Environment: DRX_COLLECT_ENCRYPT_TO (recipients for --encrypt-to), NO_COLOR, LANG.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +33,9 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub collect: CollectArgs,
+    /// Colour severities on a terminal: auto (unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, global = true, default_value_t = crate::color::Choice::Auto, value_name = "WHEN")]
+    pub color: crate::color::Choice,
 }
 
 #[derive(Subcommand, Debug)]
@@ -51,6 +57,17 @@ pub enum Command {
     Rules {
         #[command(subcommand)]
         action: RulesAction,
+    },
+    /// Print a shell completion script (bash: source it, or put it in
+    /// /usr/share/bash-completion/completions/drx-collect).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page drx-collect(1), or write one page per command into DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -173,6 +190,19 @@ pub struct CollectArgs {
     /// Do not probe.
     #[arg(long)]
     pub no_probe: bool,
+    /// Encrypt the bundle to this public key and write NAME.tgz.age (repeatable): an age key
+    /// (age1…), an ssh-ed25519 or ssh-rsa public key, or @FILE with one key a line. Also read from
+    /// DRX_COLLECT_ENCRYPT_TO and the manifest's encrypt_to. The clear bundle never touches the
+    /// disk; only the holder of a matching private key can open it (inspect --identity).
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+    /// The support case this bundle belongs to (letters, digits, '.', '_', '-'); it goes into the
+    /// file name (drx-collect-HOST-ID-STAMP.tgz), index.json and SUMMARY.txt.
+    #[arg(long, value_name = "ID", value_parser = crate::case_id::check_case_id)]
+    pub case_id: Option<String>,
+    /// A one-line note for people ("before the upgrade"), kept in index.json and SUMMARY.txt.
+    #[arg(long, value_name = "TEXT", value_parser = crate::case_id::check_label)]
+    pub label: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -206,6 +236,10 @@ pub struct InspectArgs {
     /// Print only the verdict line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// The private key that opens encrypted bundles (.tgz.age): an age identity file or an SSH
+    /// private key (repeatable).
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -220,6 +254,10 @@ pub struct DiffArgs {
     /// Language of titles and remedies [default: from LANG].
     #[arg(long, value_parser = parse_lang)]
     pub lang: Option<Lang>,
+    /// The private key that opens encrypted snapshots (.tgz.age): an age identity file or an
+    /// SSH private key (repeatable).
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -294,15 +332,50 @@ impl CollectArgs {
         if self.map_file.is_some() && !self.obfuscate {
             return Err("--map-file goes with --obfuscate".into());
         }
+        let mut encrypt_to = Vec::new();
+        for arg in &self.encrypt_to {
+            encrypt_to.extend(
+                crate::archive::seal::recipients_of(arg)
+                    .map_err(|e| format!("--encrypt-to: {e}"))?,
+            );
+        }
+        encrypt_to.extend(crate::archive::seal::recipients_from_env()?);
+        let sealed = !encrypt_to.is_empty();
+        // `-o NAME.tgz.age` names the encrypted file: the writer adds .age to NAME.tgz.
+        let mut output = self.output;
+        if let Some(path) = &output {
+            if let Some(clear) = path.to_str().and_then(|t| t.strip_suffix(".age")) {
+                if !sealed {
+                    return Err(format!(
+                        "--output {} names an encrypted bundle; add --encrypt-to with the vendor's public key",
+                        path.display()
+                    ));
+                }
+                output = Some(PathBuf::from(clear));
+            }
+        }
         let format = match self.format {
             Some(FormatArg::Tgz) => Format::Tgz,
             Some(FormatArg::Zip) => Format::Zip,
-            None => match &self.output {
+            None => match &output {
                 Some(path) if path.to_string_lossy().ends_with(".zip") => Format::Zip,
                 Some(path) if path.to_string_lossy().ends_with("gz") => Format::Tgz,
+                // A zip writer seeks back; an encrypted stream cannot.
+                _ if sealed => Format::Tgz,
                 _ => Format::native(),
             },
         };
+        if sealed && format == Format::Zip {
+            return Err(
+                "--encrypt-to writes .tgz.age (zip cannot be encrypted in the stream); use --format tgz".into(),
+            );
+        }
+        // Parts of an encrypted stream would each be useless alone; keep the .age whole.
+        if sealed && self.split.is_some() {
+            return Err(
+                "--split and --encrypt-to do not go together; send the .tgz.age whole, or cut it with `split -b 10M` (join with cat before age -d or inspect)".into(),
+            );
+        }
         // Zip writes its directory at the end by seeking back, which numbered parts cannot do.
         if self.split.is_some() && format == Format::Zip {
             return Err("--split writes .tgz parts only; add --format tgz".into());
@@ -317,12 +390,13 @@ impl CollectArgs {
         let map_file = match (self.obfuscate, self.map_file) {
             (true, Some(path)) => Some(path),
             (true, None) => {
-                Some(output_dir(self.output.as_deref()).join("drx-collect-obfuscation-map.json"))
+                Some(output_dir(output.as_deref()).join("drx-collect-obfuscation-map.json"))
             }
             (false, _) => None,
         };
         Ok(Settings {
-            output: self.output,
+            output,
+            encrypt_to,
             format,
             manifests: self.manifests,
             root: self.root,
@@ -342,6 +416,8 @@ impl CollectArgs {
             lang: self.lang.unwrap_or_else(Lang::from_env),
             verbosity,
             json: self.json,
+            case_id: self.case_id,
+            label: self.label,
             argv,
             probe: self.probe || (!self.peers.is_empty() && !self.no_probe),
             peers: self.peers,

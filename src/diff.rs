@@ -255,6 +255,13 @@ impl Snapshot {
             .unwrap_or("")
     }
 
+    fn case_id(&self) -> Option<&str> {
+        self.verification
+            .index
+            .as_ref()
+            .and_then(|i| i.case_id.as_deref())
+    }
+
     fn started(&self) -> &str {
         self.verification
             .index
@@ -619,6 +626,15 @@ fn compare(old: &Snapshot, new: &Snapshot, lang: Lang) -> Report {
             or_unknown(new.host())
         ));
     }
+    // Two cases' snapshots are usually a mix-up; a case id on one side only is not (the case
+    // was opened between the two snapshots).
+    if let (Some(a), Some(b)) = (old.case_id(), new.case_id()) {
+        if a != b {
+            warnings.push(format!(
+                "the bundles belong to different support cases ({a} and {b}); check that you compare the right snapshots"
+            ));
+        }
+    }
     if !old.started().is_empty() && old.started() > new.started() && !new.started().is_empty() {
         warnings.push(format!(
             "OLD ({}) was taken after NEW ({}); did you mean to swap them?",
@@ -689,6 +705,7 @@ fn bundle_json(one: &Snapshot) -> serde_json::Value {
     json!({
         "path": one.path,
         "host": one.host(),
+        "case_id": one.case_id(),
         "started_at": one.started(),
         "integrity": {"ok": one.verification.ok(), "problems": one.verification.problems},
     })

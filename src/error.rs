@@ -29,7 +29,7 @@ impl Error {
         }
     }
 
-    /// The bundle failed an integrity check (exit 3).
+    /// The input is damaged, altered or not meant for us: an integrity failure (exit 3).
     pub fn integrity(message: impl Into<String>) -> Self {
         Error {
             status: ExitStatus::Integrity,

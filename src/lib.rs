@@ -4,8 +4,10 @@
 //! reuse it.
 pub mod archive;
 pub mod case;
+pub mod case_id;
 pub mod cli;
 pub mod collect;
+pub mod color;
 pub mod diff;
 pub mod error;
 pub mod escape;
@@ -67,28 +69,43 @@ fn is_broken_pipe(err: &Error) -> bool {
 }
 
 pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
+    color::init(cli.color);
     match cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "drx-collect", &mut out);
+            write_out(&mut std::io::stdout().lock(), &out)?;
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Man { dir }) => run_man(dir),
         None => run_collect(cli.collect, argv),
         Some(Command::Collect(args)) => run_collect(args, argv),
         Some(Command::Manifest { action }) => run_manifest(action),
         Some(Command::Rules { action }) => run_rules(action),
-        Some(Command::Inspect(args)) => inspect::run(&inspect::Settings {
-            bundles: args.bundles,
-            json: args.json,
-            html: args.html,
-            list: args.list,
-            cat: args.cat,
-            extract: args.extract,
-            max_extract: args.max_extract,
-            lang: args.lang.unwrap_or_else(Lang::from_env),
-            quiet: args.quiet,
-        }),
-        Some(Command::Diff(args)) => diff::run(&diff::Settings {
-            old: args.old,
-            new: args.new,
-            json: args.json,
-            lang: args.lang.unwrap_or_else(Lang::from_env),
-        }),
+        Some(Command::Inspect(args)) => {
+            register_identities(&args.identities)?;
+            inspect::run(&inspect::Settings {
+                bundles: args.bundles,
+                json: args.json,
+                html: args.html,
+                list: args.list,
+                cat: args.cat,
+                extract: args.extract,
+                max_extract: args.max_extract,
+                lang: args.lang.unwrap_or_else(Lang::from_env),
+                quiet: args.quiet,
+            })
+        }
+        Some(Command::Diff(args)) => {
+            register_identities(&args.identities)?;
+            diff::run(&diff::Settings {
+                old: args.old,
+                new: args.new,
+                json: args.json,
+                lang: args.lang.unwrap_or_else(Lang::from_env),
+            })
+        }
         Some(Command::Schedule(args)) => schedule::run(&schedule::Settings {
             action: match args.action {
                 cli::ScheduleAction::Install => schedule::Action::Install,
@@ -104,6 +121,35 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             unit_dir: args.unit_dir,
         }),
     }
+}
+
+/// `drx-collect man`: drx-collect(1) on stdout, or with `--dir` one page per command
+/// (drx-collect.1, drx-collect-inspect.1, …), as the packages install them.
+fn run_man(dir: Option<std::path::PathBuf>) -> Result<ExitStatus> {
+    let command = <Cli as clap::CommandFactory>::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| clap_mangen::generate_to(command, &dir))
+                .map_err(|err| Error::io("write the manual pages to", &dir, &err, ""))?;
+        }
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut out)
+                .map_err(|err| Error::failed(format!("cannot render the manual page: {err}")))?;
+            write_out(&mut std::io::stdout().lock(), &out)?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `--identity FILE`s: every bundle reader of this process decrypts `.tgz.age` with them.
+fn register_identities(files: &[std::path::PathBuf]) -> Result<()> {
+    for file in files {
+        archive::seal::register(archive::seal::load_identity(file)?);
+    }
+    Ok(())
 }
 
 fn run_collect(args: cli::CollectArgs, argv: Vec<String>) -> Result<ExitStatus> {

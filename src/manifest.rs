@@ -48,6 +48,9 @@ pub struct Manifest {
     /// SHA-256 of the manifest text(s), recorded in index.json.
     pub sha256: String,
     pub items: Vec<Item>,
+    /// Public keys every bundle made with this manifest is encrypted to (`encrypt_to`), as
+    /// written; checked when the manifest is read.
+    pub encrypt_to: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +93,8 @@ struct RawManifest {
     description: String,
     #[serde(default, rename = "item")]
     items: Vec<toml::Spanned<RawItem>>,
+    #[serde(default)]
+    encrypt_to: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +162,7 @@ pub fn merge(manifests: Vec<Manifest>) -> Result<Manifest> {
             }
             merged.items.push(item);
         }
+        merged.encrypt_to.extend(next.encrypt_to);
         merged.name = format!("{}+{}", merged.name, next.name);
         hasher.update(next.sha256.as_bytes());
     }
@@ -192,11 +198,16 @@ pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
         items.push(check_item(raw_item, os, &at, &mut seen)?);
     }
     let _ = raw.description;
+    for key in &raw.encrypt_to {
+        crate::archive::seal::Recipient::parse(key)
+            .map_err(|err| Error::failed(format!("manifest {origin}: encrypt_to: {err}")))?;
+    }
     Ok(Manifest {
         name: raw.name,
         os,
         sha256: hex(&Sha256::digest(text.as_bytes())),
         items,
+        encrypt_to: raw.encrypt_to,
     })
 }
 

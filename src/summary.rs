@@ -24,6 +24,12 @@ pub fn render(index: &Index, lang: Lang) -> String {
     if !index.host.kernel.is_empty() {
         let _ = writeln!(out, "{:<14}{}", "kernel", index.host.kernel);
     }
+    if let Some(case) = &index.case_id {
+        let _ = writeln!(out, "{:<14}{case}", if ko { "케이스" } else { "case" });
+    }
+    if let Some(label) = &index.label {
+        let _ = writeln!(out, "{:<14}{label}", if ko { "메모" } else { "label" });
+    }
     let _ = writeln!(
         out,
         "{:<14}{} .. {}{}",

@@ -85,6 +85,8 @@ enum Source {
     Parts(Vec<PathBuf>),
     Dir(PathBuf),
     Bytes(Vec<u8>),
+    /// An age-encrypted bundle (`.tgz.age`), already authenticated; decrypted in the stream.
+    Sealed(super::seal::Opener),
 }
 
 /// Streams a bundle: `.tgz`, `.zip`, plain tar, or an unpacked directory.
@@ -138,12 +140,33 @@ impl BundleReader {
                     "check the path and that you may read it",
                 )
             })?;
+        if super::seal::is_sealed(&head) {
+            return BundleReader::open_sealed(path, &super::seal::registered());
+        }
         let format = sniff(&head, &label)?;
         Ok(BundleReader::new(
             Source::File(path.to_path_buf()),
             label,
             format,
         ))
+    }
+
+    /// A sealed bundle (`NAME.tgz.age`), opened with `keys`: the whole file is authenticated
+    /// first (see `seal::open`), then read like any tgz, decrypting in the stream.
+    pub fn open_sealed(path: &Path, keys: &[super::seal::Key]) -> Result<BundleReader> {
+        let label = path.display().to_string();
+        let opener = super::seal::open(path, keys)?;
+        let mut head = Vec::with_capacity(512);
+        opener()
+            .and_then(|r| r.take(512).read_to_end(&mut head))
+            .map_err(|e| Error::io("decrypt bundle", path, &e, ""))?;
+        let format = sniff(&head, &label)?;
+        if format == Format::Zip {
+            return Err(Error::failed(format!(
+                "{label} holds an encrypted zip file, which drx-collect does not read in the stream; decrypt it with age -d first"
+            )));
+        }
+        Ok(BundleReader::new(Source::Sealed(opener), label, format))
     }
 
     /// The parts of a split bundle (`NAME.tgz.001`, `.002`, ...), read in order as one bundle.
@@ -259,6 +282,15 @@ impl BundleReader {
                 walk_tar_stream(
                     &ctx,
                     BufReader::with_capacity(256 * 1024, file),
+                    format,
+                    visit,
+                )
+            }
+            (Source::Sealed(open), format) => {
+                let plain = open().map_err(|e| Error::failed(describe_io(&e)))?;
+                walk_tar_stream(
+                    &ctx,
+                    BufReader::with_capacity(256 * 1024, plain),
                     format,
                     visit,
                 )

@@ -49,6 +49,8 @@ enum Inner {
 pub enum Sink {
     File(File),
     Parts(Box<super::split::SplitWriter>),
+    /// `--encrypt-to`: the archive stream encrypted on its way to the file.
+    Sealed(Box<super::seal::SealedFile>),
 }
 
 impl From<File> for Sink {
@@ -63,7 +65,15 @@ impl Sink {
     pub fn sync_all(&self) -> io::Result<()> {
         match self {
             Sink::File(file) => file.sync_all(),
-            Sink::Parts(_) => Ok(()),
+            Sink::Parts(_) | Sink::Sealed(_) => Ok(()),
+        }
+    }
+
+    /// Ends the encrypted stream (its last chunk) and gives back the file; other sinks as they are.
+    fn close_seal(self) -> io::Result<Sink> {
+        match self {
+            Sink::Sealed(sealed) => sealed.finish().map(Sink::File),
+            other => Ok(other),
         }
     }
 }
@@ -73,6 +83,7 @@ impl io::Write for Sink {
         match self {
             Sink::File(file) => file.write(buf),
             Sink::Parts(parts) => parts.write(buf),
+            Sink::Sealed(sealed) => sealed.write(buf),
         }
     }
 
@@ -80,6 +91,7 @@ impl io::Write for Sink {
         match self {
             Sink::File(file) => file.flush(),
             Sink::Parts(parts) => parts.flush(),
+            Sink::Sealed(sealed) => sealed.flush(),
         }
     }
 }
@@ -124,6 +136,11 @@ impl BundleWriter {
             (Format::Zip, Sink::Parts(_)) => {
                 return Err(io::Error::other(
                     "a zip bundle cannot be split; use --format tgz with --split",
+                ))
+            }
+            (Format::Zip, Sink::Sealed(_)) => {
+                return Err(io::Error::other(
+                    "a zip bundle cannot be encrypted in the stream; use --format tgz with --encrypt-to",
                 ))
             }
         };
@@ -316,7 +333,7 @@ impl BundleWriter {
         let sums = self.sums_text();
         self.add_bytes("SHA256SUMS", sums.as_bytes(), now_secs() as i64)?;
         match self.inner {
-            Inner::Tgz(builder) => builder.into_inner()?.finish(),
+            Inner::Tgz(builder) => builder.into_inner()?.finish()?.close_seal(),
             Inner::Zip(zip) => zip
                 .finish()
                 .map_err(io::Error::other)?

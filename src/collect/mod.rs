@@ -13,6 +13,7 @@ pub mod retention;
 pub mod space;
 
 use crate::archive::reader::BundleReader;
+use crate::archive::seal;
 use crate::archive::split::{self, SplitWriter};
 use crate::archive::writer::{BundleWriter, Format, Sink};
 use crate::error::{describe_io, Error, Result};
@@ -69,6 +70,12 @@ pub struct Settings {
     pub lang: Lang,
     pub verbosity: Verbosity,
     pub json: bool,
+    /// `--encrypt-to`, `DRX_COLLECT_ENCRYPT_TO` (and the manifest's `encrypt_to`, added by
+    /// `run`): when not empty the bundle is written as `NAME.tgz.age`.
+    pub encrypt_to: Vec<crate::archive::seal::Recipient>,
+    /// `--case-id` (checked: file-name safe) and `--label` (checked: one printable line).
+    pub case_id: Option<String>,
+    pub label: Option<String>,
     /// The command line, for the index and the collector log (secrets redacted there).
     pub argv: Vec<String>,
     /// `--peer`: the other nodes to collect over ssh (as given).
@@ -102,6 +109,9 @@ impl Default for Settings {
             lang: Lang::En,
             verbosity: Verbosity::Normal,
             json: false,
+            encrypt_to: Vec::new(),
+            case_id: None,
+            label: None,
             argv: Vec::new(),
             peers: Vec::new(),
             ssh_config: None,
@@ -152,11 +162,51 @@ pub fn run(settings: &Settings) -> Result<Option<Outcome>> {
         os: manifest.os,
     };
     let sources = plan::expand(&manifest, &roots);
+    let sealed_settings;
+    let settings = if manifest.encrypt_to.is_empty() {
+        settings
+    } else {
+        sealed_settings = with_manifest_recipients(settings, &manifest)?;
+        &sealed_settings
+    };
     if settings.dry_run {
         output::print_dry_run(settings, &manifest, &sources);
         return Ok(None);
     }
     Run::new(settings, manifest, sources)?.execute().map(Some)
+}
+
+/// A vendor's manifest may name the key every bundle is encrypted to (`encrypt_to`): added to
+/// the command line's recipients, and the bundle becomes `.tgz.age` (zip cannot be encrypted in
+/// the stream, so the native zip of Windows gives way to tgz unless a .zip file was asked for).
+fn with_manifest_recipients(settings: &Settings, manifest: &Manifest) -> Result<Settings> {
+    let mut owned = settings.clone();
+    for text in &manifest.encrypt_to {
+        let recipient = crate::archive::seal::Recipient::parse(text).map_err(|err| {
+            Error::failed(format!("manifest {}: encrypt_to: {err}", manifest.name))
+        })?;
+        owned.encrypt_to.push(recipient);
+    }
+    if owned.split.is_some() {
+        return Err(Error::usage(format!(
+            "manifest {} encrypts the bundle (encrypt_to), which --split cannot do; leave out --split and split the .tgz.age file if you must",
+            manifest.name
+        )));
+    }
+    if owned.format == Format::Zip {
+        if owned
+            .output
+            .as_ref()
+            .is_some_and(|o| o.to_string_lossy().ends_with(".zip"))
+        {
+            return Err(Error::usage(format!(
+                "manifest {} encrypts the bundle (encrypt_to), which needs the tgz format; name the output .tgz",
+                manifest.name
+            )));
+        }
+        owned.format = Format::Tgz;
+    }
+    Ok(owned)
 }
 
 struct Run<'s> {
@@ -210,7 +260,12 @@ impl<'s> Run<'s> {
         // when it could not be.
         self.privacy.check_map_writable()?;
         let shown_host = self.privacy.hostname_pseudonym(&self.host.hostname);
-        let file_host = crate::host::file_safe(&shown_host);
+        let mut file_host = crate::host::file_safe(&shown_host);
+        // drx-collect-<host>-<case>-<stamp>: the case id joins the host part of the name, so the
+        // -N numbering and --keep (this host's bundles of this case) work unchanged.
+        if let Some(case) = &settings.case_id {
+            file_host = format!("{file_host}-{case}");
+        }
         let (dir, _) = output::destination(settings, &file_host, &stamp)?;
         platform::check_output_dir(&dir).map_err(Error::failed)?;
         // Cron-safe: one run per output directory; the name is chosen (again) under the lock,
@@ -229,12 +284,24 @@ impl<'s> Run<'s> {
             space::available(&dir),
         )?;
         let top = output::strip_extension(&name).to_string();
-        let final_path = dir.join(&name);
+        // --encrypt-to: NAME.tgz.age, encrypted in the same pass; the clear bundle never exists.
+        let sealer = (!settings.encrypt_to.is_empty())
+            .then(|| seal::Sealer::new(settings.encrypt_to.clone()));
+        let final_path = match &sealer {
+            Some(_) => seal::sealed_path(&dir.join(&name)),
+            None => dir.join(&name),
+        };
         let (temp, sink) = match settings.split {
             None => {
                 let temp = output::TempFile::create(&dir, &name)?;
                 let file = temp.file()?;
-                (Some(temp), Sink::from(file))
+                let sink = match &sealer {
+                    Some(sealer) => Sink::Sealed(Box::new(seal::SealedFile(
+                        sealer.wrap(file).map_err(|err| write_error(&err, &dir))?,
+                    ))),
+                    None => Sink::from(file),
+                };
+                (Some(temp), sink)
             }
             Some(limit) => {
                 let hidden = format!(".{name}.part-{}", std::process::id());
@@ -375,6 +442,8 @@ impl<'s> Run<'s> {
                 version: env!("CARGO_PKG_VERSION").into(),
             },
             host: self.host.clone(),
+            case_id: settings.case_id.clone(),
+            label: settings.label.clone(),
             started_at: Some(rfc3339(self.started)),
             finished_at: Some(rfc3339(finished)),
             duration_ms: Some(self.clock.elapsed().as_millis() as u64),
@@ -435,7 +504,17 @@ impl<'s> Run<'s> {
                 if let Some(signal) = platform::interrupted() {
                     return Err(interrupted(signal));
                 }
-                self.fail_closed(|| BundleReader::open(temp.path()), deadline)?;
+                match &sealer {
+                    // The read-back decrypts with the run's own key (see seal::Sealer): the
+                    // leak check reads exactly the bytes that were encrypted, and a file that
+                    // would not decrypt is never handed over.
+                    Some(sealer) => {
+                        let key = [sealer.read_back_key()];
+                        BundleReader::open_sealed(temp.path(), &key)?;
+                        self.fail_closed(|| BundleReader::open_sealed(temp.path(), &key), deadline)?;
+                    }
+                    None => self.fail_closed(|| BundleReader::open(temp.path()), deadline)?,
+                }
                 let (sha256, size) = output::hash_file(temp.path())?;
                 self.privacy.save_map()?;
                 temp.persist(&final_path)?;
@@ -459,7 +538,7 @@ impl<'s> Run<'s> {
                 let parts = output::persist_parts(temps, &done, &final_path)?;
                 (done.sha256, done.size, parts)
             }
-            (Sink::File(_), None) => {
+            (Sink::File(_) | Sink::Sealed(_), None) | (Sink::Sealed(_), Some(_)) => {
                 return Err(Error::failed(
                     "internal error: the bundle file went missing",
                 ))

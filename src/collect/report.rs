@@ -20,6 +20,8 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
             "sha256": outcome.sha256,
             "size": outcome.size,
             "host": outcome.index.host,
+            "case_id": outcome.index.case_id,
+            "label": outcome.index.label,
             "partial": outcome.index.partial,
             "items": counts,
             "secrets_redacted": outcome.index.redaction.secrets_redacted,
@@ -133,5 +135,7 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
     for removed in &outcome.removed_by_keep {
         text.push_str(&format!("  removed old bundle {}\n", removed.display()));
     }
-    crate::write_human(&mut std::io::stdout().lock(), &text)
+    // Escaped first (a bundle's names are untrusted), then coloured.
+    let text = crate::color::paint(&crate::escape::block(&text));
+    crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())
 }

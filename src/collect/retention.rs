@@ -60,6 +60,7 @@ pub fn parse_name(name: &str, host: &str) -> Option<(String, String, u32, Option
         .strip_prefix('-')?;
     let stem = rest
         .strip_suffix(".tgz")
+        .or_else(|| rest.strip_suffix(".tgz.age"))
         .or_else(|| rest.strip_suffix(".zip"))?;
     let stamp = stem.get(0..16)?;
     let bytes = stamp.as_bytes();
@@ -285,6 +286,9 @@ mod tests {
         assert!(ok("drx-collect-node1-20261124T100000Z.tgz"));
         assert!(ok("drx-collect-node1-20261124T100000Z-2.zip"));
         assert!(ok("drx-collect-node1-20261124T100000Z.tgz.001"));
+        assert!(ok("drx-collect-node1-20261124T100000Z.tgz.age"));
+        assert!(!ok("drx-collect-node1-20261124T100000Z.tgz.age.sha256"));
+        assert!(!ok("drx-collect-node1-20261124T100000Z.zip.age"));
         assert!(!ok("drx-collect-node2-20261124T100000Z.tgz"));
         assert!(!ok("drx-collect-node1-20261124T100000Z.tgz.sha256"));
         assert!(!ok("drx-collect-node1-20261124T100000Z.tgz.001.sha256"));

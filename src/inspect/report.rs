@@ -77,6 +77,18 @@ pub fn print_text(
                 },
                 if index.partial { " (partial)" } else { "" }
             );
+            match (&index.case_id, &index.label) {
+                (Some(case), Some(label)) => {
+                    let _ = writeln!(out, "  case       {case} ({label})");
+                }
+                (Some(case), None) => {
+                    let _ = writeln!(out, "  case       {case}");
+                }
+                (None, Some(label)) => {
+                    let _ = writeln!(out, "  label      {label}");
+                }
+                (None, None) => {}
+            }
             if let Some(drx) = one.evidence.drx_version() {
                 let _ = writeln!(out, "  DRX        {}", field(drx));
             }
@@ -110,7 +122,9 @@ pub fn print_text(
         out.push('\n');
         crate::summary::write_findings(&mut out, findings, lang);
     }
-    crate::write_human(&mut std::io::stdout().lock(), &out)
+    // Escaped first (a bundle's names are untrusted), then coloured.
+    let out = crate::color::paint(&crate::escape::block(&out));
+    crate::write_out(&mut std::io::stdout().lock(), out.as_bytes())
 }
 
 pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {
@@ -139,6 +153,8 @@ pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {
                 "node": one.node,
                 "top_dir": v.top_dir,
                 "host": one.index().map(|i| &i.host),
+                "case_id": one.index().and_then(|i| i.case_id.clone()),
+                "label": one.index().and_then(|i| i.label.clone()),
                 "tool": one.index().map(|i| &i.tool),
                 "manifest": one.index().map(|i| &i.manifest),
                 "started_at": one.index().and_then(|i| i.started_at.clone()),

@@ -59,6 +59,14 @@ fn forwarded(settings: &Settings) -> Vec<String> {
         }
         .into(),
     );
+    if let Some(case_id) = &settings.case_id {
+        args.push("--case-id".into());
+        args.push(case_id.clone());
+    }
+    if let Some(label) = &settings.label {
+        args.push("--label".into());
+        args.push(label.clone());
+    }
     args.push(if settings.probe {
         "--probe".into()
     } else {
@@ -71,6 +79,11 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
     if cfg!(windows) {
         return Err(Error::usage(
             "--peer is not available on Windows (Windows Server 2008 R2 / 2012 R2 have no OpenSSH client); run drx-collect on each node and give both bundles to inspect",
+        ));
+    }
+    if !settings.encrypt_to.is_empty() {
+        return Err(Error::usage(
+            "--peer does not seal the case file yet; drop --encrypt-to (or DRX_COLLECT_ENCRYPT_TO, the manifest's encrypt_to) and encrypt the case file with age, or run drx-collect --encrypt-to on each node",
         ));
     }
     if settings.split.is_some() || settings.format == Format::Zip {

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real binary against fixture sysroots (`--root`) with stand-in commands
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
+mod case;
 mod collect;
 mod diagnose;
 mod diff;
@@ -12,6 +13,8 @@ mod peer;
 mod privacy;
 mod realworld;
 mod schedule;
+mod sealed;
+mod shell;
 mod split;
 mod util;
 mod windows;
