@@ -511,7 +511,10 @@ impl<'s> Run<'s> {
                     Some(sealer) => {
                         let key = [sealer.read_back_key()];
                         BundleReader::open_sealed(temp.path(), &key)?;
-                        self.fail_closed(|| BundleReader::open_sealed(temp.path(), &key), deadline)?;
+                        self.fail_closed(
+                            || BundleReader::open_sealed(temp.path(), &key),
+                            deadline,
+                        )?;
                     }
                     None => self.fail_closed(|| BundleReader::open(temp.path()), deadline)?,
                 }
