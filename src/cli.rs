@@ -41,7 +41,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Collect a bundle (the default when no subcommand is given).
-    Collect(CollectArgs),
+    Collect(Box<CollectArgs>),
     /// Verify a bundle and diagnose it; give both nodes' bundles to compare a pair.
     Inspect(InspectArgs),
     /// What changed between two snapshots of one node.

@@ -80,7 +80,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
         }
         Some(Command::Man { dir }) => run_man(dir),
         None => run_collect(cli.collect, argv),
-        Some(Command::Collect(args)) => run_collect(args, argv),
+        Some(Command::Collect(args)) => run_collect(*args, argv),
         Some(Command::Manifest { action }) => run_manifest(action),
         Some(Command::Rules { action }) => run_rules(action),
         Some(Command::Inspect(args)) => {
