@@ -48,16 +48,19 @@ impl Snapshot {
 /// For `drx-collect-<host>-<YYYYMMDDTHHMMSSZ>[-N].(tgz|zip)[.NNN]`: the bundle name, its stamp,
 /// N (1 without a suffix) and the part number. Anything else is not ours.
 pub fn parse_name(name: &str, host: &str) -> Option<(String, String, u32, Option<u32>)> {
+    parse_prefixed(name, &format!("drx-collect-{host}"))
+}
+
+/// `parse_name` for any kind of file drx-collect names `<prefix>-<stamp>…`: bundles
+/// (`drx-collect-<host>`) and the case files of `--peer` (`drx-case-<hostA>-<hostB>`).
+fn parse_prefixed(name: &str, prefix: &str) -> Option<(String, String, u32, Option<u32>)> {
     let (bundle, part) = match name.rsplit_once('.') {
         Some((head, digits)) if digits.len() == 3 && digits.bytes().all(|b| b.is_ascii_digit()) => {
             (head, Some(digits.parse().ok()?))
         }
         _ => (name, None),
     };
-    let rest = bundle
-        .strip_prefix("drx-collect-")?
-        .strip_prefix(host)?
-        .strip_prefix('-')?;
+    let rest = bundle.strip_prefix(prefix)?.strip_prefix('-')?;
     let stem = rest
         .strip_suffix(".tgz")
         .or_else(|| rest.strip_suffix(".tgz.age"))
@@ -86,6 +89,10 @@ pub fn parse_name(name: &str, host: &str) -> Option<(String, String, u32, Option
 
 /// This host's bundles in `dir`, oldest first.
 pub fn snapshots(dir: &Path, host: &str) -> Result<Vec<Snapshot>> {
+    snapshots_prefixed(dir, &format!("drx-collect-{host}"))
+}
+
+fn snapshots_prefixed(dir: &Path, prefix: &str) -> Result<Vec<Snapshot>> {
     let entries = std::fs::read_dir(dir).map_err(|err| {
         Error::io(
             "list",
@@ -102,7 +109,7 @@ pub fn snapshots(dir: &Path, host: &str) -> Result<Vec<Snapshot>> {
             continue;
         }
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some((name, stamp, number, part)) = parse_name(&file_name, host) else {
+        let Some((name, stamp, number, part)) = parse_prefixed(&file_name, prefix) else {
             continue;
         };
         let key = (stamp.clone(), number);
@@ -241,11 +248,31 @@ fn doomed(snapshots: &[Snapshot], policy: Policy, just_written: &str) -> Vec<usi
 
 /// Applies the policy in `dir` for `host`; returns the bundles removed.
 pub fn apply(dir: &Path, host: &str, policy: Policy, just_written: &Path) -> Result<Vec<PathBuf>> {
+    apply_prefixed(dir, &format!("drx-collect-{host}"), policy, just_written)
+}
+
+/// `--keep` for the case files of one pair (`drx-case-<hostA>-<hostB>-…`), with the same proof
+/// as for bundles: only files their sidecar vouches for are deleted.
+pub fn apply_to_cases(
+    dir: &Path,
+    pair: &str,
+    policy: Policy,
+    just_written: &Path,
+) -> Result<Vec<PathBuf>> {
+    apply_prefixed(dir, &format!("drx-case-{pair}"), policy, just_written)
+}
+
+fn apply_prefixed(
+    dir: &Path,
+    prefix: &str,
+    policy: Policy,
+    just_written: &Path,
+) -> Result<Vec<PathBuf>> {
     if !policy.is_set() {
         return Ok(Vec::new());
     }
     // Only bundles whose sidecar vouches for them take part: the others are not ours.
-    let all: Vec<Snapshot> = snapshots(dir, host)?
+    let all: Vec<Snapshot> = snapshots_prefixed(dir, prefix)?
         .into_iter()
         .filter(|s| !s.sums.is_empty())
         .collect();
@@ -301,6 +328,51 @@ mod tests {
             (name.as_str(), number, part),
             ("drx-collect-node1-20261124T100000Z-12.tgz", 12, Some(2))
         );
+    }
+
+    #[test]
+    fn case_files_of_one_pair_are_recognised_apart_from_bundles() {
+        let ok = |n: &str| parse_prefixed(n, "drx-case-node1-node2").is_some();
+        assert!(ok("drx-case-node1-node2-20261124T100000Z.tgz"));
+        assert!(ok("drx-case-node1-node2-20261124T100000Z-2.tgz"));
+        assert!(!ok("drx-case-node1-node3-20261124T100000Z.tgz"));
+        assert!(!ok("drx-collect-node1-20261124T100000Z.tgz"));
+        assert!(!ok("drx-case-node1-node2-20261124T100000Z.tgz.sha256"));
+        // A bundle of host "node1" never matches a case of the pair, nor the reverse.
+        assert!(parse_name("drx-case-node1-node2-20261124T100000Z.tgz", "node1").is_none());
+    }
+
+    #[test]
+    fn keep_rotates_a_pairs_case_files_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "drx-case-a-b-20261124T100000Z.tgz",
+            "drx-case-a-b-20261124T110000Z.tgz",
+            "drx-case-a-b-20261124T120000Z.tgz",
+        ];
+        for name in names {
+            write(dir.path(), name, 10);
+            let sum = crate::manifest::hex(&<sha2::Sha256 as sha2::Digest>::digest(vec![b'x'; 10]));
+            std::fs::write(
+                dir.path().join(format!("{name}.sha256")),
+                format!("{sum}  {name}\n"),
+            )
+            .unwrap();
+        }
+        write(dir.path(), "drx-collect-a-20261124T090000Z.tgz", 10);
+        let policy = Policy {
+            keep: Some(1),
+            keep_size: None,
+        };
+        let newest = dir.path().join(names[2]);
+        let removed = apply_to_cases(dir.path(), "a-b", policy, &newest).unwrap();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert!(newest.exists());
+        assert!(dir
+            .path()
+            .join("drx-collect-a-20261124T090000Z.tgz")
+            .exists());
+        assert!(!dir.path().join(names[0]).exists());
     }
 
     fn write(dir: &Path, name: &str, bytes: usize) {

@@ -313,7 +313,8 @@ fn write_case(
                 .as_str(),
         ));
     }
-    let top = unique_stem(dir, &format!("drx-case-{}-{stamp}", hosts.join("-")));
+    let pair = hosts.join("-");
+    let top = unique_stem(dir, &format!("drx-case-{pair}-{stamp}"));
     let name = format!("{top}.tgz");
     let case = CaseIndex {
         schema: CASE_SCHEMA.into(),
@@ -359,7 +360,12 @@ fn write_case(
     let target = dir.join(&name);
     temp.persist(&target)?;
     output::write_sidecar(&target, &sha256)?;
-    let _ = settings;
+    // --keep / --keep-size apply to this pair's case files as to bundles.
+    let policy = crate::collect::retention::Policy {
+        keep: settings.keep,
+        keep_size: settings.keep_size,
+    };
+    crate::collect::retention::apply_to_cases(dir, &pair, policy, &target)?;
     Ok((target, sha256))
 }
 
