@@ -13,8 +13,9 @@ as_root() {
 }
 
 # Debian packages the tests use: the real drbdadm (its parse error for a BOM file), file, tar,
-# gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report.
-packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium)
+# gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report;
+# postgresql: the case database's server (scripts/test-cases-pg.sh starts its own cluster).
+packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium postgresql)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -32,6 +33,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --locked
+echo "== the case database on PostgreSQL, against SQLite"
+scripts/test-cases-pg.sh
 
 echo "== release artefacts: static Linux binary and Windows .exe, checked"
 scripts/dist.sh

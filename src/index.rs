@@ -12,6 +12,12 @@ pub struct Index {
     pub tool: Tool,
     #[serde(default)]
     pub host: Host,
+    /// `--case-id`: the support case the bundle belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    /// `--label`: a one-line note for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     #[serde(default)]
     pub started_at: Option<String>,
     #[serde(default)]

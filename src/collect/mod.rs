@@ -347,6 +347,8 @@ impl<'s> Run<'s> {
                 version: env!("CARGO_PKG_VERSION").into(),
             },
             host: self.host.clone(),
+            case_id: None,
+            label: None,
             started_at: Some(rfc3339(self.started)),
             finished_at: Some(rfc3339(finished)),
             duration_ms: Some(self.clock.elapsed().as_millis() as u64),
