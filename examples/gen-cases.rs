@@ -60,7 +60,7 @@ fn bundle(i: u64, hosts: u64) -> (String, Vec<u8>) {
     // Versions move up with time, at a pace that differs per node.
     let drbd_patch = 2 + (node % 7) + snap / (20 + node % 11);
     let utils_minor = 3 + (node % 5) + snap / 40;
-    let drx_patch = 1 + snap / (15 + node % 13);
+    let drx_patch = 1 + snap / (3 + node % 5);
     let peer = format!("node{:03}", (node + 1) % hosts);
     let bom = node % 4 == 1 && snap < 3 + node % 5;
     let resources: Vec<String> = (0..1 + node % 3).map(|r| format!("r{r}")).collect();

@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-count=${CASES_PG_BUNDLES:-300}
+count=${CASES_PG_BUNDLES:-200}
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_ctl" ]; then
     echo "test-cases-pg.sh: no PostgreSQL server under /usr/lib/postgresql; apt-get install postgresql" >&2
@@ -29,13 +29,13 @@ work=$(mktemp -d /tmp/drx-cases-pg.XXXXXX)
 chmod 755 "$work"
 pgdata=$work/pgdata
 sock=$work/sock
-mkdir -p "$sock"
+mkdir -p "$sock" "$work/log"
 
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
-    chown postgres "$sock"
-    mkdir -p "$pgdata" && chown postgres "$pgdata"
+    mkdir -p "$pgdata" "$work/log"
+    chown postgres "$sock" "$pgdata" "$work/log"
     as_pg=(runuser -u postgres --)
 fi
 
@@ -49,9 +49,9 @@ trap stop EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "${as_pg[@]}" "$pgbin/initdb" -D "$pgdata" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 \
     || { cat "$work/initdb.log" >&2; exit 1; }
-"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -w -t 60 -l "$work/server.log" \
+"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -w -t 60 -l "$work/log/server.log" \
     -o "-c listen_addresses='' -k $sock -p $port -c fsync=off" start >/dev/null \
-    || { cat "$work/server.log" >&2; exit 1; }
+    || { cat "$work/log/server.log" >&2; exit 1; }
 for db in cases cases2; do
     "$pgbin/createdb" -h "$sock" -p "$port" -U postgres "$db"
 done
@@ -93,9 +93,6 @@ compare() {
         diff <(echo "$a") <(echo "$b") | head -n 40 >&2
         fail "cases $* differs between SQLite and PostgreSQL"
     fi
-    if [ "$(echo "$a" | wc -c)" -lt 4 ]; then
-        fail "cases $* gave an empty answer"
-    fi
     echo "   same answer: cases $*"
 }
 
@@ -121,20 +118,21 @@ compare search --rule CONFIG-BOM --limit 100000
 compare search --rule VERSION-DRBD-OLD --limit 100000
 compare search --rule DRX-CONNECTION-REFUSED --rule CONFIG-BOM --limit 100000
 compare search --version 'drbd<8.4.8' --limit 100000
-compare search --version 'drbd>=8.4.10' --version 'drx!=3.2.1' --limit 100000
+compare search --version 'drbd>=8.4.7' --version 'drx!=3.2.1' --limit 100000
 compare search --version 'drbd-utils=9.5' --limit 100000
 compare search --version 'bsr>1.6.4' --limit 100000
 compare search --version 'bsr-utils<=1.6.5' --limit 100000
 compare search --host NODE007 --limit 100000
 compare search --case-id CASE-1003 --limit 100000
-compare search --host node004 --rule CONFIG-BOM --limit 100000
+compare search --host node005 --rule CONFIG-BOM --limit 100000
 compare stats
 compare history node001
 compare history node012 --limit 3
 compare history node029
 
 # Non-empty where the generator guarantees it, so the comparisons above compared something.
-for q in "--rule CONFIG-BOM" "--version drbd<8.4.8" "--case-id CASE-1003" "--version bsr>1.6.4"; do
+for q in "--rule CONFIG-BOM" "--version drbd<8.4.8" "--case-id CASE-1003" "--version bsr>1.6.4" \
+    "--version drbd>=8.4.7 --version drx!=3.2.1" "--host node005 --rule CONFIG-BOM"; do
     # shellcheck disable=SC2086
     n=$("$bin" cases search $q --limit 100000 --json --db "$pg" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
     [ "$n" -gt 0 ] || fail "search $q found nothing; the generated bundles should have some"

@@ -198,6 +198,7 @@ fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Value, postgre
         Type::INT2 => row
             .try_get::<_, Option<i16>>(i)?
             .map(|n| Value::Int(n.into())),
+        Type::VOID => None,
         _ => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
     }
     .unwrap_or(Value::Null))
@@ -353,7 +354,7 @@ impl Db {
         };
         self.write(|db| {
             if db.is_postgres() {
-                db.query(
+                db.exec(
                     "SELECT pg_advisory_xact_lock(?)",
                     &[Value::Int(PG_MIGRATION_LOCK)],
                 )?;
