@@ -48,7 +48,7 @@ fn bundle(i: u64, hosts: u64) -> (String, Vec<u8>) {
     let node = i % hosts;
     let snap = i / hosts;
     let host = format!("node{node:03}");
-    let bsr = node % 3 == 0;
+    let bsr = node.is_multiple_of(3);
     let started = chrono::DateTime::parse_from_rfc3339("2025-01-01T08:00:00Z")
         .expect("static time")
         .with_timezone(&chrono::Utc)
@@ -85,8 +85,16 @@ fn bundle(i: u64, hosts: u64) -> (String, Vec<u8>) {
             "/etc/redhat-release",
             "CentOS Linux release 7.9.2009 (Core)\n",
         ),
-        command("uname", "uname -a", format!("Linux {host} 3.10.0-1160.el7.x86_64 #1 SMP x86_64 GNU/Linux\n")),
-        command("drx-version", "drx --version", format!("DRX version 3.2.{drx_patch}\n")),
+        command(
+            "uname",
+            "uname -a",
+            format!("Linux {host} 3.10.0-1160.el7.x86_64 #1 SMP x86_64 GNU/Linux\n"),
+        ),
+        command(
+            "drx-version",
+            "drx --version",
+            format!("DRX version 3.2.{drx_patch}\n"),
+        ),
         file(
             "drx-log",
             "/opt/DRX/logs/drx.log",

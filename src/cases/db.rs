@@ -232,9 +232,8 @@ impl Db {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::io("create the directory of", path, &e, "give --db PATH"))?;
         }
-        let conn = rusqlite::Connection::open(path).map_err(|e| {
-            Error::failed(format!("cannot open the case database {label}: {e}"))
-        })?;
+        let conn = rusqlite::Connection::open(path)
+            .map_err(|e| Error::failed(format!("cannot open the case database {label}: {e}")))?;
         let mut db = Db {
             engine: Engine::Sqlite(conn),
             label,
@@ -245,13 +244,15 @@ impl Db {
         }
         // WAL: readers never wait for a writer, and a writer's commit is one append. Checked
         // first, since asking for it is a write that fails on a file that is not a database.
-        db.batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| {
-                Error::failed(format!(
-                    "{}; is it a drx-collect case database? Give another --db PATH",
-                    e.message()
-                ))
-            })?;
+        db.batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| {
+            Error::failed(format!(
+                "{}; is it a drx-collect case database? Give another --db PATH",
+                e.message()
+            ))
+        })?;
         Ok(db)
     }
 
@@ -478,7 +479,9 @@ mod tests {
         // Opening again applies nothing twice.
         drop(db);
         let mut db = Db::open(spec).unwrap();
-        let rows = db.query("SELECT COUNT(*) FROM schema_version", &[]).unwrap();
+        let rows = db
+            .query("SELECT COUNT(*) FROM schema_version", &[])
+            .unwrap();
         assert_eq!(rows[0][0], Value::Int(MIGRATIONS.len() as i64));
         db.exec(
             "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
@@ -487,7 +490,10 @@ mod tests {
         .unwrap();
         drop(db);
         let err = Db::open(spec).err().expect("a newer schema is refused");
-        assert!(err.message().contains("newer than this drx-collect"), "{err}");
+        assert!(
+            err.message().contains("newer than this drx-collect"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,12 +17,25 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub enum Action {
-    Import { paths: Vec<PathBuf>, recursive: bool },
-    List { limit: u64 },
-    Show { id: String },
-    Search { filter: store::Filter, limit: u64 },
+    Import {
+        paths: Vec<PathBuf>,
+        recursive: bool,
+    },
+    List {
+        limit: u64,
+    },
+    Show {
+        id: String,
+    },
+    Search {
+        filter: store::Filter,
+        limit: u64,
+    },
     Stats,
-    History { host: String, limit: u64 },
+    History {
+        host: String,
+        limit: u64,
+    },
 }
 
 pub struct Settings {
@@ -256,8 +269,8 @@ fn expand(path: &Path, recursive: bool, named: bool, out: &mut Vec<Source>) -> R
         out.push(classify(path, named));
         return Ok(());
     }
-    let entries = std::fs::read_dir(path)
-        .map_err(|e| Error::io("list the directory", path, &e, ""))?;
+    let entries =
+        std::fs::read_dir(path).map_err(|e| Error::io("list the directory", path, &e, ""))?;
     let mut children: Vec<PathBuf> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list the directory", path, &e, ""))?;
@@ -449,10 +462,11 @@ mod text {
         out
     }
 
-    fn finding(out: &mut String, f: &StoredFinding, indent: &str) {
+    /// A finding: `lead` before its first line, `indent` before the others.
+    fn finding_led(out: &mut String, f: &StoredFinding, lead: &str, indent: &str) {
         let _ = writeln!(
             out,
-            "{indent}[{}] {}: {}",
+            "{lead}[{}] {}: {}",
             f.severity.to_uppercase(),
             f.rule,
             f.title
@@ -470,6 +484,10 @@ mod text {
         if let Some(detail) = &f.detail {
             let _ = writeln!(out, "{indent}    {detail}");
         }
+    }
+
+    fn finding(out: &mut String, f: &StoredFinding, indent: &str) {
+        finding_led(out, f, indent, indent);
     }
 
     pub fn detail(d: &Detail) -> String {
@@ -592,11 +610,16 @@ mod text {
                 let _ = writeln!(out, "    resource removed: {r}");
             }
             for f in &c.findings_new {
-                let _ = write!(out, "    new ");
-                finding(&mut out, f, "");
+                finding_led(&mut out, f, "    new ", "        ");
             }
             for f in &c.findings_resolved {
-                let _ = writeln!(out, "    resolved [{}] {}: {}", f.severity.to_uppercase(), f.rule, f.title);
+                let _ = writeln!(
+                    out,
+                    "    resolved [{}] {}: {}",
+                    f.severity.to_uppercase(),
+                    f.rule,
+                    f.title
+                );
             }
         }
         out

@@ -218,8 +218,9 @@ mod tests {
     #[test]
     fn bsr_versions() {
         assert_eq!(
-            bsr_kernel("BSR:1.6.3 GIT-hash: abc build by root@b, 2024-01-01\n(api:2/proto:86-117)\n")
-            ,
+            bsr_kernel(
+                "BSR:1.6.3 GIT-hash: abc build by root@b, 2024-01-01\n(api:2/proto:86-117)\n"
+            ),
             Some("1.6.3".into())
         );
         assert_eq!(bsr_kernel("BSR: GIT-hash: abc\n"), None);

@@ -102,7 +102,8 @@ pub struct Summary {
     pub warnings: i64,
 }
 
-const SUMMARY_COLUMNS: &str = "b.id, b.sha256, b.file_name, b.host, b.case_id, b.started_at, b.os, b.os_release, b.kernel, \
+const SUMMARY_COLUMNS: &str =
+    "b.id, b.sha256, b.file_name, b.host, b.case_id, b.started_at, b.os, b.os_release, b.kernel, \
      b.drbd, b.drbd_utils, b.bsr, b.bsr_utils, b.drx, \
      (SELECT COUNT(*) FROM findings f WHERE f.bundle_id = b.id), \
      (SELECT COUNT(*) FROM findings f WHERE f.bundle_id = b.id AND f.severity = 'error'), \
@@ -210,7 +211,9 @@ pub fn search(db: &mut Db, filter: &Filter, limit: u64) -> Result<Vec<Summary>> 
             .ok_or_else(|| Error::usage(format!("unknown component {}", cond.component)))?;
         let op = if cond.op == "!=" { "<>" } else { cond.op };
         // A bundle that does not show the component matches no condition on it.
-        sql.push_str(&format!(" AND b.{column}_key IS NOT NULL AND b.{column}_key {op} ?"));
+        sql.push_str(&format!(
+            " AND b.{column}_key IS NOT NULL AND b.{column}_key {op} ?"
+        ));
         params.push(Value::from(version_key(&cond.version)));
     }
     if let Some(host) = &filter.host {
@@ -418,7 +421,12 @@ pub fn stats(db: &mut Db) -> Result<Stats> {
         })
         .collect();
     by_rule.sort_by(|a, b| {
-        (b.bundles, b.findings, &a.rule, &a.severity).cmp(&(a.bundles, a.findings, &b.rule, &b.severity))
+        (b.bundles, b.findings, &a.rule, &a.severity).cmp(&(
+            a.bundles,
+            a.findings,
+            &b.rule,
+            &b.severity,
+        ))
     });
 
     let mut by_version = Vec::new();
@@ -591,8 +599,14 @@ fn changes(
         findings_new,
         findings_resolved,
         versions_changed,
-        resources_added: new_res.difference(&old_res).map(|s| s.to_string()).collect(),
-        resources_removed: old_res.difference(&new_res).map(|s| s.to_string()).collect(),
+        resources_added: new_res
+            .difference(&old_res)
+            .map(|s| s.to_string())
+            .collect(),
+        resources_removed: old_res
+            .difference(&new_res)
+            .map(|s| s.to_string())
+            .collect(),
     }
 }
 
@@ -603,13 +617,22 @@ mod tests {
     #[test]
     fn version_conditions() {
         let c = parse_version_cond("drbd<8.4.8").unwrap();
-        assert_eq!((c.component.as_str(), c.op, c.version.as_str()), ("drbd", "<", "8.4.8"));
+        assert_eq!(
+            (c.component.as_str(), c.op, c.version.as_str()),
+            ("drbd", "<", "8.4.8")
+        );
         let c = parse_version_cond("drbd-utils >= 9.5").unwrap();
         assert_eq!((c.component.as_str(), c.op), ("drbd-utils", ">="));
         let c = parse_version_cond("DRX!=3.2.1").unwrap();
         assert_eq!((c.component.as_str(), c.op), ("drx", "!="));
-        assert!(parse_version_cond("zfs<2").unwrap_err().contains("no known component"));
-        assert!(parse_version_cond("drbd~8").unwrap_err().contains("no comparison"));
-        assert!(parse_version_cond("drbd<new").unwrap_err().contains("not a version"));
+        assert!(parse_version_cond("zfs<2")
+            .unwrap_err()
+            .contains("no known component"));
+        assert!(parse_version_cond("drbd~8")
+            .unwrap_err()
+            .contains("no comparison"));
+        assert!(parse_version_cond("drbd<new")
+            .unwrap_err()
+            .contains("not a version"));
     }
 }

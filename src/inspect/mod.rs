@@ -120,6 +120,9 @@ pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<I
 /// The most of one file `inspect_one_capturing` keeps.
 pub const CAPTURE_CAP: u64 = 1 << 20;
 
+/// Files kept by `inspect_one_capturing`: (path in the bundle, its first bytes).
+pub type Captured = Vec<(String, Vec<u8>)>;
+
 /// `inspect_one`, also keeping the first `CAPTURE_CAP` bytes of the files named in `capture`
 /// (paths relative to the top directory), in the same pass: `cases import` reads version
 /// outputs the rules do not keep.
@@ -128,7 +131,7 @@ pub fn inspect_one_capturing(
     catalogue: &Catalogue,
     gather: bool,
     capture: &[&str],
-) -> Result<(Inspected, Vec<(String, Vec<u8>)>)> {
+) -> Result<(Inspected, Captured)> {
     let mut reader = BundleReader::open(path)?;
     let mut scan = Scan::new(catalogue);
     let mut gatherer = gather.then(|| timeline::Gather::new(catalogue));

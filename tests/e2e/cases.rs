@@ -38,7 +38,10 @@ fn three_bundles() -> (Fixture, Fixture, Vec<PathBuf>) {
     assert_success(&one.collect(&["--quiet"]));
     std::thread::sleep(std::time::Duration::from_millis(1100));
     one.file("/etc/drbd.d/r0.res", RES)
-        .file("/etc/drbd.d/r1.res", RES.replace("r0", "r1").replace("7788", "7789"))
+        .file(
+            "/etc/drbd.d/r1.res",
+            RES.replace("r0", "r1").replace("7788", "7789"),
+        )
         .file("/proc/drbd", "version: 8.4.11 (api:1/proto:86-101)\n")
         .prints("drx", "DRX 3.2.4\n");
     assert_success(&one.collect(&["--quiet"]));
@@ -87,7 +90,11 @@ fn import_then_every_query() {
     // Idempotent: the same bundles again are "already imported", nothing is added.
     let again = cases(&db, &["import", two.out.path().to_str().unwrap()]);
     assert_success(&again);
-    assert!(stderr(&again).contains("already imported"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already imported"),
+        "{}",
+        stderr(&again)
+    );
     assert!(stdout(&again).starts_with("0 imported, 1 already imported"));
 
     let list = json(&cases(&db, &["list", "--json"]));
@@ -106,12 +113,12 @@ fn import_then_every_query() {
     // show by sha256 prefix and by row id give the same bundle, with its findings.
     let old_sha = list[2]["sha256"].as_str().unwrap();
     let real_sha = sha256_of(&bundles[0]);
-    assert_eq!(old_sha, real_sha, "the identity is the bundle file's sha256");
+    assert_eq!(
+        old_sha, real_sha,
+        "the identity is the bundle file's sha256"
+    );
     let shown = json(&cases(&db, &["show", &old_sha[..10], "--json"]));
-    let by_id = json(&cases(
-        &db,
-        &["show", &list[2]["id"].to_string(), "--json"],
-    ));
+    let by_id = json(&cases(&db, &["show", &list[2]["id"].to_string(), "--json"]));
     assert_eq!(shown, by_id);
     assert_eq!(shown["host"], "node1");
     assert_eq!(shown["resources"], serde_json::json!(["r0"]));
@@ -124,34 +131,67 @@ fn import_then_every_query() {
     assert!(rules.contains(&"CONFIG-BOM"), "{rules:?}");
     let text = cases(&db, &["show", &old_sha[..10]]);
     assert_success(&text);
-    assert!(stdout(&text).contains("[ERROR] CONFIG-BOM"), "{}", stdout(&text));
+    assert!(
+        stdout(&text).contains("[ERROR] CONFIG-BOM"),
+        "{}",
+        stdout(&text)
+    );
 
     // search: each filter alone, and combined.
     let hosts = |v: &Value| -> Vec<String> {
         v.as_array()
             .unwrap()
             .iter()
-            .map(|b| format!("{}@{}", b["host"].as_str().unwrap(), b["versions"]["drbd"].as_str().unwrap_or("-")))
+            .map(|b| {
+                format!(
+                    "{}@{}",
+                    b["host"].as_str().unwrap(),
+                    b["versions"]["drbd"].as_str().unwrap_or("-")
+                )
+            })
             .collect()
     };
     let bom = json(&cases(&db, &["search", "--rule", "CONFIG-BOM", "--json"]));
     assert_eq!(hosts(&bom), ["node1@8.4.5"]);
-    let old = json(&cases(&db, &["search", "--version", "drbd<8.4.8", "--json"]));
+    let old = json(&cases(
+        &db,
+        &["search", "--version", "drbd<8.4.8", "--json"],
+    ));
     assert_eq!(hosts(&old), ["node1@8.4.5"]);
-    let not_old = json(&cases(&db, &["search", "--version", "drbd>=8.4.8", "--json"]));
+    let not_old = json(&cases(
+        &db,
+        &["search", "--version", "drbd>=8.4.8", "--json"],
+    ));
     assert_eq!(hosts(&not_old), ["node2@9.0.22", "node1@8.4.11"]);
-    let ne = json(&cases(&db, &["search", "--version", "drx!=3.2.4", "--json"]));
+    let ne = json(&cases(
+        &db,
+        &["search", "--version", "drx!=3.2.4", "--json"],
+    ));
     assert_eq!(hosts(&ne), ["node1@8.4.5"]);
     let host = json(&cases(&db, &["search", "--host", "NODE1", "--json"]));
     assert_eq!(hosts(&host), ["node1@8.4.11", "node1@8.4.5"]);
     let both = json(&cases(
         &db,
-        &["search", "--host", "node1", "--version", "drbd=8.4.11", "--json"],
+        &[
+            "search",
+            "--host",
+            "node1",
+            "--version",
+            "drbd=8.4.11",
+            "--json",
+        ],
     ));
     assert_eq!(hosts(&both), ["node1@8.4.11"]);
     let none = json(&cases(
         &db,
-        &["search", "--rule", "CONFIG-BOM", "--version", "drbd>8.4.5", "--json"],
+        &[
+            "search",
+            "--rule",
+            "CONFIG-BOM",
+            "--version",
+            "drbd>8.4.5",
+            "--json",
+        ],
     ));
     assert_eq!(hosts(&none), Vec::<String>::new());
     let bad = cases(&db, &["search", "--version", "drbd~8"]);
@@ -174,14 +214,29 @@ fn import_then_every_query() {
         .unwrap()
         .iter()
         .filter(|v| v["component"] == "drbd")
-        .map(|v| (v["version"].as_str().unwrap().to_string(), v["bundles"].as_i64().unwrap()))
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap().to_string(),
+                v["bundles"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         drbd,
-        [("9.0.22".to_string(), 1), ("8.4.11".into(), 1), ("8.4.5".into(), 1)]
+        [
+            ("9.0.22".to_string(), 1),
+            ("8.4.11".into(), 1),
+            ("8.4.5".into(), 1)
+        ]
     );
     let months = stats["by_month"].as_array().unwrap();
-    assert_eq!(months.iter().map(|m| m["bundles"].as_i64().unwrap()).sum::<i64>(), 3);
+    assert_eq!(
+        months
+            .iter()
+            .map(|m| m["bundles"].as_i64().unwrap())
+            .sum::<i64>(),
+        3
+    );
 
     // history: node1's two snapshots, oldest first, with what changed.
     let history = json(&cases(&db, &["history", "node1", "--json"]));
@@ -208,12 +263,22 @@ fn import_then_every_query() {
             )
         })
         .collect();
-    assert!(versions.contains(&("drbd".into(), "8.4.5".into(), "8.4.11".into())), "{versions:?}");
-    assert!(versions.contains(&("drx".into(), "3.2.1".into(), "3.2.4".into())), "{versions:?}");
+    assert!(
+        versions.contains(&("drbd".into(), "8.4.5".into(), "8.4.11".into())),
+        "{versions:?}"
+    );
+    assert!(
+        versions.contains(&("drx".into(), "3.2.1".into(), "3.2.4".into())),
+        "{versions:?}"
+    );
     assert_eq!(changes["resources_added"], serde_json::json!(["r1"]));
     let text = cases(&db, &["history", "node1"]);
     assert_success(&text);
-    assert!(stdout(&text).contains("resolved [ERROR] CONFIG-BOM"), "{}", stdout(&text));
+    assert!(
+        stdout(&text).contains("resolved [ERROR] CONFIG-BOM"),
+        "{}",
+        stdout(&text)
+    );
     let unknown = cases(&db, &["history", "node9"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("no bundle of host 'node9'"));
@@ -246,7 +311,11 @@ fn a_damaged_bundle_is_refused_with_its_reason_and_the_others_imported() {
         .unwrap()
         .unwrap()
         .path();
-    std::fs::write(top.join("files/etc/drbd.d/r0.res"), "resource r0 { tampered }\n").unwrap();
+    std::fs::write(
+        top.join("files/etc/drbd.d/r0.res"),
+        "resource r0 { tampered }\n",
+    )
+    .unwrap();
     let bad = f.out.path().join("drx-collect-node1-20200101T000000Z.tgz");
     let status = Command::new("tar")
         .arg("czf")
@@ -266,11 +335,17 @@ fn a_damaged_bundle_is_refused_with_its_reason_and_the_others_imported() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("refused:") && err.contains("20200101T000000Z") && err.contains("files/etc/drbd.d/r0.res"),
+        err.contains("refused:")
+            && err.contains("20200101T000000Z")
+            && err.contains("files/etc/drbd.d/r0.res"),
         "{err}"
     );
     assert!(err.contains("notes.txt: not a bundle"), "{err}");
-    assert!(stdout(&out).starts_with("1 imported, 0 already imported, 1 refused"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("1 imported, 0 already imported, 1 refused"),
+        "{}",
+        stdout(&out)
+    );
     let list = json(&cases(&db, &["list", "--json"]));
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["sha256"], sha256_of(&good));
@@ -288,8 +363,10 @@ fn two_importers_at_once_leave_each_bundle_once() {
     // Eight bundles of four hosts.
     let f = Fixture::new();
     for n in 0..8 {
-        f.file("/etc/hostname", format!("node{}\n", n % 4))
-            .file("/proc/drbd", format!("version: 8.4.{n} (api:1/proto:86-101)\n"));
+        f.file("/etc/hostname", format!("node{}\n", n % 4)).file(
+            "/proc/drbd",
+            format!("version: 8.4.{n} (api:1/proto:86-101)\n"),
+        );
         assert_success(&f.collect(&["--quiet"]));
     }
     assert_eq!(f.bundles().len(), 8);
@@ -331,7 +408,10 @@ fn a_database_that_is_not_one_is_named() {
     let out = cases(&db, &["list"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("cases.sqlite") && err.contains("--db"), "{err}");
+    assert!(
+        err.contains("cases.sqlite") && err.contains("--db"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
