@@ -45,6 +45,8 @@ fn three_bundles() -> (Fixture, Fixture, Vec<PathBuf>) {
         .file("/proc/drbd", "version: 8.4.11 (api:1/proto:86-101)\n")
         .prints("drx", "DRX 3.2.4\n");
     assert_success(&one.collect(&["--quiet"]));
+    // Collection times are whole seconds: node2's must be later for "newest first".
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let two = Fixture::new();
     two.file("/etc/hostname", "node2\n")
         .file("/etc/drbd.d/r0.res", RES)
