@@ -14,7 +14,7 @@ With no subcommand, drx-collect collects: run it as root (Administrator on Windo
 bundle it prints. Support runs `drx-collect inspect BUNDLE`.
 
 Exit codes: 0 success, 1 the job failed (no bundle written, unreadable bundle, bad manifest),
-2 usage error, 3 inspect found an integrity problem.";
+2 usage error, 3 inspect found an integrity problem (cases import: a bundle was refused).";
 
 #[derive(Parser, Debug)]
 #[command(
