@@ -15,7 +15,7 @@ if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ]; then
     echo "bench/cases.sh: no PostgreSQL server under /usr/lib/postgresql; apt-get install postgresql" >&2
     exit 1
 fi
-cargo build --quiet --release --locked --bin drx-collect --example gen-cases
+[ -n "${CASES_BENCH_NO_BUILD:-}" ] || cargo build --quiet --release --locked --bin drx-collect --example gen-cases
 bin=$PWD/target/release/drx-collect
 gen=$PWD/target/release/examples/gen-cases
 
