@@ -625,3 +625,36 @@ mod text {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(name: &str, named: bool) -> Result<(), String> {
+        match classify(Path::new(name), named) {
+            Source::Bundle(_) => Ok(()),
+            Source::Skip(_, why) => Err(why),
+        }
+    }
+
+    #[test]
+    fn directories_yield_bundles_and_notes() {
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz", false).is_ok());
+        assert!(kind("drx-collect-n1-20261124T100000Z.zip", false).is_ok());
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz.001", false).is_ok());
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz.002", false)
+            .unwrap_err()
+            .contains("split"));
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz.sha256", false)
+            .unwrap_err()
+            .contains("sidecar"));
+        assert!(kind("notes.txt", false)
+            .unwrap_err()
+            .contains("not a bundle"));
+        // Named on the command line, any name is tried (and refused if it is no bundle).
+        assert!(kind("renamed-by-mail", true).is_ok());
+        assert!(kind("drx-case-n1-n2-20261124T100000Z.tgz", true)
+            .unwrap_err()
+            .contains("bundles/"));
+    }
+}
