@@ -16,11 +16,12 @@ as_root() {
 # gzip, pigz, unzip/zip, sha256sum, pgrep, Python's tarfile; chromium renders the HTML report;
 # iptables, ufw and firewalld (firewall-offline-cmd) make real rulesets in network namespaces
 # (tests/e2e/realworld.rs); ansible-core, OpenSSH and iproute2 run the fleet and --peer tests;
-# age, python3-jsonschema, man-db, rpm/rpm2cpio/cpio check sealed bundles, schemas and packages.
+# age, python3-jsonschema, man-db, rpm/rpm2cpio/cpio check sealed bundles, schemas and packages;
+# postgresql: the case database's server (scripts/test-cases-pg.sh starts its own cluster).
 packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium
     iptables ufw firewalld iproute2 util-linux time
     ansible-core openssh-server openssh-client iputils-ping
-    age python3-jsonschema man-db rpm rpm2cpio cpio)
+    age python3-jsonschema man-db rpm rpm2cpio cpio postgresql)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -38,6 +39,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --locked
+echo "== the case database on PostgreSQL, against SQLite"
+scripts/test-cases-pg.sh
 
 echo "== --peer for real: two network namespaces, sshd, probes (tests/e2e/peer.rs)"
 scripts/test-peer.sh

@@ -15,7 +15,7 @@ bundle it prints. Support runs `drx-collect inspect BUNDLE`.
 
 Exit codes: 0 success, 1 the job failed (no bundle written, unreadable bundle, bad manifest),
 2 usage error, 3 inspect found an integrity problem (or an encrypted bundle does not open with
-the --identity given: wrong key, truncated, altered).
+the --identity given: wrong key, truncated, altered; cases import: a bundle was refused).
 
 Environment: DRX_COLLECT_ENCRYPT_TO (recipients for --encrypt-to), NO_COLOR, LANG.";
 
@@ -68,6 +68,76 @@ pub enum Command {
     Man {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+    /// The support desk's case database: import bundles, then list, show, search, stats, history.
+    Cases(CasesArgs),
+}
+
+const CASES_AFTER_HELP: &str = "\
+The database is one SQLite file (default: $XDG_DATA_HOME/drx-collect/cases.sqlite, else
+~/.local/share/drx-collect/cases.sqlite; %LOCALAPPDATA%\\drx-collect\\cases.sqlite on Windows) or a
+PostgreSQL database (--db postgres://user@host/db). Every bundle is verified and diagnosed with
+this binary's rules before it is stored; one that fails verification is refused (exit 3).";
+
+#[derive(Args, Debug)]
+#[command(after_help = CASES_AFTER_HELP)]
+pub struct CasesArgs {
+    #[command(subcommand)]
+    pub action: CasesAction,
+    /// The database: a file path, or postgres://user[:password]@host[:port]/db (also postgresql://).
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    pub db: Option<String>,
+    /// Print the answer as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CasesAction {
+    /// Verify, diagnose and store bundles (a directory: every bundle in it); each once, by sha256.
+    Import {
+        #[arg(required = true, value_name = "BUNDLE|DIR")]
+        paths: Vec<PathBuf>,
+        /// Also import the bundles in subdirectories.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Print only errors (the counts still decide the exit code).
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// The newest bundles first.
+    List {
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u64,
+    },
+    /// One bundle: identity, facts, findings. ID is the row id or a sha256 prefix (6+ hex digits).
+    Show { id: String },
+    /// Bundles matching every condition given, newest first.
+    Search {
+        /// Has a finding of this rule (repeatable).
+        #[arg(long, value_name = "ID")]
+        rule: Vec<String>,
+        /// A version condition, COMPONENT OP VERSION: components drbd, drbd-utils, bsr, bsr-utils,
+        /// drx; operators < <= = >= > != (e.g. 'drbd<8.4.8'; repeatable).
+        #[arg(long, value_name = "COND")]
+        version: Vec<String>,
+        /// This host (case-insensitive).
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// This support case (the bundle's --case-id).
+        #[arg(long, value_name = "ID")]
+        case_id: Option<String>,
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u64,
+    },
+    /// Findings by frequency, bundles by version of drbd/bsr/drx, and the trend per month.
+    Stats,
+    /// The snapshots of one node over time, and what changed between consecutive ones.
+    History {
+        host: String,
+        /// Only the newest N snapshots.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: u64,
     },
 }
 

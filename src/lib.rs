@@ -5,6 +5,8 @@
 pub mod archive;
 pub mod case;
 pub mod case_id;
+#[cfg(feature = "cases")]
+pub mod cases;
 pub mod cli;
 pub mod collect;
 pub mod color;
@@ -106,6 +108,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
                 lang: args.lang.unwrap_or_else(Lang::from_env),
             })
         }
+        Some(Command::Cases(args)) => run_cases(args),
         Some(Command::Schedule(args)) => schedule::run(&schedule::Settings {
             action: match args.action {
                 cli::ScheduleAction::Install => schedule::Action::Install,
@@ -150,6 +153,61 @@ fn register_identities(files: &[std::path::PathBuf]) -> Result<()> {
         archive::seal::register(archive::seal::load_identity(file)?);
     }
     Ok(())
+}
+
+#[cfg(feature = "cases")]
+fn run_cases(args: cli::CasesArgs) -> Result<ExitStatus> {
+    use cli::CasesAction as A;
+    let mut quiet_import = false;
+    let action = match args.action {
+        A::Import {
+            paths,
+            recursive,
+            quiet,
+        } => {
+            quiet_import = quiet;
+            cases::Action::Import { paths, recursive }
+        }
+        A::List { limit } => cases::Action::List { limit },
+        A::Show { id } => cases::Action::Show { id },
+        A::Search {
+            rule,
+            version,
+            host,
+            case_id,
+            limit,
+        } => {
+            let versions = version
+                .iter()
+                .map(|v| cases::store::parse_version_cond(v))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(Error::usage)?;
+            cases::Action::Search {
+                filter: cases::store::Filter {
+                    rules: rule,
+                    versions,
+                    host,
+                    case_id,
+                },
+                limit,
+            }
+        }
+        A::Stats => cases::Action::Stats,
+        A::History { host, limit } => cases::Action::History { host, limit },
+    };
+    cases::run(cases::Settings {
+        db: args.db,
+        json: args.json,
+        quiet: quiet_import,
+        action,
+    })
+}
+
+#[cfg(not(feature = "cases"))]
+fn run_cases(_: cli::CasesArgs) -> Result<ExitStatus> {
+    Err(Error::failed(
+        "this drx-collect was built without the case database (cargo feature `cases`); use the support desk's build (a default `cargo build`)",
+    ))
 }
 
 fn run_collect(args: cli::CollectArgs, argv: Vec<String>) -> Result<ExitStatus> {

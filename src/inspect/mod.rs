@@ -140,23 +140,56 @@ fn scan_lines(
 
 /// Verifies and scans one bundle in a single pass; with `gather`, also collects the timeline.
 pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<Inspected> {
+    inspect_one_capturing(path, catalogue, gather, &[]).map(|(inspected, _)| inspected)
+}
+
+/// The most of one file `inspect_one_capturing` keeps.
+pub const CAPTURE_CAP: u64 = 1 << 20;
+
+/// Files kept by `inspect_one_capturing`: (path in the bundle, its first bytes).
+pub type Captured = Vec<(String, Vec<u8>)>;
+
+/// `inspect_one`, also keeping the first `CAPTURE_CAP` bytes of the files named in `capture`
+/// (paths relative to the top directory), in the same pass: `cases import` reads version
+/// outputs the rules do not keep.
+pub fn inspect_one_capturing(
+    path: &Path,
+    catalogue: &Catalogue,
+    gather: bool,
+    capture: &[&str],
+) -> Result<(Inspected, Captured)> {
     let mut reader = BundleReader::open(path)?;
     let mut scan = Scan::new(catalogue);
     let mut gatherer = gather.then(|| timeline::Gather::new(catalogue));
     let mut feed = Feed::default();
+    let mut captured = Vec::new();
     let verification = verify::verify(&mut reader, &mut |name, content| {
         if is_meta(name) {
             return Ok(());
         }
         let also = gatherer.as_mut().map(|g| g as &mut dyn LineSink);
-        feed.file_with(&mut scan, also, name, content)
-            .map_err(|err| {
-                Error::failed(format!(
-                    "cannot read {name} in bundle {}: {}",
-                    path.display(),
-                    crate::error::describe_io(&err)
-                ))
-            })
+        let mut kept = Vec::new();
+        let result = if capture.contains(&name) {
+            (&mut *content)
+                .take(CAPTURE_CAP)
+                .read_to_end(&mut kept)
+                .and_then(|_| {
+                    let mut rest = (&kept[..]).chain(&mut *content);
+                    feed.file_with(&mut scan, also, name, &mut rest)
+                })
+        } else {
+            feed.file_with(&mut scan, also, name, content)
+        };
+        if !kept.is_empty() {
+            captured.push((name.to_string(), kept));
+        }
+        result.map_err(|err| {
+            Error::failed(format!(
+                "cannot read {name} in bundle {}: {}",
+                path.display(),
+                crate::error::describe_io(&err)
+            ))
+        })
     })?;
     let index = verification.index.clone().unwrap_or_default();
     let facts = facts_of(&index);
@@ -179,14 +212,15 @@ pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<I
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
-    Ok(Inspected {
+    let inspected = Inspected {
         path: path.to_path_buf(),
         size,
         verification,
         evidence,
         node,
         gathered,
-    })
+    };
+    Ok((inspected, captured))
 }
 
 /// What the rules need to know of a bundle besides its files, from its index.

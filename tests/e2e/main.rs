@@ -1,6 +1,8 @@
 //! End-to-end tests: the real binary against fixture sysroots (`--root`) with stand-in commands
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
 mod case;
+#[cfg(feature = "cases")]
+mod cases;
 mod collect;
 mod diagnose;
 mod diff;

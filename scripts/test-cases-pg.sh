@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The case database on a real PostgreSQL server, checked against SQLite:
+#   - starts Debian's PostgreSQL (initdb + pg_ctl) in a temporary directory, as the unprivileged
+#     `postgres` user when run as root, listening on a unix socket in that directory only (no TCP);
+#   - generates CASES_PG_BUNDLES (default 300) valid bundles with examples/gen-cases.rs;
+#   - imports them into PostgreSQL and into SQLite, and compares the --json answers of every query
+#     (list, show by id and by sha256 prefix, search by rule / version / host / case id, stats,
+#     history) between the two;
+#   - refuses a damaged bundle on both (exit 3), re-imports nothing twice;
+#   - imports the same directory from two processes at once, on both engines: no duplicates and
+#     no lost rows;
+#   - always stops the server (trap).
+# Usage: scripts/test-cases-pg.sh        (needs the `postgresql` package; scripts/test.sh installs it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+count=${CASES_PG_BUNDLES:-200}
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_ctl" ]; then
+    echo "test-cases-pg.sh: no PostgreSQL server under /usr/lib/postgresql; apt-get install postgresql" >&2
+    exit 1
+fi
+
+cargo build --quiet --locked --bin drx-collect --example gen-cases
+bin=$PWD/target/debug/drx-collect
+gen=$PWD/target/debug/examples/gen-cases
+
+work=$(mktemp -d /tmp/drx-cases-pg.XXXXXX)
+chmod 755 "$work"
+pgdata=$work/pgdata
+sock=$work/sock
+mkdir -p "$sock" "$work/log"
+
+as_pg=()
+if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+    mkdir -p "$pgdata" "$work/log"
+    chown postgres "$sock" "$pgdata" "$work/log"
+    as_pg=(runuser -u postgres --)
+fi
+
+stop() {
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap stop EXIT
+
+# No TCP at all (listen_addresses=''); the port only names the socket file, chosen unused.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"${as_pg[@]}" "$pgbin/initdb" -D "$pgdata" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 \
+    || { cat "$work/initdb.log" >&2; exit 1; }
+"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -w -t 60 -l "$work/log/server.log" \
+    -o "-c listen_addresses='' -k $sock -p $port -c fsync=off" start >/dev/null \
+    || { cat "$work/log/server.log" >&2; exit 1; }
+for db in cases cases2; do
+    "$pgbin/createdb" -h "$sock" -p "$port" -U postgres "$db"
+done
+pg_url() { echo "postgresql://postgres@localhost/$1?host=$sock&port=$port"; }
+pg=$(pg_url cases)
+pg2=$(pg_url cases2)
+lite=$work/cases.sqlite
+lite2=$work/cases2.sqlite
+
+fail() {
+    echo "test-cases-pg.sh: FAILED: $*" >&2
+    exit 1
+}
+
+echo "== generating $count bundles"
+start=$(date +%s)
+"$gen" "$work/bundles" "$count" 30
+echo "   $(ls "$work/bundles" | wc -l) files in $(($(date +%s) - start)) s"
+
+# The answer to a query, without what differs by nature (the import time).
+normalised() {
+    python3 -c '
+import json, sys
+def strip(v):
+    if isinstance(v, dict):
+        return {k: strip(x) for k, x in v.items() if k != "imported_at"}
+    if isinstance(v, list):
+        return [strip(x) for x in v]
+    return v
+print(json.dumps(strip(json.load(sys.stdin)), indent=1, sort_keys=True))'
+}
+
+# Runs one query on both databases and compares the JSON answers.
+compare() {
+    local a b
+    a=$("$bin" cases "$@" --json --db "$lite" | normalised) || fail "sqlite: cases $*"
+    b=$("$bin" cases "$@" --json --db "$pg" | normalised) || fail "postgres: cases $*"
+    if [ "$a" != "$b" ]; then
+        diff <(echo "$a") <(echo "$b") | head -n 40 >&2
+        fail "cases $* differs between SQLite and PostgreSQL"
+    fi
+    echo "   same answer: cases $*"
+}
+
+imported() { python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["imported"], r["already"], r["refused"])'; }
+
+echo "== importing into SQLite and PostgreSQL"
+for target in "$lite" "$pg"; do
+    start=$(date +%s)
+    got=$("$bin" cases import "$work/bundles" --json --db "$target" | imported)
+    [ "$got" = "$count 0 0" ] || fail "import into $target: imported/already/refused = $got, expected $count 0 0"
+    echo "   $count bundles in $(($(date +%s) - start)) s"
+done
+
+echo "== comparing every query"
+compare list --limit 100000
+compare list --limit 7
+first_sha=$("$bin" cases list --limit 1 --json --db "$lite" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sha256"])')
+compare show 1
+compare show "$count"
+compare show 17
+compare show "${first_sha:0:12}"
+compare search --rule CONFIG-BOM --limit 100000
+compare search --rule VERSION-DRBD-OLD --limit 100000
+compare search --rule DRX-CONNECTION-REFUSED --rule CONFIG-BOM --limit 100000
+compare search --version 'drbd<8.4.8' --limit 100000
+compare search --version 'drbd>=8.4.7' --version 'drx!=3.2.1' --limit 100000
+compare search --version 'drbd-utils=9.5' --limit 100000
+compare search --version 'bsr>1.6.4' --limit 100000
+compare search --version 'bsr-utils<=1.6.5' --limit 100000
+compare search --host NODE007 --limit 100000
+compare search --case-id CASE-1003 --limit 100000
+compare search --host node005 --rule CONFIG-BOM --limit 100000
+compare stats
+compare history node001
+compare history node012 --limit 3
+compare history node029
+
+# Non-empty where the generator guarantees it, so the comparisons above compared something.
+for q in "--rule CONFIG-BOM" "--version drbd<8.4.8" "--case-id CASE-1003" "--version bsr>1.6.4" \
+    "--version drbd>=8.4.7 --version drx!=3.2.1" "--host node005 --rule CONFIG-BOM"; do
+    # shellcheck disable=SC2086
+    n=$("$bin" cases search $q --limit 100000 --json --db "$pg" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+    [ "$n" -gt 0 ] || fail "search $q found nothing; the generated bundles should have some"
+done
+
+echo "== a damaged bundle is refused (exit 3) on both; nothing is imported twice"
+mkdir -p "$work/bad"
+one=$(ls "$work/bundles" | head -n 1)
+head -c 2000 "$work/bundles/$one" >"$work/bad/drx-collect-broken-20250101T000000Z.tgz"
+cp "$work/bundles/$one" "$work/bad/"
+for target in "$lite" "$pg"; do
+    set +e
+    got=$("$bin" cases import "$work/bad" --json --db "$target" | imported)
+    code=$?
+    set -e
+    [ "$got" = "0 1 1" ] || fail "damaged + known bundle into $target: $got, expected 0 1 1"
+    [ "$code" = 3 ] || fail "a refused bundle must exit 3, got $code"
+done
+n=$("$pgbin/psql" -h "$sock" -p "$port" -U postgres -d cases -Atc 'SELECT COUNT(*), COUNT(DISTINCT sha256) FROM bundles')
+[ "$n" = "$count|$count" ] || fail "PostgreSQL holds $n bundles (rows|distinct), expected $count"
+
+echo "== two importers at once"
+for target in "$lite2" "$pg2"; do
+    "$bin" cases import "$work/bundles" --json --db "$target" >"$work/a.json" &
+    a=$!
+    "$bin" cases import "$work/bundles" --json --db "$target" >"$work/b.json" &
+    b=$!
+    wait "$a" || fail "first concurrent importer into $target failed"
+    wait "$b" || fail "second concurrent importer into $target failed"
+    total=$(python3 -c '
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+print(a["imported"] + b["imported"], a["already"] + b["already"], a["refused"] + b["refused"])' "$work/a.json" "$work/b.json")
+    [ "$total" = "$count $count 0" ] || fail "concurrent imports into $target: imported/already/refused = $total"
+    # No lost rows: the same totals (bundles, hosts, findings, per rule) as the sequential import.
+    want=$("$bin" cases stats --json --db "$lite" | normalised)
+    got=$("$bin" cases stats --json --db "$target" | normalised)
+    [ "$want" = "$got" ] || fail "stats after concurrent imports into $target differ from the sequential import"
+    echo "   $target: $count imported once, same stats"
+done
+n=$("$pgbin/psql" -h "$sock" -p "$port" -U postgres -d cases2 -Atc \
+    'SELECT (SELECT COUNT(*) FROM bundles), (SELECT COUNT(DISTINCT sha256) FROM bundles), (SELECT COUNT(*) FROM findings)')
+want_findings=$("$pgbin/psql" -h "$sock" -p "$port" -U postgres -d cases -Atc 'SELECT COUNT(*) FROM findings')
+[ "$n" = "$count|$count|$want_findings" ] || fail "PostgreSQL after concurrent imports: $n, expected $count|$count|$want_findings"
+
+echo "test-cases-pg.sh: all checks passed"

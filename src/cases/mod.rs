@@ -1,0 +1,660 @@
+//! `cases`: the support desk's case database. Every imported bundle is verified and diagnosed by
+//! `inspect`'s own pass (the current rule catalogue), then stored with its identity, facts and
+//! findings in SQLite (one file) or a team's PostgreSQL, and queried: list, show, search, stats,
+//! history.
+pub mod db;
+pub mod record;
+pub mod store;
+
+use crate::error::{Error, ExitStatus, Result};
+use crate::inspect;
+use crate::lang::Lang;
+use crate::rules::Catalogue;
+use db::Db;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub enum Action {
+    Import {
+        paths: Vec<PathBuf>,
+        recursive: bool,
+    },
+    List {
+        limit: u64,
+    },
+    Show {
+        id: String,
+    },
+    Search {
+        filter: store::Filter,
+        limit: u64,
+    },
+    Stats,
+    History {
+        host: String,
+        limit: u64,
+    },
+}
+
+pub struct Settings {
+    /// `--db`: a path or a PostgreSQL URL; None = the default file.
+    pub db: Option<String>,
+    pub json: bool,
+    pub quiet: bool,
+    pub action: Action,
+}
+
+pub(crate) fn now_text() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub fn open(spec: Option<&str>) -> Result<Db> {
+    match spec {
+        Some(spec) => Db::open(spec),
+        None => {
+            let path = db::default_path()?;
+            Db::open(&path.to_string_lossy())
+        }
+    }
+}
+
+pub fn run(settings: Settings) -> Result<ExitStatus> {
+    let mut db = open(settings.db.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    match &settings.action {
+        Action::Import { paths, recursive } => {
+            let report = import(&mut db, paths, *recursive, &mut |result| {
+                if !settings.json && !settings.quiet {
+                    eprintln!("{}", result.line());
+                }
+            })?;
+            if settings.json {
+                print_json(&mut out, &report)?;
+            } else if !settings.quiet {
+                let line = format!(
+                    "{} imported, {} already imported, {} refused, {} skipped ({})\n",
+                    report.imported, report.already, report.refused, report.skipped, db.label
+                );
+                crate::write_out(&mut out, line.as_bytes())?;
+            }
+            return Ok(if report.refused > 0 {
+                ExitStatus::Integrity
+            } else {
+                ExitStatus::Success
+            });
+        }
+        Action::List { limit } => {
+            let list = store::list(&mut db, *limit)?;
+            if settings.json {
+                print_json(&mut out, &list)?;
+            } else {
+                crate::write_out(&mut out, text::summaries(&list).as_bytes())?;
+            }
+        }
+        Action::Search { filter, limit } => {
+            let list = store::search(&mut db, filter, *limit)?;
+            if settings.json {
+                print_json(&mut out, &list)?;
+            } else {
+                crate::write_out(&mut out, text::summaries(&list).as_bytes())?;
+            }
+        }
+        Action::Show { id } => {
+            let detail = store::show(&mut db, id)?;
+            if settings.json {
+                print_json(&mut out, &detail)?;
+            } else {
+                crate::write_out(&mut out, text::detail(&detail).as_bytes())?;
+            }
+        }
+        Action::Stats => {
+            let stats = store::stats(&mut db)?;
+            if settings.json {
+                print_json(&mut out, &stats)?;
+            } else {
+                crate::write_out(&mut out, text::stats(&stats).as_bytes())?;
+            }
+        }
+        Action::History { host, limit } => {
+            let history = store::history(&mut db, host, *limit)?;
+            if history.is_empty() {
+                return Err(Error::failed(format!(
+                    "no bundle of host '{host}' in the case database {}; `drx-collect cases list` shows the hosts",
+                    db.label
+                )));
+            }
+            if settings.json {
+                print_json(&mut out, &history)?;
+            } else {
+                crate::write_out(&mut out, text::history(&history).as_bytes())?;
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_json(out: &mut dyn std::io::Write, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::failed(e.to_string()))?;
+    crate::write_out(out, format!("{text}\n").as_bytes())
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Imported,
+    Already,
+    Refused,
+    Skipped,
+}
+
+/// What happened to one path given to `cases import`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportResult {
+    pub path: String,
+    pub outcome: Outcome,
+    /// The row id (imported, already imported).
+    pub id: Option<i64>,
+    pub sha256: Option<String>,
+    pub host: Option<String>,
+    pub findings: Option<usize>,
+    /// Why it was refused or skipped.
+    pub reason: Option<String>,
+}
+
+impl ImportResult {
+    fn new(path: &Path, outcome: Outcome) -> ImportResult {
+        ImportResult {
+            path: path.display().to_string(),
+            outcome,
+            id: None,
+            sha256: None,
+            host: None,
+            findings: None,
+            reason: None,
+        }
+    }
+
+    fn because(mut self, reason: impl Into<String>) -> ImportResult {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// One line for people (stderr while importing).
+    pub fn line(&self) -> String {
+        let id = self.id.map(|i| format!("#{i}")).unwrap_or_default();
+        match self.outcome {
+            Outcome::Imported => format!(
+                "imported {id} {} ({} findings): {}",
+                self.host.as_deref().unwrap_or("?"),
+                self.findings.unwrap_or(0),
+                self.path
+            ),
+            Outcome::Already => format!("already imported {id}: {}", self.path),
+            Outcome::Refused => format!(
+                "refused: {}: {}",
+                self.path,
+                self.reason.as_deref().unwrap_or("")
+            ),
+            Outcome::Skipped => format!(
+                "skipped: {}: {}",
+                self.path,
+                self.reason.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub already: usize,
+    pub refused: usize,
+    pub skipped: usize,
+    pub results: Vec<ImportResult>,
+}
+
+/// What a path given to `import` (or found in a directory) is.
+enum Source {
+    Bundle(PathBuf),
+    /// Not imported, with the reason.
+    Skip(PathBuf, String),
+}
+
+/// Classifies one file by name. A case file of `--peer` (`drx-case-*.tgz`, bundles under
+/// `bundles/`) will be one more variant here and one function that opens it and imports each
+/// bundle inside through `import_bundle`.
+fn classify(path: &Path, named: bool) -> Source {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".sha256") {
+        return Source::Skip(path.into(), "a checksum sidecar, not a bundle".into());
+    }
+    if lower.starts_with("drx-case-") {
+        return Source::Skip(
+            path.into(),
+            "a case file of --peer; this version imports bundles only: unpack it and import its bundles/ directory".into(),
+        );
+    }
+    if let Some((_, part)) = lower.rsplit_once(".tgz.") {
+        if part.len() == 3 && part.bytes().all(|b| b.is_ascii_digit()) {
+            return if part == "001" {
+                Source::Bundle(path.into())
+            } else {
+                Source::Skip(
+                    path.into(),
+                    "a later part of a split bundle (imported with its .001)".into(),
+                )
+            };
+        }
+    }
+    let bundle_name =
+        lower.ends_with(".tgz") || lower.ends_with(".tar.gz") || lower.ends_with(".zip");
+    // A file named on the command line is tried whatever its name; in a directory, only bundles.
+    if bundle_name || named {
+        Source::Bundle(path.into())
+    } else {
+        Source::Skip(path.into(), "not a bundle (.tgz, .zip or .tgz.001)".into())
+    }
+}
+
+fn expand(path: &Path, recursive: bool, named: bool, out: &mut Vec<Source>) -> Result<()> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::io("read", path, &e, "give a bundle or a directory of bundles"))?;
+    if !meta.is_dir() {
+        out.push(classify(path, named));
+        return Ok(());
+    }
+    let entries =
+        std::fs::read_dir(path).map_err(|e| Error::io("list the directory", path, &e, ""))?;
+    let mut children: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list the directory", path, &e, ""))?;
+        children.push(entry.path());
+    }
+    children.sort();
+    for child in children {
+        if child.is_dir() {
+            if recursive {
+                expand(&child, recursive, false, out)?;
+            } else {
+                out.push(Source::Skip(
+                    child,
+                    "a directory (add --recursive to import what is inside)".into(),
+                ));
+            }
+        } else {
+            out.push(classify(&child, false));
+        }
+    }
+    Ok(())
+}
+
+/// sha256 of the bundle's bytes; of all parts in order for a split bundle.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let files = crate::archive::split_set::find(path)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vec![path.to_path_buf()]);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for file in files {
+        let mut f = std::fs::File::open(&file)?;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(crate::manifest::hex(&hasher.finalize()))
+}
+
+/// Imports every bundle of `paths` (directories: their bundles), reporting each as it goes.
+/// A database error stops the import; a bad bundle is refused and the rest go on.
+pub fn import(
+    db: &mut Db,
+    paths: &[PathBuf],
+    recursive: bool,
+    each: &mut dyn FnMut(&ImportResult),
+) -> Result<ImportReport> {
+    let mut sources = Vec::new();
+    for path in paths {
+        expand(path, recursive, true, &mut sources)?;
+    }
+    let catalogue = Catalogue::embedded()?;
+    let mut report = ImportReport::default();
+    for source in sources {
+        let result = match source {
+            Source::Skip(path, why) => ImportResult::new(&path, Outcome::Skipped).because(why),
+            Source::Bundle(path) => import_bundle(db, &catalogue, &path)?,
+        };
+        match result.outcome {
+            Outcome::Imported => report.imported += 1,
+            Outcome::Already => report.already += 1,
+            Outcome::Refused => report.refused += 1,
+            Outcome::Skipped => report.skipped += 1,
+        }
+        each(&result);
+        report.results.push(result);
+    }
+    Ok(report)
+}
+
+/// Verifies, diagnoses and stores one bundle. Only database errors are `Err`.
+pub fn import_bundle(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<ImportResult> {
+    let sha256 = match file_sha256(path) {
+        Ok(sha) => sha,
+        Err(e) => {
+            return Ok(ImportResult::new(path, Outcome::Refused)
+                .because(format!("cannot read it: {}", crate::error::describe_io(&e))))
+        }
+    };
+    let mut result = ImportResult::new(path, Outcome::Already);
+    result.sha256 = Some(sha256.clone());
+    if let Some(id) = store::find_sha(db, &sha256)? {
+        result.id = Some(id);
+        return Ok(result);
+    }
+    let (inspected, captured) =
+        match inspect::inspect_one_capturing(path, catalogue, false, record::CAPTURE) {
+            Ok(done) => done,
+            Err(err) => {
+                result.outcome = Outcome::Refused;
+                result.reason = Some(err.message().to_string());
+                return Ok(result);
+            }
+        };
+    if !inspected.verification.ok() {
+        let problems = &inspected.verification.problems;
+        let first: Vec<String> = problems
+            .iter()
+            .take(3)
+            .map(|p| {
+                if p.path.is_empty() {
+                    p.detail.clone()
+                } else {
+                    format!("{} ({}: {})", p.path, p.kind.as_str(), p.detail)
+                }
+            })
+            .collect();
+        let more = problems.len().saturating_sub(first.len());
+        let mut reason = format!("it fails verification: {}", first.join("; "));
+        if more > 0 {
+            reason.push_str(&format!("; and {more} more"));
+        }
+        result.outcome = Outcome::Refused;
+        result.reason = Some(reason);
+        return Ok(result);
+    }
+    // The database keeps English titles, whatever the desk's LANG, so counts group by one text.
+    let findings = inspect::findings(std::slice::from_ref(&inspected), Lang::En);
+    let record = record::Record::new(sha256, &inspected, findings, &captured);
+    result.host = Some(record.host.clone());
+    result.findings = Some(record.findings.len());
+    match store::insert(db, &record)? {
+        Some(id) => {
+            result.outcome = Outcome::Imported;
+            result.id = Some(id);
+        }
+        // Another process imported it between our look-up and our insert.
+        None => result.id = store::find_sha(db, &record.sha256)?,
+    }
+    Ok(result)
+}
+
+/// Plain-text renderings.
+mod text {
+    use super::store::{Detail, Snapshot, Stats, StoredFinding, Summary};
+    use std::fmt::Write;
+
+    fn versions(s: &Summary) -> String {
+        let v = &s.versions;
+        let mut parts = Vec::new();
+        for (name, value) in [
+            ("drbd", &v.drbd),
+            ("utils", &v.drbd_utils),
+            ("bsr", &v.bsr),
+            ("bsradm", &v.bsr_utils),
+            ("drx", &v.drx),
+        ] {
+            if let Some(value) = value {
+                parts.push(format!("{name} {value}"));
+            }
+        }
+        if parts.is_empty() {
+            "-".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    pub fn summaries(list: &[Summary]) -> String {
+        let mut out = String::new();
+        if list.is_empty() {
+            out.push_str("no bundles\n");
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<12}  {:<20}  {:<20}  {:<12}  {:>3} {:>3}  versions",
+            "id", "sha256", "host", "collected", "case", "err", "wrn"
+        );
+        for s in list {
+            let _ = writeln!(
+                out,
+                "{:>6}  {:<12}  {:<20}  {:<20}  {:<12}  {:>3} {:>3}  {}",
+                s.id,
+                &s.sha256[..s.sha256.len().min(12)],
+                s.host,
+                s.started_at.as_deref().unwrap_or("-"),
+                s.case_id.as_deref().unwrap_or("-"),
+                s.errors,
+                s.warnings,
+                versions(s)
+            );
+        }
+        out
+    }
+
+    /// A finding: `lead` before its first line, `indent` before the others.
+    fn finding_led(out: &mut String, f: &StoredFinding, lead: &str, indent: &str) {
+        let _ = writeln!(
+            out,
+            "{lead}[{}] {}: {}",
+            f.severity.to_uppercase(),
+            f.rule,
+            f.title
+        );
+        if let Some(path) = &f.path {
+            match f.line {
+                Some(line) => {
+                    let _ = writeln!(out, "{indent}    at {path}:{line}");
+                }
+                None => {
+                    let _ = writeln!(out, "{indent}    at {path}");
+                }
+            }
+        }
+        if let Some(detail) = &f.detail {
+            let _ = writeln!(out, "{indent}    {detail}");
+        }
+    }
+
+    fn finding(out: &mut String, f: &StoredFinding, indent: &str) {
+        finding_led(out, f, indent, indent);
+    }
+
+    pub fn detail(d: &Detail) -> String {
+        let s = &d.summary;
+        let mut out = String::new();
+        let _ = writeln!(out, "bundle #{} {}", s.id, s.file_name);
+        let _ = writeln!(out, "  sha256     {}", s.sha256);
+        let _ = writeln!(
+            out,
+            "  host       {} ({} {}, kernel {})",
+            s.host, s.os, s.os_release, s.kernel
+        );
+        if let Some(case) = &s.case_id {
+            let _ = writeln!(out, "  case       {case}");
+        }
+        if let Some(label) = &d.label {
+            let _ = writeln!(out, "  label      {label}");
+        }
+        let _ = writeln!(
+            out,
+            "  collected  {} to {} by {} {}",
+            s.started_at.as_deref().unwrap_or("?"),
+            d.finished_at.as_deref().unwrap_or("?"),
+            d.tool,
+            d.tool_version
+        );
+        let _ = writeln!(out, "  versions   {}", versions(s));
+        let _ = writeln!(
+            out,
+            "  resources  {}",
+            if d.resources.is_empty() {
+                "-".to_string()
+            } else {
+                d.resources.join(", ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  imported   {} ({} files, {} bytes)",
+            d.imported_at, d.files, d.size_bytes
+        );
+        let _ = writeln!(
+            out,
+            "\nFindings: {} ({} error(s), {} warning(s))",
+            s.findings, s.errors, s.warnings
+        );
+        for f in &d.finding_list {
+            finding(&mut out, f, "");
+        }
+        out
+    }
+
+    pub fn stats(s: &Stats) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} bundles of {} hosts, {} findings",
+            s.bundles, s.hosts, s.findings
+        );
+        let _ = writeln!(out, "\nFindings by frequency (bundles, hosts, findings):");
+        for r in &s.by_rule {
+            let _ = writeln!(
+                out,
+                "  {:>6} {:>5} {:>7}  {:<28} {:<8} {}",
+                r.bundles, r.hosts, r.findings, r.rule, r.severity, r.title
+            );
+        }
+        let _ = writeln!(out, "\nBy version (bundles, hosts, bundles with errors):");
+        for v in &s.by_version {
+            let _ = writeln!(
+                out,
+                "  {:<11} {:<12} {:>6} {:>5} {:>6}",
+                v.component, v.version, v.bundles, v.hosts, v.with_errors
+            );
+        }
+        let _ = writeln!(out, "\nPer month (bundles, hosts, findings, errors):");
+        for m in &s.by_month {
+            let _ = writeln!(
+                out,
+                "  {}  {:>6} {:>5} {:>7} {:>6}",
+                m.month, m.bundles, m.hosts, m.findings, m.errors
+            );
+        }
+        out
+    }
+
+    pub fn history(list: &[Snapshot]) -> String {
+        let mut out = String::new();
+        for snap in list {
+            let s = &snap.summary;
+            let _ = writeln!(
+                out,
+                "#{} {}  {}  {} error(s), {} warning(s)  {}",
+                s.id,
+                s.started_at.as_deref().unwrap_or("-"),
+                &s.sha256[..s.sha256.len().min(12)],
+                s.errors,
+                s.warnings,
+                versions(s)
+            );
+            let Some(c) = &snap.changes else {
+                for f in &snap.finding_list {
+                    finding(&mut out, f, "    ");
+                }
+                continue;
+            };
+            for v in &c.versions_changed {
+                let _ = writeln!(
+                    out,
+                    "    version {}: {} -> {}",
+                    v.component,
+                    v.from.as_deref().unwrap_or("none"),
+                    v.to.as_deref().unwrap_or("none")
+                );
+            }
+            for r in &c.resources_added {
+                let _ = writeln!(out, "    resource added: {r}");
+            }
+            for r in &c.resources_removed {
+                let _ = writeln!(out, "    resource removed: {r}");
+            }
+            for f in &c.findings_new {
+                finding_led(&mut out, f, "    new ", "        ");
+            }
+            for f in &c.findings_resolved {
+                let _ = writeln!(
+                    out,
+                    "    resolved [{}] {}: {}",
+                    f.severity.to_uppercase(),
+                    f.rule,
+                    f.title
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(name: &str, named: bool) -> Result<(), String> {
+        match classify(Path::new(name), named) {
+            Source::Bundle(_) => Ok(()),
+            Source::Skip(_, why) => Err(why),
+        }
+    }
+
+    #[test]
+    fn directories_yield_bundles_and_notes() {
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz", false).is_ok());
+        assert!(kind("drx-collect-n1-20261124T100000Z.zip", false).is_ok());
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz.001", false).is_ok());
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz.002", false)
+            .unwrap_err()
+            .contains("split"));
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz.sha256", false)
+            .unwrap_err()
+            .contains("sidecar"));
+        assert!(kind("notes.txt", false)
+            .unwrap_err()
+            .contains("not a bundle"));
+        // Named on the command line, any name is tried (and refused if it is no bundle).
+        assert!(kind("renamed-by-mail", true).is_ok());
+        assert!(kind("drx-case-n1-n2-20261124T100000Z.tgz", true)
+            .unwrap_err()
+            .contains("bundles/"));
+    }
+}
