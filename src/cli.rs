@@ -314,10 +314,15 @@ pub struct InspectArgs {
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
-    /// The older snapshot (a bundle, the first part of a split bundle, or an unpacked directory).
+    /// The older snapshot (a bundle, the first part of a split bundle, an unpacked directory, or
+    /// a case file of --peer).
     pub old: PathBuf,
     /// The newer snapshot of the same node.
     pub new: PathBuf,
+    /// With case files: the node to compare (its host name) [default: the node that ran the
+    /// newer case, its local bundle].
+    #[arg(long, value_name = "HOST")]
+    pub node: Option<String>,
     /// Print one JSON object: findings new/resolved/still, files added/removed/changed.
     #[arg(long)]
     pub json: bool,

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 pub struct Settings {
     pub old: PathBuf,
     pub new: PathBuf,
+    /// With case files: which node's bundles to compare (host name).
+    pub node: Option<String>,
     pub json: bool,
     pub lang: Lang,
 }
@@ -659,10 +661,82 @@ fn or_unknown(host: &str) -> &str {
     }
 }
 
+/// A snapshot given to `diff`: a bundle, or one node's bundle out of a case file (kept open, its
+/// bundles in a private temporary directory, until the comparison is done).
+struct Given {
+    path: PathBuf,
+    _case: Option<crate::case::Opened>,
+}
+
+/// The bundle of `node` in a case file (default: the case's local bundle), or `path` itself.
+fn snapshot(path: &Path, node: Option<&str>) -> Result<Given> {
+    if !crate::case::is_case(path) {
+        return Ok(Given {
+            path: path.to_path_buf(),
+            _case: None,
+        });
+    }
+    let opened = crate::case::open(path, 8 << 30)?;
+    if let Some(problem) = opened.problems.first() {
+        return Err(Error::integrity(format!(
+            "the case file {} is not intact: {}",
+            path.display(),
+            crate::escape::field(problem)
+        )));
+    }
+    let wanted = node.or_else(|| opened.index.bundles.first().map(|b| b.host.as_str()));
+    let chosen = opened
+        .index
+        .bundles
+        .iter()
+        .position(|b| wanted.is_some_and(|w| b.host.eq_ignore_ascii_case(w)))
+        .and_then(|i| opened.index.bundles.get(i))
+        .and_then(|b| {
+            let name = b.path.strip_prefix(crate::case::BUNDLES_DIR)?;
+            opened
+                .bundles
+                .iter()
+                .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy() == name))
+                .cloned()
+        });
+    match chosen {
+        Some(path) => Ok(Given {
+            path,
+            _case: Some(opened),
+        }),
+        None => {
+            let hosts: Vec<&str> = opened
+                .index
+                .bundles
+                .iter()
+                .map(|b| b.host.as_str())
+                .collect();
+            Err(Error::usage(format!(
+                "the case file {} has no bundle of {}; its nodes are {}: choose one with --node",
+                path.display(),
+                crate::escape::field(wanted.unwrap_or("?")),
+                crate::escape::field(&hosts.join(", "))
+            )))
+        }
+    }
+}
+
 pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let catalogue = Catalogue::embedded()?;
-    let old = read(&settings.old, &catalogue, None)?;
-    let new = read(&settings.new, &catalogue, Some(&old))?;
+    // The node: as asked, else the node that ran the newer case file (its local bundle).
+    let new_snapshot = snapshot(&settings.new, settings.node.as_deref())?;
+    let node = match &settings.node {
+        Some(node) => Some(node.clone()),
+        None if crate::case::is_case(&settings.old) => {
+            crate::inspect::inspect_one(&new_snapshot.path, &catalogue, false)
+                .ok()
+                .map(|one| one.node)
+        }
+        None => None,
+    };
+    let old_snapshot = snapshot(&settings.old, node.as_deref())?;
+    let old = read(&old_snapshot.path, &catalogue, None)?;
+    let new = read(&new_snapshot.path, &catalogue, Some(&old))?;
     let report = compare(&old, &new, settings.lang);
     let intact = old.verification.ok() && new.verification.ok();
     let text = if settings.json {

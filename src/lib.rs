@@ -104,6 +104,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             diff::run(&diff::Settings {
                 old: args.old,
                 new: args.new,
+                node: args.node,
                 json: args.json,
                 lang: args.lang.unwrap_or_else(Lang::from_env),
             })

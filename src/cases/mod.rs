@@ -218,13 +218,13 @@ pub struct ImportReport {
 /// What a path given to `import` (or found in a directory) is.
 enum Source {
     Bundle(PathBuf),
+    /// A case file of `--peer`: each bundle inside is imported.
+    Case(PathBuf),
     /// Not imported, with the reason.
     Skip(PathBuf, String),
 }
 
-/// Classifies one file by name. A case file of `--peer` (`drx-case-*.tgz`, bundles under
-/// `bundles/`) will be one more variant here and one function that opens it and imports each
-/// bundle inside through `import_bundle`.
+/// Classifies one file by name.
 fn classify(path: &Path, named: bool) -> Source {
     let name = path
         .file_name()
@@ -234,11 +234,8 @@ fn classify(path: &Path, named: bool) -> Source {
     if lower.ends_with(".sha256") {
         return Source::Skip(path.into(), "a checksum sidecar, not a bundle".into());
     }
-    if lower.starts_with("drx-case-") {
-        return Source::Skip(
-            path.into(),
-            "a case file of --peer; this version imports bundles only: unpack it and import its bundles/ directory".into(),
-        );
+    if crate::case::is_case(path) {
+        return Source::Case(path.into());
     }
     if let Some((_, part)) = lower.rsplit_once(".tgz.") {
         if part.len() == 3 && part.bytes().all(|b| b.is_ascii_digit()) {
@@ -330,20 +327,53 @@ pub fn import(
     let catalogue = Catalogue::embedded()?;
     let mut report = ImportReport::default();
     for source in sources {
-        let result = match source {
-            Source::Skip(path, why) => ImportResult::new(&path, Outcome::Skipped).because(why),
-            Source::Bundle(path) => import_bundle(db, &catalogue, &path)?,
+        let results = match source {
+            Source::Skip(path, why) => {
+                vec![ImportResult::new(&path, Outcome::Skipped).because(why)]
+            }
+            Source::Bundle(path) => vec![import_bundle(db, &catalogue, &path)?],
+            Source::Case(path) => import_case(db, &catalogue, &path)?,
         };
-        match result.outcome {
-            Outcome::Imported => report.imported += 1,
-            Outcome::Already => report.already += 1,
-            Outcome::Refused => report.refused += 1,
-            Outcome::Skipped => report.skipped += 1,
+        for result in results {
+            match result.outcome {
+                Outcome::Imported => report.imported += 1,
+                Outcome::Already => report.already += 1,
+                Outcome::Refused => report.refused += 1,
+                Outcome::Skipped => report.skipped += 1,
+            }
+            each(&result);
+            report.results.push(result);
         }
-        each(&result);
-        report.results.push(result);
     }
     Ok(report)
+}
+
+/// A case file: its container verified (a damaged one is refused whole), then every bundle in
+/// it imported like a bundle given alone; results name `CASE/BUNDLE`.
+fn import_case(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<Vec<ImportResult>> {
+    let opened = match crate::case::open(path, 8 << 30) {
+        Ok(opened) => opened,
+        Err(err) => {
+            return Ok(vec![
+                ImportResult::new(path, Outcome::Refused).because(err.message().to_string())
+            ])
+        }
+    };
+    if let Some(problem) = opened.problems.first() {
+        return Ok(vec![ImportResult::new(path, Outcome::Refused)
+            .because(format!("the case file is not intact: {problem}"))]);
+    }
+    let mut results = Vec::new();
+    for bundle in &opened.bundles {
+        let mut result = import_bundle(db, catalogue, bundle)?;
+        let name = bundle
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        result.path = format!("{}/{name}", path.display());
+        results.push(result);
+    }
+    Ok(results)
 }
 
 /// Verifies, diagnoses and stores one bundle. Only database errors are `Err`.
@@ -632,7 +662,7 @@ mod tests {
 
     fn kind(name: &str, named: bool) -> Result<(), String> {
         match classify(Path::new(name), named) {
-            Source::Bundle(_) => Ok(()),
+            Source::Bundle(_) | Source::Case(_) => Ok(()),
             Source::Skip(_, why) => Err(why),
         }
     }
@@ -653,8 +683,9 @@ mod tests {
             .contains("not a bundle"));
         // Named on the command line, any name is tried (and refused if it is no bundle).
         assert!(kind("renamed-by-mail", true).is_ok());
-        assert!(kind("drx-case-n1-n2-20261124T100000Z.tgz", true)
-            .unwrap_err()
-            .contains("bundles/"));
+        assert!(matches!(
+            classify(Path::new("drx-case-n1-n2-20261124T100000Z.tgz"), false),
+            Source::Case(_)
+        ));
     }
 }

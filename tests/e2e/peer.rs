@@ -634,6 +634,45 @@ fn peer_both_nodes_in_one_case_file() {
         String::from_utf8_lossy(&verdict.stderr)
     );
     std::fs::remove_file(&tampered).unwrap();
+    // diff takes case files: the same node's bundles of two cases (here the case and itself:
+    // nothing changed), and another node with --node.
+    for extra in [&[][..], &["--node", "node-b"][..]] {
+        let diffed = Command::new(BIN)
+            .arg("diff")
+            .args(extra)
+            .arg(&cases[0])
+            .arg(&cases[0])
+            .output()
+            .unwrap();
+        assert!(
+            diffed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&diffed.stderr)
+        );
+    }
+    let unknown = Command::new(BIN)
+        .args(["diff", "--node", "node-z"])
+        .arg(&cases[0])
+        .arg(&cases[0])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("node-a, node-b"));
+    // The support desk's database takes the case file: both bundles, once each.
+    let db = unpacked.path().join("cases.sqlite");
+    let imported = Command::new(BIN)
+        .args(["cases", "import", "--json", "--db"])
+        .arg(&db)
+        .arg(&cases[0])
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&imported.stdout).unwrap();
+    assert_eq!(report["imported"], 2, "{report:#}");
     // Nothing is left on the peer, nothing hidden in the output directory.
     assert_eq!(peer_temporaries(), before);
     assert!(files_named(out.path(), ".", "").is_empty());
