@@ -3,6 +3,7 @@
 //! unchanged with the pair's findings. The local bundle is written whatever happens over there;
 //! a peer that fails becomes a recorded gap of the case (`PEER-COLLECT-FAILED`), not a failed run.
 use super::{Destination, Fetched, Request};
+use crate::archive::split::{self, SplitWriter};
 use crate::archive::writer::{BundleWriter, Format, Sink};
 use crate::case::{CaseBundle, CaseIndex, Gap, CASE_SCHEMA};
 use crate::collect::{self, output, Outcome, Settings, Verbosity};
@@ -19,6 +20,8 @@ pub struct PairOutcome {
     pub local: Outcome,
     pub case: Option<PathBuf>,
     pub case_sha256: Option<String>,
+    /// `--split`: the case file's parts (`NAME.tgz.001`, …); empty otherwise.
+    pub case_parts: Vec<PathBuf>,
     pub gaps: Vec<Gap>,
     pub findings: Vec<Finding>,
 }
@@ -86,9 +89,9 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
             "--peer does not seal the case file yet; drop --encrypt-to (or DRX_COLLECT_ENCRYPT_TO, the manifest's encrypt_to) and encrypt the case file with age, or run drx-collect --encrypt-to on each node",
         ));
     }
-    if settings.split.is_some() || settings.format == Format::Zip {
+    if settings.format == Format::Zip {
         return Err(Error::usage(
-            "--peer writes a .tgz case file and does not split it yet; drop --split / --format zip",
+            "--peer writes a .tgz case file; drop --format zip",
         ));
     }
     if let Some(path) = &settings.output {
@@ -173,7 +176,13 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
 
     let catalogue = Catalogue::embedded()?;
     let local_inspected = inspect::inspect_one(&local.bundle, &catalogue, false)?;
-    let mut members: Vec<(CaseBundle, PathBuf)> = vec![(
+    // A split local bundle goes into the case joined: its parts, in order.
+    let local_files = if local.parts.is_empty() {
+        vec![local.bundle.clone()]
+    } else {
+        local.parts.clone()
+    };
+    let mut members: Vec<(CaseBundle, Vec<PathBuf>)> = vec![(
         CaseBundle {
             role: "local".into(),
             host: local_inspected.node.clone(),
@@ -182,7 +191,7 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
             size: local.size,
             destination: None,
         },
-        local.bundle.clone(),
+        local_files,
     )];
     let mut inspected: Vec<Inspected> = vec![local_inspected];
     let mut gaps = Vec::new();
@@ -205,7 +214,7 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
                                 size: peer.size,
                                 destination: Some(given.clone()),
                             },
-                            peer.path.clone(),
+                            vec![peer.path.clone()],
                         ));
                         inspected.push(one);
                     }
@@ -240,18 +249,19 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
     for path in temporaries {
         let _ = std::fs::remove_file(path);
     }
-    let (case, case_sha256) = match result {
-        Ok((path, sha)) => (Some(path), Some(sha)),
+    let (case, case_sha256, case_parts) = match result {
+        Ok((path, sha, parts)) => (Some(path), Some(sha), parts),
         Err(err) => {
             // The local bundle is already in place: the case file is what failed.
             eprintln!("drx-collect: the case file was not written: {err}");
-            (None, None)
+            (None, None, Vec::new())
         }
     };
     Ok(PairOutcome {
         local,
         case,
         case_sha256,
+        case_parts,
         gaps,
         findings,
     })
@@ -286,10 +296,10 @@ fn write_case(
     settings: &Settings,
     dir: &Path,
     local: &Outcome,
-    members: &[(CaseBundle, PathBuf)],
+    members: &[(CaseBundle, Vec<PathBuf>)],
     gaps: &[Gap],
     findings: &[Finding],
-) -> Result<(PathBuf, String)> {
+) -> Result<(PathBuf, String, Vec<PathBuf>)> {
     let stamp = local
         .index
         .started_at
@@ -329,44 +339,82 @@ fn write_case(
     };
     let json = serde_json::to_string_pretty(&case)
         .map_err(|err| Error::failed(format!("cannot encode case.json: {err}")))?;
-    let mut temp = output::TempFile::create(dir, &name)?;
-    let file = temp.file()?;
-    let mut writer = BundleWriter::new(Sink::from(file), Format::Tgz, &top)
-        .map_err(|err| Error::io("write the case file in", dir, &err, ""))?;
+    let target = dir.join(&name);
+    let io_error = |err: std::io::Error| Error::io("write the case file in", dir, &err, "");
+    // One temporary file renamed into place, or (--split) numbered parts and one listing.
+    let mut temp = None;
+    let sink = match settings.split {
+        None => {
+            let created = output::TempFile::create(dir, &name)?;
+            let sink = Sink::from(created.file()?);
+            temp = Some(created);
+            sink
+        }
+        Some(limit) => {
+            let hidden = format!(".{name}.part-{}", std::process::id());
+            Sink::Parts(Box::new(SplitWriter::new(dir, limit, move |n| {
+                split::part_name(&hidden, n)
+            })))
+        }
+    };
+    let mut writer = BundleWriter::new(sink, Format::Tgz, &top).map_err(io_error)?;
     let now = chrono::Utc::now().timestamp();
     writer
         .add_bytes(crate::case::CASE_JSON, json.as_bytes(), now)
-        .map_err(|err| Error::io("write the case file in", dir, &err, ""))?;
-    for (member, path) in members {
-        let mut source =
-            std::fs::File::open(path).map_err(|err| Error::io("read", path, &err, "run again"))?;
-        writer
+        .map_err(io_error)?;
+    for (member, files) in members {
+        let mut source: Box<dyn std::io::Read> = Box::new(std::io::empty());
+        for path in files {
+            let file = std::fs::File::open(path)
+                .map_err(|err| Error::io("read", path, &err, "run again"))?;
+            source = Box::new(std::io::Read::chain(source, file));
+        }
+        let written = writer
             .add_stream(&member.path, member.size, now, &mut source)
             .map_err(|err| {
                 Error::failed(format!(
                     "cannot add {} to the case file: {}",
-                    path.display(),
+                    member.path,
                     describe_io(&err)
                 ))
             })?;
+        // The bundle must go in byte for byte: its own hash is in case.json.
+        if written.short || written.sha256 != member.sha256 {
+            return Err(Error::failed(format!(
+                "{} changed while the case file was written; run again",
+                member.path
+            )));
+        }
     }
-    let sink = writer
-        .finish()
-        .map_err(|err| Error::io("write the case file in", dir, &err, ""))?;
-    sink.sync_all()
-        .map_err(|err| Error::io("write the case file in", dir, &err, ""))?;
-    drop(sink);
-    let (sha256, _) = output::hash_file(temp.path())?;
-    let target = dir.join(&name);
-    temp.persist(&target)?;
-    output::write_sidecar(&target, &sha256)?;
+    let sink = writer.finish().map_err(io_error)?;
+    sink.sync_all().map_err(io_error)?;
+    let (sha256, parts) = match (sink, temp) {
+        (Sink::Parts(parts), _) => {
+            let done = parts.finish().map_err(io_error)?;
+            let temps = done
+                .parts
+                .iter()
+                .map(|p| output::TempFile::adopt(p.path.clone()))
+                .collect();
+            let parts = output::persist_parts(temps, &done, &target)?;
+            (done.sha256, parts)
+        }
+        (sink, Some(mut temp)) => {
+            drop(sink);
+            let (sha256, _) = output::hash_file(temp.path())?;
+            temp.persist(&target)?;
+            output::write_sidecar(&target, &sha256)?;
+            (sha256, Vec::new())
+        }
+        (_, None) => return Err(Error::failed("internal error: the case file went missing")),
+    };
     // --keep / --keep-size apply to this pair's case files as to bundles.
     let policy = crate::collect::retention::Policy {
         keep: settings.keep,
         keep_size: settings.keep_size,
     };
     crate::collect::retention::apply_to_cases(dir, &pair, policy, &target)?;
-    Ok((target, sha256))
+    Ok((target, sha256, parts))
 }
 
 /// The first free `stem`, `stem-2`, … in `dir` (a run in the same second never overwrites).
@@ -390,6 +438,7 @@ pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
             "host": outcome.local.index.host,
             "case": outcome.case,
             "case_sha256": outcome.case_sha256,
+            "case_parts": outcome.case_parts,
             "gaps": outcome.gaps,
             "findings": outcome.findings,
         });
@@ -412,6 +461,9 @@ pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
             "Wrote case {} (both bundles, the pair's findings)\n  sha256 {sha}\n",
             case.display()
         ));
+        for part in &outcome.case_parts {
+            text.push_str(&format!("    part {}\n", part.display()));
+        }
     }
     for gap in &outcome.gaps {
         text.push_str(&format!("  peer {}: {}\n", gap.peer, gap.reason));
