@@ -19,6 +19,9 @@ pub struct CommandOutput {
     pub stdout: Vec<u8>,
     /// Bytes the command printed on stdout, including what the cap left out.
     pub stdout_total: u64,
+    /// Only the newest part of stdout was kept (the cap). Decided on the raw bytes: decoding
+    /// UTF-16 or CP949 output changes its length, so the lengths cannot be compared afterwards.
+    pub stdout_cut: bool,
     pub stderr: Vec<u8>,
     /// One sentence when the status is not `ok`.
     pub error: Option<String>,
@@ -230,6 +233,7 @@ pub fn run(
     // Windows tools write their console code page (CP949 on Korean servers) or UTF-16.
     output.stdout = platform::decode_output(out);
     output.stdout_total = total;
+    output.stdout_cut = cut;
     output.stderr = platform::decode_output(err);
     output.duration = started.elapsed();
 

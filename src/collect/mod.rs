@@ -1017,7 +1017,7 @@ impl<'s> Run<'s> {
         item.duration_ms = Some(output.duration.as_millis() as u64);
         let now = Utc::now().timestamp();
         let path = format!("commands/{}.txt", command.id);
-        if output.stdout_total > output.stdout.len() as u64 {
+        if output.stdout_cut {
             // Only the tail was kept: its first line is cut.
             self.privacy.starts_mid_line(&path);
         }
@@ -1027,7 +1027,7 @@ impl<'s> Run<'s> {
         item.bytes = Some(bytes);
         item.sha256 = Some(sha);
         item.redactions = redactions;
-        if output.stdout_total > output.stdout.len() as u64 {
+        if output.stdout_cut {
             item.original_bytes = Some(output.stdout_total);
         }
         if !output.stderr.is_empty() {
