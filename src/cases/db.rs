@@ -244,10 +244,23 @@ impl Db {
         }
         // WAL: readers never wait for a writer, and a writer's commit is one append. Checked
         // first, since asking for it is a write that fails on a file that is not a database.
-        db.batch(
+        // Switching a new file to WAL takes an exclusive lock for which SQLite does not always
+        // call the busy handler (two importers creating the database at once): retry, bounded.
+        let started = std::time::Instant::now();
+        let mut switched = db.batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(|e| {
+        );
+        while let Err(err) = &switched {
+            let busy = err.message().contains("locked") || err.message().contains("busy");
+            if !busy || started.elapsed() > BUSY_TIMEOUT {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            switched = db.batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            );
+        }
+        switched.map_err(|e| {
             Error::failed(format!(
                 "{}; is it a drx-collect case database? Give another --db PATH",
                 e.message()
