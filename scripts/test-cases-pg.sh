@@ -140,7 +140,9 @@ done
 
 echo "== a damaged bundle is refused (exit 3) on both; nothing is imported twice"
 mkdir -p "$work/bad"
-one=$(ls "$work/bundles" | head -n 1)
+# The first bundle by name (a glob: `ls | head` dies of SIGPIPE under pipefail).
+bundles=("$work"/bundles/*)
+one=$(basename "${bundles[0]}")
 head -c 2000 "$work/bundles/$one" >"$work/bad/drx-collect-broken-20250101T000000Z.tgz"
 cp "$work/bundles/$one" "$work/bad/"
 for target in "$lite" "$pg"; do
