@@ -174,6 +174,31 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
         }
     }
 
+    // A manifest's `encrypt_to` sealed the local bundle: a case file of clear and sealed bundles
+    // would be neither private nor readable, so none is written and nothing fetched is kept.
+    if local.bundle.to_string_lossy().ends_with(".age") {
+        for (_, result) in &fetched {
+            if let Ok(peer) = result {
+                let _ = std::fs::remove_file(&peer.path);
+                if let Some(map) = &peer.map {
+                    let _ = std::fs::remove_file(map);
+                }
+            }
+        }
+        let gaps = vec![Gap {
+            peer: settings.peers.join(", "),
+            reason: "the local bundle is sealed (encrypt_to in the manifest), and case files are not sealed yet: no case file was written; run drx-collect on the peer and send both bundles".into(),
+        }];
+        return Ok(PairOutcome {
+            local,
+            case: None,
+            case_sha256: None,
+            case_parts: Vec::new(),
+            gaps,
+            findings: Vec::new(),
+        });
+    }
+
     let catalogue = Catalogue::embedded()?;
     let local_inspected = inspect::inspect_one(&local.bundle, &catalogue, false)?;
     // A split local bundle goes into the case joined: its parts, in order.

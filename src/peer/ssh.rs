@@ -191,7 +191,10 @@ impl Ssh {
         let stderr = child.stderr.take().expect("stderr is piped");
         let stderr_thread = thread::spawn(move || {
             let mut kept = Vec::new();
-            let _ = stderr.take(64 * 1024).read_to_end(&mut kept);
+            let mut stderr = stderr;
+            let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut kept);
+            // Drain the rest, so a chatty peer never blocks on a full pipe.
+            let _ = io::copy(&mut stderr, &mut io::sink());
             kept
         });
         let stdout = child.stdout.take().expect("stdout is piped");

@@ -843,3 +843,40 @@ fn peer_case_file_split_for_the_mail_and_rotated_by_keep() {
     let report: serde_json::Value = serde_json::from_slice(&verdict.stdout).unwrap();
     assert_eq!(report["bundles"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+#[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
+fn peer_with_a_sealing_manifest_keeps_the_sealed_bundle_and_writes_no_clear_case() {
+    let lab = Lab::new(None);
+    let out = TempDir::new().unwrap();
+    let key = lab.path("vendor.key");
+    run("age-keygen", &["-o", key.to_str().unwrap()]);
+    let recipient = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    let embedded = Command::new(BIN)
+        .args(["manifest", "show", "--os", "linux"])
+        .output()
+        .unwrap();
+    let manifest = lab.path("sealing.toml");
+    write(
+        &manifest,
+        &format!(
+            "encrypt_to = [\"{recipient}\"]\n{}",
+            String::from_utf8_lossy(&embedded.stdout)
+        ),
+    );
+    let config = lab.ssh_config("client_key", "known_hosts");
+    let output = lab.collect(&config, out.path(), &["-m", manifest.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        files_named(out.path(), "drx-collect-node-a-", ".tgz.age").len(),
+        1
+    );
+    assert!(files_named(out.path(), "drx-case-", "").is_empty());
+    assert!(stderr.contains("sealed"), "{stderr}");
+    assert!(files_named(out.path(), ".", "").is_empty());
+}
