@@ -160,7 +160,7 @@ impl Follower {
         if !self.line.is_empty() {
             self.end_line();
         }
-        let prefix = crate::manifest::hex(&self.prefix.finalize());
+        let prefix = crate::digest::hex(&self.prefix.finalize());
         if self.pos >= self.old_len && prefix == self.old_sha256 {
             Growth::Appended(self.after_prefix)
         } else if self.matched {
@@ -314,7 +314,7 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
             feed.file(&mut scan, name, &mut tap).map_err(fail)?;
         }
         io::copy(&mut tap, &mut io::sink()).map_err(fail)?;
-        let sha256 = crate::manifest::hex(&tap.hasher.finalize());
+        let sha256 = crate::digest::hex(&tap.hasher.finalize());
         let mut text = tap.keep;
         if before.is_some_and(|b| b.sha256 == sha256) {
             text = None;
@@ -752,9 +752,9 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         to_text(&old, &new, &report)
     };
     if settings.json {
-        crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())?;
+        crate::stdout::write_out(&mut std::io::stdout().lock(), text.as_bytes())?;
     } else {
-        crate::write_human(&mut std::io::stdout().lock(), &text)?;
+        crate::stdout::write_human(&mut std::io::stdout().lock(), &text)?;
     }
     Ok(if intact {
         ExitStatus::Success
@@ -1017,7 +1017,7 @@ mod tests {
         for part in old.chunks(chunk.max(1)) {
             last.feed(part);
         }
-        let sha = crate::manifest::hex(&Sha256::digest(old));
+        let sha = crate::digest::hex(&Sha256::digest(old));
         let mut follower = Follower::new(old.len() as u64, &sha, last.finish());
         for part in new.chunks(chunk.max(1)) {
             follower.feed(part);

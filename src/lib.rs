@@ -11,12 +11,14 @@ pub mod cli;
 pub mod collect;
 pub mod color;
 pub mod diff;
+pub mod digest;
 pub mod error;
 pub mod escape;
 pub mod host;
 pub mod index;
 pub mod inspect;
 pub mod lang;
+pub mod lines;
 pub mod logtime;
 pub mod manifest;
 pub mod peer;
@@ -25,6 +27,7 @@ pub mod probe;
 pub mod redact;
 pub mod rules;
 pub mod schedule;
+pub mod stdout;
 pub mod summary;
 pub mod units;
 
@@ -32,8 +35,8 @@ use clap::Parser;
 use cli::{Cli, Command, ManifestAction, RulesAction};
 use error::{Error, ExitStatus, Result};
 use lang::Lang;
-use std::io::Write;
 use std::process::ExitCode;
+use stdout::write_out;
 
 /// Entry point used by `main`: runs the command line and maps the result to an exit code.
 pub fn main_entry() -> ExitCode {
@@ -327,24 +330,4 @@ fn run_rules(action: RulesAction) -> Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Success)
-}
-
-/// Writes human output to stdout with every control character but line breaks and tabs
-/// escaped ([`escape::block`]): a bundle's names and log lines never reach a terminal raw.
-pub fn write_human(out: &mut dyn Write, text: &str) -> Result<()> {
-    write_out(out, escape::block(text).as_bytes())
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error.
-pub fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
-    match out.write_all(bytes).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
-            Err(Error::failed("broken pipe"))
-        }
-        Err(err) => Err(Error::failed(format!(
-            "cannot write to standard output: {}",
-            error::describe_io(&err)
-        ))),
-    }
 }

@@ -1,5 +1,6 @@
 //! Manifests: what to collect, as data (`manifests/*.toml`, embedded at build time; format in
 //! `manifests/README.md`). A manifest is a list of items, each a set of files or one command.
+use crate::digest::hex;
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -324,15 +325,6 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -443,7 +443,7 @@ fn settings_argv(settings: &Settings) -> Result<Vec<String>> {
 }
 
 fn say(text: &str) -> Result<()> {
-    crate::write_human(&mut std::io::stdout().lock(), text)
+    crate::stdout::write_human(&mut std::io::stdout().lock(), text)
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>> {
@@ -754,7 +754,7 @@ fn check_sidecar(dir: &Path, snapshot: &retention::Snapshot) -> String {
             Err(err) => return format!("cannot read it: {err}"),
         }
     }
-    let actual = crate::manifest::hex(&hasher.finalize());
+    let actual = crate::digest::hex(&hasher.finalize());
     if actual.eq_ignore_ascii_case(expected) {
         "ok (matches its .sha256)".into()
     } else {

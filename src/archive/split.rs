@@ -100,7 +100,7 @@ impl SplitWriter {
             self.done.push(Part {
                 path: current.path,
                 size: current.written,
-                sha256: crate::manifest::hex(&current.hasher.finalize()),
+                sha256: crate::digest::hex(&current.hasher.finalize()),
             });
         }
         Ok(())
@@ -129,7 +129,7 @@ impl SplitWriter {
         let whole = std::mem::take(&mut self.whole);
         Ok(Parts {
             parts,
-            sha256: crate::manifest::hex(&whole.finalize()),
+            sha256: crate::digest::hex(&whole.finalize()),
             size: self.total,
         })
     }
@@ -289,7 +289,7 @@ mod tests {
             .read_to_end(&mut joined)
             .unwrap();
         assert_eq!(joined, data);
-        assert_eq!(parts.sha256, crate::manifest::hex(&Sha256::digest(&data)));
+        assert_eq!(parts.sha256, crate::digest::hex(&Sha256::digest(&data)));
         let text = listing("b.tgz", &parts, 1000);
         assert_eq!(declared_parts(&text), Some(5));
         assert!(text.ends_with(&format!("{}  b.tgz\n", parts.sha256)));

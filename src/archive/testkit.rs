@@ -4,7 +4,7 @@ use std::io::{Cursor, Write};
 
 use sha2::{Digest, Sha256};
 
-use crate::inspect::verify::hex;
+use crate::digest::hex;
 
 pub const TOP: &str = "drx-collect-node1-20261124T100000Z";
 

@@ -163,7 +163,7 @@ impl BundleWriter {
     ) -> io::Result<Written> {
         let mut reader = ExactHashingReader::new(data, len);
         self.append(path, len, mtime, &mut reader)?;
-        let sha256 = crate::manifest::hex(&reader.hasher.finalize());
+        let sha256 = crate::digest::hex(&reader.hasher.finalize());
         self.sums.push((path.to_string(), sha256.clone()));
         self.bytes_in += len;
         Ok(Written {
@@ -195,7 +195,7 @@ impl BundleWriter {
             // The expected length only decides whether the entry needs zip64 sizes.
             self.append(path, expected_len.saturating_mul(2), mtime, &mut reader)?;
             let len = u64::MAX - reader.remaining;
-            let sha256 = crate::manifest::hex(&reader.hasher.finalize());
+            let sha256 = crate::digest::hex(&reader.hasher.finalize());
             self.sums.push((path.to_string(), sha256.clone()));
             self.bytes_in += len;
             return Ok(Some(Written {
@@ -216,7 +216,7 @@ impl BundleWriter {
             return Ok(None);
         }
         let short = reader.short;
-        let sha256 = crate::manifest::hex(&reader.hasher.finalize());
+        let sha256 = crate::digest::hex(&reader.hasher.finalize());
         self.sums.push((path.to_string(), sha256.clone()));
         self.bytes_in += expected_len;
         Ok(Some(Written {

@@ -77,7 +77,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
                     "{} imported, {} already imported, {} refused, {} skipped ({})\n",
                     report.imported, report.already, report.refused, report.skipped, db.label
                 );
-                crate::write_out(&mut out, line.as_bytes())?;
+                crate::stdout::write_out(&mut out, line.as_bytes())?;
             }
             return Ok(if report.refused > 0 {
                 ExitStatus::Integrity
@@ -90,7 +90,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &list)?;
             } else {
-                crate::write_out(&mut out, text::summaries(&list).as_bytes())?;
+                crate::stdout::write_out(&mut out, text::summaries(&list).as_bytes())?;
             }
         }
         Action::Search { filter, limit } => {
@@ -98,7 +98,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &list)?;
             } else {
-                crate::write_out(&mut out, text::summaries(&list).as_bytes())?;
+                crate::stdout::write_out(&mut out, text::summaries(&list).as_bytes())?;
             }
         }
         Action::Show { id } => {
@@ -106,7 +106,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &detail)?;
             } else {
-                crate::write_out(&mut out, text::detail(&detail).as_bytes())?;
+                crate::stdout::write_out(&mut out, text::detail(&detail).as_bytes())?;
             }
         }
         Action::Stats => {
@@ -114,7 +114,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &stats)?;
             } else {
-                crate::write_out(&mut out, text::stats(&stats).as_bytes())?;
+                crate::stdout::write_out(&mut out, text::stats(&stats).as_bytes())?;
             }
         }
         Action::History { host, limit } => {
@@ -128,7 +128,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &history)?;
             } else {
-                crate::write_out(&mut out, text::history(&history).as_bytes())?;
+                crate::stdout::write_out(&mut out, text::history(&history).as_bytes())?;
             }
         }
     }
@@ -137,7 +137,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
 
 fn print_json(out: &mut dyn std::io::Write, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::failed(e.to_string()))?;
-    crate::write_out(out, format!("{text}\n").as_bytes())
+    crate::stdout::write_out(out, format!("{text}\n").as_bytes())
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -309,7 +309,7 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
             hasher.update(&buf[..n]);
         }
     }
-    Ok(crate::manifest::hex(&hasher.finalize()))
+    Ok(crate::digest::hex(&hasher.finalize()))
 }
 
 /// Imports every bundle of `paths` (directories: their bundles), reporting each as it goes.

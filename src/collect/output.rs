@@ -278,7 +278,7 @@ pub fn hash_file(path: &Path) -> Result<(String, u64)> {
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    Ok((crate::manifest::hex(&hasher.finalize()), size))
+    Ok((crate::digest::hex(&hasher.finalize()), size))
 }
 
 /// `<bundle>.sha256` in `sha256sum` format, so `sha256sum -c` works on what arrived by e-mail.

@@ -29,7 +29,7 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
             "removed_by_keep": outcome.removed_by_keep,
         });
         let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        return crate::write_out(
+        return crate::stdout::write_out(
             &mut std::io::stdout().lock(),
             format!("{text}\n").as_bytes(),
         );
@@ -137,5 +137,5 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
     }
     // Escaped first (a bundle's names are untrusted), then coloured.
     let text = crate::color::paint(&crate::escape::block(&text));
-    crate::write_out(&mut std::io::stdout().lock(), text.as_bytes())
+    crate::stdout::write_out(&mut std::io::stdout().lock(), text.as_bytes())
 }

@@ -216,7 +216,7 @@ fn checksums_match(snapshot: &Snapshot) -> bool {
             if std::io::copy(&mut handle, &mut hasher).is_err() {
                 return false;
             }
-            crate::manifest::hex(&hasher.finalize()) == *sum
+            crate::digest::hex(&hasher.finalize()) == *sum
         })
 }
 
@@ -352,7 +352,7 @@ mod tests {
         ];
         for name in names {
             write(dir.path(), name, 10);
-            let sum = crate::manifest::hex(&<sha2::Sha256 as sha2::Digest>::digest(vec![b'x'; 10]));
+            let sum = crate::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(vec![b'x'; 10]));
             std::fs::write(
                 dir.path().join(format!("{name}.sha256")),
                 format!("{sum}  {name}\n"),
@@ -380,7 +380,7 @@ mod tests {
     }
 
     fn sum(dir: &Path, name: &str) -> String {
-        crate::manifest::hex(&Sha256::digest(std::fs::read(dir.join(name)).unwrap()))
+        crate::digest::hex(&Sha256::digest(std::fs::read(dir.join(name)).unwrap()))
     }
 
     /// A bundle as `collect` leaves it: the file and its sidecar.

@@ -539,7 +539,7 @@ pub fn run_action(reader: &mut BundleReader, settings: &super::Settings) -> Resu
                 field(&entry.name)
             ));
         }
-        crate::write_human(&mut out, &text)?;
+        crate::stdout::write_human(&mut out, &text)?;
         return match verified {
             Ok(verification) => not_intact(&verification, &label, "the list shows every entry"),
             Err(err) => Err(Error::integrity(format!(
@@ -583,7 +583,7 @@ pub fn run_action(reader: &mut BundleReader, settings: &super::Settings) -> Resu
                 field(&problem.detail)
             ));
         }
-        crate::write_human(&mut out, &text)?;
+        crate::stdout::write_human(&mut out, &text)?;
         return match &done.verification {
             Some(verification) => not_intact(
                 verification,

@@ -7,10 +7,10 @@ pub mod timeline;
 pub mod verify;
 
 use crate::archive::reader::BundleReader;
-use crate::collect::pipeline::{LineSink, Pipeline};
 use crate::error::{Error, ExitStatus, Result};
 use crate::index::{self, Finding, Index};
 use crate::lang::Lang;
+use crate::lines::{LineSink, Pipeline};
 use crate::rules::{Catalogue, Evidence, Facts, Scan};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

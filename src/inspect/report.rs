@@ -124,7 +124,7 @@ pub fn print_text(
     }
     // Escaped first (a bundle's names are untrusted), then coloured.
     let out = crate::color::paint(&crate::escape::block(&out));
-    crate::write_out(&mut std::io::stdout().lock(), out.as_bytes())
+    crate::stdout::write_out(&mut std::io::stdout().lock(), out.as_bytes())
 }
 
 pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {
@@ -175,7 +175,7 @@ pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {
     });
     let text = serde_json::to_string_pretty(&value)
         .map_err(|err| Error::failed(format!("cannot encode the result: {err}")))?;
-    crate::write_out(
+    crate::stdout::write_out(
         &mut std::io::stdout().lock(),
         format!("{text}\n").as_bytes(),
     )

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use regex::bytes::RegexSet;
 
-use crate::collect::pipeline::LineSink;
+use crate::lines::LineSink;
 use crate::logtime::LineClock;
 use crate::rules::Catalogue;
 

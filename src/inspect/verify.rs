@@ -555,7 +555,7 @@ fn parse_sums_line(line: &[u8]) -> Option<([u8; 32], String)> {
     Some((hash, path))
 }
 
-pub(crate) use crate::manifest::hex;
+pub(crate) use crate::digest::hex;
 
 #[cfg(test)]
 mod tests {

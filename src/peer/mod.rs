@@ -275,7 +275,7 @@ fn fetch(ssh: &Ssh, remote: &str, local: &Path, cap: u64, host: &str) -> Result<
     );
     let flushed = sink.inner.flush();
     let outcome = match step {
-        Ok(out) if out.code == Some(0) && flushed.is_ok() => Ok(crate::manifest::hex(
+        Ok(out) if out.code == Some(0) && flushed.is_ok() => Ok(crate::digest::hex(
             &std::mem::take(&mut sink.hasher).finalize(),
         )),
         Ok(out) => Err(format!(

@@ -468,7 +468,7 @@ pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
             "findings": outcome.findings,
         });
         let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        return crate::write_out(
+        return crate::stdout::write_out(
             &mut std::io::stdout().lock(),
             format!("{text}\n").as_bytes(),
         );
@@ -506,7 +506,7 @@ pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
             finding.title
         ));
     }
-    crate::write_out(&mut std::io::stderr().lock(), text.as_bytes())
+    crate::stdout::write_out(&mut std::io::stderr().lock(), text.as_bytes())
 }
 
 #[cfg(test)]

@@ -158,3 +158,10 @@ impl<'c> Scan<'c> {
         )
     }
 }
+
+/// The scan reads every kept line of the line engine, before redaction.
+impl crate::lines::LineSink for Scan<'_> {
+    fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
+        Scan::line(self, bundle_path, line_no, line)
+    }
+}

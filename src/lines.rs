@@ -1,3 +1,5 @@
+//! The line engine, shared by collect (writing a bundle) and inspect (reading one).
+//!
 //! The per-file stream: source bytes → lines → `--since` filter → rules (on the clear text) →
 //! redaction/obfuscation → out, as a `Read` so the archive writer pulls it straight into the
 //! compressor. No per-line allocation: lines are cut from a large buffer and output is batched.
@@ -16,12 +18,6 @@ const IN_BUFFER: usize = 1 << 20;
 /// Who reads every kept line before redaction: the rule scan.
 pub trait LineSink {
     fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]);
-}
-
-impl LineSink for crate::rules::Scan<'_> {
-    fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
-        crate::rules::Scan::line(self, bundle_path, line_no, line)
-    }
 }
 
 pub struct Since {
