@@ -87,16 +87,6 @@ pub fn stderr_path(id: &str) -> String {
     format!("{COMMANDS}{id}{STDERR}")
 }
 
-/// `files/<path>` for an absolute path of the node (`/etc/hosts`, `C:\ProgramData\x`).
-pub fn file_path(absolute: &str) -> String {
-    let path = absolute.replace('\\', "/");
-    let path = path.trim_start_matches('/');
-    match path.split_once(":/") {
-        Some((drive, rest)) if drive.len() == 1 => format!("{FILES}{drive}/{rest}"),
-        _ => format!("{FILES}{path}"),
-    }
-}
-
 /// In `commands/` (stdout or stderr of a command item).
 pub fn is_command(path: &str) -> bool {
     path.starts_with(COMMANDS)
@@ -275,11 +265,6 @@ mod tests {
         assert_eq!(stderr_path("ip-a"), "commands/ip-a.stderr.txt");
         assert_eq!(command_id(&command_path("x")), Some("x"));
         assert_eq!(stderr_command_id(&stderr_path("x")), Some("x"));
-        assert_eq!(file_path("/etc/hosts"), "files/etc/hosts");
-        assert_eq!(
-            file_path("C:\\ProgramData\\bsr\\x.res"),
-            "files/C/ProgramData/bsr/x.res"
-        );
         assert_eq!(strip_top("drx-collect-n-1/files/x"), "files/x");
     }
 
