@@ -58,7 +58,7 @@ pub struct Gap {
 
 /// `PEER-COLLECT-FAILED` for each peer whose bundle the case lacks.
 pub fn gap_findings(gaps: &[Gap], catalogue: &Catalogue, lang: Lang) -> Vec<Finding> {
-    let Some(rule) = catalogue.get("PEER-COLLECT-FAILED") else {
+    let Some(rule) = catalogue.get(crate::rules::PEER_COLLECT_FAILED) else {
         return Vec::new();
     };
     gaps.iter()

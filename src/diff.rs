@@ -35,21 +35,7 @@ const LINE_CHARS: usize = 500;
 /// Bytes of a line compared when looking for OLD's last line in NEW.
 const LINE_CAP: usize = 4096;
 
-/// Files the collector writes about itself: they always differ, and say nothing about the node.
-fn is_meta(path: &str) -> bool {
-    matches!(
-        path,
-        "index.json" | "SHA256SUMS" | "SUMMARY.txt" | "collector.log"
-    )
-}
-
-/// Logs grow between snapshots: for them the lines added matter, not a diff.
-pub fn is_log(path: &str) -> bool {
-    path.starts_with("files/var/log/")
-        || path.starts_with("logs/")
-        || path.contains("/logs/")
-        || path.ends_with(".log")
-}
+use crate::layout::{is_log, is_meta};
 
 struct FileInfo {
     sha256: String,
@@ -1053,13 +1039,5 @@ mod tests {
             panic!()
         };
         assert_eq!(lines.shown, vec!["three"]);
-    }
-
-    #[test]
-    fn logs_are_recognised_by_place() {
-        assert!(is_log("files/var/log/messages"));
-        assert!(is_log("files/opt/DRX/logs/r0/r0.log"));
-        assert!(!is_log("files/etc/bsr.d/r0.res"));
-        assert!(!is_log("commands/bsrsetup-status.txt"));
     }
 }

@@ -18,6 +18,7 @@ pub mod host;
 pub mod index;
 pub mod inspect;
 pub mod lang;
+pub mod layout;
 pub mod lines;
 pub mod logtime;
 pub mod manifest;

@@ -480,10 +480,10 @@ impl<'s> Run<'s> {
         let summary = self.privacy.obfuscate_text(&summary);
         let now = finished.timestamp();
         writer
-            .add_bytes("index.json", index_json.as_bytes(), now)
+            .add_bytes(crate::layout::INDEX, index_json.as_bytes(), now)
             .map_err(|err| write_error(&err, &dir))?;
         writer
-            .add_bytes("SUMMARY.txt", summary.as_bytes(), now)
+            .add_bytes(crate::layout::SUMMARY, summary.as_bytes(), now)
             .map_err(|err| write_error(&err, &dir))?;
         self.note(format!(
             "done in {:.3} s; {} of data",
@@ -493,7 +493,7 @@ impl<'s> Run<'s> {
         let log = self.privacy.redact_text(&self.log);
         let log = self.privacy.obfuscate_text(&log);
         writer
-            .add_bytes("collector.log", log.as_bytes(), now)
+            .add_bytes(crate::layout::COLLECTOR_LOG, log.as_bytes(), now)
             .map_err(|err| write_error(&err, &dir))?;
         let sink = writer.finish().map_err(|err| write_error(&err, &dir))?;
         sink.sync_all().map_err(|err| write_error(&err, &dir))?;
@@ -971,12 +971,12 @@ impl<'s> Run<'s> {
         self.note(format!("probing {} target(s)", targets.len()));
         let results = crate::probe::run(&targets, self.settings.root.is_some());
         let text = self.privacy.obfuscate_text(&crate::probe::render(&results));
-        let path = "commands/probe.txt";
+        let path = &crate::layout::command_path(crate::layout::PROBE_ID);
         let sha256 = writer
             .add_bytes(path, text.as_bytes(), Utc::now().timestamp())
             .map_err(|err| write_error(&err, dir))?;
         let mut item = Item::new(
-            "probe",
+            crate::layout::PROBE_ID,
             ItemKind::Command,
             "drx-collect probes (ping, TCP connect)",
             Status::Ok,
@@ -1015,7 +1015,7 @@ impl<'s> Run<'s> {
         }
         item.duration_ms = Some(output.duration.as_millis() as u64);
         let now = Utc::now().timestamp();
-        let path = format!("commands/{}.txt", command.id);
+        let path = crate::layout::command_path(&command.id);
         if output.stdout_cut {
             // Only the tail was kept: its first line is cut.
             self.privacy.starts_mid_line(&path);
@@ -1030,7 +1030,7 @@ impl<'s> Run<'s> {
             item.original_bytes = Some(output.stdout_total);
         }
         if !output.stderr.is_empty() {
-            let path = format!("commands/{}.stderr.txt", command.id);
+            let path = crate::layout::stderr_path(&command.id);
             let (_, _, redactions) =
                 self.store_text(writer, scan, &path, &output.stderr, now, dir)?;
             item.redactions += redactions;

@@ -55,13 +55,7 @@ impl Inspected {
     }
 }
 
-/// Files the collector writes about itself: not evidence.
-fn is_meta(path: &str) -> bool {
-    matches!(
-        path,
-        "index.json" | "SHA256SUMS" | "SUMMARY.txt" | "collector.log"
-    )
-}
+use crate::layout::is_meta;
 
 /// Feeds the files of one bundle to the rules, holding a bounded amount per file and per bundle:
 /// every line goes to the line rules as it streams; the whole content only when the rules ask

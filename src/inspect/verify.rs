@@ -93,8 +93,7 @@ pub struct Member<'a> {
 pub const MAX_INDEX_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_SUMS_BYTES: usize = 64 * 1024 * 1024;
 
-const SUMS: &str = "SHA256SUMS";
-const INDEX: &str = "index.json";
+use crate::layout::{INDEX, SUMS};
 
 /// Verifies the bundle in one pass, handing every file (path relative to the top directory) to
 /// `on_file` as it streams. `on_file` may read as little as it likes: the rest is hashed after it

@@ -242,8 +242,8 @@ impl<'p> LeakChecker<'p> {
 
     /// Starts the contents of the bundle member `name` (`top/files/...`).
     pub fn begin(&mut self, name: &str) {
-        let inner = name.split_once('/').map_or(name, |(_, rest)| rest);
-        let rechecked = inner.starts_with("files/") || inner.starts_with("commands/");
+        let inner = crate::layout::strip_top(name);
+        let rechecked = crate::layout::is_file(inner) || crate::layout::is_command(inner);
         self.begin_entry(rechecked.then(|| FileKind::of(inner)));
         self.packages = is_package_list(inner);
     }

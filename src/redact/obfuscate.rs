@@ -1374,14 +1374,7 @@ fn may_contain_hex_forms(line: &[u8]) -> bool {
 
 /// Package lists (`rpm -qa`, `dpkg -l`, `yum list`): a dotted number there is a version.
 pub(crate) fn is_package_list(bundle_path: &str) -> bool {
-    let path = bundle_path.replace('\\', "/").to_ascii_lowercase();
-    let name = path.rsplit('/').next().unwrap_or("");
-    path.contains("commands/")
-        && [
-            "rpm", "dpkg", "yum", "dnf", "apt", "package", "modinfo", "version",
-        ]
-        .iter()
-        .any(|w| name.contains(w))
+    crate::layout::is_package_list(bundle_path)
 }
 
 /// An IPv6 address has `::`, or at least 6 colons, within one run of hex digits, colons and dots.

@@ -49,14 +49,7 @@ impl FileKind {
         if name.starts_with("ifcfg-") || path.contains("/sysconfig/") || name.ends_with(".env") {
             return FileKind::Shell;
         }
-        if name.ends_with(".log")
-            || name.contains(".log.")
-            || name.contains(".log_")
-            || path.contains("/log/")
-            || path.contains("/logs/")
-            || name.starts_with("messages")
-            || name.starts_with("syslog")
-        {
+        if crate::layout::is_log(&path) {
             return FileKind::Log;
         }
         const CONFIG_EXTENSIONS: [&str; 11] = [

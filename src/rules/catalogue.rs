@@ -1,13 +1,13 @@
 //! The rule catalogue: every rule's identity, severity and texts, loaded from the embedded
 //! `manifests/rules.toml`. Pattern rules carry their patterns here too; code rules are registered
-//! by id in `checks::CODE_RULES` and must have an entry in the file, so `rules list` shows all.
+//! by id in `checks::CHECKS` and must have an entry in the file, so `rules list` shows all.
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::index::Severity;
 use crate::lang::Lang;
 
-use super::checks::CODE_RULES;
+use super::checks::{code_rules, is_code_rule};
 
 const EMBEDDED: &str = include_str!("../../manifests/rules.toml");
 
@@ -125,8 +125,8 @@ impl Catalogue {
             }
             rules.push(rule);
         }
-        for id in CODE_RULES {
-            match rules.iter().find(|r| r.id == *id) {
+        for id in code_rules() {
+            match rules.iter().find(|r| r.id == id) {
                 Some(rule) if rule.code => {}
                 Some(_) => {
                     return Err(Error::failed(format!(
@@ -179,7 +179,7 @@ fn validate(raw: RawRule, origin: &str) -> Result<RuleInfo> {
     if !raw.patterns.is_empty() && raw.paths.is_empty() {
         return Err(bad("has patterns but no paths"));
     }
-    if raw.code && !CODE_RULES.contains(&id.as_str()) {
+    if raw.code && !is_code_rule(&id) {
         return Err(bad("says `code = true` but no code check has this id"));
     }
     for pattern in raw.patterns.iter().chain(raw.cleared_by.iter()) {
@@ -284,8 +284,11 @@ mod tests {
     #[test]
     fn every_code_rule_is_in_the_catalogue() {
         let catalogue = Catalogue::embedded().expect("loads");
-        for id in CODE_RULES {
+        for id in code_rules() {
             assert!(catalogue.get(id).is_some_and(|r| r.code), "{id}");
+        }
+        for rule in catalogue.rules().iter().filter(|r| r.code) {
+            assert!(is_code_rule(&rule.id), "{} says code = true", rule.id);
         }
     }
 

@@ -8,13 +8,14 @@ use glob::{MatchOptions, Pattern};
 
 use super::catalogue::Catalogue;
 use super::checks::{self, Raw};
+use super::inputs::{self, Cmd};
 use super::model::{Located, Place, Version};
 use super::parse::{
     firewalld, interfaces, iptables, netsh, resfile, setup_show, sockets, versions, windows,
 };
-use super::paths;
 use crate::index::{sort_findings, Finding, Host, Item};
 use crate::lang::Lang;
+use crate::layout;
 
 /// What the collector (or the bundle's index.json) knows besides file contents.
 #[derive(Debug, Clone, Default)]
@@ -175,8 +176,8 @@ fn text(whole: &BTreeMap<String, Vec<u8>>, path: &str) -> Option<String> {
         .filter(|t| !t.trim().is_empty())
 }
 
-fn command(whole: &BTreeMap<String, Vec<u8>>, id: &str) -> Option<(String, String)> {
-    let path = format!("commands/{id}.txt");
+fn command(whole: &BTreeMap<String, Vec<u8>>, cmd: Cmd) -> Option<(String, String)> {
+    let path = cmd.path();
     text(whole, &path).map(|t| (path, t))
 }
 
@@ -191,37 +192,39 @@ impl Evidence {
         let mut host = facts.host.clone();
         // "unknown": the collector could not tell (a Windows sysroot under --root).
         if host.hostname.trim().is_empty() || host.hostname == "unknown" {
-            host.hostname = command(whole, "hostname")
+            host.hostname = command(whole, Cmd::Hostname)
                 .map(|(_, t)| t)
-                .or_else(|| text(whole, "files/etc/hostname"))
+                .or_else(|| text(whole, inputs::ETC_HOSTNAME))
                 .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
                 .unwrap_or_default();
         }
         let windows_host = host.os.eq_ignore_ascii_case("windows")
-            || command(whole, "systeminfo").is_some()
+            || command(whole, Cmd::Systeminfo).is_some()
             || whole.keys().any(|p| p.starts_with("files/C/"));
 
         // Versions, most authoritative first: what is loaded, then what is installed, then logs.
-        let adm = command(whole, "drbdadm-version")
+        let adm = command(whole, Cmd::DrbdadmVersion)
             .map(|(p, t)| versions::drbdadm_v(&p, &t))
             .unwrap_or_default();
-        let proc_drbd = text(whole, "files/proc/drbd");
-        let mut packages = command(whole, "rpm-qa")
+        let proc_drbd = text(whole, inputs::PROC_DRBD);
+        let mut packages = command(whole, Cmd::RpmQa)
             .map(|(p, t)| versions::rpm_qa(&p, &t))
             .unwrap_or_default();
-        if let Some(dpkg) = command(whole, "dpkg-l").map(|(p, t)| versions::dpkg_l(&p, &t)) {
+        if let Some(dpkg) = command(whole, Cmd::DpkgL).map(|(p, t)| versions::dpkg_l(&p, &t)) {
             packages.utils = packages.utils.or(dpkg.utils);
         }
         let drbd_kernel = proc_drbd
             .as_deref()
-            .and_then(|t| versions::proc_drbd("files/proc/drbd", t))
+            .and_then(|t| versions::proc_drbd(inputs::PROC_DRBD, t))
             .or(adm.kernel)
-            .or_else(|| command(whole, "modinfo-drbd").and_then(|(p, t)| versions::modinfo(&p, &t)))
+            .or_else(|| {
+                command(whole, Cmd::ModinfoDrbd).and_then(|(p, t)| versions::modinfo(&p, &t))
+            })
             .or(packages.kmod)
             .or(kernel_log_version);
         let drbd_utils = adm.utils.or(packages.utils);
 
-        let lsmod = command(whole, "lsmod").map(|(p, t)| {
+        let lsmod = command(whole, Cmd::Lsmod).map(|(p, t)| {
             let modules: Vec<String> = t
                 .lines()
                 .filter_map(|l| l.split_whitespace().next())
@@ -234,44 +237,44 @@ impl Evidence {
                 .as_ref()
                 .is_some_and(|(_, m)| m.iter().any(|x| x == name))
         };
-        let proc_module = proc_drbd.is_some() || text(whole, "files/proc/bsr").is_some();
+        let proc_module = proc_drbd.is_some() || text(whole, inputs::PROC_BSR).is_some();
         let drbd_engine = proc_drbd.is_some()
             || has_module("drbd")
-            || command(whole, "drbdadm-version").is_some()
-            || command(whole, "modinfo-drbd").is_some();
+            || command(whole, Cmd::DrbdadmVersion).is_some()
+            || command(whole, Cmd::ModinfoDrbd).is_some();
         // /proc/bsr and `bsradm -V` carry BSR's own version: it tells the engine, and is never
         // compared with DRBD's minimums.
-        let bsr_version = text(whole, "files/proc/bsr")
-            .and_then(|t| versions::proc_bsr("files/proc/bsr", &t))
+        let bsr_version = text(whole, inputs::PROC_BSR)
+            .and_then(|t| versions::proc_bsr(inputs::PROC_BSR, &t))
             .or_else(|| {
-                command(whole, "bsradm-version").and_then(|(p, t)| versions::bsradm_v(&p, &t))
+                command(whole, Cmd::BsradmVersion).and_then(|(p, t)| versions::bsradm_v(&p, &t))
             });
         let bsr_engine = bsr_version.is_some()
-            || text(whole, "files/proc/bsr").is_some()
+            || text(whole, inputs::PROC_BSR).is_some()
             || has_module("bsr")
-            || command(whole, "bsradm-version").is_some()
-            || command(whole, "bsrsetup-show").is_some()
+            || command(whole, Cmd::BsradmVersion).is_some()
+            || command(whole, Cmd::BsrsetupShow).is_some()
             || windows_host;
 
         let (config_files, resources, global_hostname) =
             read_configuration(whole, drbd_engine, bsr_engine);
 
         let mut loaded = Vec::new();
-        for id in ["bsrsetup-show", "drbdsetup-show"] {
+        for id in [Cmd::BsrsetupShow, Cmd::DrbdsetupShow] {
             if let Some((p, t)) = command(whole, id) {
                 loaded.extend(setup_show::parse(&p, t.as_bytes()));
             }
         }
 
         let mut socket_list: Option<Vec<sockets::Socket>> = None;
-        for id in ["netstat-nap", "ss-tanp", "netstat-ano"] {
+        for id in [Cmd::NetstatNap, Cmd::SsTanp, Cmd::NetstatAno] {
             if let Some((p, t)) = command(whole, id) {
                 socket_list
                     .get_or_insert_with(Vec::new)
                     .extend(sockets::parse(&p, &t));
             }
         }
-        let local_ips = match (command(whole, "ip-a"), command(whole, "ipconfig-all")) {
+        let local_ips = match (command(whole, Cmd::IpA), command(whole, Cmd::IpconfigAll)) {
             (None, None) => None,
             (a, b) => {
                 let mut ips = a.map(|(_, t)| interfaces::ip_a(&t)).unwrap_or_default();
@@ -282,7 +285,7 @@ impl Evidence {
 
         let mut own: Option<BTreeSet<IpAddr>> =
             local_ips.as_ref().map(|v| v.iter().copied().collect());
-        for (path, content) in whole.iter().filter(|(p, _)| paths::is_interface_config(p)) {
+        for (path, content) in whole.iter().filter(|(p, _)| layout::is_interface_config(p)) {
             let ips = interfaces::configured(path, &String::from_utf8_lossy(content));
             own.get_or_insert_with(BTreeSet::new).extend(ips);
         }
@@ -326,8 +329,9 @@ impl Evidence {
             loaded,
             drbd_kernel,
             drbd_utils,
-            drx_version: command(whole, "drx-version").and_then(|(_, t)| versions::drx_version(&t)),
-            probes: command(whole, "probe").map(|(p, t)| (p, crate::probe::parse(&t))),
+            drx_version: command(whole, Cmd::DrxVersion)
+                .and_then(|(_, t)| versions::drx_version(&t)),
+            probes: command(whole, Cmd::Probe).map(|(p, t)| (p, crate::probe::parse(&t))),
             lsmod,
             proc_module,
             sockets: socket_list,
@@ -352,7 +356,7 @@ impl Evidence {
 
     /// Records the probes run at collection time (the same as reading `commands/probe.txt`).
     pub fn set_probes(&mut self, results: Vec<crate::probe::ProbeResult>) {
-        self.probes = Some(("commands/probe.txt".into(), results));
+        self.probes = Some((Cmd::Probe.path(), results));
     }
 
     /// What `--probe` tests, from this node's own configuration only (guide §3.1, §3.5):
@@ -559,10 +563,19 @@ pub fn host_matches(matching: Matching, configured: &str, hostname: &str) -> boo
     false
 }
 
+/// Dresses verdicts with the catalogue's texts. Every id a check reports is in the registry and
+/// so in the catalogue (checked when it loads): an unknown id is an internal error, loud in
+/// debug builds; a release build leaves that verdict out rather than show it without texts.
 pub(crate) fn to_findings(catalogue: &Catalogue, raws: Vec<Raw>, lang: Lang) -> Vec<Finding> {
     raws.into_iter()
         .filter_map(|raw| {
-            let rule = catalogue.get(&raw.rule)?;
+            let rule = catalogue.get(&raw.rule);
+            debug_assert!(
+                rule.is_some(),
+                "internal error: rule {} was reported but the catalogue has no entry for it",
+                raw.rule
+            );
+            let rule = rule?;
             let place = raw.place.unwrap_or_default();
             Some(Finding {
                 rule: rule.id.clone(),
@@ -621,13 +634,13 @@ fn read_configuration(
     let candidates: Vec<&str> = whole
         .keys()
         .map(String::as_str)
-        .filter(|p| paths::may_be_included(p))
+        .filter(|p| layout::may_be_included(p))
         .collect();
     let mut parsed: BTreeMap<&str, resfile::ConfigFile> = BTreeMap::new();
     let mut queue: Vec<&str> = whole
         .keys()
         .map(String::as_str)
-        .filter(|p| paths::is_replication_config(p))
+        .filter(|p| layout::is_replication_config(p))
         .collect();
     let mut globs_followed = 0usize;
     // All configuration files together are parsed up to a budget: real ones total a few KiB,
@@ -670,8 +683,8 @@ fn read_configuration(
     let mut files: Vec<resfile::ConfigFile> = parsed.into_values().collect();
     if files.iter().all(|f| f.resources.is_empty()) {
         // No resource files in the bundle: the dumped configuration is the next best thing.
-        for id in ["bsradm-dump", "drbdadm-dump"] {
-            let path = format!("commands/{id}.txt");
+        for cmd in inputs::DUMPS {
+            let path = cmd.path();
             if let Some(content) = whole.get(&path) {
                 let take = content.len().min(budget);
                 budget -= take;
@@ -742,7 +755,7 @@ const NOT_A_VERDICT: &[i32] = &[126, 127, 124, 137, 143];
 fn dump_rejections(whole: &BTreeMap<String, Vec<u8>>, items: &[Item]) -> Vec<(String, i32, Place)> {
     let mut out = Vec::new();
     for item in items {
-        if !matches!(item.id.as_str(), "bsradm-dump" | "drbdadm-dump")
+        if !inputs::DUMPS.iter().any(|c| c.is(&item.id))
             || item.status != crate::index::Status::Failed
         {
             continue;
@@ -756,7 +769,7 @@ fn dump_rejections(whole: &BTreeMap<String, Vec<u8>>, items: &[Item]) -> Vec<(St
         let stderr = item
             .stderr_path
             .clone()
-            .unwrap_or_else(|| format!("commands/{}.stderr.txt", item.id));
+            .unwrap_or_else(|| layout::stderr_path(&item.id));
         let Some(text) = text(whole, &stderr) else {
             continue;
         };
@@ -790,16 +803,16 @@ pub(crate) fn first_error_line(text: &str) -> Option<(usize, &str)> {
 }
 
 fn read_iptables(whole: &BTreeMap<String, Vec<u8>>) -> Option<iptables::Ruleset> {
-    if let Some((p, t)) = command(whole, "iptables-s") {
+    if let Some((p, t)) = command(whole, Cmd::IptablesS) {
         return Some(iptables::parse_rules(&p, &t));
     }
-    if let Some((p, t)) = command(whole, "iptables-service-status") {
+    if let Some((p, t)) = command(whole, Cmd::IptablesServiceStatus) {
         return Some(iptables::parse_status(&p, &t));
     }
     // The saved rules say what iptables loads at boot; used only when no runtime view exists.
-    let saved = "files/etc/sysconfig/iptables";
-    let status_collected = whole.contains_key("commands/iptables-service-status.txt")
-        || whole.contains_key("commands/iptables-s.txt");
+    let saved = inputs::SYSCONFIG_IPTABLES;
+    let status_collected = whole.contains_key(&Cmd::IptablesServiceStatus.path())
+        || whole.contains_key(&Cmd::IptablesS.path());
     if status_collected {
         return None;
     }
@@ -823,15 +836,16 @@ fn read_firewalld(whole: &BTreeMap<String, Vec<u8>>) -> Option<Firewalld> {
             }
         }
     }
-    let running = command(whole, "firewalld-state").map(|(_, state)| firewalld::is_running(&state));
+    let running =
+        command(whole, Cmd::FirewalldState).map(|(_, state)| firewalld::is_running(&state));
     if running == Some(true) {
-        let runtime = command(whole, "firewalld-list-all-zones")
-            .or_else(|| command(whole, "firewalld-list-all"))
+        let runtime = command(whole, Cmd::FirewalldListAllZones)
+            .or_else(|| command(whole, Cmd::FirewalldListAll))
             .map(|(p, t)| {
                 let zones = firewalld::parse(&p, &t);
                 (p, zones)
             });
-        let permanent = command(whole, "firewalld-permanent-list-all").map(|(p, t)| {
+        let permanent = command(whole, Cmd::FirewalldPermanentListAll).map(|(p, t)| {
             let zones = firewalld::parse(&p, &t);
             (p, zones)
         });
@@ -898,12 +912,12 @@ fn permanent_zones(whole: &BTreeMap<String, Vec<u8>>) -> Option<(String, Vec<fir
 }
 
 fn read_windows_firewall(whole: &BTreeMap<String, Vec<u8>>) -> Option<WindowsFirewall> {
-    let (path, text) = command(whole, "netsh-firewall-profiles")?;
+    let (path, text) = command(whole, Cmd::NetshFirewallProfiles)?;
     let profiles = netsh::parse_profiles(&path, &text, true);
     if profiles.is_empty() {
         return None;
     }
-    let current = command(whole, "netsh-firewall-currentprofile").and_then(|(p, t)| {
+    let current = command(whole, Cmd::NetshFirewallCurrentprofile).and_then(|(p, t)| {
         let mask = netsh::parse_profiles(&p, &t, false)
             .iter()
             .filter_map(|s| s.mask)
@@ -912,7 +926,7 @@ fn read_windows_firewall(whole: &BTreeMap<String, Vec<u8>>) -> Option<WindowsFir
     });
     // The registry's rule values do not change with the display language: preferred.
     let mut registry: Option<(String, Vec<netsh::FirewallRule>)> = None;
-    for id in ["reg-firewall-rules", "reg-firewall-policy-rules"] {
+    for id in [Cmd::RegFirewallRules, Cmd::RegFirewallPolicyRules] {
         if let Some((p, t)) = command(whole, id) {
             let parsed = netsh::parse_registry_rules(&p, &t);
             if !parsed.is_empty() {
@@ -922,7 +936,7 @@ fn read_windows_firewall(whole: &BTreeMap<String, Vec<u8>>) -> Option<WindowsFir
         }
     }
     let rules = registry.or_else(|| {
-        command(whole, "netsh-firewall-rules").map(|(p, t)| {
+        command(whole, Cmd::NetshFirewallRules).map(|(p, t)| {
             let rules = netsh::parse_rules(&p, &t);
             (p, rules)
         })
@@ -936,7 +950,7 @@ fn read_windows_firewall(whole: &BTreeMap<String, Vec<u8>>) -> Option<WindowsFir
 
 /// DRX runs: a `drx` process in `ps -ef`, a running drxsvc service, or `sc query` RUNNING.
 fn drx_running(whole: &BTreeMap<String, Vec<u8>>) -> Option<Place> {
-    if let Some((p, t)) = command(whole, "ps") {
+    if let Some((p, t)) = command(whole, Cmd::Ps) {
         for (i, line) in t.lines().enumerate() {
             let words: Vec<&str> = line.split_whitespace().collect();
             // `ps -ef`: UID PID PPID C STIME TTY TIME CMD...
@@ -950,9 +964,9 @@ fn drx_running(whole: &BTreeMap<String, Vec<u8>>) -> Option<Place> {
         }
     }
     for id in [
-        "drxsvc-systemctl-status",
-        "drxsvc-service-status",
-        "sc-query-drx",
+        Cmd::DrxsvcSystemctlStatus,
+        Cmd::DrxsvcServiceStatus,
+        Cmd::ScQueryDrx,
     ] {
         if let Some((p, t)) = command(whole, id) {
             for (i, line) in t.lines().enumerate() {
@@ -971,7 +985,7 @@ fn drx_running(whole: &BTreeMap<String, Vec<u8>>) -> Option<Place> {
 
 fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host, gaps: &[Item]) -> WindowsInfo {
     let mut info = WindowsInfo::default();
-    let systeminfo = command(whole, "systeminfo");
+    let systeminfo = command(whole, Cmd::Systeminfo);
     if let Some((p, t)) = &systeminfo {
         info.release = windows::release_in(t, p);
     }
@@ -979,9 +993,9 @@ fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host, gaps: &[Item]) -
         info.release =
             windows::release(&host.os_release).map(|(r, _)| (r, Place::file("index.json")));
     }
-    if let Some((p, t)) = command(whole, "wmic-qfe") {
+    if let Some((p, t)) = command(whole, Cmd::WmicQfe) {
         info.kb_ids.extend(windows::kb_ids(&t));
-        if gaps.iter().any(|g| g.id == "wmic-qfe") {
+        if gaps.iter().any(|g| Cmd::WmicQfe.is(&g.id)) {
             info.incomplete_update_sources.push(p);
         } else {
             info.updates_list = Some(p);
@@ -991,17 +1005,17 @@ fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host, gaps: &[Item]) -
         info.kb_ids.extend(windows::kb_ids(t));
         // Only a systeminfo that reached the end of its hotfix section is an update list;
         // one cut short (timeout, truncation) shows nothing about absent updates.
-        let cut_short = gaps.iter().any(|g| g.id == "systeminfo");
+        let cut_short = gaps.iter().any(|g| Cmd::Systeminfo.is(&g.id));
         if !cut_short && windows::systeminfo_hotfix_section_complete(t) {
             info.updates_list.get_or_insert_with(|| p.clone());
         } else {
             info.incomplete_update_sources.push(p.clone());
         }
     }
-    for path in whole.keys().filter(|p| paths::is_servicing_package(p)) {
+    for path in whole.keys().filter(|p| layout::is_servicing_package(p)) {
         info.kb_ids.extend(windows::kb_ids(path));
     }
-    if let Some((p, t)) = command(whole, "dotnet-versions") {
+    if let Some((p, t)) = command(whole, Cmd::DotnetVersions) {
         info.dotnet35 = Some((windows::dotnet35_installed(&t), p));
     }
     info

@@ -8,14 +8,15 @@ mod catalogue;
 mod checks;
 pub mod decode;
 mod evidence;
+mod inputs;
 mod model;
 pub mod parse;
-mod paths;
 mod patterns;
 mod scan;
 
 pub use catalogue::{Catalogue, RuleInfo, Texts};
 pub use checks::cross::cross_node;
+pub use checks::PEER_COLLECT_FAILED;
 pub use evidence::{Evidence, Facts};
 pub use scan::Scan;
 

@@ -91,7 +91,7 @@ impl Matcher {
 
     /// The compiled set for a bundle path, or None when no pattern applies to it.
     pub fn set_for(&mut self, path: &str) -> Option<usize> {
-        let system_log = super::paths::is_system_log(path);
+        let system_log = crate::layout::is_system_log(path);
         let subset: Vec<usize> = self
             .entries
             .iter()

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use super::catalogue::Catalogue;
 use super::evidence::{Evidence, Facts, Hit};
+use super::inputs;
 use super::model::{excerpt, Located, Place, Version};
 use super::parse::versions;
-use super::paths;
 use super::patterns::{Matcher, Meaning};
 
 const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
@@ -47,7 +47,7 @@ impl<'c> Scan<'c> {
     /// True for bundle paths whose whole content the structured rules need (configs, command
     /// outputs, /proc files; not big logs).
     pub fn wants_whole(&self, bundle_path: &str) -> bool {
-        paths::wants_whole(bundle_path)
+        inputs::wants_whole(bundle_path)
     }
 
     /// Whole content of a file for which `wants_whole` was true.
@@ -130,7 +130,7 @@ impl<'c> Scan<'c> {
         self.current_path.clear();
         self.current_path.push_str(path);
         self.current_set = self.matcher.set_for(path);
-        self.current_bom_sensitive = paths::is_bom_sensitive(path);
+        self.current_bom_sensitive = inputs::is_bom_sensitive(path);
         self.current_utf16 = false;
     }
 
@@ -146,7 +146,7 @@ impl<'c> Scan<'c> {
             })
             .collect();
         hits.extend(self.bom_hits.into_iter().map(|place| Hit {
-            rule: "CONFIG-BOM".to_string(),
+            rule: super::checks::CONFIG_BOM.to_string(),
             place,
         }));
         Evidence::gather(

@@ -9,6 +9,16 @@ use crate::lang::Lang;
 
 type Files = BTreeMap<String, Vec<u8>>;
 
+/// A file of a fixture bundle: (bundle path, content of `fixtures/<bundle>/<bundle path>`).
+macro_rules! bundle_file {
+    ($bundle:literal, $path:literal) => {
+        (
+            $path,
+            include_str!(concat!("fixtures/", $bundle, "/", $path)),
+        )
+    };
+}
+
 /// Builds Evidence from (bundle path, content) pairs, the way the collector feeds a bundle.
 fn evidence_from(files: &Files, facts: &Facts) -> Evidence {
     let catalogue = Catalogue::embedded().expect("embedded catalogue");
@@ -85,43 +95,47 @@ fn fired(findings: &[Finding], rule: &str) -> bool {
     findings.iter().any(|f| f.rule == rule)
 }
 
-const RES_R0: &str = "resource r0 {\n  protocol A;\n  volume 0 { device /dev/drbd0; disk /dev/sdb1; meta-disk internal; }\n  handlers { split-brain \"/usr/lib/drbd/notify-split-brain.sh root\"; }\n  on node1 {\n    address ipv4 10.0.0.1:7789;\n    proxy on node1 { inside 127.0.0.1:7790; outside 10.0.0.1:7791; }\n  }\n  on node2 {\n    address ipv4 10.0.0.2:7789;\n    proxy on node2 { inside 127.0.0.1:7790; outside 10.0.0.2:7791; }\n  }\n}\n";
+const RES_R0: &str = include_str!("fixtures/healthy-linux/files/etc/drbd.d/r0.res");
 
 const HEALTHY_LINUX: &[(&str, &str)] = &[
-    ("files/etc/drbd.conf", "# DRBD configuration\ninclude \"drbd.d/global_common.conf\";\ninclude \"drbd.d/*.res\";\n"),
-    ("files/etc/drbd.d/global_common.conf", "global { usage-count no; }\ncommon {\n  startup { wfc-timeout 1; degr-wfc-timeout 1; }\n  net { ping-timeout 30; }\n}\n"),
+    bundle_file!("healthy-linux", "files/etc/drbd.conf"),
+    bundle_file!("healthy-linux", "files/etc/drbd.d/global_common.conf"),
     ("files/etc/drbd.d/r0.res", RES_R0),
-    ("files/proc/drbd", "version: 8.4.11-1 (api:1/proto:86-101)\nGIT-hash: 66145a308421e9c124ec391a7848ac20203bb03c build by mockbuild@, 2018-04-26 12:10:42\n 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate A r-----\n    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0\n"),
-    ("commands/drbdadm-version.txt", "DRBDADM_BUILDTAG=GIT-hash:\\ 5e2b4ff\\ build\\ by\\ mockbuild@\\,\\ 2018-04-26\nDRBDADM_API_VERSION=1\nDRBD_KERNEL_VERSION_CODE=0x08040b\nDRBDADM_VERSION_CODE=0x08090a\nDRBDADM_VERSION=8.9.10\n"),
-    ("commands/rpm-qa.txt", "bash-4.2.46-34.el7.x86_64\ndrbd84-utils-8.9.10-1.el7.elrepo.x86_64\nkmod-drbd84-8.4.11-1.el7_5.elrepo.x86_64\n"),
-    ("commands/lsmod.txt", "Module                  Size  Used by\ndrbd                  374888  3\nlibcrc32c              12644  2 xfs,drbd\n"),
-    ("commands/modinfo-drbd.txt", "filename:       /lib/modules/3.10.0/weak-updates/drbd84/drbd.ko\nversion:        8.4.11-1\nlicense:        GPL\n"),
-    ("commands/iptables-s.txt", "-P INPUT DROP\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT\n-A INPUT -s 10.0.0.2/32 -d 10.0.0.1/32 -p tcp -m tcp --dport 7789 -j ACCEPT\n-A INPUT -p tcp -m multiport --dports 7790:7791 -j ACCEPT\n"),
-    ("commands/firewalld-state.txt", ""),
-    ("commands/firewalld-state.stderr.txt", "not running\n"),
-    ("commands/netstat-nap.txt", "Active Internet connections (servers and established)\nProto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name\ntcp        0      0 127.0.0.1:7790          0.0.0.0:*               LISTEN      8033/drx\ntcp        0      0 10.0.0.1:7791           0.0.0.0:*               LISTEN      8033/drx\ntcp        0      0 10.0.0.1:7791           10.0.0.2:50460          ESTABLISHED 8033/drx\ntcp        0      0 10.0.0.1:45000          10.0.0.2:7789           ESTABLISHED -\ntcp        0      0 10.0.0.1:22             10.0.0.9:50000          ESTABLISHED 999/sshd\n"),
-    ("commands/drbdsetup-show.txt", "resource r0 {\n    options {\n    }\n    net {\n        ping-timeout 30;\n    }\n    _remote_host {\n        address ipv4 127.0.0.1:7790;\n    }\n    _this_host {\n        address ipv4 10.0.0.1:7789;\n        volume 0 {\n            device minor 0;\n        }\n    }\n}\n"),
-    ("commands/ip-a.txt", "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n    inet 10.0.0.1/24 brd 10.0.0.255 scope global eth0\n"),
-    ("commands/ps.txt", "UID        PID  PPID  C STIME TTY          TIME CMD\nroot         1     0  0 10:00 ?        00:00:01 /usr/lib/systemd/systemd\nroot      8033     1  0 10:00 ?        00:00:05 /opt/DRX/drx\n"),
-    ("commands/drx-version.txt", "drx 1.2.3\n"),
-    ("files/opt/DRX/drx.conf", "loglevel-file = info\nlogfile-max-size = 10MB\n"),
-    ("files/opt/DRX/logs/main.log", "Log file created at: 2018/11/20 16:30:00\nI1120 16:37:02.690660 t42053 config] Loaded configuration\n"),
-    ("files/opt/DRX/logs/r0/r0.log", "I1120 16:37:03.000000 t42060 r0] state: bridging\nI1120 16:37:05.000000 t42060 r0] state: bridged\n"),
-    ("files/var/log/messages", "Nov 19 10:00:00 node1 kernel: drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)\nNov 20 10:00:00 node1 kernel: drbd r0: Peer authenticated using 20 bytes HMAC\nNov 20 10:00:01 node1 kernel: drbd r0: conn( WFConnection -> WFReportParams )\n"),
+    bundle_file!("healthy-linux", "files/proc/drbd"),
+    bundle_file!("healthy-linux", "commands/drbdadm-version.txt"),
+    bundle_file!("healthy-linux", "commands/rpm-qa.txt"),
+    bundle_file!("healthy-linux", "commands/lsmod.txt"),
+    bundle_file!("healthy-linux", "commands/modinfo-drbd.txt"),
+    bundle_file!("healthy-linux", "commands/iptables-s.txt"),
+    bundle_file!("healthy-linux", "commands/firewalld-state.txt"),
+    bundle_file!("healthy-linux", "commands/firewalld-state.stderr.txt"),
+    bundle_file!("healthy-linux", "commands/netstat-nap.txt"),
+    bundle_file!("healthy-linux", "commands/drbdsetup-show.txt"),
+    bundle_file!("healthy-linux", "commands/ip-a.txt"),
+    bundle_file!("healthy-linux", "commands/ps.txt"),
+    bundle_file!("healthy-linux", "commands/drx-version.txt"),
+    bundle_file!("healthy-linux", "files/opt/DRX/drx.conf"),
+    bundle_file!("healthy-linux", "files/opt/DRX/logs/main.log"),
+    bundle_file!("healthy-linux", "files/opt/DRX/logs/r0/r0.log"),
+    bundle_file!("healthy-linux", "files/var/log/messages"),
 ];
 
-const RES_BSR_WIN: &str = "resource r0 {\r\n  on WNODE1 {\r\n    address ipv4 10.1.0.1:7789;\r\n    proxy on WNODE1 { inside 127.0.0.1:7790; outside 10.1.0.1:7791; }\r\n  }\r\n  on wnode2 {\r\n    address ipv4 10.1.0.2:7789;\r\n    proxy on wnode2 { inside 127.0.0.1:7790; outside 10.1.0.2:7791; }\r\n  }\r\n}\r\n";
+const RES_BSR_WIN: &str =
+    include_str!("fixtures/healthy-windows/files/C/Program Files/bsr/etc/bsr.d/r0.res");
 
 const HEALTHY_WINDOWS: &[(&str, &str)] = &[
-    ("files/C/Program Files/bsr/etc/bsr.conf", "include \"bsr.d/*.res\";\r\n"),
-    ("files/C/Program Files/bsr/etc/bsr.d/global_common.conf", "common {\r\n startup { wfc-timeout 1; }\r\n}\r\n"),
+    bundle_file!("healthy-windows", "files/C/Program Files/bsr/etc/bsr.conf"),
+    bundle_file!(
+        "healthy-windows",
+        "files/C/Program Files/bsr/etc/bsr.d/global_common.conf"
+    ),
     ("files/C/Program Files/bsr/etc/bsr.d/r0.res", RES_BSR_WIN),
-    ("commands/systeminfo.txt", "Host Name:                 WNODE1\r\nOS Name:                   Microsoft Windows Server 2012 R2 Standard\r\nOS Version:                6.3.9600 N/A Build 9600\r\nHotfix(s):                 2 Hotfix(s) Installed.\r\n                           [01]: KB2883200\r\n                           [02]: KB2919355\r\n"),
-    ("commands/netsh-firewall-profiles.txt", "\r\nDomain Profile Settings:\r\n----------------------------------------------------------------------\r\nState                                 ON\r\nFirewall Policy                       BlockInbound,AllowOutbound\r\n\r\nOk.\r\n"),
-    ("commands/netsh-firewall-rules.txt", "\r\nRule Name:                            DRX\r\n----------------------------------------------------------------------\r\nEnabled:                              Yes\r\nDirection:                            In\r\nProtocol:                             TCP\r\nLocalPort:                            7789-7791\r\nAction:                               Allow\r\n\r\nOk.\r\n"),
-    ("commands/netstat-ano.txt", "\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n  TCP    10.1.0.1:7789          0.0.0.0:0              LISTENING       4\r\n  TCP    10.1.0.1:7791          0.0.0.0:0              LISTENING       1234\r\n"),
-    ("commands/ipconfig-all.txt", "Windows IP Configuration\r\n   IPv4 Address. . . . . . . . . . . : 10.1.0.1(Preferred)\r\n"),
-    ("commands/sc-query-drx.txt", "SERVICE_NAME: drx\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : 4  RUNNING\r\n"),
+    bundle_file!("healthy-windows", "commands/systeminfo.txt"),
+    bundle_file!("healthy-windows", "commands/netsh-firewall-profiles.txt"),
+    bundle_file!("healthy-windows", "commands/netsh-firewall-rules.txt"),
+    bundle_file!("healthy-windows", "commands/netstat-ano.txt"),
+    bundle_file!("healthy-windows", "commands/ipconfig-all.txt"),
+    bundle_file!("healthy-windows", "commands/sc-query-drx.txt"),
 ];
 
 fn linux(changes: &[(&str, &str)]) -> Vec<Finding> {
@@ -161,9 +175,9 @@ type Case = (&'static str, &'static str, Vec<Finding>, bool);
 
 fn cases() -> Vec<Case> {
     let bom_res = format!("\u{feff}{RES_R0}");
-    let no_startup = "global { usage-count no; }\ncommon {\n  net { ping-timeout 30; }\n}\n";
-    let r1_dup = "resource r1 {\n  on node1 { address 10.0.0.1:7789; }\n  on node2 { address 10.0.0.2:7792; }\n}\n";
-    let r1_ok = "resource r1 {\n  on node1 { address 10.0.0.1:7792; }\n  on node2 { address 10.0.0.2:7792; }\n}\n";
+    let no_startup = include_str!("fixtures/cases/shared/global_common-no-startup.conf");
+    let r1_dup = include_str!("fixtures/cases/shared/r1-dup.res");
+    let r1_ok = include_str!("fixtures/cases/shared/r1-ok.res");
     let common_ping = |value: &str| {
         format!(
             "common {{\n  startup {{ wfc-timeout 1; }}\n  net {{ ping-timeout {value}; }}\n}}\n"
@@ -196,18 +210,18 @@ fn cases() -> Vec<Case> {
         ("BOM in a resource file", "CONFIG-BOM", linux(&[("files/etc/drbd.d/r0.res", &bom_res)]), true),
         ("BOM in drx.conf", "CONFIG-BOM", linux(&[("files/opt/DRX/drx.conf", "\u{feff}loglevel-file = info\n")]), true),
         ("BOM in a DRX log is not a config problem", "CONFIG-BOM", linux(&[("files/opt/DRX/logs/main.log", "\u{feff}I1120 16:37:02.690660 t42053 config] started\n")]), false),
-        ("DRX log: '=' not found at line 1", "CONFIG-BOM", linux(&[("files/opt/DRX/logs/main.log", "E1120 16:37:02.690660 t42053 config] Failed to load [/opt/DRX/drx.conf]. /opt/DRX/drx.conf(1): '=' character not found in line\n")]), true),
-        ("DRX log: '=' not found at line 7 is not a BOM", "CONFIG-BOM", linux(&[("files/opt/DRX/logs/main.log", "E1120 16:37:02.690660 t42053 config] Failed to load [/opt/DRX/drx.conf]. /opt/DRX/drx.conf(7): '=' character not found in line\n")]), false),
-        ("installer 0x800b010a", "INSTALL-0X800B010A", windows(&[("files/C/Users/admin/AppData/Local/Temp/dd_vcredist_amd64_20180726153304.log", "[0AD8:05C0][2018-07-26T15:33:04]e000: Error 0x800b010a: Failed authenticode verification of payload: C:\\ProgramData\\Package Cache\\.unverified\\vcRuntimeMinimum_x64\r\n[0AD8:05C0][2018-07-26T15:33:04]e310: Failed to verify payload: vcRuntimeMinimum_x64 at path: C:\\ProgramData\\Package Cache\\.unverified\\vcRuntimeMinimum_x64, error: 0x800B010A. Deleting file.\r\n")]), true),
+        ("DRX log: '=' not found at line 1", "CONFIG-BOM", linux(&[("files/opt/DRX/logs/main.log", include_str!("fixtures/cases/drx-log-not-found-at-line-1/main.log"))]), true),
+        ("DRX log: '=' not found at line 7 is not a BOM", "CONFIG-BOM", linux(&[("files/opt/DRX/logs/main.log", include_str!("fixtures/cases/drx-log-not-found-at-line-7-is-not-a-bom/main.log"))]), false),
+        ("installer 0x800b010a", "INSTALL-0X800B010A", windows(&[("files/C/Users/admin/AppData/Local/Temp/dd_vcredist_amd64_20180726153304.log", include_str!("fixtures/cases/installer-0x800b010a/dd_vcredist_amd64_20180726153304.log"))]), true),
         ("installer decimal -2146762486", "INSTALL-0X800B010A", windows(&[("files/C/Windows/Temp/dd_vcredist_x86_1.log", "[0AD8:05C0][2018-07-26T15:33:04]i000: MUX:  Error: -2146762486\r\n")]), true),
-        ("installer success", "INSTALL-0X800B010A", windows(&[("files/C/Windows/Temp/dd_vcredist_x86_1.log", "[0AD8:05C0][2018-07-26T15:33:09]i399: Apply complete, result: 0x0, restart: None, ba requested restart:  No\r\n")]), false),
-        ("newer vcredist present", "INSTALL-VCREDIST-NEWER", windows(&[("files/C/Windows/Temp/dd_vcredist_x86_1.log", "[0AD8:05C0][2018-07-26T15:33:09]e000: Error 0x80070666: Cannot install a product when a newer version is installed.\r\n")]), true),
+        ("installer success", "INSTALL-0X800B010A", windows(&[("files/C/Windows/Temp/dd_vcredist_x86_1.log", include_str!("fixtures/cases/installer-success/dd_vcredist_x86_1.log"))]), false),
+        ("newer vcredist present", "INSTALL-VCREDIST-NEWER", windows(&[("files/C/Windows/Temp/dd_vcredist_x86_1.log", include_str!("fixtures/cases/newer-vcredist-present/dd_vcredist_x86_1.log"))]), true),
         ("msu not applicable", "INSTALL-MSU-NOT-APPLICABLE", windows(&[("files/C/Windows/Temp/dd_vcredist_x86_1.log", "[0AD8:05C0][2018-07-26T15:33:09]e000: Error 0x80240017: Failed to execute MSU package.\r\n")]), true),
-        ("2012 R2 without KB2883200", "INSTALL-KB2883200-MISSING", windows(&[("commands/systeminfo.txt", "Host Name: WNODE1\r\nOS Name: Microsoft Windows Server 2012 R2 Standard\r\nOS Version: 6.3.9600 N/A Build 9600\r\nHotfix(s): 1 Hotfix(s) Installed.\r\n [01]: KB2919442\r\nNetwork Card(s): 1 NIC(s) Installed.\r\n")]), true),
+        ("2012 R2 without KB2883200", "INSTALL-KB2883200-MISSING", windows(&[("commands/systeminfo.txt", include_str!("fixtures/cases/2012-r2-without-kb2883200/systeminfo.txt"))]), true),
         ("2012 R2 with KB2883200 only as servicing package", "INSTALL-KB2883200-MISSING", windows(&[("commands/systeminfo.txt", "OS Version: 6.3.9600 N/A Build 9600\r\n [01]: KB2919442\r\nNetwork Card(s): 1 NIC(s) Installed.\r\n"), ("files/C/Windows/servicing/Packages/Package_for_KB2883200~31bf3856ad364e35~amd64~~6.3.1.0.mum", "<?xml version=\"1.0\"?>\r\n")]), false),
         ("2012 R2 without any update list", "INSTALL-KB2883200-MISSING", windows(&[("commands/systeminfo.txt", DELETE)]), false),
-        ("2008 R2 without .NET 3.5", "INSTALL-DOTNET351-MISSING", windows(&[("commands/systeminfo.txt", "OS Name: Microsoft Windows Server 2008 R2 Enterprise\r\nOS Version: 6.1.7601 Service Pack 1 Build 7601\r\n"), ("commands/dotnet-versions.txt", "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v2.0.50727\r\n    Install    REG_DWORD    0x1\r\n")]), true),
-        ("2008 R2 with .NET 3.5", "INSTALL-DOTNET351-MISSING", windows(&[("commands/systeminfo.txt", "OS Name: Microsoft Windows Server 2008 R2 Enterprise\r\nOS Version: 6.1.7601 Service Pack 1 Build 7601\r\n"), ("commands/dotnet-versions.txt", "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v3.5\r\n    Install    REG_DWORD    0x1\r\n    SP    REG_DWORD    0x1\r\n")]), false),
+        ("2008 R2 without .NET 3.5", "INSTALL-DOTNET351-MISSING", windows(&[("commands/systeminfo.txt", include_str!("fixtures/cases/2008-r2-without-net-3-5/systeminfo.txt")), ("commands/dotnet-versions.txt", include_str!("fixtures/cases/2008-r2-without-net-3-5/dotnet-versions.txt"))]), true),
+        ("2008 R2 with .NET 3.5", "INSTALL-DOTNET351-MISSING", windows(&[("commands/systeminfo.txt", include_str!("fixtures/cases/2008-r2-with-net-3-5/systeminfo.txt")), ("commands/dotnet-versions.txt", include_str!("fixtures/cases/2008-r2-with-net-3-5/dotnet-versions.txt"))]), false),
         ("drbd 8.4.5 in /proc/drbd", "VERSION-DRBD-OLD", linux(&[("files/proc/drbd", "version: 8.4.5 (api:1/proto:86-101)\n")]), true),
         ("drbd 8.4.5 from drbdadm -V only", "VERSION-DRBD-OLD", linux(&[("files/proc/drbd", DELETE), ("commands/drbdadm-version.txt", "DRBD_KERNEL_VERSION_CODE=0x080405\nDRBDADM_VERSION=8.9.10\n")]), true),
         ("drbd 8.4.11 loaded, old version only in an old log", "VERSION-DRBD-OLD", linux(&[]), false),
@@ -229,43 +243,43 @@ fn cases() -> Vec<Case> {
         ("ping-timeout 5 on DRBD", "CONFIG-PING-TIMEOUT", linux(&[("files/etc/drbd.d/global_common.conf", &ping5)]), true),
         ("ping-timeout unset on DRBD (default 5)", "CONFIG-PING-TIMEOUT", linux(&[("files/etc/drbd.d/global_common.conf", no_ping)]), true),
         ("ping-timeout unset on BSR (default 30)", "CONFIG-PING-TIMEOUT", linux(&[("files/etc/drbd.d/r0.res", DELETE), ("files/etc/drbd.conf", DELETE), ("files/etc/drbd.d/global_common.conf", DELETE), ("files/etc/bsr.d/global_common.conf", no_ping), (BSR_CONF_DIR, RES_R0), ("files/proc/drbd", DELETE), ("commands/drbdadm-version.txt", DELETE), ("commands/modinfo-drbd.txt", DELETE), ("commands/lsmod.txt", "Module Size Used by\nbsr 1 0\n")]), false),
-        ("proxied, but the kernel still talks to the peer directly (file changed, not applied)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/drbdsetup-show.txt", "resource r0 {\n    _remote_host {\n        address ipv4 10.0.0.2:7789;\n    }\n    _this_host {\n        address ipv4 10.0.0.1:7789;\n    }\n}\n")]), true),
-        ("loaded address differs", "BSR-ADDRESS-MISMATCH", linux(&[("commands/drbdsetup-show.txt", "resource r0 {\n    _remote_host {\n        address ipv4 10.0.0.2:7789;\n    }\n    _this_host {\n        address ipv4 10.0.0.9:7789;\n    }\n}\n")]), true),
-        ("loaded address differs (BSR/9 path form)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/bsrsetup-show.txt", "resource r0 {\n    connection {\n        path {\n            _this_host ipv4 10.0.0.1:7789;\n            _remote_host ipv4 10.0.0.2:7700;\n        }\n    }\n}\n")]), true),
-        ("loaded address equal (BSR/9 path form, proxied: the peer is the own proxy inside)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/bsrsetup-show.txt", "resource r0 {\n    connection {\n        path {\n            _this_host ipv4 10.0.0.1:7789;\n            _remote_host ipv4 127.0.0.1:7790;\n        }\n    }\n}\n")]), false),
-        ("iptables drops the replication port", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", "-P INPUT ACCEPT\n-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp -m multiport --dports 7790:7791 -j ACCEPT\n-A INPUT -j REJECT --reject-with icmp-host-prohibited\n")]), true),
-        ("iptables accepts only another source", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", "-P INPUT DROP\n-A INPUT -s 10.0.0.3/32 -p tcp --dport 7789 -j ACCEPT\n-A INPUT -p tcp --dports 7790,7791 -j ACCEPT\n")]), true),
+        ("proxied, but the kernel still talks to the peer directly (file changed, not applied)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/drbdsetup-show.txt", include_str!("fixtures/cases/proxied-but-the-kernel-still-talks-to-the-peer-directly-file/drbdsetup-show.txt"))]), true),
+        ("loaded address differs", "BSR-ADDRESS-MISMATCH", linux(&[("commands/drbdsetup-show.txt", include_str!("fixtures/cases/loaded-address-differs/drbdsetup-show.txt"))]), true),
+        ("loaded address differs (BSR/9 path form)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/bsrsetup-show.txt", include_str!("fixtures/cases/loaded-address-differs-bsr-9-path-form/bsrsetup-show.txt"))]), true),
+        ("loaded address equal (BSR/9 path form, proxied: the peer is the own proxy inside)", "BSR-ADDRESS-MISMATCH", linux(&[("commands/bsrsetup-show.txt", include_str!("fixtures/cases/loaded-address-equal-bsr-9-path-form-proxied-the-peer-is-the/bsrsetup-show.txt"))]), false),
+        ("iptables drops the replication port", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", include_str!("fixtures/cases/iptables-drops-the-replication-port/iptables-s.txt"))]), true),
+        ("iptables accepts only another source", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", include_str!("fixtures/cases/iptables-accepts-only-another-source/iptables-s.txt"))]), true),
         ("iptables accepts a port range", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", "-P INPUT DROP\n-A INPUT -p tcp --dport 7780:7799 -j ACCEPT\n")]), false),
         ("no firewall at all", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n")]), false),
-        ("firewalld running without the port", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", DELETE), ("commands/firewalld-state.txt", "running\n"), ("commands/firewalld-list-all.txt", "public (active)\n  target: default\n  services: ssh dhcpv6-client\n  ports: 7791/tcp\n")]), true),
+        ("firewalld running without the port", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", DELETE), ("commands/firewalld-state.txt", "running\n"), ("commands/firewalld-list-all.txt", include_str!("fixtures/cases/firewalld-running-without-the-port/firewalld-list-all.txt"))]), true),
         ("firewalld permanent lacks the port", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", DELETE), ("commands/firewalld-state.txt", "running\n"), ("commands/firewalld-list-all.txt", "public (active)\n  ports: 7789/tcp 7791/tcp\n"), ("commands/firewalld-permanent-list-all.txt", "public\n  ports: 7791/tcp\n")]), true),
         ("firewalld opens the ports", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", DELETE), ("commands/firewalld-state.txt", "running\n"), ("commands/firewalld-list-all.txt", "public (active)\n  ports: 7789/tcp 7791/tcp\n  rich rules: \n"), ("commands/firewalld-permanent-list-all.txt", "public\n  ports: 7789-7791/tcp\n")]), false),
         ("firewalld not running", "FIREWALL-PORT-BLOCKED", linux(&[("commands/iptables-s.txt", DELETE), ("commands/firewalld-list-all.txt", "public (active)\n  ports: \n")]), false),
-        ("Windows firewall without a rule for the port", "FIREWALL-PORT-BLOCKED", windows(&[("commands/netsh-firewall-rules.txt", "\r\nRule Name:                            DRX\r\n----------------------------------------------------------------------\r\nEnabled:                              Yes\r\nDirection:                            In\r\nProfiles:                             Domain,Private,Public\r\nProtocol:                             TCP\r\nLocalPort:                            7791\r\nAction:                               Allow\r\n")]), true),
-        ("Windows firewall off", "FIREWALL-PORT-BLOCKED", windows(&[("commands/netsh-firewall-rules.txt", "Ok.\r\n"), ("commands/netsh-firewall-profiles.txt", "Domain Profile Settings:\r\n----------------------------------------------------------------------\r\nState                                 OFF\r\n")]), false),
-        ("SYN_SENT to the peer's DRX port", "NET-SYN-SENT", linux(&[("commands/netstat-nap.txt", "tcp 0 1 10.0.0.1:50460 10.0.0.2:7791 SYN_SENT 8033/drx\ntcp 0 0 10.0.0.1:7789 0.0.0.0:* LISTEN -\ntcp 0 0 10.0.0.1:7791 0.0.0.0:* LISTEN 8033/drx\ntcp 0 0 127.0.0.1:7790 0.0.0.0:* LISTEN 8033/drx\n")]), true),
-        ("SYN_SENT to ssh", "NET-SYN-SENT", linux(&[("commands/netstat-nap.txt", "tcp 0 1 10.0.0.1:50460 10.0.0.2:22 SYN_SENT 1/ssh\ntcp 0 0 10.0.0.1:7789 0.0.0.0:* LISTEN -\ntcp 0 0 10.0.0.1:7791 0.0.0.0:* LISTEN 8033/drx\ntcp 0 0 127.0.0.1:7790 0.0.0.0:* LISTEN 8033/drx\n")]), false),
+        ("Windows firewall without a rule for the port", "FIREWALL-PORT-BLOCKED", windows(&[("commands/netsh-firewall-rules.txt", include_str!("fixtures/cases/windows-firewall-without-a-rule-for-the-port/netsh-firewall-rules.txt"))]), true),
+        ("Windows firewall off", "FIREWALL-PORT-BLOCKED", windows(&[("commands/netsh-firewall-rules.txt", "Ok.\r\n"), ("commands/netsh-firewall-profiles.txt", include_str!("fixtures/cases/windows-firewall-off/netsh-firewall-profiles.txt"))]), false),
+        ("SYN_SENT to the peer's DRX port", "NET-SYN-SENT", linux(&[("commands/netstat-nap.txt", include_str!("fixtures/cases/syn-sent-to-the-peer-s-drx-port/netstat-nap.txt"))]), true),
+        ("SYN_SENT to ssh", "NET-SYN-SENT", linux(&[("commands/netstat-nap.txt", include_str!("fixtures/cases/syn-sent-to-ssh/netstat-nap.txt"))]), false),
         ("replication port not listening", "NET-NOT-LISTENING", linux(&[("commands/netstat-nap.txt", "tcp 0 0 10.0.0.1:7791 0.0.0.0:* LISTEN 8033/drx\ntcp 0 0 127.0.0.1:7790 0.0.0.0:* LISTEN 8033/drx\n")]), true),
-        ("listening on any address (ss, IPv6)", "NET-NOT-LISTENING", linux(&[("commands/netstat-nap.txt", DELETE), ("commands/ss-tanp.txt", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\nLISTEN 0 5 [::]:7789 [::]:*\nLISTEN 0 5 *:7791 *:*\nLISTEN 0 5 127.0.0.1:7790 0.0.0.0:*\n")]), false),
+        ("listening on any address (ss, IPv6)", "NET-NOT-LISTENING", linux(&[("commands/netstat-nap.txt", DELETE), ("commands/ss-tanp.txt", include_str!("fixtures/cases/listening-on-any-address-ss-ipv6/ss-tanp.txt"))]), false),
         ("DRX log: connection refused", "DRX-CONNECTION-REFUSED", linux(&[("files/opt/DRX/logs/r0/r0.log", "E1120 16:40:00.000000 t42060 r0] connect to 10.0.0.2:7791 failed: Connection refused\n")]), true),
         ("connection refused outside DRX logs", "DRX-CONNECTION-REFUSED", linux(&[("files/var/log/messages", "Nov 20 sshd[1]: error: connect to 10.0.0.5 port 22: Connection refused\n")]), false),
         ("DRX stays bridging", "DRX-BRIDGING", linux(&[("files/opt/DRX/logs/r0/r0.log", "I1120 16:37:05.000000 t42060 r0] state: bridged\nW1120 17:00:00.000000 t42060 r0] state: bridging\n")]), true),
         ("DRX bridged after bridging", "DRX-BRIDGING", linux(&[]), false),
         ("DRX runs, proxy address not local", "VIP-STANDBY-DRX-RUNNING", linux(&[("files/etc/drbd.d/r0.res", &vip_res)]), true),
         ("proxy address not local, DRX stopped", "VIP-STANDBY-DRX-RUNNING", linux(&[("files/etc/drbd.d/r0.res", &vip_res), ("commands/ps.txt", "UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /usr/lib/systemd/systemd\n")]), false),
-        ("DRX: config invalid (exit 2560)", "CONFIG-INVALID", linux(&[("files/opt/DRX/logs/main.log", "E1120 16:37:52.810044 t42132 config] Failed to get drbd configuration: Can't get drbd configuration. (exit_code: 2560)\n")]), true),
+        ("DRX: config invalid (exit 2560)", "CONFIG-INVALID", linux(&[("files/opt/DRX/logs/main.log", include_str!("fixtures/cases/drx-config-invalid-exit-2560/main.log"))]), true),
         ("DRX: configuration loaded", "CONFIG-INVALID", linux(&[("files/opt/DRX/logs/main.log", "I1120 16:37:52.810044 t42132 config] Got drbd configuration\n")]), false),
-        ("DRBD split brain", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected but unresolved, dropping connection!\n")]), true),
-        ("BSR status error field", "REPL-SPLIT-BRAIN", linux(&[("commands/bsrsetup-status.txt", "r0 node-id:0 role:Primary suspended:no\n  node2 node-id:1 connection:StandAlone error:split-brain role:Unknown\n")]), true),
+        ("DRBD split brain", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", include_str!("fixtures/cases/drbd-split-brain/messages"))]), true),
+        ("BSR status error field", "REPL-SPLIT-BRAIN", linux(&[("commands/bsrsetup-status.txt", include_str!("fixtures/cases/bsr-status-error-field/bsrsetup-status.txt"))]), true),
         ("split-brain handler in the config only", "REPL-SPLIT-BRAIN", linux(&[]), false),
         ("split-brain handler called", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: helper command: /sbin/drbdadm split-brain minor-0\n")]), true),
-        ("initial-split-brain handler only", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: helper command: /sbin/drbdadm initial-split-brain minor-0\nNov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected, 1 primaries, automatically solved. Sync from this node\n")]), false),
+        ("initial-split-brain handler only", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", include_str!("fixtures/cases/initial-split-brain-handler-only/messages"))]), false),
         ("DRBD 8.3 unresolved", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected, dropping connection!\n")]), true),
         ("BSR unresolved", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/bsr/bsr.log", "[2026-11-20] bsr_alert r0: split-brain detected but unresolved, dropping connection\n")]), true),
-        ("resolved automatically", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected, 1 primaries, automatically solved. Sync from this node\n")]), true),
-        ("resolved during attach (DRBD 9)", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: drbd r0/0 drbd0 n2: Split-Brain detected during attach, 0 primary(ies), automatically resolved. Sync from peer node\n")]), true),
+        ("resolved automatically", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", include_str!("fixtures/cases/resolved-automatically/messages"))]), true),
+        ("resolved during attach (DRBD 9)", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", include_str!("fixtures/cases/resolved-during-attach-drbd-9/messages"))]), true),
         ("resolved manually (BSR)", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/bsr/bsr.log", "[2026-11-20] bsr_warn r0: split-brain detected, manually solved. Sync from peer node\n")]), true),
-        ("unresolved is not resolved", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: Split-Brain detected but unresolved, dropping connection!\n")]), false),
+        ("unresolved is not resolved", "REPL-SPLIT-BRAIN-RESOLVED", linux(&[("files/var/log/messages", include_str!("fixtures/cases/unresolved-is-not-resolved/messages"))]), false),
         ("DRBD auth failed", "REPL-AUTH-FAILED", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: drbd r0: Authentication of peer failed\n")]), true),
         ("peer authenticated", "REPL-AUTH-FAILED", linux(&[]), false),
         ("watchdog restart", "DRX-WATCHDOG-RESTART", linux(&[("files/opt/DRX/logs/main.log", "W1120 16:37:52.810044 t1 main] watchdog: drx exited abnormally, restarting\n")]), true),
@@ -458,10 +472,10 @@ fn cross_node_peer_config_and_hostnames() {
 
 /// Real output of Debian's drbdadm (drbd-utils 9.22.0) for `drbdadm -c drbd.conf dump` with a
 /// BOM at the start of `drbd.d/r0.res` (exit code 10). The got-token is the raw byte 0xEF.
-const REAL_DRBDADM_BOM_ERROR: &[u8] = b"drbd.d/r0.res:1: Parse error: 'global | common | resource | skip | include |\n\trequire-drbd-module-version-{eq,ne,gt,ge,lt,le}' expected,\n\tbut got '\xef'\n";
+const REAL_DRBDADM_BOM_ERROR: &[u8] = include_bytes!("fixtures/real-drbdadm-bom-error.txt");
 
 /// Same drbdadm, two resources with the same local address:port.
-const REAL_DRBDADM_DUPLICATE: &str = "/tmp/rx/drbd.d/r0.res:0: in resource r1\n    ipv4:10.0.0.1:7789 is also used /tmp/rx/drbd.d/r0.res:0 (resource r0)\n";
+const REAL_DRBDADM_DUPLICATE: &str = include_str!("fixtures/real-drbdadm-duplicate.txt");
 
 #[test]
 fn real_drbdadm_error_texts_match_the_patterns() {
@@ -480,7 +494,7 @@ fn real_drbdadm_error_texts_match_the_patterns() {
 
 #[test]
 fn drx_log_relaying_the_bsr_parse_error() {
-    let log = "E1120 16:37:52.810044 t42132 config] Failed to get drbd configuration: Can't get drbd configuration. (exit_code: 2560)\nE1120 16:37:52.810068 t42132 config] Output: drbd.d/1/r0.res:1: Parse error: 'global | common | resource | skip | include' expected,\nE1120 16:37:52.810070 t42132 config] Output: but got '\u{2592}'\n";
+    let log = include_str!("fixtures/cases/drx-log-relaying-the-bsr-parse-error/log.txt");
     let findings = linux(&[("files/opt/DRX/logs/main.log", log)]);
     assert!(fired(&findings, "CONFIG-BOM"));
     assert!(fired(&findings, "CONFIG-INVALID"));
@@ -629,7 +643,8 @@ fn a_rejected_dump_is_config_invalid_not_collect_incomplete() {
 /// Issue 13.2: proxy addresses of DRBD 9 `via proxy` feed the duplicate-port check.
 #[test]
 fn drbd9_proxy_addresses_are_checked_for_duplicates() {
-    let two = "resource a {\n  on node1 { node-id 0; }\n  on node2 { node-id 1; }\n  connection {\n    host node1 address 10.0.0.1:7789 via proxy on node1 { inside 127.0.0.1:7790; outside 10.0.0.1:7791; }\n    host node2 address 10.0.0.2:7789 via proxy on node2 { inside 127.0.0.1:7790; outside 10.0.0.2:7791; }\n  }\n}\nresource b {\n  on node1 { node-id 0; }\n  on node2 { node-id 1; }\n  connection {\n    host node1 address 10.0.0.1:7800 via proxy on node1 { inside 127.0.0.1:7801; outside 10.0.0.1:7791; }\n    host node2 address 10.0.0.2:7800 via proxy on node2 { inside 127.0.0.1:7801; outside 10.0.0.2:7802; }\n  }\n}\n";
+    let two =
+        include_str!("fixtures/cases/drbd9-proxy-addresses-are-checked-for-duplicates/two.txt");
     let findings = linux(&[("files/etc/drbd.d/r0.res", two)]);
     let dup = findings
         .iter()
@@ -689,3 +704,13 @@ fn many_resources_across_files_are_judged_quickly() {
 // Windows as it is in the field (issue 19): real outputs, partial update lists, encodings.
 #[path = "tests_windows.rs"]
 mod windows_field;
+
+/// A verdict whose id the catalogue lacks is an internal error, not a silent drop.
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "no entry")]
+fn an_unknown_rule_id_is_an_internal_error() {
+    let catalogue = Catalogue::embedded().expect("embedded catalogue");
+    let raw = checks::Raw::new("NO-SUCH-RULE", None, None);
+    evidence::to_findings(&catalogue, vec![raw], Lang::En);
+}

@@ -7,7 +7,7 @@ const CURRENT_PUBLIC: &str =
 const APP_RULE: &str = include_str!("../../tests/realworld/windows/netsh-rules-app-rule.en.txt");
 const BSR_MESSAGES: &str = include_str!("../../tests/realworld/windows/bsr-receiver-messages.txt");
 
-const ALLPROFILES_ON: &str = "\r\nDomain Profile Settings:\r\n----------------------------------------------------------------------\r\nState                                 ON\r\nFirewall Policy                       BlockInbound,AllowOutbound\r\n\r\nPrivate Profile Settings:\r\n----------------------------------------------------------------------\r\nState                                 ON\r\nFirewall Policy                       BlockInbound,AllowOutbound\r\n\r\nPublic Profile Settings:\r\n----------------------------------------------------------------------\r\nState                                 ON\r\nFirewall Policy                       BlockInbound,AllowOutbound\r\nOk.\r\n";
+const ALLPROFILES_ON: &str = include_str!("fixtures/allprofiles-on.txt");
 
 fn findings_of(files: &Files, facts: &Facts) -> Vec<Finding> {
     evidence_from(files, facts).findings(Lang::En)
@@ -26,7 +26,7 @@ fn detail_of<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a str> {
 }
 
 /// systeminfo of a 2012 R2 that stops before its hotfix section (timed out, cut short).
-const SYSTEMINFO_CUT: &str = "Host Name:                 WNODE1\r\nOS Name:                   Microsoft Windows Server 2012 R2 Standard\r\nOS Version:                6.3.9600 N/A Build 9600\r\nSystem Boot Time:          11/20/2026, 9:00:00 AM\r\n";
+const SYSTEMINFO_CUT: &str = include_str!("fixtures/systeminfo-cut.txt");
 
 #[test]
 fn a_systeminfo_cut_short_is_no_update_list() {
@@ -55,7 +55,7 @@ fn a_timed_out_systeminfo_is_named_once() {
     item.path = Some("commands/systeminfo.txt".to_string());
     facts.items = vec![item];
     // Even a list that looks whole is not trusted when the command was killed.
-    let whole = "OS Version: 6.3.9600 N/A Build 9600\r\nHotfix(s): 1 Hotfix(s) Installed.\r\n [01]: KB2919442\r\nNetwork Card(s): 1 NIC(s) Installed.\r\n";
+    let whole = include_str!("fixtures/windows/a-timed-out-systeminfo-is-named-once/whole.txt");
     let findings = findings_of(
         &with(HEALTHY_WINDOWS, &[("commands/systeminfo.txt", whole)]),
         &facts,
@@ -70,7 +70,7 @@ fn a_timed_out_systeminfo_is_named_once() {
 
 #[test]
 fn kb2919355_contains_kb2883200() {
-    let with_update = "OS Name: Microsoft Windows Server 2012 R2 Standard\r\nOS Version: 6.3.9600 N/A Build 9600\r\nHotfix(s): 2 Hotfix(s) Installed.\r\n [01]: KB2919355\r\n [02]: KB2919442\r\nNetwork Card(s): 1 NIC(s) Installed.\r\n";
+    let with_update = include_str!("fixtures/windows/kb2919355-contains-kb2883200/with_update.txt");
     assert!(!fired(
         &windows(&[("commands/systeminfo.txt", with_update)]),
         "INSTALL-KB2883200-MISSING"
@@ -84,7 +84,7 @@ fn kb2919355_contains_kb2883200() {
 #[test]
 fn utf16_wmic_qfe_without_bom_is_read() {
     // `wmic qfe > file` and some pipes: UTF-16LE, here without a byte-order mark.
-    let qfe = "Caption                                     HotFixID   InstalledOn\r\nhttp://support.microsoft.com/?kbid=2883200  KB2883200  10/1/2014\r\n";
+    let qfe = include_str!("fixtures/windows/utf16-wmic-qfe-without-bom-is-read/qfe.txt");
     let mut files = with(
         HEALTHY_WINDOWS,
         &[("commands/systeminfo.txt", SYSTEMINFO_CUT)],
@@ -148,7 +148,7 @@ fn without_currentprofile_the_detail_says_so() {
         HEALTHY_WINDOWS,
         &[
             ("commands/netsh-firewall-profiles.txt", ALLPROFILES_ON),
-            ("commands/netsh-firewall-rules.txt", "\r\nRule Name:                            RDP\r\n----------------------------------------------------------------------\r\nEnabled:                              Yes\r\nDirection:                            In\r\nProfiles:                             Domain,Private,Public\r\nProtocol:                             TCP\r\nLocalPort:                            3389\r\nAction:                               Allow\r\n"),
+            ("commands/netsh-firewall-rules.txt", include_str!("fixtures/windows/without-currentprofile-the-detail-says-so/netsh-firewall-rules.txt")),
         ],
     );
     let findings = findings_of(&files, &windows_facts());
@@ -163,7 +163,8 @@ fn without_currentprofile_the_detail_says_so() {
 
 #[test]
 fn registry_rules_are_preferred_and_block_rules_win() {
-    let reg = "\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\SharedAccess\\Parameters\\FirewallPolicy\\FirewallRules\r\n    {A1}    REG_SZ    v2.10|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=7789|LPort=7791|Name=DRX|\r\n    {B2}    REG_SZ    v2.10|Action=Block|Active=TRUE|Dir=In|Protocol=6|LPort=7791|RA4=10.1.0.2|Name=no peer proxy|\r\n";
+    let reg =
+        include_str!("fixtures/windows/registry-rules-are-preferred-and-block-rules-win/reg.txt");
     let files = with(
         HEALTHY_WINDOWS,
         &[

@@ -26,6 +26,7 @@ pub fn cross_node(nodes: &[(&str, &Evidence)], lang: Lang) -> Vec<Finding> {
             probes_against_peer(label_a, a, label_b, b, &mut raws);
         }
     }
+    super::debug_assert_declared("cross", &raws);
     let mut findings = to_findings(&first.catalogue, raws, lang);
     sort_findings(&mut findings);
     findings
