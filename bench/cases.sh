@@ -16,13 +16,7 @@ pg_find bench/cases.sh
 bin=$PWD/target/release/drx-collect
 gen=$PWD/target/release/examples/gen-cases
 
-work=$(mktemp -d /tmp/drx-cases-bench.XXXXXX)
-chmod 755 "$work"
-stop() {
-    pg_stop fast
-    rm -rf "$work"
-}
-trap stop EXIT
+pg_workdir drx-cases-bench fast
 pg_start "$work"
 pg_createdb cases
 pg=$(pg_url cases)

@@ -22,14 +22,7 @@ cargo build --quiet --locked --bin drx-collect --example gen-cases
 bin=$PWD/target/debug/drx-collect
 gen=$PWD/target/debug/examples/gen-cases
 
-work=$(mktemp -d /tmp/drx-cases-pg.XXXXXX)
-chmod 755 "$work"
-
-stop() {
-    pg_stop immediate
-    rm -rf "$work"
-}
-trap stop EXIT
+pg_workdir drx-cases-pg immediate
 
 pg_start "$work" -c fsync=off
 for db in cases cases2; do

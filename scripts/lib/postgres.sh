@@ -1,7 +1,8 @@
 # A throw-away PostgreSQL server (Debian's) for scripts/test-cases-pg.sh and bench/cases.sh; source
 # it, then:
 #   pg_find CALLER           the newest server's bin directory into $pgbin, or a sentence and exit 1
-#   trap '...; pg_stop MODE' EXIT   before pg_start, so the server always stops (fast, immediate)
+#   pg_workdir NAME MODE     a fresh /tmp/NAME.XXXXXX into $work; on exit the server is stopped
+#                            (pg_ctl stop -m MODE: fast, immediate) and $work removed
 #   pg_start WORK [OPTION…]  initdb + pg_ctl start with its data, socket and logs under WORK, as the
 #                            unprivileged `postgres` user when run as root; listens on a unix socket
 #                            in WORK only (listen_addresses='', no TCP); OPTIONs go to the server
@@ -14,6 +15,7 @@ pgdata=
 pgsock=
 pgport=
 pg_as=()
+pg_stop_mode=fast
 
 pg_find() {
     pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -21,6 +23,18 @@ pg_find() {
         echo "$1: no PostgreSQL server under /usr/lib/postgresql; apt-get install postgresql" >&2
         exit 1
     fi
+}
+
+pg_workdir() {
+    work=$(mktemp -d "/tmp/$1.XXXXXX")
+    chmod 755 "$work" # the postgres user reaches its data and socket inside
+    pg_stop_mode=$2
+    trap pg_cleanup EXIT
+}
+
+pg_cleanup() {
+    pg_stop "$pg_stop_mode"
+    rm -rf "$work"
 }
 
 pg_start() {
