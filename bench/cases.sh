@@ -10,37 +10,16 @@ cd "$(dirname "$0")/.."
 
 count=${1:-10000}
 hosts=${2:-200}
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ]; then
-    echo "bench/cases.sh: no PostgreSQL server under /usr/lib/postgresql; apt-get install postgresql" >&2
-    exit 1
-fi
+. scripts/lib/postgres.sh
+pg_find bench/cases.sh
 [ -n "${CASES_BENCH_NO_BUILD:-}" ] || cargo build --quiet --release --locked --bin drx-collect --example gen-cases
 bin=$PWD/target/release/drx-collect
 gen=$PWD/target/release/examples/gen-cases
 
-work=$(mktemp -d /tmp/drx-cases-bench.XXXXXX)
-chmod 755 "$work"
-pgdata=$work/pgdata
-sock=$work/sock
-mkdir -p "$sock" "$pgdata" "$work/log"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
-    chown postgres "$sock" "$pgdata" "$work/log"
-    as_pg=(runuser -u postgres --)
-fi
-stop() {
-    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -m fast stop >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap stop EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"${as_pg[@]}" "$pgbin/initdb" -D "$pgdata" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -w -t 60 -l "$work/log/server.log" \
-    -o "-c listen_addresses='' -k $sock -p $port" start >/dev/null
-"$pgbin/createdb" -h "$sock" -p "$port" -U postgres cases
-pg="postgresql://postgres@localhost/cases?host=$sock&port=$port"
+pg_workdir drx-cases-bench fast
+pg_start "$work"
+pg_createdb cases
+pg=$(pg_url cases)
 lite=$work/cases.sqlite
 
 echo "generating $count bundles of $hosts hosts..." >&2

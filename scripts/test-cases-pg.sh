@@ -15,47 +15,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 count=${CASES_PG_BUNDLES:-200}
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_ctl" ]; then
-    echo "test-cases-pg.sh: no PostgreSQL server under /usr/lib/postgresql; apt-get install postgresql" >&2
-    exit 1
-fi
+. scripts/lib/postgres.sh
+pg_find test-cases-pg.sh
 
 cargo build --quiet --locked --bin drx-collect --example gen-cases
 bin=$PWD/target/debug/drx-collect
 gen=$PWD/target/debug/examples/gen-cases
 
-work=$(mktemp -d /tmp/drx-cases-pg.XXXXXX)
-chmod 755 "$work"
-pgdata=$work/pgdata
-sock=$work/sock
-mkdir -p "$sock" "$work/log"
+pg_workdir drx-cases-pg immediate
 
-as_pg=()
-if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
-    mkdir -p "$pgdata" "$work/log"
-    chown postgres "$sock" "$pgdata" "$work/log"
-    as_pg=(runuser -u postgres --)
-fi
-
-stop() {
-    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap stop EXIT
-
-# No TCP at all (listen_addresses=''); the port only names the socket file, chosen unused.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"${as_pg[@]}" "$pgbin/initdb" -D "$pgdata" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 \
-    || { cat "$work/initdb.log" >&2; exit 1; }
-"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -w -t 60 -l "$work/log/server.log" \
-    -o "-c listen_addresses='' -k $sock -p $port -c fsync=off" start >/dev/null \
-    || { cat "$work/log/server.log" >&2; exit 1; }
+pg_start "$work" -c fsync=off
 for db in cases cases2; do
-    "$pgbin/createdb" -h "$sock" -p "$port" -U postgres "$db"
+    pg_createdb "$db"
 done
-pg_url() { echo "postgresql://postgres@localhost/$1?host=$sock&port=$port"; }
 pg=$(pg_url cases)
 pg2=$(pg_url cases2)
 lite=$work/cases.sqlite
@@ -153,7 +125,7 @@ for target in "$lite" "$pg"; do
     [ "$got" = "0 1 1" ] || fail "damaged + known bundle into $target: $got, expected 0 1 1"
     [ "$code" = 3 ] || fail "a refused bundle must exit 3, got $code"
 done
-n=$("$pgbin/psql" -h "$sock" -p "$port" -U postgres -d cases -Atc 'SELECT COUNT(*), COUNT(DISTINCT sha256) FROM bundles')
+n=$(pg_psql cases -Atc 'SELECT COUNT(*), COUNT(DISTINCT sha256) FROM bundles')
 [ "$n" = "$count|$count" ] || fail "PostgreSQL holds $n bundles (rows|distinct), expected $count"
 
 echo "== two importers at once"
@@ -175,9 +147,9 @@ print(a["imported"] + b["imported"], a["already"] + b["already"], a["refused"] +
     [ "$want" = "$got" ] || fail "stats after concurrent imports into $target differ from the sequential import"
     echo "   $target: $count imported once, same stats"
 done
-n=$("$pgbin/psql" -h "$sock" -p "$port" -U postgres -d cases2 -Atc \
+n=$(pg_psql cases2 -Atc \
     'SELECT (SELECT COUNT(*) FROM bundles), (SELECT COUNT(DISTINCT sha256) FROM bundles), (SELECT COUNT(*) FROM findings)')
-want_findings=$("$pgbin/psql" -h "$sock" -p "$port" -U postgres -d cases -Atc 'SELECT COUNT(*) FROM findings')
+want_findings=$(pg_psql cases -Atc 'SELECT COUNT(*) FROM findings')
 [ "$n" = "$count|$count|$want_findings" ] || fail "PostgreSQL after concurrent imports: $n, expected $count|$count|$want_findings"
 
 echo "test-cases-pg.sh: all checks passed"

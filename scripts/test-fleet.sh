@@ -16,20 +16,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "test-fleet.sh: run as root (it creates network namespaces and starts sshd)" >&2
-    exit 1
-fi
-missing=()
-for pair in ansible-playbook:ansible-core /usr/sbin/sshd:openssh-server ssh:openssh-client \
-    ip:iproute2 python3:python3; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "test-fleet.sh: installing ${missing[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. scripts/lib/needs.sh
+need_root test-fleet.sh "it creates network namespaces and starts sshd"
+need_commands test-fleet.sh ansible-playbook:ansible-core /usr/sbin/sshd:openssh-server \
+    ssh:openssh-client ip:iproute2 python3:python3
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 bin=${1:-${DIST_DIR:-dist}/drx-collect-$version-x86_64-linux}

@@ -5,20 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" != 0 ]; then
-    echo "test-peer.sh: run as root (it creates network namespaces and starts sshd)" >&2
-    exit 1
-fi
-missing=()
-for pair in /usr/sbin/sshd:openssh-server ssh:openssh-client ip:iproute2 unshare:util-linux \
-    ssh-keygen:openssh-client ping:iputils-ping iptables:iptables; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "test-peer.sh: installing ${missing[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. scripts/lib/needs.sh
+need_root test-peer.sh "it creates network namespaces and starts sshd"
+need_commands test-peer.sh /usr/sbin/sshd:openssh-server ssh:openssh-client ip:iproute2 \
+    unshare:util-linux ssh-keygen:openssh-client ping:iputils-ping iptables:iptables
 # One at a time: each test makes its own namespaces, and the check that nothing is left in the
 # peer's /tmp must not see another test's files.
 cargo test --locked --test e2e -- --ignored --test-threads=1 peer::

@@ -21,7 +21,7 @@ use std::net::Ipv6Addr;
 
 use regex::bytes::Regex;
 
-use super::obfuscate::{ipv4_hits, ipv6_hits, is_package_list, is_word_byte, mac_hits, Detectors};
+use super::obfuscate::{ipv4_hits, ipv6_hits, is_word_byte, mac_hits, Detectors};
 use super::secrets::{FileKind, SecretRules, Span, REDACTED};
 
 /// Values shorter than this are never hunted everywhere.
@@ -245,7 +245,7 @@ impl<'p> LeakChecker<'p> {
         let inner = crate::layout::strip_top(name);
         let rechecked = crate::layout::is_file(inner) || crate::layout::is_command(inner);
         self.begin_entry(rechecked.then(|| FileKind::of(inner)));
-        self.packages = is_package_list(inner);
+        self.packages = crate::layout::is_package_list(inner);
     }
 
     fn begin_entry(&mut self, kind: Option<FileKind>) {

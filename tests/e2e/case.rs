@@ -7,12 +7,7 @@ fn case_id_and_label_go_into_the_name_index_summary_and_inspect() {
     let out = fx.collect(&["--case-id", "CS-2026-0042", "--label", "before the upgrade"]);
     assert_success(&out);
     let bundle = fx.bundle();
-    let name = bundle
-        .path
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let name = bundle.file_name();
     assert!(
         name.starts_with("drx-collect-node1-CS-2026-0042-") && name.ends_with("Z.tgz"),
         "{name}"
@@ -48,12 +43,7 @@ fn without_a_case_id_nothing_changes() {
     let fx = Fixture::new();
     assert_success(&fx.collect(&[]));
     let bundle = fx.bundle();
-    let name = bundle
-        .path
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let name = bundle.file_name();
     assert!(name.starts_with("drx-collect-node1-2"), "{name}");
     assert!(bundle.index.get("case_id").is_none());
     assert!(!bundle.read("SUMMARY.txt").contains("case "));

@@ -124,12 +124,7 @@ fn import_then_every_query() {
     assert_eq!(shown, by_id);
     assert_eq!(shown["host"], "node1");
     assert_eq!(shown["resources"], serde_json::json!(["r0"]));
-    let rules: Vec<&str> = shown["finding_list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = rule_ids(&shown["finding_list"]);
     assert!(rules.contains(&"CONFIG-BOM"), "{rules:?}");
     let text = cases(&db, &["show", &old_sha[..10]]);
     assert_success(&text);
@@ -246,12 +241,7 @@ fn import_then_every_query() {
     assert_eq!(snaps.len(), 2);
     assert!(snaps[0]["changes"].is_null());
     let changes = &snaps[1]["changes"];
-    let resolved: Vec<&str> = changes["findings_resolved"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let resolved = rule_ids(&changes["findings_resolved"]);
     assert!(resolved.contains(&"CONFIG-BOM"), "{changes}");
     let versions: Vec<(String, String, String)> = changes["versions_changed"]
         .as_array()

@@ -32,12 +32,7 @@ fn collects_a_node_into_a_bundle_that_real_tools_verify() {
     let bundle = f.bundle();
     bundle.assert_verifies();
 
-    let name = bundle
-        .path
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let name = bundle.file_name();
     assert!(
         name.starts_with("drx-collect-node1-") && name.ends_with("Z.tgz"),
         "{name}"

@@ -20,22 +20,66 @@ fn crafted(bytes: &[u8]) -> Crafted {
     Crafted { dir, path }
 }
 
+/// A .tgz bundle of `files`.
+fn crafted_tgz(files: &[(String, Vec<u8>)]) -> Crafted {
+    crafted(&tgz(&entries(files)))
+}
+
+/// The honest test bundle, untouched.
+fn honest() -> Crafted {
+    crafted_tgz(&honest_files())
+}
+
+impl Crafted {
+    /// `inspect BUNDLE args…`.
+    fn inspect(&self, args: &[&OsStr]) -> Output {
+        let mut all = vec![self.path.as_os_str()];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    /// `out` beside the bundle: where `--extract` goes.
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// `inspect BUNDLE --extract OUT more…`.
+    fn extract(&self, out: &Path, more: &[&str]) -> Output {
+        let mut args = vec![OsStr::new("--extract"), out.as_os_str()];
+        args.extend(more.iter().map(OsStr::new));
+        self.inspect(&args)
+    }
+
+    /// `inspect BUNDLE --cat MEMBER`.
+    fn cat(&self, member: &str) -> Output {
+        self.inspect(&[OsStr::new("--cat"), OsStr::new(member)])
+    }
+}
+
 fn run(args: &[&OsStr]) -> Output {
     inspect(args)
 }
 
-/// The honest test bundle with `extra` files added to it and to SHA256SUMS.
-fn honest_with(extra: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+/// The honest test bundle's files after `edit`, with a SHA256SUMS made for what results (the
+/// bundle verifies: its lies are in the contents).
+fn honest_resummed(edit: impl FnOnce(&mut Vec<(String, Vec<u8>)>)) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = honest_files()
         .into_iter()
         .filter(|(p, _)| p != "SHA256SUMS")
         .collect();
-    for (path, data) in extra {
-        files.push((path.to_string(), data.clone()));
-    }
+    edit(&mut files);
     let sums = sums_for(&files);
     files.push(("SHA256SUMS".into(), sums));
     files
+}
+
+/// The honest test bundle with `extra` files added to it and to SHA256SUMS.
+fn honest_with(extra: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+    honest_resummed(|files| {
+        for (path, data) in extra {
+            files.push((path.to_string(), data.clone()));
+        }
+    })
 }
 
 fn bit_flipped() -> Vec<u8> {
@@ -71,16 +115,10 @@ fn files_under(root: &Path) -> Vec<String> {
 fn extract_stops_at_max_extract_and_leaves_nothing() {
     // 4 MiB of zeros compress to a few kilobytes: the shape of a decompression bomb.
     let files = honest_with(&[("files/var/log/zeros", vec![0u8; 4 << 20])]);
-    let bundle = crafted(&tgz(&entries(&files)));
+    let bundle = crafted_tgz(&files);
     assert!(std::fs::metadata(&bundle.path).unwrap().len() < 64 << 10);
-    let out = bundle.dir.path().join("out");
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--extract"),
-        out.as_os_str(),
-        OsStr::new("--max-extract"),
-        OsStr::new("1MiB"),
-    ]);
+    let out = bundle.out();
+    let output = bundle.extract(&out, &["--max-extract", "1MiB"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("--max-extract"),
@@ -89,13 +127,7 @@ fn extract_stops_at_max_extract_and_leaves_nothing() {
     );
     assert!(!out.exists(), "{:?}", files_under(&out));
     // Raised, the same bundle extracts whole.
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--extract"),
-        out.as_os_str(),
-        OsStr::new("--max-extract"),
-        OsStr::new("8MiB"),
-    ]);
+    let output = bundle.extract(&out, &["--max-extract", "8MiB"]);
     assert_success(&output);
     assert_eq!(
         std::fs::metadata(out.join(TOP).join("files/var/log/zeros"))
@@ -107,20 +139,10 @@ fn extract_stops_at_max_extract_and_leaves_nothing() {
 
 #[test]
 fn max_extract_needs_extract_and_a_size() {
-    let bundle = crafted(&tgz(&entries(&honest_files())));
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--max-extract"),
-        OsStr::new("1MiB"),
-    ]);
+    let bundle = honest();
+    let output = bundle.inspect(&[OsStr::new("--max-extract"), OsStr::new("1MiB")]);
     assert_eq!(output.status.code(), Some(2));
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--extract"),
-        OsStr::new("x"),
-        OsStr::new("--max-extract"),
-        OsStr::new("lots"),
-    ]);
+    let output = bundle.extract(Path::new("x"), &["--max-extract", "lots"]);
     assert_eq!(output.status.code(), Some(2));
 }
 
@@ -128,13 +150,9 @@ fn max_extract_needs_extract_and_a_size() {
 #[test]
 fn extracted_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
-    let bundle = crafted(&tgz(&entries(&honest_files())));
-    let out = bundle.dir.path().join("out");
-    assert_success(&run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--extract"),
-        out.as_os_str(),
-    ]));
+    let bundle = honest();
+    let out = bundle.out();
+    assert_success(&bundle.extract(&out, &[]));
     for entry in walkdir::WalkDir::new(&out) {
         let entry = entry.unwrap();
         let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
@@ -182,14 +200,10 @@ fn a_full_disk_leaves_no_partial_files() {
         })
         .collect();
     let files = honest_with(&[("files/var/log/noise", noise)]);
-    let bundle = crafted(&tgz(&entries(&files)));
+    let bundle = crafted_tgz(&files);
     let disk = SmallDisk::new();
     let out = disk.0.path().join("out");
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--extract"),
-        out.as_os_str(),
-    ]);
+    let output = bundle.extract(&out, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("no space left"), "{err}");
@@ -202,12 +216,8 @@ fn a_full_disk_leaves_no_partial_files() {
 #[test]
 fn extract_of_a_bit_flipped_bundle_keeps_the_verified_files_and_exits_3() {
     let bundle = crafted(&bit_flipped());
-    let out = bundle.dir.path().join("out");
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--extract"),
-        out.as_os_str(),
-    ]);
+    let out = bundle.out();
+    let output = bundle.extract(&out, &[]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(!out.join(TOP).join("files/etc/hosts").exists());
     assert!(out.join(TOP).join("commands/uname.txt").exists());
@@ -232,12 +242,8 @@ fn extract_of_a_bundle_with_refused_members_exits_3_after_extracting_the_rest() 
         Kind::Symlink("/etc/passwd".into()),
     ));
     let bundle = crafted(&tgz(&all));
-    let out = bundle.dir.path().join("out");
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--extract"),
-        out.as_os_str(),
-    ]);
+    let out = bundle.out();
+    let output = bundle.extract(&out, &[]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let want: Vec<String> = {
         let mut v: Vec<String> = honest_files()
@@ -256,19 +262,11 @@ fn extract_of_a_bundle_with_refused_members_exits_3_after_extracting_the_rest() 
 fn extract_and_cat_of_a_truncated_bundle_exit_3_and_return_nothing() {
     let whole = tgz(&entries(&honest_files()));
     let bundle = crafted(&whole[..whole.len() - 5]);
-    let out = bundle.dir.path().join("out");
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--extract"),
-        out.as_os_str(),
-    ]);
+    let out = bundle.out();
+    let output = bundle.extract(&out, &[]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(!out.exists(), "{:?}", files_under(&out));
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--cat"),
-        OsStr::new("files/etc/hosts"),
-    ]);
+    let output = bundle.cat("files/etc/hosts");
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(output.stdout.is_empty());
     assert!(stderr(&output).contains("damaged"), "{}", stderr(&output));
@@ -277,11 +275,7 @@ fn extract_and_cat_of_a_truncated_bundle_exit_3_and_return_nothing() {
 #[test]
 fn cat_of_a_lying_member_prints_nothing_and_exits_3() {
     let bundle = crafted(&bit_flipped());
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--cat"),
-        OsStr::new("files/etc/hosts"),
-    ]);
+    let output = bundle.cat("files/etc/hosts");
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(output.stdout.is_empty());
     assert!(
@@ -290,12 +284,8 @@ fn cat_of_a_lying_member_prints_nothing_and_exits_3() {
         stderr(&output)
     );
     // An honest bundle: the bytes, exactly, and exit 0.
-    let bundle = crafted(&tgz(&entries(&honest_files())));
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--cat"),
-        OsStr::new("files/etc/hosts"),
-    ]);
+    let bundle = honest();
+    let output = bundle.cat("files/etc/hosts");
     assert_success(&output);
     assert_eq!(output.stdout, b"127.0.0.1 localhost\n10.0.0.1 node1\n");
 }
@@ -310,12 +300,8 @@ fn a_member_larger_than_the_hold_streams_and_is_still_judged() {
             data[10] = b'y';
         }
     }
-    let bundle = crafted(&tgz(&entries(&files)));
-    let output = run(&[
-        bundle.path.as_os_str(),
-        OsStr::new("--cat"),
-        OsStr::new("files/var/log/big"),
-    ]);
+    let bundle = crafted_tgz(&files);
+    let output = bundle.cat("files/var/log/big");
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert_eq!(output.stdout.len(), big.len());
     assert!(
@@ -328,11 +314,11 @@ fn a_member_larger_than_the_hold_streams_and_is_still_judged() {
 #[test]
 fn list_of_a_bundle_with_problems_exits_3() {
     let bundle = crafted(&bit_flipped());
-    let output = run(&[bundle.path.as_os_str(), OsStr::new("--list")]);
+    let output = bundle.inspect(&[OsStr::new("--list")]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stdout(&output).contains("files/etc/hosts"));
-    let bundle = crafted(&tgz(&entries(&honest_files())));
-    assert_success(&run(&[bundle.path.as_os_str(), OsStr::new("--list")]));
+    let bundle = honest();
+    assert_success(&bundle.inspect(&[OsStr::new("--list")]));
 }
 
 // ---- the split-set reader (issue 12 item 15) -------------------------------------------------
@@ -469,7 +455,7 @@ fn painting() -> Vec<u8> {
 #[test]
 fn no_raw_control_reaches_human_output() {
     let bundle = crafted(&painting());
-    let out = bundle.dir.path().join("out");
+    let out = bundle.out();
     let runs: Vec<Vec<&OsStr>> = vec![
         vec![bundle.path.as_os_str()],
         vec![bundle.path.as_os_str(), OsStr::new("--list")],
@@ -494,13 +480,13 @@ fn no_raw_control_reaches_human_output() {
         assert_eq!(raw_controls(&output.stdout), Vec::<char>::new(), "{args:?}");
         assert_eq!(raw_controls(&output.stderr), Vec::<char>::new(), "{args:?}");
     }
-    let output = run(&[bundle.path.as_os_str()]);
+    let output = bundle.inspect(&[]);
     let text = stdout(&output);
     assert!(text.contains("INTEGRITY FAILURE"), "{text}");
     assert!(text.contains("\\r\\e[2K"), "{text}");
     assert!(text.contains("\\u{202e}gol.exe"), "{text}");
     // JSON keeps the names exact for programs.
-    let output = run(&[bundle.path.as_os_str(), OsStr::new("--json")]);
+    let output = bundle.inspect(&[OsStr::new("--json")]);
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let problems = value["integrity"]["problems"].as_array().unwrap();
     assert!(problems
@@ -510,7 +496,7 @@ fn no_raw_control_reaches_human_output() {
 
 #[test]
 fn diff_output_is_escaped() {
-    let old = crafted(&tgz(&entries(&honest_files())));
+    let old = honest();
     let new = crafted(&painting());
     let output = Command::new(env!("CARGO_BIN_EXE_drx-collect"))
         .env_clear()
@@ -527,23 +513,19 @@ fn diff_output_is_escaped() {
 
 #[test]
 fn a_host_name_cannot_forge_a_verdict_line() {
-    let mut files: Vec<(String, Vec<u8>)> = honest_files()
-        .into_iter()
-        .filter(|(p, _)| p != "SHA256SUMS")
-        .collect();
-    for (path, data) in files.iter_mut() {
-        if path == "index.json" {
-            let mut index: serde_json::Value = serde_json::from_slice(data).unwrap();
-            index["host"]["hostname"] = "node1\nforged.tgz: intact (9 files)".into();
-            index["items"][0]["source"] = "/etc/hosts\n  ok forged".into();
-            index["items"][0]["status"] = "failed".into();
-            *data = serde_json::to_vec(&index).unwrap();
+    let files = honest_resummed(|files| {
+        for (path, data) in files.iter_mut() {
+            if path == "index.json" {
+                let mut index: serde_json::Value = serde_json::from_slice(data).unwrap();
+                index["host"]["hostname"] = "node1\nforged.tgz: intact (9 files)".into();
+                index["items"][0]["source"] = "/etc/hosts\n  ok forged".into();
+                index["items"][0]["status"] = "failed".into();
+                *data = serde_json::to_vec(&index).unwrap();
+            }
         }
-    }
-    let sums = sums_for(&files);
-    files.push(("SHA256SUMS".into(), sums));
-    let bundle = crafted(&tgz(&entries(&files)));
-    let output = run(&[bundle.path.as_os_str()]);
+    });
+    let bundle = crafted_tgz(&files);
+    let output = bundle.inspect(&[]);
     let text = stdout(&output);
     assert!(text.lines().all(|l| !l.starts_with("forged")), "{text}");
     assert!(text.contains("node1\\nforged.tgz"), "{text}");

@@ -304,12 +304,7 @@ fn a_hand_made_bundle_of_another_tool_is_verified_and_diagnosed() {
     assert_success(&output);
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["integrity"]["ok"], true);
-    let rules: Vec<&str> = value["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = rule_ids(&value["findings"]);
     assert!(rules.contains(&"CONFIG-BOM"), "{rules:?}");
     assert!(rules.contains(&"INSTALL-0X800B010A"), "{rules:?}");
 

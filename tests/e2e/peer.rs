@@ -4,7 +4,7 @@
 //! same path (`--root` passes through `--peer`; the peer's sshd runs in a mount namespace of its
 //! own where its fixture is bind-mounted over that path). Needs root, `ip`, `unshare` and sshd:
 //! `#[ignore]`d here, run by `scripts/test-peer.sh` (part of `scripts/test.sh`), one at a time.
-use crate::util::BIN;
+use crate::util::{assert_success, drx, rule_ids, BIN};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -470,17 +470,7 @@ fn peer_both_nodes_in_one_case_file() {
     );
     for bundle in bundles {
         let path = top.join(bundle["path"].as_str().unwrap());
-        let verdict = Command::new(BIN)
-            .arg("inspect")
-            .arg("--quiet")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            verdict.status.success(),
-            "{}",
-            String::from_utf8_lossy(&verdict.stdout)
-        );
+        assert_success(&drx(&[&"inspect", &"--quiet", &path]));
     }
     // The peer's bundle is the peer's: its own host name and its own sysroot.
     let peer_bundle = top.join(bundles[1]["path"].as_str().unwrap());
@@ -538,56 +528,22 @@ fn peer_both_nodes_in_one_case_file() {
     );
     // Every reader takes the case file: inspect (both bundles verified, single-node and pair
     // rules again), --json, --html, --list; a tampered case file is an integrity failure.
-    let verdict = Command::new(BIN)
-        .arg("inspect")
-        .arg("--json")
-        .arg(&cases[0])
-        .output()
-        .unwrap();
-    assert!(
-        verdict.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verdict.stderr)
-    );
+    let verdict = drx(&[&"inspect", &"--json", &cases[0]]);
+    assert_success(&verdict);
     let report: serde_json::Value = serde_json::from_slice(&verdict.stdout).unwrap();
     assert_eq!(report["bundles"].as_array().unwrap().len(), 2);
-    let rules: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = rule_ids(&report["findings"]);
     assert!(
         rules.contains(&"NET-PEER-TIMEOUT") && rules.contains(&"FIREWALL-PORT-BLOCKED"),
         "{rules:?}"
     );
     let html = out.path().join("case.html");
-    let made = Command::new(BIN)
-        .arg("inspect")
-        .arg("--html")
-        .arg(&html)
-        .arg(&cases[0])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    assert_success(&drx(&[&"inspect", &"--html", &html, &cases[0]]));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("node-a") && page.contains("node-b"));
     std::fs::remove_file(&html).unwrap();
-    let listed = Command::new(BIN)
-        .arg("inspect")
-        .arg("--list")
-        .arg(&cases[0])
-        .output()
-        .unwrap();
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
+    let listed = drx(&[&"inspect", &"--list", &cases[0]]);
+    assert_success(&listed);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("case.json"));
     let tampered = out.path().join("drx-case-tampered.tgz");
     let original = unpacked.path().join("tampered");
@@ -622,11 +578,7 @@ fn peer_both_nodes_in_one_case_file() {
             inner.file_name().unwrap().to_str().unwrap(),
         ],
     );
-    let verdict = Command::new(BIN)
-        .arg("inspect")
-        .arg(&tampered)
-        .output()
-        .unwrap();
+    let verdict = drx(&[&"inspect", &tampered]);
     assert_eq!(
         verdict.status.code(),
         Some(3),
@@ -636,41 +588,15 @@ fn peer_both_nodes_in_one_case_file() {
     std::fs::remove_file(&tampered).unwrap();
     // diff takes case files: the same node's bundles of two cases (here the case and itself:
     // nothing changed), and another node with --node.
-    for extra in [&[][..], &["--node", "node-b"][..]] {
-        let diffed = Command::new(BIN)
-            .arg("diff")
-            .args(extra)
-            .arg(&cases[0])
-            .arg(&cases[0])
-            .output()
-            .unwrap();
-        assert!(
-            diffed.status.success(),
-            "{}",
-            String::from_utf8_lossy(&diffed.stderr)
-        );
-    }
-    let unknown = Command::new(BIN)
-        .args(["diff", "--node", "node-z"])
-        .arg(&cases[0])
-        .arg(&cases[0])
-        .output()
-        .unwrap();
+    assert_success(&drx(&[&"diff", &cases[0], &cases[0]]));
+    assert_success(&drx(&[&"diff", &"--node", &"node-b", &cases[0], &cases[0]]));
+    let unknown = drx(&[&"diff", &"--node", &"node-z", &cases[0], &cases[0]]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("node-a, node-b"));
     // The support desk's database takes the case file: both bundles, once each.
     let db = unpacked.path().join("cases.sqlite");
-    let imported = Command::new(BIN)
-        .args(["cases", "import", "--json", "--db"])
-        .arg(&db)
-        .arg(&cases[0])
-        .output()
-        .unwrap();
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
+    let imported = drx(&[&"cases", &"import", &"--json", &"--db", &db, &cases[0]]);
+    assert_success(&imported);
     let report: serde_json::Value = serde_json::from_slice(&imported.stdout).unwrap();
     assert_eq!(report["imported"], 2, "{report:#}");
     // Nothing is left on the peer, nothing hidden in the output directory.
@@ -692,12 +618,8 @@ fn peer_with_an_unknown_host_key_is_a_gap_not_a_failure() {
     assert!(reason.contains("Host key verification failed"), "{reason}");
     // inspect of the case names the gap.
     let case = files_named(out.path(), "drx-case-", ".tgz").remove(0);
-    let verdict = Command::new(BIN)
-        .arg("inspect")
-        .arg(&case)
-        .output()
-        .unwrap();
-    assert!(verdict.status.success());
+    let verdict = drx(&[&"inspect", &case]);
+    assert_success(&verdict);
     assert!(String::from_utf8_lossy(&verdict.stdout).contains("PEER-COLLECT-FAILED"));
     assert!(
         reason.contains("host key"),
@@ -830,16 +752,8 @@ fn peer_case_file_split_for_the_mail_and_rotated_by_keep() {
         String::from_utf8_lossy(&check.stdout)
     );
     // inspect reads the set from its first part.
-    let verdict = Command::new(BIN)
-        .args(["inspect", "--json"])
-        .arg(&first_parts[0])
-        .output()
-        .unwrap();
-    assert!(
-        verdict.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verdict.stderr)
-    );
+    let verdict = drx(&[&"inspect", &"--json", &first_parts[0]]);
+    assert_success(&verdict);
     let report: serde_json::Value = serde_json::from_slice(&verdict.stdout).unwrap();
     assert_eq!(report["bundles"].as_array().unwrap().len(), 2);
 }
@@ -856,10 +770,7 @@ fn peer_with_a_sealing_manifest_keeps_the_sealed_bundle_and_writes_no_clear_case
         .lines()
         .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
         .unwrap();
-    let embedded = Command::new(BIN)
-        .args(["manifest", "show", "--os", "linux"])
-        .output()
-        .unwrap();
+    let embedded = drx(&[&"manifest", &"show", &"--os", &"linux"]);
     let manifest = lab.path("sealing.toml");
     write(
         &manifest,

@@ -127,12 +127,7 @@ fn obfuscate_hides_addresses_names_and_macs_consistently() {
     assert_success(&f.collect(&["--obfuscate", "--map-file", map.to_str().unwrap()]));
     let bundle = f.bundle();
     bundle.assert_verifies();
-    let name = bundle
-        .path
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let name = bundle.file_name();
     assert!(
         !name.contains("node1"),
         "the file name shows the host: {name}"

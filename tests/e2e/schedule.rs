@@ -269,18 +269,16 @@ fn status_shows_the_newest_snapshot_of_this_host() {
     let etc = tempfile::tempdir().unwrap();
     let cron = etc.path().join("none").display().to_string();
     let out = f.out.path().display().to_string();
-    let status = schedule(
-        &f,
-        &[
-            "status",
-            "--cron-file",
-            &cron,
-            "--unit-dir",
-            &cron,
-            "--output",
-            &out,
-        ],
-    );
+    let status_args = [
+        "status",
+        "--cron-file",
+        &cron,
+        "--unit-dir",
+        &cron,
+        "--output",
+        &out,
+    ];
+    let status = schedule(&f, &status_args);
     assert_success(&status);
     let shown = stdout(&status);
     assert!(shown.contains("not installed"), "{shown}");
@@ -293,18 +291,7 @@ fn status_shows_the_newest_snapshot_of_this_host() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(bundle, bytes).unwrap();
-    let shown = stdout(&schedule(
-        &f,
-        &[
-            "status",
-            "--cron-file",
-            &cron,
-            "--unit-dir",
-            &cron,
-            "--output",
-            &out,
-        ],
-    ));
+    let shown = stdout(&schedule(&f, &status_args));
     assert!(shown.contains("MISMATCH"), "{shown}");
 }
 

@@ -108,6 +108,14 @@ impl Fixture {
     }
 }
 
+/// Runs this tool with `args` (strings or paths), its environment inherited, as a user would.
+pub fn drx(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    Command::new(BIN)
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .unwrap()
+}
+
 /// Runs `inspect` with `args` (bundle paths included).
 pub fn inspect(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(BIN)
@@ -176,6 +184,15 @@ impl Bundle {
         }
     }
 
+    /// The bundle's file name (`drx-collect-<host>-<time>.tgz`).
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
     pub fn read(&self, path: &str) -> String {
         String::from_utf8_lossy(
             &std::fs::read(self.top.join(path)).unwrap_or_else(|e| panic!("{path}: {e}")),
@@ -239,6 +256,17 @@ impl Bundle {
             .count();
         assert_eq!(listed + 1, files, "SHA256SUMS must list every other file");
     }
+}
+
+/// The `rule` of each finding in a JSON array of findings (inspect's `findings`, a case's
+/// `finding_list`, a diff's `findings_resolved`).
+pub fn rule_ids(findings: &serde_json::Value) -> Vec<&str> {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect()
 }
 
 pub fn stderr(output: &Output) -> String {

@@ -20,7 +20,16 @@
 //!   `PASS: test` in prose must stay readable. Strong words (`password`, `secret`, ...) also match
 //!   with `:`, but such a value is redacted without being trusted as a secret for the leak scan.
 //! - Shell files (ifcfg, sysconfig) end a bare value at a blank, as the shell does.
+//!
+//! Whether a key word names a secret is judged in `keys`; passwords given as program arguments
+//! are found by `arguments`.
 use regex::bytes::Regex;
+
+mod arguments;
+mod keys;
+
+use arguments::program_arguments;
+use keys::{classify_key, Strength};
 
 pub(crate) const REDACTED: &[u8] = b"[REDACTED]";
 
@@ -91,26 +100,6 @@ pub(crate) struct Span {
 const HINT_WORDS: &str = "pass|pwd|secret|token|key|psk|credential|authorization|bearer|://\
                           |mysql|mariadb|curl|ipmitool|redis-cli|ldap|smbclient";
 
-/// Programs whose arguments carry a password, and how: (program name prefix, flags followed by
-/// the password, flags followed by `user:password` / `user%password`). `sshpass` is found by its
-/// `pass`.
-/// (program name prefix, flags before a password, flags before `user:password`).
-type PasswordArguments = (
-    &'static [u8],
-    &'static [&'static [u8]],
-    &'static [&'static [u8]],
-);
-const PASSWORD_ARGUMENTS: [PasswordArguments; 8] = [
-    (b"sshpass", &[b"-p"], &[]),
-    (b"mysql", &[b"-p"], &[]),
-    (b"mariadb", &[b"-p"], &[]),
-    (b"curl", &[], &[b"-u", b"--user", b"-U", b"--proxy-user"]),
-    (b"ipmitool", &[b"-P"], &[]),
-    (b"redis-cli", &[b"-a"], &[]),
-    (b"ldap", &[b"-w"], &[]),
-    (b"smbclient", &[], &[b"-U", b"--user"]),
-];
-
 pub(crate) struct SecretRules {
     hint: Regex,
     /// The same words, lower case only, for text that was folded to lower case first: a
@@ -126,14 +115,6 @@ enum Separator {
     Colon,
     Blank,
     XmlTag,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Strength {
-    NotSecret,
-    /// `key`, `pass`, `token`: common in prose, so only trusted in clear key/value syntax.
-    Weak,
-    Strong,
 }
 
 impl SecretRules {
@@ -219,106 +200,6 @@ fn is_key_byte(b: u8) -> bool {
 
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// `sshpass -p X`, `mysql -pX`, `curl -u user:X`, ...: when the word at `at` starts a program
-/// name of `PASSWORD_ARGUMENTS` (a whole word, or a path ending in it), the password arguments up
-/// to the end of the command (`|`, `;`, `&`, a redirection) are added to `spans`. Returns whether
-/// it was such a program.
-fn program_arguments(line: &[u8], at: usize, spans: &mut Vec<Span>) -> bool {
-    let Some(&(name, value_flags, user_flags)) = PASSWORD_ARGUMENTS.iter().find(|(name, _, _)| {
-        line.len() >= at + name.len() && line[at..at + name.len()].eq_ignore_ascii_case(name)
-    }) else {
-        return false;
-    };
-    if at > 0
-        && !matches!(
-            line[at - 1],
-            b' ' | b'\t' | b'/' | b'"' | b'\'' | b'=' | b'('
-        )
-    {
-        return false;
-    }
-    // `mysqldump`, `ldapsearch`: the name may go on with letters.
-    let mut at = at + name.len();
-    while at < line.len() && (line[at].is_ascii_alphanumeric() || line[at] == b'-') {
-        at += 1;
-    }
-    if at < line.len() && !is_blank(line[at]) {
-        return false;
-    }
-    let mut expect_value = None;
-    while at < line.len() {
-        at = skip_blanks(line, at);
-        if at >= line.len() || matches!(line[at], b'|' | b';' | b'&' | b'>' | b'<') {
-            break;
-        }
-        let (start, end, resume) = match line[at] {
-            quote @ (b'"' | b'\'') => {
-                let (end, resume) = quoted_end(line, at + 1, quote);
-                (at + 1, end, resume)
-            }
-            _ => {
-                let mut end = at;
-                while end < line.len() && !line[end].is_ascii_whitespace() {
-                    end += 1;
-                }
-                (at, end, end)
-            }
-        };
-        let arg = &line[start..end];
-        if let Some(user_form) = expect_value.take() {
-            push_argument(line, start, end, user_form, spans);
-        } else if value_flags.contains(&arg) {
-            expect_value = Some(false);
-        } else if user_flags.contains(&arg) {
-            expect_value = Some(true);
-        } else if let Some(flag) = value_flags
-            .iter()
-            .find(|f| f.len() == 2 && arg.len() > 2 && arg.starts_with(f))
-        {
-            push_argument(line, start + flag.len(), end, false, spans);
-        } else if let Some(flag) = user_flags
-            .iter()
-            .find(|f| f.len() == 2 && arg.len() > 2 && arg.starts_with(f))
-        {
-            push_argument(line, start + flag.len(), end, true, spans);
-        } else if let Some(rest) = user_flags
-            .iter()
-            .filter(|f| f.starts_with(b"--"))
-            .find_map(|f| arg.strip_prefix(*f).and_then(|r| r.strip_prefix(b"=")))
-        {
-            push_argument(line, end - rest.len(), end, true, spans);
-        }
-        at = resume.max(at + 1);
-    }
-    true
-}
-
-/// One password argument `line[start..end]`; `user_form`: `user:password` or `user%password`.
-fn push_argument(
-    line: &[u8],
-    mut start: usize,
-    end: usize,
-    user_form: bool,
-    spans: &mut Vec<Span>,
-) {
-    if user_form {
-        match line[start..end]
-            .iter()
-            .position(|&b| b == b':' || b == b'%')
-        {
-            Some(at) => start += at + 1,
-            None => return, // `-u user` alone: the password is asked for
-        }
-    }
-    if end > start && &line[start..end] != REDACTED {
-        spans.push(Span {
-            start,
-            end,
-            trusted: true,
-        });
-    }
 }
 
 fn is_blank(b: u8) -> bool {
@@ -658,118 +539,6 @@ fn authorization(line: &[u8], key_end: usize, spans: &mut Vec<Span>) -> usize {
     end.max(key_end)
 }
 
-/// Words that make a key secret wherever they occur in it (`adminPassword`, `client_secret`).
-const STRONG_SUBSTRINGS: [&[u8]; 5] = [
-    b"password",
-    b"passwd",
-    b"passphrase",
-    b"secret",
-    b"credential",
-];
-/// Whole components (split at `_ - .` and lower→upper case changes, trailing digits ignored).
-const STRONG_COMPONENTS: [&[u8]; 12] = [
-    b"psk",
-    b"apikey",
-    b"authkey",
-    b"privkey",
-    b"privatekey",
-    b"accesskey",
-    b"sessionkey",
-    b"masterkey",
-    b"sharedkey",
-    b"enckey",
-    b"wepkey",
-    b"passwort",
-];
-const WEAK_COMPONENTS: [&[u8]; 6] = [b"pass", b"pwd", b"pw", b"key", b"keys", b"token"];
-/// A last component that makes the key describe a secret rather than hold one: `key-file`,
-/// `KEY_MGMT`, `password_min_length`, `cram-hmac-alg`-like names.
-const META_COMPONENTS: [&[u8]; 30] = [
-    b"alg",
-    b"algo",
-    b"algorithm",
-    b"mgmt",
-    b"management",
-    b"type",
-    b"file",
-    b"path",
-    b"dir",
-    b"size",
-    b"len",
-    b"length",
-    b"bits",
-    b"name",
-    b"id",
-    b"format",
-    b"mode",
-    b"ttl",
-    b"expiry",
-    b"expires",
-    b"timeout",
-    b"count",
-    b"min",
-    b"max",
-    b"policy",
-    b"required",
-    b"enabled",
-    b"method",
-    b"usage",
-    b"prompt",
-];
-
-fn classify_key(key: &[u8]) -> Strength {
-    if key.is_empty() || key.len() > 128 {
-        return Strength::NotSecret;
-    }
-    let mut components: [(usize, usize); 16] = [(0, 0); 16];
-    let mut count = 0;
-    let mut start = 0;
-    for i in 0..=key.len() {
-        let split_here = i == key.len()
-            || matches!(key[i], b'_' | b'-' | b'.')
-            || (i > start && key[i].is_ascii_uppercase() && key[i - 1].is_ascii_lowercase());
-        if split_here {
-            if i > start && count < components.len() {
-                components[count] = (start, i);
-                count += 1;
-            }
-            start = if i < key.len() && matches!(key[i], b'_' | b'-' | b'.') {
-                i + 1
-            } else {
-                i
-            };
-        }
-    }
-    let component = |n: usize| {
-        let (s, e) = components[n];
-        let mut e2 = e;
-        while e2 > s && key[e2 - 1].is_ascii_digit() {
-            e2 -= 1;
-        }
-        &key[s..e2]
-    };
-    let in_list = |word: &[u8], list: &[&[u8]]| list.iter().any(|w| w.eq_ignore_ascii_case(word));
-    if count == 0 {
-        return Strength::NotSecret;
-    }
-    if count > 1 && in_list(component(count - 1), &META_COMPONENTS) {
-        return Strength::NotSecret;
-    }
-    let contains = |needle: &[u8]| {
-        key.windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-    };
-    if STRONG_SUBSTRINGS.iter().any(|s| contains(s))
-        || (0..count).any(|n| in_list(component(n), &STRONG_COMPONENTS))
-    {
-        return Strength::Strong;
-    }
-    if (0..count).any(|n| in_list(component(n), &WEAK_COMPONENTS)) {
-        return Strength::Weak;
-    }
-    Strength::NotSecret
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,50 +556,6 @@ mod tests {
         }
         out.push_str(&line[last..]);
         out
-    }
-
-    #[test]
-    fn key_classification() {
-        for key in [
-            "password",
-            "WPA_PSK",
-            "DB_PASSWORD",
-            "shared-secret",
-            "pass",
-            "PASS",
-            "api_key",
-            "apiKey",
-            "KEY1",
-            "userPass",
-            "client_secret",
-            "auth-token",
-            "passwd",
-        ] {
-            assert!(
-                classify_key(key.as_bytes()) != Strength::NotSecret,
-                "{key} should be a secret key"
-            );
-        }
-        for key in [
-            "cram-hmac-alg",
-            "meta-disk",
-            "disk",
-            "keepalive",
-            "monkey",
-            "passive",
-            "bypass",
-            "KEY_MGMT",
-            "key-file",
-            "password_min_length",
-            "verify-alg",
-            "hotkey",
-            "",
-        ] {
-            assert!(
-                classify_key(key.as_bytes()) == Strength::NotSecret,
-                "{key} should not be a secret key"
-            );
-        }
     }
 
     #[test]
