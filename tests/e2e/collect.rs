@@ -639,19 +639,32 @@ fn unreadable_files_are_denied_and_the_run_says_to_use_root() {
     let bin = f.bin.path().join("drx-collect-copy");
     std::fs::copy(BIN, &bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let output = Command::new("/usr/bin/setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .arg("--root")
-        .arg(f.root.path())
-        .arg("-o")
-        .arg(f.out.path())
-        .arg("-m")
-        .arg(&manifest)
-        .env_clear()
-        .env("PATH", f.bin.path())
-        .output()
-        .unwrap();
+    // Another test thread that forks while the copy is still open for writing holds that fd until
+    // its exec, and exec of the copy then fails with "Text file busy": try again, a bounded number
+    // of times.
+    let run = || {
+        Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .arg("--root")
+            .arg(f.root.path())
+            .arg("-o")
+            .arg(f.out.path())
+            .arg("-m")
+            .arg(&manifest)
+            .env_clear()
+            .env("PATH", f.bin.path())
+            .output()
+            .unwrap()
+    };
+    let mut output = run();
+    for _ in 0..20 {
+        if !String::from_utf8_lossy(&output.stderr).contains("Text file busy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        output = run();
+    }
     assert_success(&output);
     assert!(
         stdout(&output).contains("denied: run drx-collect as root"),
