@@ -23,3 +23,13 @@ pub fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
         ))),
     }
 }
+
+/// Writes one `--json` result, pretty-printed, to stdout. The value goes through
+/// `serde_json::Value` so that every object's keys come out sorted, as they always have (the
+/// outputs were built with `json!`); the typed structs only fix names and types in one place.
+pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_value(value)
+        .and_then(|value| serde_json::to_string_pretty(&value))
+        .map_err(|err| Error::failed(format!("cannot encode the result: {err}")))?;
+    write_out(out, format!("{text}\n").as_bytes())
+}
