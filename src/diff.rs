@@ -9,6 +9,7 @@ use crate::inspect::verify::Problem;
 use crate::inspect::{self, Inspected, Rules, Visit};
 use crate::lang::Lang;
 use crate::rules::Catalogue;
+use crate::stdout::Sorted;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use similar::{capture_diff_slices_deadline, group_diff_ops, Algorithm, DiffOp};
@@ -637,7 +638,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let intact = old.inspected.verification.ok() && new.inspected.verification.ok();
     let mut out = std::io::stdout().lock();
     if settings.json {
-        crate::stdout::write_json(&mut out, &to_json(&old, &new, &report))?;
+        crate::stdout::write_json(&mut out, &Sorted(to_json(&old, &new, &report)))?;
     } else {
         for warning in &report.warnings {
             eprintln!("drx-collect: warning: {}", crate::escape::field(warning));

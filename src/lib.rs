@@ -298,7 +298,7 @@ fn run_rules(action: RulesAction) -> Result<ExitStatus> {
                         title: rule.title(lang),
                     })
                     .collect();
-                stdout::write_json(&mut out, &list)?;
+                stdout::write_json(&mut out, &stdout::Sorted(list))?;
             } else {
                 for rule in catalogue.rules() {
                     let line = format!(

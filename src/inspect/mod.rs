@@ -370,6 +370,11 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
             paths.push(path.clone());
         }
     }
+    if settings.html.is_some() && paths.len() > CLUSTER_MAX {
+        return Err(Error::usage(format!(
+            "--html makes one report of a pair or cluster, at most {CLUSTER_MAX} bundles; give it the bundles of one cluster"
+        )));
+    }
     if paths.len() > CLUSTER_MAX && !settings.quiet {
         eprintln!(
             "drx-collect: {} bundles are more nodes than one cluster has ({CLUSTER_MAX} at most): each is diagnosed alone, without the cross-node rules",
@@ -471,6 +476,39 @@ mod tests {
             .unwrap();
         assert_eq!(count.0, 1);
         assert_eq!(feed.whole_left, RULES_WHOLE_TOTAL - line.len());
+    }
+
+    fn evidence(catalogue: &Catalogue) -> Evidence {
+        Scan::new(catalogue).finish(&Facts::default())
+    }
+
+    /// The nodes of a pair or cluster are kept for the cross-node rules; beyond what a cluster
+    /// can hold, no bundle's evidence outlives its own findings (a support queue stays flat).
+    #[test]
+    fn evidence_is_kept_for_a_cluster_only() {
+        let catalogue = Catalogue::embedded().unwrap();
+        let mut pair = Judge::new(2, Lang::En);
+        pair.add("a", evidence(&catalogue));
+        pair.add("b", evidence(&catalogue));
+        assert_eq!(pair.nodes.len(), 2);
+        let mut cluster = Judge::new(CLUSTER_MAX, Lang::En);
+        for n in 0..CLUSTER_MAX {
+            cluster.add(&format!("n{n}"), evidence(&catalogue));
+        }
+        assert_eq!(cluster.nodes.len(), CLUSTER_MAX);
+        let mut queue = Judge::new(CLUSTER_MAX + 1, Lang::En);
+        for n in 0..=CLUSTER_MAX {
+            queue.add(&format!("n{n}"), evidence(&catalogue));
+        }
+        assert!(queue.nodes.is_empty());
+        let mut one = Judge::new(1, Lang::En);
+        one.add("a", evidence(&catalogue));
+        assert!(one.nodes.is_empty());
+        // Each node's own findings are still there, named by node when there are several.
+        let own = evidence(&catalogue).findings(Lang::En).len();
+        let found = queue.finish();
+        assert_eq!(found.len(), own * (CLUSTER_MAX + 1));
+        assert!(found.iter().all(|f| f.node.is_some()));
     }
 
     /// What the rules hold whole is bounded per bundle, however many large configs it has.

@@ -5,6 +5,7 @@ use crate::error::Result;
 use crate::escape::field;
 use crate::index::{Finding, Host, ManifestRef, Status, Tool};
 use crate::lang::Lang;
+use crate::stdout::Sorted;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -171,11 +172,13 @@ fn print_text(mut out: String, findings: &[Finding], lang: Lang, quiet: bool) ->
 }
 
 /// `inspect --json` (SPEC §7; docs/schema/inspect.schema.json).
+/// Its fields are in sorted order, and each part is [`Sorted`]: the keys come out sorted while
+/// the whole is written as it is serialized, never held as one value.
 #[derive(Serialize)]
 struct InspectJson<'a> {
-    bundles: Vec<BundleJson>,
-    findings: &'a [Finding],
-    integrity: RunIntegrity,
+    bundles: Vec<Sorted<BundleJson>>,
+    findings: Vec<Sorted<&'a Finding>>,
+    integrity: Sorted<RunIntegrity>,
 }
 
 /// The integrity of all bundles together: every problem, with the bundle it is in.
@@ -261,12 +264,12 @@ fn print_json(bundles: Vec<BundleJson>, findings: &[Finding]) -> Result<()> {
         })
         .collect();
     let value = InspectJson {
-        bundles,
-        findings,
-        integrity: RunIntegrity {
+        bundles: bundles.into_iter().map(Sorted).collect(),
+        findings: findings.iter().map(Sorted).collect(),
+        integrity: Sorted(RunIntegrity {
             ok: problems.is_empty(),
             problems,
-        },
+        }),
     };
     crate::stdout::write_json(&mut std::io::stdout().lock(), &value)
 }

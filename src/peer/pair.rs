@@ -472,7 +472,7 @@ pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
     if settings.json {
         return crate::stdout::write_json(
             &mut std::io::stdout().lock(),
-            &PairJson {
+            &crate::stdout::Sorted(PairJson {
                 bundle: &outcome.local.bundle,
                 case: outcome.case.as_deref(),
                 case_parts: &outcome.case_parts,
@@ -482,7 +482,7 @@ pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
                 host: &outcome.local.index.host,
                 sha256: &outcome.local.sha256,
                 size: outcome.local.size,
-            },
+            }),
         );
     }
     collect::report::print(settings, &outcome.local)?;
