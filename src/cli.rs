@@ -277,8 +277,9 @@ pub struct CollectArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// One bundle, or the bundles of both nodes of a pair.
-    #[arg(required = true, num_args = 1..=2, value_name = "BUNDLE")]
+    /// One bundle; the bundles of the nodes of a pair or cluster (up to 32: also the cross-node
+    /// rules); or any number of bundles, each diagnosed alone (a support queue).
+    #[arg(required = true, num_args = 1.., value_name = "BUNDLE")]
     pub bundles: Vec<PathBuf>,
     /// Print one JSON object: bundles, integrity, findings.
     #[arg(long)]

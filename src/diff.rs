@@ -3,17 +3,20 @@
 //! SHA-256; small text files (configs, command outputs) get a unified diff, logs the lines added
 //! since OLD. Each bundle is read once, streaming; only small text files (up to 256 KiB each, a
 //! bounded total) and hashes stay in memory.
-use crate::archive::reader::BundleReader;
 use crate::error::{Error, ExitStatus, Result};
 use crate::index::Finding;
-use crate::inspect::verify::{self, Verification};
+use crate::inspect::verify::Problem;
+use crate::inspect::{self, Inspected, Rules, Visit};
 use crate::lang::Lang;
-use crate::rules::{Catalogue, Evidence, Scan};
-use serde_json::json;
+use crate::rules::Catalogue;
+use crate::stdout::Sorted;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use similar::{capture_diff_slices_deadline, group_diff_ops, Algorithm, DiffOp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub struct Settings {
     pub old: PathBuf,
@@ -227,48 +230,43 @@ impl Read for Tap<'_> {
 }
 
 struct Snapshot {
-    path: PathBuf,
-    verification: Verification,
-    evidence: Evidence,
+    inspected: Inspected,
     files: BTreeMap<String, FileInfo>,
     growth: BTreeMap<String, Growth>,
 }
 
 impl Snapshot {
     fn host(&self) -> &str {
-        self.verification
-            .index
-            .as_ref()
+        self.inspected
+            .index()
             .map(|i| i.host.hostname.as_str())
             .unwrap_or("")
     }
 
     fn case_id(&self) -> Option<&str> {
-        self.verification
-            .index
-            .as_ref()
-            .and_then(|i| i.case_id.as_deref())
+        self.inspected.index().and_then(|i| i.case_id.as_deref())
     }
 
     fn started(&self) -> &str {
-        self.verification
-            .index
-            .as_ref()
+        self.inspected
+            .index()
             .and_then(|i| i.started_at.as_deref())
             .unwrap_or("")
     }
 }
 
-/// One pass over a bundle: verification, the rules, hashes, small texts; with `old` given, logs
-/// are followed against OLD's and only texts that differ from OLD's are kept.
-fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Snapshot> {
-    let mut reader = BundleReader::open(path)?;
-    let mut scan = Scan::new(catalogue);
-    let mut files = BTreeMap::new();
-    let mut growth = BTreeMap::new();
-    let mut kept_total = 0usize;
-    let mut feed = crate::inspect::Feed::default();
-    let verification = verify::verify(&mut reader, &mut |name, content| {
+/// What `diff` takes of each file in `inspect`'s pass: hashes, small texts; with `old` given,
+/// logs are followed against OLD's and only texts that differ from OLD's are kept.
+struct Files<'o> {
+    old: Option<&'o Snapshot>,
+    files: BTreeMap<String, FileInfo>,
+    growth: BTreeMap<String, Growth>,
+    kept_total: usize,
+}
+
+impl Visit for Files<'_> {
+    fn file(&mut self, name: &str, content: &mut dyn Read, rules: &mut Rules) -> io::Result<()> {
+        let old = self.old;
         let before = old.and_then(|o| o.files.get(name));
         let log = is_log(name);
         let follower = match before {
@@ -276,7 +274,7 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
             _ => None,
         };
         let wants_text = !is_meta(name)
-            && kept_total < KEPT_TOTAL
+            && self.kept_total < KEPT_TOTAL
             && match old {
                 None => true,
                 Some(_) => before.is_some_and(|b| b.text.is_some()),
@@ -289,29 +287,21 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
             last: (old.is_none() && log).then(LastLine::default),
             follower,
         };
-        let fail = |err: io::Error| {
-            Error::failed(format!(
-                "cannot read {name} in bundle {}: {}",
-                path.display(),
-                crate::error::describe_io(&err)
-            ))
-        };
-        if !is_meta(name) {
-            feed.file(&mut scan, name, &mut tap).map_err(fail)?;
-        }
-        io::copy(&mut tap, &mut io::sink()).map_err(fail)?;
+        // The rules read the file through the tap, then the tap reads what they left: one pass.
+        rules.read(&mut tap)?;
+        io::copy(&mut tap, &mut io::sink())?;
         let sha256 = crate::digest::hex(&tap.hasher.finalize());
         let mut text = tap.keep;
         if before.is_some_and(|b| b.sha256 == sha256) {
             text = None;
         }
-        kept_total += text.as_ref().map_or(0, Vec::len);
+        self.kept_total += text.as_ref().map_or(0, Vec::len);
         if let Some(follower) = tap.follower {
             if before.is_some_and(|b| b.sha256 != sha256) {
-                growth.insert(name.to_string(), follower.finish());
+                self.growth.insert(name.to_string(), follower.finish());
             }
         }
-        files.insert(
+        self.files.insert(
             name.to_string(),
             FileInfo {
                 sha256,
@@ -321,16 +311,26 @@ fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Sn
             },
         );
         Ok(())
-    })?;
-    let index = verification.index.clone().unwrap_or_default();
-    let facts = crate::inspect::facts_of(&index);
-    let evidence = scan.finish(&facts);
+    }
+}
+
+/// One pass over a bundle: `inspect`'s (verification, the rules), and [`Files`]'s look.
+fn read(path: &Path, catalogue: &Catalogue, old: Option<&Snapshot>) -> Result<Snapshot> {
+    let mut files = Files {
+        old,
+        files: BTreeMap::new(),
+        growth: BTreeMap::new(),
+        kept_total: 0,
+    };
+    let options = inspect::Options {
+        visit: Some(&mut files),
+        ..Default::default()
+    };
+    let inspected = inspect::open(path, catalogue, options)?;
     Ok(Snapshot {
-        path: path.to_path_buf(),
-        verification,
-        evidence,
-        files,
-        growth,
+        inspected,
+        files: files.files,
+        growth: files.growth,
     })
 }
 
@@ -343,177 +343,72 @@ pub enum Op {
     Insert(usize),
 }
 
-/// Beyond this many differences the middle is shown as all removed, then all added: Myers'
-/// trace grows with the square of the differences.
-const MAX_EDITS: usize = 1000;
+/// Lines of context around a change.
+const CONTEXT: usize = 3;
 
-/// The edit script from `a` to `b` (Myers' O(ND) algorithm), common ends trimmed first.
-pub fn diff_lines<T: PartialEq>(a: &[T], b: &[T]) -> Vec<Op> {
-    let head = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let tail = a[head..]
-        .iter()
-        .rev()
-        .zip(b[head..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (ma, mb) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
-    let mut ops: Vec<Op> = (0..head).map(|i| Op::Same(i, i)).collect();
-    match myers(ma, mb) {
-        Some(middle) => ops.extend(middle.into_iter().map(|op| match op {
-            Op::Same(i, j) => Op::Same(i + head, j + head),
-            Op::Delete(i) => Op::Delete(i + head),
-            Op::Insert(j) => Op::Insert(j + head),
-        })),
-        None => {
-            ops.extend((0..ma.len()).map(|i| Op::Delete(i + head)));
-            ops.extend((0..mb.len()).map(|j| Op::Insert(j + head)));
-        }
+/// The time all line diffs of one `diff` run may take: Myers' algorithm grows with the product
+/// of the file length and the number of differences, so two unrelated 256 KiB files could take
+/// long. Past it, the rest of a file's differences are shown as removed, then added: still a
+/// correct diff, only not the shortest.
+pub const DIFF_BUDGET: Duration = Duration::from_secs(5);
+
+/// The edit script from `a` to `b` ([`similar`]'s Myers), within `deadline`.
+#[cfg(test)]
+fn diff_lines<T: Eq + std::hash::Hash + Ord>(a: &[T], b: &[T], deadline: Instant) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for op in capture_diff_slices_deadline(Algorithm::Myers, a, b, Some(deadline)) {
+        push_ops(&mut ops, &op);
     }
-    ops.extend((0..tail).map(|k| Op::Same(a.len() - tail + k, b.len() - tail + k)));
     ops
 }
 
-fn myers<T: PartialEq>(a: &[T], b: &[T]) -> Option<Vec<Op>> {
-    let (n, m) = (a.len() as isize, b.len() as isize);
-    let max = (n + m) as usize;
-    let offset = max as isize + 1;
-    let mut v = vec![0isize; 2 * max + 3];
-    // trace[d] holds V for k in -(d-1)..=(d-1) as it was before step d.
-    let mut trace: Vec<Vec<isize>> = Vec::new();
-    let mut end = None;
-    for d in 0..=(max as isize) {
-        if d as usize > MAX_EDITS {
-            return None;
-        }
-        let lo = (offset - (d - 1).max(0)) as usize;
-        let hi = (offset + (d - 1).max(0)) as usize;
-        trace.push(if d == 0 {
-            Vec::new()
-        } else {
-            v[lo..=hi].to_vec()
-        });
-        let mut k = -d;
-        while k <= d {
-            let at = |k: isize| (offset + k) as usize;
-            let mut x = if k == -d || (k != d && v[at(k - 1)] < v[at(k + 1)]) {
-                v[at(k + 1)]
-            } else {
-                v[at(k - 1)] + 1
-            };
-            let mut y = x - k;
-            while x < n && y < m && a[x as usize] == b[y as usize] {
-                x += 1;
-                y += 1;
-            }
-            v[at(k)] = x;
-            if x >= n && y >= m {
-                end = Some(d);
-                break;
-            }
-            k += 2;
-        }
-        if end.is_some() {
-            break;
-        }
+/// One of [`similar`]'s ranges as our line-by-line ops: what was removed before what was added.
+fn push_ops(out: &mut Vec<Op>, op: &DiffOp) {
+    let (old, new) = (op.old_range(), op.new_range());
+    if let DiffOp::Equal { .. } = op {
+        out.extend(old.zip(new).map(|(i, j)| Op::Same(i, j)));
+    } else {
+        out.extend(old.map(Op::Delete));
+        out.extend(new.map(Op::Insert));
     }
-    let depth = end?;
-    let mut ops = Vec::new();
-    let (mut x, mut y) = (n, m);
-    for d in (1..=depth).rev() {
-        let saved = &trace[d as usize];
-        let get = |k: isize| saved[(k + d - 1) as usize];
-        let k = x - y;
-        let prev_k = if k == -d || (k != d && get(k - 1) < get(k + 1)) {
-            k + 1
-        } else {
-            k - 1
-        };
-        let prev_x = get(prev_k);
-        let prev_y = prev_x - prev_k;
-        while x > prev_x && y > prev_y {
-            ops.push(Op::Same((x - 1) as usize, (y - 1) as usize));
-            x -= 1;
-            y -= 1;
-        }
-        if x == prev_x {
-            ops.push(Op::Insert((y - 1) as usize));
-        } else {
-            ops.push(Op::Delete((x - 1) as usize));
-        }
-        x = prev_x;
-        y = prev_y;
-    }
-    while x > 0 && y > 0 {
-        ops.push(Op::Same((x - 1) as usize, (y - 1) as usize));
-        x -= 1;
-        y -= 1;
-    }
-    ops.reverse();
-    Some(ops)
 }
 
 /// A unified diff (3 lines of context) of two texts; empty when they are equal line by line.
-pub fn unified(old_name: &str, new_name: &str, a: &str, b: &str) -> String {
+/// Hunk headers always carry both numbers (`-1,1`); an empty side is `0,0`.
+pub fn unified(old_name: &str, new_name: &str, a: &str, b: &str, deadline: Instant) -> String {
     let la: Vec<&str> = a.lines().collect();
     let lb: Vec<&str> = b.lines().collect();
-    let ops = diff_lines(&la, &lb);
-    if ops.iter().all(|op| matches!(op, Op::Same(..))) {
+    let ops = capture_diff_slices_deadline(Algorithm::Myers, &la, &lb, Some(deadline));
+    if ops.iter().all(|op| matches!(op, DiffOp::Equal { .. })) {
         return String::new();
     }
-    const CONTEXT: usize = 3;
     let mut out = format!("--- {old_name}\n+++ {new_name}\n");
-    let changed: Vec<usize> = ops
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| !matches!(op, Op::Same(..)))
-        .map(|(i, _)| i)
-        .collect();
-    let mut i = 0;
-    while i < changed.len() {
-        let start = changed[i].saturating_sub(CONTEXT);
-        let mut last = changed[i];
-        while i + 1 < changed.len() && changed[i + 1] <= last + 2 * CONTEXT + 1 {
-            i += 1;
-            last = changed[i];
-        }
-        let stop = (last + CONTEXT + 1).min(ops.len());
-        let hunk = &ops[start..stop];
-        let old_start = hunk.iter().find_map(|op| match op {
-            Op::Same(i, _) | Op::Delete(i) => Some(*i),
-            Op::Insert(_) => None,
-        });
-        let new_start = hunk.iter().find_map(|op| match op {
-            Op::Same(_, j) | Op::Insert(j) => Some(*j),
-            Op::Delete(_) => None,
-        });
-        let old_count = hunk
-            .iter()
-            .filter(|op| !matches!(op, Op::Insert(_)))
-            .count();
-        let new_count = hunk
-            .iter()
-            .filter(|op| !matches!(op, Op::Delete(_)))
-            .count();
-        // An empty side (a file that was empty) is written 0,0.
-        let number = |start: Option<usize>, count: usize| match (start, count) {
-            (Some(s), c) if c > 0 => format!("{},{c}", s + 1),
-            _ => "0,0".to_string(),
+    for hunk in group_diff_ops(ops, CONTEXT) {
+        let (Some(first), Some(last)) = (hunk.first(), hunk.last()) else {
+            continue;
+        };
+        let number = |start: usize, end: usize| match end - start {
+            0 => "0,0".to_string(),
+            count => format!("{},{count}", start + 1),
         };
         out.push_str(&format!(
             "@@ -{} +{} @@\n",
-            number(old_start, old_count),
-            number(new_start, new_count)
+            number(first.old_range().start, last.old_range().end),
+            number(first.new_range().start, last.new_range().end)
         ));
-        for op in hunk {
+        let mut lines = Vec::new();
+        for op in &hunk {
+            push_ops(&mut lines, op);
+        }
+        for op in lines {
             let line = match op {
-                Op::Same(i, _) => format!(" {}", show(la[*i])),
-                Op::Delete(i) => format!("-{}", show(la[*i])),
-                Op::Insert(j) => format!("+{}", show(lb[*j])),
+                Op::Same(i, _) => format!(" {}", show(la[i])),
+                Op::Delete(i) => format!("-{}", show(la[i])),
+                Op::Insert(j) => format!("+{}", show(lb[j])),
             };
             out.push_str(&line);
             out.push('\n');
         }
-        i += 1;
     }
     out
 }
@@ -552,8 +447,9 @@ fn key(finding: &Finding) -> (String, String) {
 }
 
 fn compare(old: &Snapshot, new: &Snapshot, lang: Lang) -> Report {
-    let before = old.evidence.findings(lang);
-    let after = new.evidence.findings(lang);
+    let deadline = Instant::now() + DIFF_BUDGET;
+    let before = old.inspected.evidence.findings(lang);
+    let after = new.inspected.evidence.findings(lang);
     let before_keys: BTreeSet<_> = before.iter().map(key).collect();
     let after_keys: BTreeSet<_> = after.iter().map(key).collect();
     let resolved = before
@@ -589,6 +485,7 @@ fn compare(old: &Snapshot, new: &Snapshot, lang: Lang) -> Report {
                                 &format!("NEW/{path}"),
                                 &String::from_utf8_lossy(ta),
                                 &String::from_utf8_lossy(tb),
+                                deadline,
                             )),
                             growth: None,
                             note: None,
@@ -714,7 +611,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let node = match &settings.node {
         Some(node) => Some(node.clone()),
         None if crate::case::is_case(&settings.old) => {
-            crate::inspect::inspect_one(&new_snapshot.path, &catalogue, false)
+            inspect::open(&new_snapshot.path, &catalogue, Default::default())
                 .ok()
                 .map(|one| one.node)
         }
@@ -724,23 +621,15 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let old = read(&old_snapshot.path, &catalogue, None)?;
     let new = read(&new_snapshot.path, &catalogue, Some(&old))?;
     let report = compare(&old, &new, settings.lang);
-    let intact = old.verification.ok() && new.verification.ok();
-    let text = if settings.json {
-        let value = to_json(&old, &new, &report);
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&value).map_err(|e| Error::failed(e.to_string()))?
-        )
+    let intact = old.inspected.verification.ok() && new.inspected.verification.ok();
+    let mut out = std::io::stdout().lock();
+    if settings.json {
+        crate::stdout::write_json(&mut out, &Sorted(to_json(&old, &new, &report)))?;
     } else {
         for warning in &report.warnings {
             eprintln!("drx-collect: warning: {}", crate::escape::field(warning));
         }
-        to_text(&old, &new, &report)
-    };
-    if settings.json {
-        crate::stdout::write_out(&mut std::io::stdout().lock(), text.as_bytes())?;
-    } else {
-        crate::stdout::write_human(&mut std::io::stdout().lock(), &text)?;
+        crate::stdout::write_human(&mut out, &to_text(&old, &new, &report))?;
     }
     Ok(if intact {
         ExitStatus::Success
@@ -749,55 +638,136 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     })
 }
 
-fn growth_json(growth: &Growth) -> serde_json::Value {
-    match growth {
-        Growth::Appended(lines) => {
-            json!({"how": "appended", "added_lines": lines.total, "lines": lines.shown})
+/// `diff --json` (fields sorted by name, as written).
+#[derive(Serialize)]
+struct DiffJson<'a> {
+    files: FilesJson<'a>,
+    findings: FindingsJson<'a>,
+    new: BundleJson<'a>,
+    old: BundleJson<'a>,
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct BundleJson<'a> {
+    case_id: Option<&'a str>,
+    host: &'a str,
+    integrity: Integrity<'a>,
+    path: &'a Path,
+    started_at: &'a str,
+}
+
+#[derive(Serialize)]
+struct Integrity<'a> {
+    ok: bool,
+    problems: &'a [Problem],
+}
+
+#[derive(Serialize)]
+struct FindingsJson<'a> {
+    new: &'a [Finding],
+    resolved: &'a [Finding],
+    still: &'a [Finding],
+}
+
+#[derive(Serialize)]
+struct FilesJson<'a> {
+    added: Vec<FileJson<'a>>,
+    changed: Vec<ChangedJson<'a>>,
+    removed: Vec<FileJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FileJson<'a> {
+    path: &'a str,
+    sha256: &'a str,
+}
+
+#[derive(Serialize)]
+struct ChangedJson<'a> {
+    diff: Option<&'a str>,
+    log: Option<GrowthJson<'a>>,
+    new_sha256: &'a str,
+    note: Option<&'a str>,
+    old_sha256: &'a str,
+    path: &'a str,
+}
+
+#[derive(Serialize)]
+struct GrowthJson<'a> {
+    /// `None` when the log was replaced: nothing of OLD's end is in NEW.
+    added_lines: Option<usize>,
+    how: &'static str,
+    lines: &'a [String],
+}
+
+impl<'a> GrowthJson<'a> {
+    fn of(growth: &'a Growth) -> GrowthJson<'a> {
+        let (how, lines) = match growth {
+            Growth::Appended(lines) => ("appended", Some(lines)),
+            Growth::AfterLastLine(lines) => ("after_old_last_line", Some(lines)),
+            Growth::Replaced => ("replaced", None),
+        };
+        GrowthJson {
+            added_lines: lines.map(|l| l.total),
+            how,
+            lines: lines.map_or(&[], |l| &l.shown),
         }
-        Growth::AfterLastLine(lines) => {
-            json!({"how": "after_old_last_line", "added_lines": lines.total, "lines": lines.shown})
-        }
-        Growth::Replaced => json!({"how": "replaced", "added_lines": null, "lines": []}),
     }
 }
 
-fn bundle_json(one: &Snapshot) -> serde_json::Value {
-    json!({
-        "path": one.path,
-        "host": one.host(),
-        "case_id": one.case_id(),
-        "started_at": one.started(),
-        "integrity": {"ok": one.verification.ok(), "problems": one.verification.problems},
-    })
+impl<'a> BundleJson<'a> {
+    fn of(one: &'a Snapshot) -> BundleJson<'a> {
+        BundleJson {
+            case_id: one.case_id(),
+            host: one.host(),
+            integrity: Integrity {
+                ok: one.inspected.verification.ok(),
+                problems: &one.inspected.verification.problems,
+            },
+            path: &one.inspected.path,
+            started_at: one.started(),
+        }
+    }
 }
 
-fn to_json(old: &Snapshot, new: &Snapshot, report: &Report) -> serde_json::Value {
-    let mut added = Vec::new();
-    let mut removed = Vec::new();
-    let mut changed = Vec::new();
+fn to_json<'a>(old: &'a Snapshot, new: &'a Snapshot, report: &'a Report) -> DiffJson<'a> {
+    let mut files = FilesJson {
+        added: Vec::new(),
+        changed: Vec::new(),
+        removed: Vec::new(),
+    };
     for (path, change) in &report.files {
         match change {
-            Change::Added => added.push(json!({"path": path, "sha256": new.files[path].sha256})),
-            Change::Removed => {
-                removed.push(json!({"path": path, "sha256": old.files[path].sha256}))
-            }
-            Change::Changed { diff, growth, note } => changed.push(json!({
-                "path": path,
-                "old_sha256": old.files[path].sha256,
-                "new_sha256": new.files[path].sha256,
-                "diff": diff,
-                "log": growth.as_ref().map(growth_json),
-                "note": note,
-            })),
+            Change::Added => files.added.push(FileJson {
+                path,
+                sha256: &new.files[path].sha256,
+            }),
+            Change::Removed => files.removed.push(FileJson {
+                path,
+                sha256: &old.files[path].sha256,
+            }),
+            Change::Changed { diff, growth, note } => files.changed.push(ChangedJson {
+                diff: diff.as_deref(),
+                log: growth.as_ref().map(GrowthJson::of),
+                new_sha256: &new.files[path].sha256,
+                note: *note,
+                old_sha256: &old.files[path].sha256,
+                path,
+            }),
         }
     }
-    json!({
-        "old": bundle_json(old),
-        "new": bundle_json(new),
-        "warnings": report.warnings,
-        "findings": {"new": report.new, "resolved": report.resolved, "still": report.still},
-        "files": {"added": added, "removed": removed, "changed": changed},
-    })
+    DiffJson {
+        files,
+        findings: FindingsJson {
+            new: &report.new,
+            resolved: &report.resolved,
+            still: &report.still,
+        },
+        new: BundleJson::of(new),
+        old: BundleJson::of(old),
+        warnings: &report.warnings,
+    }
 }
 
 fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
@@ -805,7 +775,7 @@ fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
     for (label, one) in [("old", old), ("new", new)] {
         out.push_str(&format!(
             "{label}: {} ({}, {})\n",
-            one.path.display(),
+            one.inspected.path.display(),
             or_unknown(one.host()),
             if one.started().is_empty() {
                 "time unknown"
@@ -815,12 +785,13 @@ fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
         ));
     }
     for (label, one) in [("OLD", old), ("NEW", new)] {
-        if !one.verification.ok() {
+        let verification = &one.inspected.verification;
+        if !verification.ok() {
             out.push_str(&format!(
                 "integrity: {label} is NOT intact ({} problem(s)):\n",
-                one.verification.problems.len()
+                verification.problems.len()
             ));
-            for problem in &one.verification.problems {
+            for problem in &verification.problems {
                 out.push_str(&format!(
                     "  {} {}: {}\n",
                     problem.kind.as_str(),
@@ -955,26 +926,46 @@ mod tests {
             (&["1", "2", "3", "4"], &["0", "1", "2", "3", "4", "5"], 2),
         ];
         for (a, b, edits) in cases {
-            let ops = diff_lines(a, b);
+            let ops = diff_lines(a, b, Instant::now() + DIFF_BUDGET);
             assert_eq!(apply(a, b, &ops), b.to_vec(), "{a:?} -> {b:?}");
             let n = ops.iter().filter(|op| !matches!(op, Op::Same(..))).count();
             assert_eq!(n, edits, "{a:?} -> {b:?}: {ops:?}");
         }
     }
 
+    /// Past the deadline the diff is no longer the shortest, but it is still a correct one, and
+    /// it comes at once: two large unrelated files never hang `diff`.
     #[test]
-    fn many_differences_fall_back_to_replace_and_stay_correct() {
-        let a: Vec<String> = (0..3000).map(|i| format!("a{i}")).collect();
-        let b: Vec<String> = (0..3000).map(|i| format!("b{i}")).collect();
-        let ops = diff_lines(&a, &b);
-        assert_eq!(ops.len(), 6000);
+    fn past_the_deadline_the_diff_stays_correct_and_quick() {
+        let a: Vec<String> = (0..20_000)
+            .map(|i| format!("a{}", i * 7 % 20_000))
+            .collect();
+        let b: Vec<String> = (0..20_000)
+            .map(|i| format!("a{}", i * 13 % 20_000))
+            .collect();
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        let started = Instant::now();
+        let ops = diff_lines(&a, &b, Instant::now());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(apply(&a, &b, &ops), b);
+        let text = unified("a", "b", &a.join("\n"), &b.join("\n"), Instant::now());
+        assert!(text.starts_with("--- a\n+++ b\n@@ -1,"), "{}", &text[..100]);
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + DIFF_BUDGET
     }
 
     #[test]
     fn unified_diff_has_hunks_with_context_and_shows_a_bom() {
         let old = "\u{feff}resource r0 {\n  on a {}\n}\n";
         let new = "resource r0 {\n  on a {}\n}\n";
-        let diff = unified("OLD/r0.res", "NEW/r0.res", old, new);
+        let diff = unified("OLD/r0.res", "NEW/r0.res", old, new, soon());
         assert_eq!(
             diff,
             "--- OLD/r0.res\n+++ NEW/r0.res\n@@ -1,3 +1,3 @@\n-<BOM>resource r0 {\n+resource r0 {\n   on a {}\n }\n"
@@ -987,15 +978,15 @@ mod tests {
                 i => format!("{i}\n"),
             })
             .collect();
-        let diff = unified("a", "b", &a, &b);
+        let diff = unified("a", "b", &a, &b, soon());
         assert_eq!(diff.matches("@@ ").count(), 2, "{diff}");
         assert!(
             diff.contains("@@ -1,5 +1,5 @@\n 1\n-2\n+two\n 3\n"),
             "{diff}"
         );
         assert!(diff.contains("@@ -15,6 +15,6 @@\n"), "{diff}");
-        assert_eq!(unified("a", "b", "x\n", "x\n"), "");
-        assert!(unified("a", "b", "", "new\n").contains("@@ -0,0 +1,1 @@\n+new\n"));
+        assert_eq!(unified("a", "b", "x\n", "x\n", soon()), "");
+        assert!(unified("a", "b", "", "new\n", soon()).contains("@@ -0,0 +1,1 @@\n+new\n"));
     }
 
     fn follow(old: &[u8], new: &[u8], chunk: usize) -> Growth {

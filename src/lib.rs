@@ -271,6 +271,16 @@ fn run_manifest(action: ManifestAction) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// One rule in `rules list --json`.
+#[derive(serde::Serialize)]
+struct RuleJson<'a> {
+    evidence: &'a str,
+    id: &'a str,
+    remedy: &'a str,
+    severity: &'static str,
+    title: &'a str,
+}
+
 fn run_rules(action: RulesAction) -> Result<ExitStatus> {
     let catalogue = rules::Catalogue::embedded()?;
     let mut out = std::io::stdout().lock();
@@ -278,22 +288,18 @@ fn run_rules(action: RulesAction) -> Result<ExitStatus> {
         RulesAction::List { lang, json } => {
             let lang = lang.unwrap_or_else(Lang::from_env);
             if json {
-                let list: Vec<_> = catalogue
+                let list: Vec<RuleJson> = catalogue
                     .rules()
                     .iter()
-                    .map(|rule| {
-                        serde_json::json!({
-                            "id": rule.id,
-                            "severity": rule.severity.as_str(),
-                            "title": rule.title(lang),
-                            "evidence": rule.evidence(lang),
-                            "remedy": rule.remedy(lang),
-                        })
+                    .map(|rule| RuleJson {
+                        evidence: rule.evidence(lang),
+                        id: &rule.id,
+                        remedy: rule.remedy(lang),
+                        severity: rule.severity.as_str(),
+                        title: rule.title(lang),
                     })
                     .collect();
-                let text = serde_json::to_string_pretty(&list)
-                    .map_err(|e| Error::failed(e.to_string()))?;
-                write_out(&mut out, format!("{text}\n").as_bytes())?;
+                stdout::write_json(&mut out, &stdout::Sorted(list))?;
             } else {
                 for rule in catalogue.rules() {
                     let line = format!(

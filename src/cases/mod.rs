@@ -391,15 +391,19 @@ pub fn import_bundle(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<
         result.id = Some(id);
         return Ok(result);
     }
-    let (inspected, captured) =
-        match inspect::inspect_one_capturing(path, catalogue, false, record::CAPTURE) {
-            Ok(done) => done,
-            Err(err) => {
-                result.outcome = Outcome::Refused;
-                result.reason = Some(err.message().to_string());
-                return Ok(result);
-            }
-        };
+    let mut capture = record::Capture::default();
+    let options = inspect::Options {
+        visit: Some(&mut capture),
+        ..Default::default()
+    };
+    let inspected = match inspect::open(path, catalogue, options) {
+        Ok(done) => done,
+        Err(err) => {
+            result.outcome = Outcome::Refused;
+            result.reason = Some(err.message().to_string());
+            return Ok(result);
+        }
+    };
     if !inspected.verification.ok() {
         let problems = &inspected.verification.problems;
         let first: Vec<String> = problems
@@ -424,7 +428,7 @@ pub fn import_bundle(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<
     }
     // The database keeps English titles, whatever the desk's LANG, so counts group by one text.
     let findings = inspect::findings(std::slice::from_ref(&inspected), Lang::En);
-    let record = record::Record::new(sha256, &inspected, findings, &captured);
+    let record = record::Record::new(sha256, &inspected, findings, &capture.0);
     result.host = Some(record.host.clone());
     result.findings = Some(record.findings.len());
     match store::insert(db, &record)? {

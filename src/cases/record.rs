@@ -1,11 +1,35 @@
 //! What the database keeps of one bundle: its identity, its facts and its findings, taken from
 //! `inspect`'s single verify-and-scan pass.
 use crate::index::Finding;
-use crate::inspect::Inspected;
+use crate::inspect::{Inspected, Rules, Visit};
 use serde::{Deserialize, Serialize};
+use std::io::{self, Read};
 
 /// Files read besides what the rules keep: BSR's own version outputs.
-pub const CAPTURE: &[&str] = &["commands/bsradm-version.txt", "files/proc/bsr"];
+const CAPTURE: &[&str] = &["commands/bsradm-version.txt", "files/proc/bsr"];
+
+/// The most of one captured file kept.
+const CAPTURE_CAP: u64 = 1 << 20;
+
+/// Keeps the first bytes of the [`CAPTURE`] files while the rules read them, in `inspect`'s
+/// single pass: (path in the bundle, its first bytes).
+#[derive(Default)]
+pub struct Capture(pub Vec<(String, Vec<u8>)>);
+
+impl Visit for Capture {
+    fn file(&mut self, name: &str, content: &mut dyn Read, rules: &mut Rules) -> io::Result<()> {
+        if !CAPTURE.contains(&name) {
+            return rules.read(content);
+        }
+        let mut kept = Vec::new();
+        content.take(CAPTURE_CAP).read_to_end(&mut kept)?;
+        let result = rules.read(&mut (&kept[..]).chain(content));
+        if !kept.is_empty() {
+            self.0.push((name.to_string(), kept));
+        }
+        result
+    }
+}
 
 /// Versions of the replication stack, as the bundle shows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

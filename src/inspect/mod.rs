@@ -60,7 +60,7 @@ use crate::layout::is_meta;
 /// Feeds the files of one bundle to the rules, holding a bounded amount per file and per bundle:
 /// every line goes to the line rules as it streams; the whole content only when the rules ask
 /// for it and it fits [`RULES_WHOLE_CAP`] and what is left of [`RULES_WHOLE_TOTAL`].
-pub struct Feed {
+struct Feed {
     whole_left: usize,
 }
 
@@ -74,7 +74,8 @@ impl Default for Feed {
 
 impl Feed {
     /// Feeds one file of a bundle to the rules.
-    pub fn file(&mut self, scan: &mut Scan, path: &str, content: &mut dyn Read) -> io::Result<()> {
+    #[cfg(test)]
+    fn file(&mut self, scan: &mut Scan, path: &str, content: &mut dyn Read) -> io::Result<()> {
         self.file_with(scan, None, path, content)
     }
 
@@ -132,52 +133,76 @@ fn scan_lines(
     Ok(())
 }
 
-/// Verifies and scans one bundle in a single pass; with `gather`, also collects the timeline.
-pub fn inspect_one(path: &Path, catalogue: &Catalogue, gather: bool) -> Result<Inspected> {
-    inspect_one_capturing(path, catalogue, gather, &[]).map(|(inspected, _)| inspected)
+/// A caller's look at every file of a bundle during `open`'s single pass: `diff` hashes and
+/// keeps small texts, `cases import` keeps version outputs the rules do not.
+pub trait Visit {
+    /// Called for every file (path relative to the top directory, the collector's own meta
+    /// files included). Hand the content, or a reader wrapping it, to `rules.read` for the rules
+    /// to see it; what is left unread when this returns is still hashed by the verification.
+    fn file(&mut self, name: &str, content: &mut dyn Read, rules: &mut Rules) -> io::Result<()>;
 }
 
-/// The most of one file `inspect_one_capturing` keeps.
-pub const CAPTURE_CAP: u64 = 1 << 20;
+/// The rules' side of one file, given to a [`Visit`].
+pub struct Rules<'a, 'c> {
+    scan: &'a mut Scan<'c>,
+    feed: &'a mut Feed,
+    also: Option<&'a mut dyn LineSink>,
+    name: &'a str,
+    fed: bool,
+}
 
-/// Files kept by `inspect_one_capturing`: (path in the bundle, its first bytes).
-pub type Captured = Vec<(String, Vec<u8>)>;
-
-/// `inspect_one`, also keeping the first `CAPTURE_CAP` bytes of the files named in `capture`
-/// (paths relative to the top directory), in the same pass: `cases import` reads version
-/// outputs the rules do not keep.
-pub fn inspect_one_capturing(
-    path: &Path,
-    catalogue: &Catalogue,
-    gather: bool,
-    capture: &[&str],
-) -> Result<(Inspected, Captured)> {
-    let mut reader = BundleReader::open(path)?;
-    let mut scan = Scan::new(catalogue);
-    let mut gatherer = gather.then(|| timeline::Gather::new(catalogue));
-    let mut feed = Feed::default();
-    let mut captured = Vec::new();
-    let verification = verify::verify(&mut reader, &mut |name, content| {
-        if is_meta(name) {
+impl Rules<'_, '_> {
+    /// Feeds the file's content to the rules (and the timeline); once per file, later calls and
+    /// the collector's meta files are not evidence and are ignored.
+    pub fn read(&mut self, content: &mut dyn Read) -> io::Result<()> {
+        if is_meta(self.name) || self.fed {
             return Ok(());
         }
-        let also = gatherer.as_mut().map(|g| g as &mut dyn LineSink);
-        let mut kept = Vec::new();
-        let result = if capture.contains(&name) {
-            (&mut *content)
-                .take(CAPTURE_CAP)
-                .read_to_end(&mut kept)
-                .and_then(|_| {
-                    let mut rest = (&kept[..]).chain(&mut *content);
-                    feed.file_with(&mut scan, also, name, &mut rest)
-                })
-        } else {
-            feed.file_with(&mut scan, also, name, content)
+        self.fed = true;
+        self.feed
+            .file_with(self.scan, self.also.take(), self.name, content)
+    }
+}
+
+/// No visitor: the rules read every file.
+struct RulesOnly;
+
+impl Visit for RulesOnly {
+    fn file(&mut self, _: &str, content: &mut dyn Read, rules: &mut Rules) -> io::Result<()> {
+        rules.read(content)
+    }
+}
+
+/// How [`open`] reads a bundle.
+#[derive(Default)]
+pub struct Options<'v> {
+    /// Also gather the timeline and context lines (the HTML report).
+    pub gather: bool,
+    /// A look at every file in the same pass.
+    pub visit: Option<&'v mut dyn Visit>,
+}
+
+/// The one way into a bundle for every output and subcommand: opens it (any format the reader
+/// knows), verifies it and runs the rules in a single streaming pass.
+pub fn open(path: &Path, catalogue: &Catalogue, options: Options) -> Result<Inspected> {
+    let mut reader = BundleReader::open(path)?;
+    let mut scan = Scan::new(catalogue);
+    let mut gatherer = options.gather.then(|| timeline::Gather::new(catalogue));
+    let mut feed = Feed::default();
+    let mut rules_only = RulesOnly;
+    let visit: &mut dyn Visit = match options.visit {
+        Some(visit) => visit,
+        None => &mut rules_only,
+    };
+    let verification = verify::verify(&mut reader, &mut |name, content| {
+        let mut rules = Rules {
+            scan: &mut scan,
+            feed: &mut feed,
+            also: gatherer.as_mut().map(|g| g as &mut dyn LineSink),
+            name,
+            fed: false,
         };
-        if !kept.is_empty() {
-            captured.push((name.to_string(), kept));
-        }
-        result.map_err(|err| {
+        visit.file(name, content, &mut rules).map_err(|err| {
             Error::failed(format!(
                 "cannot read {name} in bundle {}: {}",
                 path.display(),
@@ -206,19 +231,40 @@ pub fn inspect_one_capturing(
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let inspected = Inspected {
+    Ok(Inspected {
         path: path.to_path_buf(),
         size,
         verification,
         evidence,
         node,
         gathered,
-    };
-    Ok((inspected, captured))
+    })
+}
+
+/// The index a bundle records, read without verifying the bundle (`schedule status` shows a
+/// snapshot's recorded result quickly; `open` re-runs the rules). `None` when it has no
+/// readable top-level index.json.
+pub fn recorded_index(reader: &mut BundleReader) -> Result<Option<Index>> {
+    let mut index: Option<Index> = None;
+    reader.for_each(&mut |meta, content| {
+        if index.is_none()
+            && meta.name.ends_with("/index.json")
+            && meta.name.matches('/').count() == 1
+        {
+            let mut bytes = Vec::new();
+            content
+                .take(verify::MAX_INDEX_BYTES as u64)
+                .read_to_end(&mut bytes)
+                .map_err(|err| Error::failed(crate::error::describe_io(&err)))?;
+            index = serde_json::from_slice(&bytes).ok();
+        }
+        Ok(())
+    })?;
+    Ok(index)
 }
 
 /// What the rules need to know of a bundle besides its files, from its index.
-pub fn facts_of(index: &Index) -> Facts {
+fn facts_of(index: &Index) -> Facts {
     Facts {
         host: index.host.clone(),
         items: index.items.clone(),
@@ -230,27 +276,67 @@ pub fn facts_of(index: &Index) -> Facts {
     }
 }
 
-/// Findings of all bundles: each node's own, then the cross-node rules for a pair.
-pub fn findings(inspected: &[Inspected], lang: Lang) -> Vec<Finding> {
-    let pair = inspected.len() > 1;
-    let mut all = Vec::new();
-    for one in inspected {
-        for mut finding in one.evidence.findings(lang) {
-            if pair && finding.node.is_none() {
-                finding.node = Some(one.node.clone());
-            }
-            all.push(finding);
+/// The most bundles judged together as the nodes of one cluster: DRBD 9 and BSR number their
+/// nodes 0..31. More bundles than that are a support queue (many unrelated nodes, or snapshots
+/// of one node over time), not a cluster: each is judged alone, so `inspect` of a thousand
+/// bundles keeps no bundle's evidence after its own findings and its time stays linear.
+pub const CLUSTER_MAX: usize = 32;
+
+/// Findings of a run's bundles, gathered one bundle at a time: each node's own, then the
+/// cross-node rules when the bundles are the nodes of a pair or cluster (2 to [`CLUSTER_MAX`]).
+struct Judge<E> {
+    lang: Lang,
+    pair: bool,
+    /// The nodes kept for the cross-node rules; none outside a cluster.
+    nodes: Vec<(String, E)>,
+    cross: bool,
+    all: Vec<Finding>,
+}
+
+impl<E: std::borrow::Borrow<Evidence>> Judge<E> {
+    fn new(bundles: usize, lang: Lang) -> Self {
+        Judge {
+            lang,
+            pair: bundles > 1,
+            nodes: Vec::new(),
+            cross: bundles > 1 && bundles <= CLUSTER_MAX,
+            all: Vec::new(),
         }
     }
-    if pair {
-        let nodes: Vec<(&str, &Evidence)> = inspected
-            .iter()
-            .map(|one| (one.node.as_str(), &one.evidence))
-            .collect();
-        all.extend(crate::rules::cross_node(&nodes, lang));
+
+    fn add(&mut self, node: &str, evidence: E) {
+        for mut finding in evidence.borrow().findings(self.lang) {
+            if self.pair && finding.node.is_none() {
+                finding.node = Some(node.to_string());
+            }
+            self.all.push(finding);
+        }
+        if self.cross {
+            self.nodes.push((node.to_string(), evidence));
+        }
     }
-    index::sort_findings(&mut all);
-    all
+
+    fn finish(mut self) -> Vec<Finding> {
+        if self.cross {
+            let nodes: Vec<(&str, &Evidence)> = self
+                .nodes
+                .iter()
+                .map(|(node, evidence)| (node.as_str(), evidence.borrow()))
+                .collect();
+            self.all.extend(crate::rules::cross_node(&nodes, self.lang));
+        }
+        index::sort_findings(&mut self.all);
+        self.all
+    }
+}
+
+/// Findings of all bundles: each node's own, then the cross-node rules for a pair.
+pub fn findings(inspected: &[Inspected], lang: Lang) -> Vec<Finding> {
+    let mut judge = Judge::new(inspected.len(), lang);
+    for one in inspected {
+        judge.add(&one.node, &one.evidence);
+    }
+    judge.finish()
 }
 
 pub fn run(settings: &Settings) -> Result<ExitStatus> {
@@ -278,11 +364,46 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
             paths.push(path.clone());
         }
     }
-    let mut inspected = Vec::new();
-    for path in &paths {
-        inspected.push(inspect_one(path, &catalogue, settings.html.is_some())?);
+    if settings.html.is_some() && paths.len() > CLUSTER_MAX {
+        return Err(Error::usage(format!(
+            "--html makes one report of a pair or cluster, at most {CLUSTER_MAX} bundles; give it the bundles of one cluster"
+        )));
     }
-    let mut findings = findings(&inspected, settings.lang);
+    if paths.len() > CLUSTER_MAX && !settings.quiet {
+        eprintln!(
+            "drx-collect: {} bundles are more nodes than one cluster has ({CLUSTER_MAX} at most): each is diagnosed alone, without the cross-node rules",
+            paths.len()
+        );
+    }
+    let gather = settings.html.is_some();
+    let mut intact = true;
+    let mut summaries = Vec::new();
+    // Only the HTML report needs every bundle whole until the end (it is made for a pair);
+    // otherwise a bundle is reduced to its summary and findings before the next is read.
+    let mut kept = Vec::new();
+    let mut judge = Judge::new(paths.len(), settings.lang);
+    for path in &paths {
+        let one = open(
+            path,
+            &catalogue,
+            Options {
+                gather,
+                ..Options::default()
+            },
+        )?;
+        intact &= one.verification.ok();
+        summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
+        if gather {
+            kept.push(one);
+        } else {
+            judge.add(&one.node, one.evidence);
+        }
+    }
+    let mut findings = if gather {
+        findings(&kept, settings.lang)
+    } else {
+        judge.finish()
+    };
     let mut case_problems = Vec::new();
     for case in &cases {
         findings.extend(crate::case::gap_findings(
@@ -302,14 +423,10 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         );
     }
     if let Some(html) = &settings.html {
-        report::write_html(html, &inspected, &findings, settings.lang)?;
+        report::write_html(html, &kept, &findings, settings.lang)?;
     }
-    let intact = inspected.iter().all(|one| one.verification.ok()) && case_problems.is_empty();
-    if settings.json {
-        report::print_json(&inspected, &findings)?;
-    } else {
-        report::print_text(&inspected, &findings, settings.lang, settings.quiet)?;
-    }
+    let intact = intact && case_problems.is_empty();
+    report::print(summaries, &findings, settings.lang, settings.quiet)?;
     Ok(if intact {
         ExitStatus::Success
     } else {
@@ -353,6 +470,39 @@ mod tests {
             .unwrap();
         assert_eq!(count.0, 1);
         assert_eq!(feed.whole_left, RULES_WHOLE_TOTAL - line.len());
+    }
+
+    fn evidence(catalogue: &Catalogue) -> Evidence {
+        Scan::new(catalogue).finish(&Facts::default())
+    }
+
+    /// The nodes of a pair or cluster are kept for the cross-node rules; beyond what a cluster
+    /// can hold, no bundle's evidence outlives its own findings (a support queue stays flat).
+    #[test]
+    fn evidence_is_kept_for_a_cluster_only() {
+        let catalogue = Catalogue::embedded().unwrap();
+        let mut pair = Judge::new(2, Lang::En);
+        pair.add("a", evidence(&catalogue));
+        pair.add("b", evidence(&catalogue));
+        assert_eq!(pair.nodes.len(), 2);
+        let mut cluster = Judge::new(CLUSTER_MAX, Lang::En);
+        for n in 0..CLUSTER_MAX {
+            cluster.add(&format!("n{n}"), evidence(&catalogue));
+        }
+        assert_eq!(cluster.nodes.len(), CLUSTER_MAX);
+        let mut queue = Judge::new(CLUSTER_MAX + 1, Lang::En);
+        for n in 0..=CLUSTER_MAX {
+            queue.add(&format!("n{n}"), evidence(&catalogue));
+        }
+        assert!(queue.nodes.is_empty());
+        let mut one = Judge::new(1, Lang::En);
+        one.add("a", evidence(&catalogue));
+        assert!(one.nodes.is_empty());
+        // Each node's own findings are still there, named by node when there are several.
+        let own = evidence(&catalogue).findings(Lang::En).len();
+        let found = queue.finish();
+        assert_eq!(found.len(), own * (CLUSTER_MAX + 1));
+        assert!(found.iter().all(|f| f.node.is_some()));
     }
 
     /// What the rules hold whole is bounded per bundle, however many large configs it has.

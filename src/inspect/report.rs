@@ -1,12 +1,15 @@
 //! What `inspect` prints: a summary for people, or one JSON object (SPEC §7).
+use super::verify::Problem;
 use super::Inspected;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::escape::field;
-use crate::index::{Finding, Status};
+use crate::index::{Finding, Host, ManifestRef, Status, Tool};
 use crate::lang::Lang;
+use crate::stdout::Sorted;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn duration_of(index: &crate::index::Index) -> Option<f64> {
     if let Some(ms) = index.duration_ms {
@@ -17,107 +20,148 @@ fn duration_of(index: &crate::index::Index) -> Option<f64> {
     Some((end - start).num_milliseconds() as f64 / 1000.0)
 }
 
-pub fn print_text(
-    inspected: &[Inspected],
-    findings: &[Finding],
-    lang: Lang,
-    quiet: bool,
-) -> Result<()> {
-    let mut out = String::new();
-    for one in inspected {
-        let v = &one.verification;
-        let verdict = if v.ok() {
-            format!(
-                "intact ({} files, {} verified)",
-                v.files,
-                crate::units::human_size(v.bytes)
-            )
+/// What `inspect` keeps of one bundle to print at the end, once the bundle itself (its evidence,
+/// its index) is dropped: the text lines, or the JSON entry and its problems.
+pub enum Summary {
+    Text(String),
+    Json(Box<BundleJson>),
+}
+
+impl Summary {
+    pub fn of(one: &Inspected, json: bool, quiet: bool) -> Summary {
+        if json {
+            Summary::Json(Box::new(BundleJson::of(one)))
         } else {
-            format!("INTEGRITY FAILURE ({} problem(s))", v.problems.len())
-        };
-        let _ = writeln!(out, "{}: {verdict}", field(&one.path.display().to_string()));
-        if quiet {
-            continue;
-        }
-        if let Some(index) = one.index() {
-            let host = &index.host;
-            let _ = writeln!(
-                out,
-                "  host       {} ({} {}{})",
-                if host.hostname.is_empty() {
-                    "?".into()
-                } else {
-                    field(&host.hostname)
-                },
-                field(&host.os),
-                field(&host.os_release),
-                if host.kernel.is_empty() {
-                    String::new()
-                } else {
-                    format!(", kernel {}", field(&host.kernel))
-                }
-            );
-            let _ = writeln!(
-                out,
-                "  collected  {}{} by {} {}, manifest {}{}",
-                field(index.started_at.as_deref().unwrap_or("?")),
-                duration_of(index)
-                    .map(|d| format!(" in {d:.1} s"))
-                    .unwrap_or_default(),
-                if index.tool.name.is_empty() {
-                    "?".into()
-                } else {
-                    field(&index.tool.name)
-                },
-                field(&index.tool.version),
-                if index.manifest.name.is_empty() {
-                    "?".into()
-                } else {
-                    field(&index.manifest.name)
-                },
-                if index.partial { " (partial)" } else { "" }
-            );
-            match (&index.case_id, &index.label) {
-                (Some(case), Some(label)) => {
-                    let _ = writeln!(out, "  case       {case} ({label})");
-                }
-                (Some(case), None) => {
-                    let _ = writeln!(out, "  case       {case}");
-                }
-                (None, Some(label)) => {
-                    let _ = writeln!(out, "  label      {label}");
-                }
-                (None, None) => {}
-            }
-            if let Some(drx) = one.evidence.drx_version() {
-                let _ = writeln!(out, "  DRX        {}", field(drx));
-            }
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for item in &index.items {
-                *counts.entry(item.status.as_str()).or_default() += 1;
-            }
-            let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-            let _ = writeln!(out, "  items      {}", counts.join(", "));
-            for item in index
-                .items
-                .iter()
-                .filter(|i| i.status.is_gap() || i.status == Status::Truncated)
-            {
-                crate::summary::write_gap(&mut out, "    ", item);
-            }
-        } else {
-            let _ = writeln!(out, "  no readable index.json: host facts unknown");
-        }
-        for problem in &v.problems {
-            let _ = writeln!(
-                out,
-                "  {:<8} {}: {}",
-                problem.kind.as_str(),
-                field(&problem.path),
-                field(&problem.detail)
-            );
+            Summary::Text(bundle_text(one, quiet))
         }
     }
+}
+
+/// The lines of one bundle in the text summary.
+fn bundle_text(one: &Inspected, quiet: bool) -> String {
+    let mut out = String::new();
+    let v = &one.verification;
+    let verdict = if v.ok() {
+        format!(
+            "intact ({} files, {} verified)",
+            v.files,
+            crate::units::human_size(v.bytes)
+        )
+    } else {
+        format!("INTEGRITY FAILURE ({} problem(s))", v.problems.len())
+    };
+    let _ = writeln!(out, "{}: {verdict}", field(&one.path.display().to_string()));
+    if quiet {
+        return out;
+    }
+    if let Some(index) = one.index() {
+        let host = &index.host;
+        let _ = writeln!(
+            out,
+            "  host       {} ({} {}{})",
+            if host.hostname.is_empty() {
+                "?".into()
+            } else {
+                field(&host.hostname)
+            },
+            field(&host.os),
+            field(&host.os_release),
+            if host.kernel.is_empty() {
+                String::new()
+            } else {
+                format!(", kernel {}", field(&host.kernel))
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  collected  {}{} by {} {}, manifest {}{}",
+            field(index.started_at.as_deref().unwrap_or("?")),
+            duration_of(index)
+                .map(|d| format!(" in {d:.1} s"))
+                .unwrap_or_default(),
+            if index.tool.name.is_empty() {
+                "?".into()
+            } else {
+                field(&index.tool.name)
+            },
+            field(&index.tool.version),
+            if index.manifest.name.is_empty() {
+                "?".into()
+            } else {
+                field(&index.manifest.name)
+            },
+            if index.partial { " (partial)" } else { "" }
+        );
+        match (&index.case_id, &index.label) {
+            (Some(case), Some(label)) => {
+                let _ = writeln!(out, "  case       {case} ({label})");
+            }
+            (Some(case), None) => {
+                let _ = writeln!(out, "  case       {case}");
+            }
+            (None, Some(label)) => {
+                let _ = writeln!(out, "  label      {label}");
+            }
+            (None, None) => {}
+        }
+        if let Some(drx) = one.evidence.drx_version() {
+            let _ = writeln!(out, "  DRX        {}", field(drx));
+        }
+        let counts: Vec<String> = item_counts(one)
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        let _ = writeln!(out, "  items      {}", counts.join(", "));
+        for item in index
+            .items
+            .iter()
+            .filter(|i| i.status.is_gap() || i.status == Status::Truncated)
+        {
+            crate::summary::write_gap(&mut out, "    ", item);
+        }
+    } else {
+        let _ = writeln!(out, "  no readable index.json: host facts unknown");
+    }
+    for problem in &v.problems {
+        let _ = writeln!(
+            out,
+            "  {:<8} {}: {}",
+            problem.kind.as_str(),
+            field(&problem.path),
+            field(&problem.detail)
+        );
+    }
+    out
+}
+
+/// How many items of the bundle's index ended in each status.
+fn item_counts(one: &Inspected) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    if let Some(index) = one.index() {
+        for item in &index.items {
+            *counts.entry(item.status.as_str()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Prints the bundles' summaries and the findings, as text or as one JSON object.
+pub fn print(summaries: Vec<Summary>, findings: &[Finding], lang: Lang, quiet: bool) -> Result<()> {
+    let mut text = String::new();
+    let mut bundles = Vec::new();
+    for summary in summaries {
+        match summary {
+            Summary::Text(lines) => text.push_str(&lines),
+            Summary::Json(bundle) => bundles.push(*bundle),
+        }
+    }
+    if !text.is_empty() || bundles.is_empty() {
+        return print_text(text, findings, lang, quiet);
+    }
+    print_json(bundles, findings)
+}
+
+fn print_text(mut out: String, findings: &[Finding], lang: Lang, quiet: bool) -> Result<()> {
     if !quiet {
         out.push('\n');
         crate::summary::write_findings(&mut out, findings, lang);
@@ -127,58 +171,107 @@ pub fn print_text(
     crate::stdout::write_out(&mut std::io::stdout().lock(), out.as_bytes())
 }
 
-pub fn print_json(inspected: &[Inspected], findings: &[Finding]) -> Result<()> {
-    let mut problems = Vec::new();
-    let bundles: Vec<serde_json::Value> = inspected
+/// `inspect --json` (SPEC §7; docs/schema/inspect.schema.json).
+/// Its fields are in sorted order, and each part is [`Sorted`]: the keys come out sorted while
+/// the whole is written as it is serialized, never held as one value.
+#[derive(Serialize)]
+struct InspectJson<'a> {
+    bundles: Vec<Sorted<BundleJson>>,
+    findings: Vec<Sorted<&'a Finding>>,
+    integrity: Sorted<RunIntegrity>,
+}
+
+/// The integrity of all bundles together: every problem, with the bundle it is in.
+#[derive(Serialize)]
+struct RunIntegrity {
+    ok: bool,
+    problems: Vec<RunProblem>,
+}
+
+#[derive(Serialize)]
+struct RunProblem {
+    bundle: PathBuf,
+    #[serde(flatten)]
+    problem: Problem,
+}
+
+/// One bundle in `inspect --json`: a few facts of its index, its verification; owned, so it
+/// outlives the bundle's evidence.
+#[derive(Serialize)]
+pub struct BundleJson {
+    bytes: u64,
+    case_id: Option<String>,
+    drx_version: Option<String>,
+    files: u64,
+    finished_at: Option<String>,
+    host: Option<Host>,
+    integrity: BundleIntegrity,
+    items: BTreeMap<&'static str, usize>,
+    label: Option<String>,
+    manifest: Option<ManifestRef>,
+    node: String,
+    partial: Option<bool>,
+    path: PathBuf,
+    size: u64,
+    started_at: Option<String>,
+    tool: Option<Tool>,
+    top_dir: String,
+}
+
+#[derive(Serialize)]
+struct BundleIntegrity {
+    ok: bool,
+    problems: Vec<Problem>,
+}
+
+impl BundleJson {
+    fn of(one: &Inspected) -> BundleJson {
+        let v = &one.verification;
+        let index = one.index();
+        BundleJson {
+            bytes: v.bytes,
+            case_id: index.and_then(|i| i.case_id.clone()),
+            drx_version: one.evidence.drx_version().map(str::to_string),
+            files: v.files,
+            finished_at: index.and_then(|i| i.finished_at.clone()),
+            host: index.map(|i| i.host.clone()),
+            integrity: BundleIntegrity {
+                ok: v.ok(),
+                problems: v.problems.clone(),
+            },
+            items: item_counts(one),
+            label: index.and_then(|i| i.label.clone()),
+            manifest: index.map(|i| i.manifest.clone()),
+            node: one.node.clone(),
+            partial: index.map(|i| i.partial),
+            path: one.path.clone(),
+            size: one.size,
+            started_at: index.and_then(|i| i.started_at.clone()),
+            tool: index.map(|i| i.tool.clone()),
+            top_dir: v.top_dir.clone(),
+        }
+    }
+}
+
+fn print_json(bundles: Vec<BundleJson>, findings: &[Finding]) -> Result<()> {
+    let problems: Vec<RunProblem> = bundles
         .iter()
-        .map(|one| {
-            let v = &one.verification;
-            for problem in &v.problems {
-                problems.push(serde_json::json!({
-                    "bundle": one.path,
-                    "kind": problem.kind.as_str(),
-                    "path": problem.path,
-                    "detail": problem.detail,
-                }));
-            }
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            if let Some(index) = one.index() {
-                for item in &index.items {
-                    *counts.entry(item.status.as_str()).or_default() += 1;
-                }
-            }
-            serde_json::json!({
-                "path": one.path,
-                "size": one.size,
-                "node": one.node,
-                "top_dir": v.top_dir,
-                "host": one.index().map(|i| &i.host),
-                "case_id": one.index().and_then(|i| i.case_id.clone()),
-                "label": one.index().and_then(|i| i.label.clone()),
-                "tool": one.index().map(|i| &i.tool),
-                "manifest": one.index().map(|i| &i.manifest),
-                "started_at": one.index().and_then(|i| i.started_at.clone()),
-                "finished_at": one.index().and_then(|i| i.finished_at.clone()),
-                "partial": one.index().map(|i| i.partial),
-                "drx_version": one.evidence.drx_version(),
-                "items": counts,
-                "files": v.files,
-                "bytes": v.bytes,
-                "integrity": {"ok": v.ok(), "problems": v.problems},
+        .flat_map(|one| {
+            one.integrity.problems.iter().map(|problem| RunProblem {
+                bundle: one.path.clone(),
+                problem: problem.clone(),
             })
         })
         .collect();
-    let value = serde_json::json!({
-        "bundles": bundles,
-        "integrity": {"ok": problems.is_empty(), "problems": problems},
-        "findings": findings,
-    });
-    let text = serde_json::to_string_pretty(&value)
-        .map_err(|err| Error::failed(format!("cannot encode the result: {err}")))?;
-    crate::stdout::write_out(
-        &mut std::io::stdout().lock(),
-        format!("{text}\n").as_bytes(),
-    )
+    let value = InspectJson {
+        bundles: bundles.into_iter().map(Sorted).collect(),
+        findings: findings.iter().map(Sorted).collect(),
+        integrity: Sorted(RunIntegrity {
+            ok: problems.is_empty(),
+            problems,
+        }),
+    };
+    crate::stdout::write_json(&mut std::io::stdout().lock(), &value)
 }
 
 pub fn write_html(

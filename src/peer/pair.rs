@@ -200,7 +200,7 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
     }
 
     let catalogue = Catalogue::embedded()?;
-    let local_inspected = inspect::inspect_one(&local.bundle, &catalogue, false)?;
+    let local_inspected = inspect::open(&local.bundle, &catalogue, Default::default())?;
     // A split local bundle goes into the case joined: its parts, in order.
     let local_files = if local.parts.is_empty() {
         vec![local.bundle.clone()]
@@ -228,7 +228,7 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
                 if let Some(map) = &peer.map {
                     keep_map(map, &dir, &peer.name);
                 }
-                match inspect::inspect_one(&peer.path, &catalogue, false) {
+                match inspect::open(&peer.path, &catalogue, Default::default()) {
                     Ok(one) if one.verification.ok() => {
                         members.push((
                             CaseBundle {
@@ -453,24 +453,36 @@ fn unique_stem(dir: &Path, stem: &str) -> String {
     candidate
 }
 
+/// `collect --peer --json`: the local bundle, the case file and the pair's findings.
+#[derive(serde::Serialize)]
+struct PairJson<'a> {
+    bundle: &'a Path,
+    case: Option<&'a Path>,
+    case_parts: &'a [PathBuf],
+    case_sha256: Option<&'a str>,
+    findings: &'a [Finding],
+    gaps: &'a [Gap],
+    host: &'a crate::index::Host,
+    sha256: &'a str,
+    size: u64,
+}
+
 /// What the user sees at the end of a pair run (after the local bundle's own report).
 pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
     if settings.json {
-        let value = serde_json::json!({
-            "bundle": outcome.local.bundle,
-            "sha256": outcome.local.sha256,
-            "size": outcome.local.size,
-            "host": outcome.local.index.host,
-            "case": outcome.case,
-            "case_sha256": outcome.case_sha256,
-            "case_parts": outcome.case_parts,
-            "gaps": outcome.gaps,
-            "findings": outcome.findings,
-        });
-        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        return crate::stdout::write_out(
+        return crate::stdout::write_json(
             &mut std::io::stdout().lock(),
-            format!("{text}\n").as_bytes(),
+            &crate::stdout::Sorted(PairJson {
+                bundle: &outcome.local.bundle,
+                case: outcome.case.as_deref(),
+                case_parts: &outcome.case_parts,
+                case_sha256: outcome.case_sha256.as_deref(),
+                findings: &outcome.findings,
+                gaps: &outcome.gaps,
+                host: &outcome.local.index.host,
+                sha256: &outcome.local.sha256,
+                size: outcome.local.size,
+            }),
         );
     }
     collect::report::print(settings, &outcome.local)?;

@@ -392,3 +392,60 @@ fn list_and_cat_read_inside_the_bundle() {
         .unwrap();
     assert!(check.success());
 }
+
+/// Many bundles in one run are a support queue: each is listed and diagnosed alone, and the
+/// cross-node rules, meant for the nodes of one cluster (at most 32), stay out of it.
+#[test]
+fn more_bundles_than_a_cluster_holds_are_each_diagnosed_alone() {
+    let a = healthy_node("node1", "10.0.0.1", "10.0.0.2", "1.2.3");
+    let b = healthy_node("node2", "10.0.0.2", "10.0.0.1", "1.3.0");
+    let bundle_a = collected(&a);
+    let bundle_b = collected(&b);
+    let mismatch = |args: &[&OsStr]| -> (serde_json::Value, bool) {
+        let output = inspect(args);
+        assert_success(&output);
+        crate::shell::assert_valid("inspect.schema.json", &output.stdout);
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let found = value["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "VERSION-DRX-MISMATCH");
+        (value, found)
+    };
+    // Three nodes of a cluster: still compared.
+    let (_, found) = mismatch(&[
+        bundle_a.as_os_str(),
+        bundle_b.as_os_str(),
+        bundle_a.as_os_str(),
+        OsStr::new("--json"),
+    ]);
+    assert!(
+        found,
+        "three bundles are compared as the nodes of one cluster"
+    );
+    // Thirty-four: a queue.
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<PathBuf> = (0..33)
+        .map(|n| {
+            let copy = dir.path().join(format!("{n}.tgz"));
+            std::fs::copy(&bundle_a, &copy).unwrap();
+            copy
+        })
+        .collect();
+    args.push(bundle_b.clone());
+    let mut with_json: Vec<&OsStr> = args.iter().map(|p| p.as_os_str()).collect();
+    with_json.push(OsStr::new("--json"));
+    let (value, found) = mismatch(&with_json);
+    assert!(!found, "{}", value["findings"]);
+    assert_eq!(value["bundles"].as_array().unwrap().len(), 34);
+    assert_eq!(value["integrity"]["ok"], true);
+    // The HTML report is one page for one cluster.
+    let mut with_html: Vec<&OsStr> = args.iter().map(|p| p.as_os_str()).collect();
+    let page = dir.path().join("report.html");
+    with_html.extend([OsStr::new("--html"), page.as_os_str()]);
+    let output = inspect(&with_html);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--html"), "{}", stderr(&output));
+    assert!(!page.exists());
+}

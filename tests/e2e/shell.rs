@@ -124,7 +124,7 @@ fn colour_only_when_asked_or_on_a_terminal_and_never_with_no_color_auto() {
 
 /// Validates `document` against docs/schema/`schema` with Python's jsonschema (Debian
 /// python3-jsonschema), through docs/schema/validate.py.
-fn assert_valid(schema: &str, document: &[u8]) {
+pub(crate) fn assert_valid(schema: &str, document: &[u8]) {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("doc.json");
