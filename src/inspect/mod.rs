@@ -294,10 +294,12 @@ struct Judge<E> {
 }
 
 impl<E: std::borrow::Borrow<Evidence>> Judge<E> {
-    fn new(bundles: usize, lang: Lang) -> Self {
+    /// `bundles` is the number of nodes judged together; `label` says each finding's node (more
+    /// than one bundle in the run).
+    fn new(bundles: usize, label: bool, lang: Lang) -> Self {
         Judge {
             lang,
-            pair: bundles > 1,
+            pair: label,
             nodes: Vec::new(),
             cross: bundles > 1 && bundles <= CLUSTER_MAX,
             all: Vec::new(),
@@ -332,7 +334,7 @@ impl<E: std::borrow::Borrow<Evidence>> Judge<E> {
 
 /// Findings of all bundles: each node's own, then the cross-node rules for a pair.
 pub fn findings(inspected: &[Inspected], lang: Lang) -> Vec<Finding> {
-    let mut judge = Judge::new(inspected.len(), lang);
+    let mut judge = Judge::new(inspected.len(), inspected.len() > 1, lang);
     for one in inspected {
         judge.add(&one.node, &one.evidence);
     }
@@ -351,61 +353,77 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         return extract::run_action(&mut reader, settings).map(|_| ExitStatus::Success);
     }
     let catalogue = Catalogue::embedded()?;
-    // A case file (`--peer`) stands for the bundles it holds; it is kept open (its bundles in a
-    // private temporary directory) until the end.
-    let mut cases = Vec::new();
-    let mut paths = Vec::new();
-    for path in &settings.bundles {
-        if crate::case::is_case(path) {
-            let opened = crate::case::open(path, settings.max_extract.max(8 << 30))?;
-            paths.extend(opened.bundles.iter().cloned());
-            cases.push(opened);
-        } else {
-            paths.push(path.clone());
-        }
+    let max_case = settings.max_extract.max(8 << 30);
+    let gather = settings.html.is_some();
+    // The bundles given bare are judged together as the nodes of one pair or cluster; a case
+    // file (`--peer`) is a pair of its own, whatever else is on the command line.
+    let bare = settings
+        .bundles
+        .iter()
+        .filter(|p| !crate::case::is_case(p))
+        .count();
+    let several = settings.bundles.len() > 1 || bare < settings.bundles.len();
+    if bare > CLUSTER_MAX && !settings.quiet {
+        eprintln!(
+            "drx-collect: {bare} bundles are more nodes than one cluster has ({CLUSTER_MAX} at most): each is diagnosed alone, without the cross-node rules"
+        );
     }
-    if settings.html.is_some() && paths.len() > CLUSTER_MAX {
+    // A case file holds two bundles.
+    let nodes = bare + 2 * (settings.bundles.len() - bare);
+    if gather && nodes > CLUSTER_MAX {
         return Err(Error::usage(format!(
             "--html makes one report of a pair or cluster, at most {CLUSTER_MAX} bundles; give it the bundles of one cluster"
         )));
     }
-    if paths.len() > CLUSTER_MAX && !settings.quiet {
-        eprintln!(
-            "drx-collect: {} bundles are more nodes than one cluster has ({CLUSTER_MAX} at most): each is diagnosed alone, without the cross-node rules",
-            paths.len()
-        );
-    }
-    let gather = settings.html.is_some();
     let mut intact = true;
     let mut summaries = Vec::new();
-    // Only the HTML report needs every bundle whole until the end (it is made for a pair);
-    // otherwise a bundle is reduced to its summary and findings before the next is read.
-    let mut kept = Vec::new();
-    let mut judge = Judge::new(paths.len(), settings.lang);
-    for path in &paths {
-        let one = open(
-            path,
-            &catalogue,
-            Options {
-                gather,
-                ..Options::default()
-            },
-        )?;
-        intact &= one.verification.ok();
-        summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
-        if gather {
-            kept.push(one);
-        } else {
-            judge.add(&one.node, one.evidence);
-        }
-    }
-    let mut findings = if gather {
-        findings(&kept, settings.lang)
-    } else {
-        judge.finish()
-    };
+    let mut findings = Vec::new();
     let mut case_problems = Vec::new();
-    for case in &cases {
+    // Only the HTML report needs every bundle whole until the end (it is made for one pair or
+    // cluster); otherwise a bundle is reduced to its summary and findings before the next is
+    // read, and a case file's bundles are taken out only while it is judged.
+    let mut kept = Vec::new();
+    let mut cases = Vec::new();
+    let mut bare_judge = Judge::new(bare, several, settings.lang);
+    for path in &settings.bundles {
+        if !crate::case::is_case(path) {
+            let one = open(
+                path,
+                &catalogue,
+                Options {
+                    gather,
+                    ..Options::default()
+                },
+            )?;
+            intact &= one.verification.ok();
+            summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
+            if gather {
+                kept.push(one);
+            } else {
+                bare_judge.add(&one.node, one.evidence);
+            }
+            continue;
+        }
+        let case = crate::case::open(path, max_case)?;
+        let mut judge = Judge::new(case.bundles.len(), true, settings.lang);
+        for bundle in &case.bundles {
+            let one = open(
+                bundle,
+                &catalogue,
+                Options {
+                    gather,
+                    ..Options::default()
+                },
+            )?;
+            intact &= one.verification.ok();
+            summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
+            if gather {
+                kept.push(one);
+            } else {
+                judge.add(&one.node, one.evidence);
+            }
+        }
+        findings.extend(judge.finish());
         findings.extend(crate::case::gap_findings(
             &case.index.gaps,
             &catalogue,
@@ -414,6 +432,15 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         for problem in &case.problems {
             case_problems.push(format!("{}: {problem}", case.path.display()));
         }
+        if gather {
+            // The report reads the bundles again: keep them until it is written.
+            cases.push(case);
+        }
+    }
+    if gather {
+        findings.extend(self::findings(&kept, settings.lang));
+    } else {
+        findings.extend(bare_judge.finish());
     }
     index::sort_findings(&mut findings);
     for problem in &case_problems {
@@ -481,21 +508,21 @@ mod tests {
     #[test]
     fn evidence_is_kept_for_a_cluster_only() {
         let catalogue = Catalogue::embedded().unwrap();
-        let mut pair = Judge::new(2, Lang::En);
+        let mut pair = Judge::new(2, true, Lang::En);
         pair.add("a", evidence(&catalogue));
         pair.add("b", evidence(&catalogue));
         assert_eq!(pair.nodes.len(), 2);
-        let mut cluster = Judge::new(CLUSTER_MAX, Lang::En);
+        let mut cluster = Judge::new(CLUSTER_MAX, true, Lang::En);
         for n in 0..CLUSTER_MAX {
             cluster.add(&format!("n{n}"), evidence(&catalogue));
         }
         assert_eq!(cluster.nodes.len(), CLUSTER_MAX);
-        let mut queue = Judge::new(CLUSTER_MAX + 1, Lang::En);
+        let mut queue = Judge::new(CLUSTER_MAX + 1, true, Lang::En);
         for n in 0..=CLUSTER_MAX {
             queue.add(&format!("n{n}"), evidence(&catalogue));
         }
         assert!(queue.nodes.is_empty());
-        let mut one = Judge::new(1, Lang::En);
+        let mut one = Judge::new(1, false, Lang::En);
         one.add("a", evidence(&catalogue));
         assert!(one.nodes.is_empty());
         // Each node's own findings are still there, named by node when there are several.

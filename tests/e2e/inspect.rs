@@ -449,3 +449,77 @@ fn more_bundles_than_a_cluster_holds_are_each_diagnosed_alone() {
     assert!(stderr(&output).contains("--html"), "{}", stderr(&output));
     assert!(!page.exists());
 }
+
+/// A case file as `--peer` writes it (SPEC §9), made here from two collected bundles.
+fn case_file(dir: &Path, stem: &str, local: &Path, peer: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let top = dir.join(stem);
+    std::fs::create_dir_all(top.join("bundles")).unwrap();
+    let mut bundles = Vec::new();
+    let mut sums = String::new();
+    for (role, bundle) in [("local", local), ("peer", peer)] {
+        let name = bundle.file_name().unwrap().to_str().unwrap();
+        let bytes = std::fs::read(bundle).unwrap();
+        let sha = format!("{:x}", Sha256::digest(&bytes));
+        std::fs::write(top.join("bundles").join(name), &bytes).unwrap();
+        sums.push_str(&format!("{sha}  bundles/{name}\n"));
+        bundles.push(serde_json::json!({
+            "role": role, "host": role, "path": format!("bundles/{name}"),
+            "sha256": sha, "size": bytes.len(),
+        }));
+    }
+    let case = serde_json::json!({
+        "schema": "drx-collect/case/v1",
+        "tool": {"name": "drx-collect", "version": "test"},
+        "created_at": "2026-12-02T00:00:00Z",
+        "bundles": bundles,
+    });
+    let case = serde_json::to_vec_pretty(&case).unwrap();
+    std::fs::write(top.join("case.json"), &case).unwrap();
+    sums.push_str(&format!("{:x}  case.json\n", Sha256::digest(&case)));
+    std::fs::write(top.join("SHA256SUMS"), sums).unwrap();
+    let file = dir.join(format!("{stem}.tgz"));
+    assert!(Command::new("tar")
+        .arg("czf")
+        .arg(&file)
+        .arg("-C")
+        .arg(dir)
+        .arg(stem)
+        .status()
+        .unwrap()
+        .success());
+    file
+}
+
+/// Each case file is a pair of its own: its two nodes are compared, never a node of one case
+/// with a node of another (a support desk inspects many cases at once).
+#[test]
+fn each_case_file_is_a_pair_of_its_own() {
+    let nodes = [
+        healthy_node("node1", "10.0.0.1", "10.0.0.2", "1.2.3"),
+        healthy_node("node2", "10.0.0.2", "10.0.0.1", "1.3.0"),
+        healthy_node("node3", "10.0.0.2", "10.0.0.1", "1.2.3"),
+    ];
+    let [a, b, c] = [0, 1, 2].map(|n| collected(&nodes[n]));
+    let dir = tempfile::tempdir().unwrap();
+    let same = case_file(dir.path(), "drx-case-node1-node3-a", &a, &c);
+    let differ = case_file(dir.path(), "drx-case-node1-node2-b", &a, &b);
+    let mismatches = |args: &[&OsStr]| {
+        let output = inspect(args);
+        assert_success(&output);
+        crate::shell::assert_valid("inspect.schema.json", &output.stdout);
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(value["bundles"].as_array().unwrap().len(), 4);
+        value["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "VERSION-DRX-MISMATCH")
+            .count()
+    };
+    // Two cases whose nodes all run 1.2.3 but one: the mismatch is found in that case only
+    // (across the cases, node2 against the first case's nodes would add more).
+    let json = OsStr::new("--json");
+    assert_eq!(mismatches(&[same.as_os_str(), differ.as_os_str(), json]), 1);
+    assert_eq!(mismatches(&[same.as_os_str(), same.as_os_str(), json]), 0);
+}
