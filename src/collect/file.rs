@@ -2,10 +2,10 @@
 //! file is opened, into one value (`FileRead`): the handle, the part that is read (the newest
 //! `--max-file-size` bytes, starting at a whole line, past a NUL head), the bundle path, `--since`.
 //! Small files are read whole (the rules can see them whole); large ones are streamed.
-use super::items::Stored;
+use super::items::{InMemory, Stored};
 use super::plan::FileSource;
 use super::target::Archive;
-use super::{rfc3339, write_error, Run, RULES_WHOLE_CAP};
+use super::{rfc3339, write_error, Run};
 use crate::error::{describe_io, Error, Result};
 use crate::index::{Item, ItemKind, Status};
 use crate::lines::{LineSink, Pipeline, Since};
@@ -262,11 +262,14 @@ impl Run<'_> {
         if size == 0 && raw.len() as u64 == self.settings.max_file_size {
             item.error = Some("stopped reading at --max-file-size".into());
         }
-        if scan.wants_whole(&read.path) && !read.truncated {
-            scan.add_file(&read.path, &raw[..raw.len().min(RULES_WHOLE_CAP)]);
-        }
-        let since = self.since_for(read);
-        let stored = self.store_lines(archive, scan, &read.path, &raw, read.mtime_secs(), since)?;
+        let text = InMemory {
+            path: &read.path,
+            raw: &raw,
+            mtime: read.mtime_secs(),
+            since: self.since_for(read),
+            whole: !read.truncated,
+        };
+        let stored = self.store(archive, scan, text)?;
         Ok(Some((stored, came_short)))
     }
 
@@ -296,8 +299,9 @@ impl Run<'_> {
             let mut pipeline = Pipeline::new(source)
                 .filter(Some(self.privacy.filter(&read.path)))
                 .scan(Some(scan as &mut dyn LineSink), &read.path);
-            let attempt =
-                archive.add_stream_expecting(&read.path, limit, mtime, &mut pipeline, &shrank)?;
+            let attempt = archive.with(|writer| {
+                writer.add_stream_expecting(&read.path, limit, mtime, &mut pipeline, &shrank)
+            })?;
             let redactions = pipeline.redactions();
             drop(pipeline);
             if let Some(written) = attempt {
@@ -331,7 +335,8 @@ impl Run<'_> {
         if !scanned {
             pipeline = pipeline.scan(Some(scan as &mut dyn LineSink), &read.path);
         }
-        let written = archive.add_stream(&read.path, length, mtime, &mut pipeline)?;
+        let written =
+            archive.with(|writer| writer.add_stream(&read.path, length, mtime, &mut pipeline))?;
         let redactions = pipeline.redactions();
         drop(pipeline);
         if written.short {

@@ -4,15 +4,18 @@
 use super::command::CommandOutput;
 use super::plan::{CommandSource, Source};
 use super::target::Archive;
-use super::{interrupted, pool, write_error, Run, RULES_WHOLE_CAP};
+use super::{interrupted, pool, write_error, Run};
 use crate::error::Result;
 use crate::index::{Item, ItemKind, Status};
-use crate::lines::{LineSink, Pipeline};
+use crate::lines::{LineSink, Pipeline, Since};
 use crate::platform;
 use crate::rules::{Catalogue, Evidence, Facts, Scan};
 use chrono::Utc;
 use std::io::Read;
 use std::time::Instant;
+
+/// The rules get at most this much of a file whole.
+const RULES_WHOLE_CAP: usize = 8 << 20;
 
 /// What the items stage produced.
 pub(super) struct Gathered {
@@ -139,7 +142,14 @@ impl Run<'_> {
             // Only the tail was kept: its first line is cut.
             self.privacy.starts_mid_line(&path);
         }
-        let stored = self.store_text(archive, scan, &path, &output.stdout, now)?;
+        let stdout = InMemory {
+            path: &path,
+            raw: &output.stdout,
+            mtime: now,
+            since: None,
+            whole: true,
+        };
+        let stored = self.store(archive, scan, stdout)?;
         item.path = Some(path);
         item.bytes = Some(stored.len);
         item.sha256 = Some(stored.sha256);
@@ -149,39 +159,37 @@ impl Run<'_> {
         }
         if !output.stderr.is_empty() {
             let path = format!("commands/{}.stderr.txt", command.id);
-            let stored = self.store_text(archive, scan, &path, &output.stderr, now)?;
+            let stderr = InMemory {
+                path: &path,
+                raw: &output.stderr,
+                mtime: now,
+                since: None,
+                whole: true,
+            };
+            let stored = self.store(archive, scan, stderr)?;
             item.redactions += stored.redactions;
             item.stderr_path = Some(path);
         }
         Ok(item)
     }
 
-    /// Bytes held in memory (a command's output, a small file) through the line engine into the
-    /// archive, the rules reading along (and seeing the whole of it when they want it whole).
-    pub(super) fn store_text(
+    /// Bytes held in memory through the line engine into the archive, the rules reading along.
+    pub(super) fn store(
         &mut self,
         archive: &mut Archive,
         scan: &mut Scan,
-        path: &str,
-        raw: &[u8],
-        mtime: i64,
+        text: InMemory,
     ) -> Result<Stored> {
-        if scan.wants_whole(path) {
+        let InMemory {
+            path,
+            raw,
+            mtime,
+            since,
+            whole,
+        } = text;
+        if whole && scan.wants_whole(path) {
             scan.add_file(path, &raw[..raw.len().min(RULES_WHOLE_CAP)]);
         }
-        self.store_lines(archive, scan, path, raw, mtime, None)
-    }
-
-    /// Bytes held in memory through the line engine, `--since` applied, into the archive.
-    pub(super) fn store_lines(
-        &mut self,
-        archive: &mut Archive,
-        scan: &mut Scan,
-        path: &str,
-        raw: &[u8],
-        mtime: i64,
-        since: Option<crate::lines::Since>,
-    ) -> Result<Stored> {
         let mut pipeline = Pipeline::new(raw)
             .since(since)
             .filter(Some(self.privacy.filter(path)))
@@ -199,6 +207,17 @@ impl Run<'_> {
             redactions,
         })
     }
+}
+
+/// Bytes held in memory on their way into the archive: a command's output, or a file small
+/// enough to read whole.
+pub(super) struct InMemory<'a> {
+    pub path: &'a str,
+    pub raw: &'a [u8],
+    pub mtime: i64,
+    pub since: Option<Since>,
+    /// The rules may see it whole when they ask (not when it is only the newest part of a file).
+    pub whole: bool,
 }
 
 /// What one entry of the archive holds.

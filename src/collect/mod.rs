@@ -29,9 +29,6 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The rules get at most this much of a file whole.
-const RULES_WHOLE_CAP: usize = 8 << 20;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
     Quiet,

@@ -5,10 +5,10 @@ use super::plan::Source;
 use super::{lock, output, space, write_error, Run};
 use crate::archive::seal;
 use crate::archive::split::{self, SplitWriter};
-use crate::archive::writer::{BundleWriter, Sink, Written};
+use crate::archive::writer::{BundleWriter, Sink};
 use crate::error::{Error, Result};
 use crate::platform;
-use std::io::Read;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Where this run's bundle goes, held until it is persisted (stage 4).
@@ -43,31 +43,9 @@ impl Archive {
             .map_err(|err| write_error(&err, &self.dir))
     }
 
-    /// See `BundleWriter::add_stream`.
-    pub fn add_stream(
-        &mut self,
-        path: &str,
-        len: u64,
-        mtime: i64,
-        data: &mut dyn Read,
-    ) -> Result<Written> {
-        self.writer
-            .add_stream(path, len, mtime, data)
-            .map_err(|err| write_error(&err, &self.dir))
-    }
-
-    /// See `BundleWriter::add_stream_expecting`.
-    pub fn add_stream_expecting(
-        &mut self,
-        path: &str,
-        expected_len: u64,
-        mtime: i64,
-        data: &mut dyn Read,
-        keep_short: &dyn Fn() -> bool,
-    ) -> Result<Option<Written>> {
-        self.writer
-            .add_stream_expecting(path, expected_len, mtime, data, keep_short)
-            .map_err(|err| write_error(&err, &self.dir))
+    /// One call on the writer, its error naming the output directory.
+    pub fn with<T>(&mut self, call: impl FnOnce(&mut BundleWriter) -> io::Result<T>) -> Result<T> {
+        call(&mut self.writer).map_err(|err| write_error(&err, &self.dir))
     }
 
     pub fn bytes_in(&self) -> u64 {
