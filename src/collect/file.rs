@@ -80,24 +80,26 @@ impl Run<'_> {
         let Some(mut read) = self.open_file(file, &mut item) else {
             return Ok(item);
         };
-        let mut came_short = false;
-        let stored = if read.in_memory() {
-            match self.read_whole(&mut read, archive, scan, &mut item)? {
-                Some((stored, short)) => {
-                    came_short = short;
-                    stored
-                }
-                None => return Ok(item),
-            }
+        // procfs and sysfs files say size 0 and are nearly always small: read whole too.
+        let whole = if read.in_memory() || read.size == 0 {
+            self.read_whole(&mut read, archive, scan, &mut item)?
         } else {
-            self.read_streamed(&mut read, archive, scan)?
+            Whole::TooLarge
+        };
+        let (stored, came_short, in_memory) = match whole {
+            Whole::Stored(stored, came_short) => (stored, came_short, true),
+            Whole::Unreadable => return Ok(item),
+            Whole::TooLarge => {
+                read.rewind()?;
+                (self.read_streamed(&mut read, archive, scan)?, false, false)
+            }
         };
         if let Some(err) = &read.error {
             item.error = Some(format!("read error: {}", describe_io(err)));
         }
         let size = read.size;
         let length_now = read.handle.metadata().map(|m| m.len()).unwrap_or(size);
-        if let Some(flag) = shrank_while_read(size, length_now, came_short, read.in_memory()) {
+        if let Some(flag) = shrank_while_read(size, length_now, came_short, in_memory) {
             item.flags.push(flag.into());
             item.error = Some(format!(
                 "the file shrank from {size} to {length_now} bytes while it was read (rotated with copytruncate?); what was read before is kept"
@@ -234,24 +236,29 @@ impl Run<'_> {
         })
     }
 
-    /// A file small enough to hold, read in one go; also says whether it came up short (the file
-    /// shrank between open and read). `None` when nothing could be read (`item` says why).
+    /// A file small enough to hold, read in one go (a file of unknown size only if it turns out
+    /// small enough).
     fn read_whole(
         &mut self,
         read: &mut FileRead,
         archive: &mut Archive,
         scan: &mut Scan,
         item: &mut Item,
-    ) -> Result<Option<(Stored, bool)>> {
+    ) -> Result<Whole> {
         let (size, limit) = (read.size, read.limit);
         let mut raw = Vec::new();
-        let result = (&mut read.handle).take(limit).read_to_end(&mut raw);
+        let result = (&mut read.handle)
+            .take(limit.min(IN_MEMORY + 1))
+            .read_to_end(&mut raw);
+        if result.is_ok() && raw.len() as u64 > IN_MEMORY {
+            return Ok(Whole::TooLarge);
+        }
         let came_short = result.is_ok() && size != 0 && (raw.len() as u64) < limit;
         if let Err(err) = result {
             if raw.is_empty() {
                 item.status = status_of(&err);
                 item.error = Some(describe_io(&err));
-                return Ok(None);
+                return Ok(Whole::Unreadable);
             }
             item.error = Some(format!(
                 "read error after {} bytes: {}",
@@ -270,7 +277,7 @@ impl Run<'_> {
             whole: !read.truncated,
         };
         let stored = self.store(archive, scan, text)?;
-        Ok(Some((stored, came_short)))
+        Ok(Whole::Stored(stored, came_short))
     }
 
     /// A file too large to hold: streamed in one pass when its stored length is known in advance
@@ -285,7 +292,9 @@ impl Run<'_> {
         let (start, limit, mtime) = (read.start, read.limit, read.mtime_secs());
         let since = self.since_for(read);
         let mut scanned = false;
-        if since.is_none() && !self.settings.obfuscate {
+        // One pass needs the stored length in advance: not for a file of unknown size (procfs
+        // and sysfs say 0), which would be padded to the cap.
+        if since.is_none() && !self.settings.obfuscate && read.size != 0 {
             // Came up short because the file shrank (copytruncate)? Then a second read would
             // find less than this one: keep what was read.
             let probe = read.handle.try_clone().ok();
@@ -348,6 +357,16 @@ impl Run<'_> {
             redactions,
         })
     }
+}
+
+/// What reading a file whole gave.
+enum Whole {
+    /// Stored; and whether it came up short (the file shrank between open and read).
+    Stored(Stored, bool),
+    /// Nothing could be read (the item says why).
+    Unreadable,
+    /// Larger than is held in memory: to be streamed.
+    TooLarge,
 }
 
 fn shrank_error() -> io::Error {

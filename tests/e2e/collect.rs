@@ -727,3 +727,37 @@ fn a_hung_command_ends_at_its_own_timeout_and_the_run_completes() {
     assert_eq!(bundle.status("hosts"), "ok");
     assert_eq!(bundle.index["partial"], false);
 }
+
+/// Regression: procfs files say size 0. They were streamed with the cap (`--max-file-size`, 64
+/// MiB) as their announced length and, "shrunk" below it, padded with newlines to 64 MiB each:
+/// a live node's bundle held 192 MiB of newlines, and the leak check read them all back. Live
+/// /proc (no `--root`): the stored file is what /proc says, and the item is plain `ok`.
+#[test]
+fn regression_a_live_procfs_file_is_stored_as_it_reads_not_padded_to_the_cap() {
+    let f = Fixture::new();
+    let manifest = f.bin.path().join("proc.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"t\"\nos = \"linux\"\n[[item]]\nid = \"proc-version\"\nfiles = [\"/proc/version\"]\n",
+    )
+    .unwrap();
+    let output = f
+        .cmd()
+        .arg("collect")
+        .arg("-m")
+        .arg(&manifest)
+        .arg("-o")
+        .arg(f.out.path())
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let live = std::fs::read_to_string("/proc/version").unwrap();
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    let stored = bundle.read("files/proc/version");
+    assert_eq!(stored.len(), live.len(), "stored {} bytes", stored.len());
+    assert_eq!(stored.trim_end(), live.trim_end());
+    let item = &bundle.items("proc-version")[0];
+    assert_eq!(item["status"], "ok");
+    assert!(item["error"].is_null(), "{}", item["error"]);
+}
