@@ -1,6 +1,12 @@
 //! `drx-collect collect`: runs a manifest and writes one bundle (SPEC §3) in a single streaming
 //! pass. Per-item failures become recorded statuses; only what makes a bundle impossible (no
 //! space, interruption, an unwritable output directory) aborts, and then nothing is left behind.
+//!
+//! A run is four stages over one shared `Run` (settings, manifest, host, privacy, log), each
+//! taking what the one before produced: `target` (lock, name, space, the open `Archive`) →
+//! `items` (the sources into it, commands in the pool, `file` for one file's read; out comes
+//! `Gathered`) → `finalize` (findings, index.json, SUMMARY.txt, collector.log; out comes the
+//! `Index`) → `persist` (finish, leak check, final name, `--keep`; out comes the `Outcome`).
 pub mod command;
 mod file;
 mod finalize;
