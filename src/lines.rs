@@ -114,11 +114,7 @@ impl<'a, R: Read> Pipeline<'a, R> {
         if let Some((scan, path)) = &mut self.scan {
             for line in lines.split_inclusive(|&b| b == b'\n') {
                 self.line_no += 1;
-                let mut bare = line.strip_suffix(b"\n").unwrap_or(line);
-                if bare.len() > 4096 {
-                    bare = &bare[..4096];
-                }
-                scan.line(path, self.line_no, bare);
+                scan.line(path, self.line_no, for_rules(line));
             }
         } else {
             self.line_no += memchr::memchr_iter(b'\n', lines).count() as u64;
@@ -182,10 +178,25 @@ impl<'a, R: Read> Pipeline<'a, R> {
                 let used = filter.apply_partial(&self.buf[start..end], &mut piece);
                 end = start + used.max(1);
                 self.start = end;
-                self.emit_piece(start, end, piece);
+                // The rules see the source bytes, the output gets the transformed piece.
+                if self.admit(start, end) {
+                    self.out.extend_from_slice(&piece);
+                }
                 return;
             }
         }
+        if self.admit(start, end) {
+            let line = &self.buf[start..end];
+            match &mut self.filter {
+                Some(filter) => filter.apply(line, &mut self.out),
+                None => self.out.extend_from_slice(line),
+            }
+        }
+    }
+
+    /// `buf[start..end]`, a line or a piece of a long one, past `--since` (false: left out) and
+    /// shown to the rules.
+    fn admit(&mut self, start: usize, end: usize) -> bool {
         let line = &self.buf[start..end];
         if let Some(since) = &mut self.since {
             if let Some(at) = since.clock.time_of(line) {
@@ -194,43 +205,20 @@ impl<'a, R: Read> Pipeline<'a, R> {
         }
         if !self.keeping {
             self.dropped_lines += 1;
-            return;
+            return false;
         }
         self.line_no += 1;
         if let Some((scan, path)) = &mut self.scan {
-            let mut bare = line.strip_suffix(b"\n").unwrap_or(line);
-            if bare.len() > 4096 {
-                bare = &bare[..4096];
-            }
-            scan.line(path, self.line_no, bare);
+            scan.line(path, self.line_no, for_rules(line));
         }
-        match &mut self.filter {
-            Some(filter) => filter.apply(line, &mut self.out),
-            None => self.out.extend_from_slice(line),
-        }
+        true
     }
 }
 
-impl<R: Read> Pipeline<'_, R> {
-    /// A piece of a long line, already transformed: the rules see the source bytes, the output
-    /// gets `transformed` (unless `--since` leaves it out).
-    fn emit_piece(&mut self, start: usize, end: usize, transformed: Vec<u8>) {
-        let line = &self.buf[start..end];
-        if let Some(since) = &mut self.since {
-            if let Some(at) = since.clock.time_of(line) {
-                self.keeping = at >= since.at;
-            }
-        }
-        if !self.keeping {
-            self.dropped_lines += 1;
-            return;
-        }
-        self.line_no += 1;
-        if let Some((scan, path)) = &mut self.scan {
-            scan.line(path, self.line_no, &line[..line.len().min(4096)]);
-        }
-        self.out.extend_from_slice(&transformed);
-    }
+/// What the rules see of a line: without its newline, at most 4 KiB.
+fn for_rules(line: &[u8]) -> &[u8] {
+    let bare = line.strip_suffix(b"\n").unwrap_or(line);
+    &bare[..bare.len().min(4096)]
 }
 
 impl<R: Read> Read for Pipeline<'_, R> {

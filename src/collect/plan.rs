@@ -343,32 +343,23 @@ fn expand_env(path: &str) -> Option<String> {
     loop {
         let percent = rest.find('%');
         let dollar = rest.find("${");
-        match (percent, dollar) {
-            (Some(p), d) if d.is_none_or(|d| p < d) => {
-                let after = &rest[p + 1..];
-                let end = after.find('%')?;
-                let value = std::env::var(&after[..end])
-                    .ok()
-                    .filter(|v| !v.is_empty())?;
-                out.push_str(&rest[..p]);
-                out.push_str(&value);
-                rest = &after[end + 1..];
-            }
-            (_, Some(d)) => {
-                let after = &rest[d + 2..];
-                let end = after.find('}')?;
-                let value = std::env::var(&after[..end])
-                    .ok()
-                    .filter(|v| !v.is_empty())?;
-                out.push_str(&rest[..d]);
-                out.push_str(&value);
-                rest = &after[end + 1..];
-            }
+        // Where the variable starts, the length of its opening mark, and its closing mark.
+        let (at, open, close) = match (percent, dollar) {
+            (Some(p), d) if d.is_none_or(|d| p < d) => (p, 1, '%'),
+            (_, Some(d)) => (d, 2, '}'),
             _ => {
                 out.push_str(rest);
                 return Some(out);
             }
-        }
+        };
+        let after = &rest[at + open..];
+        let end = after.find(close)?;
+        let value = std::env::var(&after[..end])
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        out.push_str(&rest[..at]);
+        out.push_str(&value);
+        rest = &after[end + 1..];
     }
 }
 
@@ -794,6 +785,14 @@ mod tests {
             Some("C:\\DRX\\logs")
         );
         assert_eq!(expand_env("%DRXC_TEST_UNSET_VAR%\\logs"), None);
+        // Both forms, mixed, and text around them.
+        assert_eq!(
+            expand_env("a${DRXC_TEST_DIR}b%DRXC_TEST_DIR%c").as_deref(),
+            Some("aC:\\DRXbC:\\DRXc")
+        );
+        assert_eq!(expand_env("${DRXC_TEST_UNSET_VAR}/x"), None);
+        assert_eq!(expand_env("${DRXC_TEST_DIR"), None);
+        assert_eq!(expand_env("/plain/path").as_deref(), Some("/plain/path"));
         let roots = Roots {
             root: None,
             os: Os::Windows,

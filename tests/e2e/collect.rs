@@ -698,3 +698,74 @@ fn odd_file_names_still_pass_sha256sum_and_inspect() {
     let output = inspect(&[bundle.path.as_os_str()]);
     assert_success(&output);
 }
+
+/// Issue 17: a run is never longer than its slowest command's timeout plus a little. Shown
+/// without a clock: a command hung past its own item timeout (1 s, far below `--timeout`) is
+/// recorded as `timeout`; one that exits at once but leaves a child holding its output open
+/// is recorded `ok` with what it printed (the pipes get a short grace, not the child's life);
+/// and the run completes with both and every other item in the bundle.
+#[test]
+fn a_hung_command_ends_at_its_own_timeout_and_the_run_completes() {
+    let f = Fixture::new();
+    f.file("/etc/hosts", "127.0.0.1 localhost\n")
+        .command("hangs", "sleep 300")
+        .command("leaves-a-child", "echo printed; sleep 300 &");
+    let manifest = f.bin.path().join("timeouts.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"t\"\nos = \"linux\"\n\
+         [[item]]\nid = \"hangs\"\ncommand = [\"hangs\"]\ntimeout = \"1s\"\n\
+         [[item]]\nid = \"leaves-a-child\"\ncommand = [\"leaves-a-child\"]\ntimeout = \"1s\"\n\
+         [[item]]\nid = \"hosts\"\nfiles = [\"/etc/hosts\"]\n",
+    )
+    .unwrap();
+    let output = f.collect(&["-m", manifest.to_str().unwrap(), "--timeout", "600s"]);
+    assert_success(&output);
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    assert_eq!(bundle.status("hangs"), "timeout");
+    assert!(bundle.items("hangs")[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("killed"));
+    assert_eq!(bundle.status("leaves-a-child"), "ok");
+    assert!(bundle
+        .read("commands/leaves-a-child.txt")
+        .contains("printed"));
+    assert_eq!(bundle.status("hosts"), "ok");
+    assert_eq!(bundle.index["partial"], false);
+}
+
+/// Regression: procfs files say size 0. They were streamed with the cap (`--max-file-size`, 64
+/// MiB) as their announced length and, "shrunk" below it, padded with newlines to 64 MiB each:
+/// a live node's bundle held 192 MiB of newlines, and the leak check read them all back. Live
+/// /proc (no `--root`): the stored file is what /proc says, and the item is plain `ok`.
+#[test]
+fn regression_a_live_procfs_file_is_stored_as_it_reads_not_padded_to_the_cap() {
+    let f = Fixture::new();
+    let manifest = f.bin.path().join("proc.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"t\"\nos = \"linux\"\n[[item]]\nid = \"proc-version\"\nfiles = [\"/proc/version\"]\n",
+    )
+    .unwrap();
+    let output = f
+        .cmd()
+        .arg("collect")
+        .arg("-m")
+        .arg(&manifest)
+        .arg("-o")
+        .arg(f.out.path())
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let live = std::fs::read_to_string("/proc/version").unwrap();
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    let stored = bundle.read("files/proc/version");
+    assert_eq!(stored.len(), live.len(), "stored {} bytes", stored.len());
+    assert_eq!(stored.trim_end(), live.trim_end());
+    let item = &bundle.items("proc-version")[0];
+    assert_eq!(item["status"], "ok");
+    assert!(item["error"].is_null(), "{}", item["error"]);
+}
