@@ -371,14 +371,19 @@ impl Gather {
         let engine = (!windows).then(kst);
         let mut events = Vec::with_capacity(self.held);
         let mut untimed = 0u64;
-        for raw in self.raw.into_iter().flatten() {
-            let mut clock = LineClock::new(offset, reference)
+        // A fresh clock per line: no state carries between lines of different files.
+        let clock = |header_year: Option<i32>| {
+            let clock = LineClock::new(offset, reference)
                 .bsr_engine_offset(engine)
-                .with_header_year(raw.header_year);
-            if !zone_known {
-                clock = clock.zone_unknown();
+                .with_header_year(header_year);
+            if zone_known {
+                clock
+            } else {
+                clock.zone_unknown()
             }
-            let Some(stamp) = clock.stamp_of(raw.text.as_bytes()) else {
+        };
+        for raw in self.raw.into_iter().flatten() {
+            let Some(stamp) = clock(raw.header_year).stamp_of(raw.text.as_bytes()) else {
                 untimed += 1;
                 continue;
             };
@@ -398,13 +403,7 @@ impl Gather {
         }
         let mut counted = Vec::with_capacity(self.drops.len());
         for drop in &self.drops {
-            let mut clock = LineClock::new(offset, reference)
-                .bsr_engine_offset(engine)
-                .with_header_year(drop.header_year);
-            if !zone_known {
-                clock = clock.zone_unknown();
-            }
-            match clock.stamp_of(&drop.prefix) {
+            match clock(drop.header_year).stamp_of(&drop.prefix) {
                 Some(stamp) => counted.push(Counted {
                     at: stamp.at,
                     count: drop.count,
