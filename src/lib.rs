@@ -324,13 +324,9 @@ fn run_rules(action: RulesAction) -> Result<ExitStatus> {
                 rule.id,
                 rule.severity.as_str(),
                 rule.title(lang),
-                if lang == Lang::Ko {
-                    "증거"
-                } else {
-                    "Evidence"
-                },
+                lang.ui("text.evidence"),
                 rule.evidence(lang).replace('\n', "\n  "),
-                if lang == Lang::Ko { "조치" } else { "Remedy" },
+                lang.ui("text.remedy"),
                 rule.remedy(lang).replace('\n', "\n  "),
             );
             write_out(&mut out, text.as_bytes())?;

@@ -105,7 +105,7 @@ pub fn write_findings(out: &mut String, findings: &[Finding], lang: Lang) {
     let _ = writeln!(
         out,
         "{}: {} error(s), {} warning(s), {} info",
-        if ko { "진단 결과" } else { "Findings" },
+        lang.ui("text.findings"),
         count(Severity::Error),
         count(Severity::Warning),
         count(Severity::Info)
@@ -149,7 +149,7 @@ pub fn write_finding(out: &mut String, finding: &Finding, lang: Lang) {
     if let Some(detail) = &finding.detail {
         let _ = writeln!(out, "    {detail}");
     }
-    let fix = if lang == Lang::Ko { "조치:" } else { "fix:" };
+    let fix = lang.ui("text.fix");
     for line in finding.remedy.lines() {
         let _ = writeln!(out, "    {fix} {line}");
     }

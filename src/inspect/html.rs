@@ -1,15 +1,17 @@
-//! `inspect --html`: one self-contained case report (SPEC §7). Static sections are written here
-//! with every bundle-supplied text HTML-escaped; the timeline is drawn by a small inline script
-//! from a JSON island. Nothing refers outside the file: no URLs at all, so it opens offline from
-//! an e-mail attachment or a share. Bundles are untrusted: a log line holding `<script>` must
-//! stay text, and so must a URL (it would read as an external reference).
+//! `inspect --html`: one self-contained case report (SPEC §7). The page is a `maud` template:
+//! every value interpolated into it is HTML-escaped by the template itself, so no bundle text can
+//! become markup; the only unescaped pieces are our own CSS and script and the JSON island, which
+//! `json_island` escapes for its element. The timeline is drawn by the inline script from that
+//! island. Nothing refers outside the file: no URLs at all, so it opens offline from an e-mail
+//! attachment or a share; `defang` breaks up any `://` a bundle text brought (it would read as an
+//! external reference) and replaces control characters. The words are in manifests/ui.toml.
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::timeline::{self, Event, Gathered, Kind, Level};
+use super::timeline::{self, Event, Gathered, Kind, Lane, Level};
 use super::Inspected;
 use crate::error::{Error, Result};
 use crate::index::{Finding, Severity, Status};
@@ -17,6 +19,9 @@ use crate::lang::Lang;
 
 const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
+
+/// Buckets a lane's time span is cut into for thinning.
+const BUCKETS: usize = 400;
 
 pub fn write(path: &Path, inspected: &[Inspected], findings: &[Finding], lang: Lang) -> Result<()> {
     let page = render(inspected, findings, lang, Utc::now());
@@ -29,12 +34,20 @@ pub fn write(path: &Path, inspected: &[Inspected], findings: &[Finding], lang: L
     })
 }
 
-/// Text for HTML content or a quoted attribute. Beyond the five special characters, `://` is
-/// broken up with an entity (it renders the same) so no bundle text reads as a URL, and control
-/// characters become U+FFFD.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut rest = text;
+/// The last pass over the rendered page, whose text is already HTML-escaped: `://` is broken up
+/// with an entity (it renders the same, in text and in attribute values) so no bundle text reads
+/// as a URL, and control characters other than tab and newline become U+FFFD. Our own CSS,
+/// script and JSON island hold neither (tested), so they pass unchanged.
+fn defang(page: String) -> String {
+    if !page.contains("://")
+        && !page
+            .chars()
+            .any(|c| c.is_control() && c != '\t' && c != '\n')
+    {
+        return page;
+    }
+    let mut out = String::with_capacity(page.len() + 64);
+    let mut rest = page.as_str();
     while let Some(c) = rest.chars().next() {
         if rest.starts_with("://") {
             out.push_str(":&#47;&#47;");
@@ -42,11 +55,6 @@ pub fn esc(text: &str) -> String {
             continue;
         }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             '\t' | '\n' => out.push(c),
             c if c.is_control() => out.push('\u{fffd}'),
             c => out.push(c),
@@ -66,28 +74,11 @@ pub fn json_island(value: &serde_json::Value) -> String {
         .replace("://", ":\\/\\/")
 }
 
-struct Labels {
-    ko: bool,
-}
-
-impl Labels {
-    fn t<'a>(&self, en: &'a str, ko: &'a str) -> &'a str {
-        if self.ko {
-            ko
-        } else {
-            en
-        }
-    }
-}
-
-fn severity_label(l: &Labels, s: Severity) -> &'static str {
-    match (s, l.ko) {
-        (Severity::Error, false) => "error",
-        (Severity::Warning, false) => "warning",
-        (Severity::Info, false) => "info",
-        (Severity::Error, true) => "오류",
-        (Severity::Warning, true) => "경고",
-        (Severity::Info, true) => "정보",
+fn severity_label(l: Lang, s: Severity) -> &'static str {
+    match s {
+        Severity::Error => l.ui("html.sev_error"),
+        Severity::Warning => l.ui("html.sev_warning"),
+        Severity::Info => l.ui("html.sev_info"),
     }
 }
 
@@ -108,12 +99,6 @@ fn finding_node(finding: &Finding, inspected: &[Inspected]) -> Option<usize> {
         None if inspected.len() == 1 => Some(0),
         None => None,
     }
-}
-
-/// One lane's events as shown, and what was left out.
-struct Lane {
-    events: Vec<Event>,
-    left_out: usize,
 }
 
 fn lanes(inspected: &[Inspected], findings: &[Finding]) -> Vec<Lane> {
@@ -146,12 +131,19 @@ fn lanes(inspected: &[Inspected], findings: &[Finding]) -> Vec<Lane> {
                     }
                 }
             }
-            let empty = Vec::new();
-            let events = one.gathered.as_ref().map(|g| &g.events).unwrap_or(&empty);
+            let (counted, events) = match &one.gathered {
+                Some(g) => (g.counted.as_slice(), g.events.as_slice()),
+                None => (&[][..], &[][..]),
+            };
             all.extend(events.iter().cloned());
-            let (events, left_out) =
-                timeline::select(&all, &pinned, timeline::EVENT_CAP, timeline::EVENT_BYTES);
-            Lane { events, left_out }
+            timeline::thin(
+                &all,
+                counted,
+                &pinned,
+                timeline::EVENT_CAP,
+                timeline::EVENT_BYTES,
+                BUCKETS,
+            )
         })
         .collect()
 }
@@ -162,9 +154,7 @@ pub fn render(
     lang: Lang,
     now: DateTime<Utc>,
 ) -> String {
-    let l = Labels {
-        ko: lang == Lang::Ko,
-    };
+    let l = lang;
     let lanes = lanes(inspected, findings);
     // Finding ↔ event links: same node, path and line.
     let mut by_place: HashMap<(usize, &str, u64), Vec<usize>> = HashMap::new();
@@ -184,6 +174,7 @@ pub fn render(
     let mut paths: Vec<&str> = Vec::new();
     let mut path_ids: HashMap<&str, usize> = HashMap::new();
     let mut events_json = Vec::new();
+    let mut thinned_json = Vec::new();
     for (n, lane) in lanes.iter().enumerate() {
         for (e, event) in lane.events.iter().enumerate() {
             let linked = by_place
@@ -212,85 +203,93 @@ pub fn render(
                 e
             ]));
         }
+        for bar in &lane.thinned {
+            thinned_json.push(serde_json::json!([
+                n,
+                bar.from.timestamp_millis(),
+                bar.to.timestamp_millis(),
+                bar.count,
+                bar.worst.as_str(),
+            ]));
+        }
     }
-    let nodes_json: Vec<serde_json::Value> = inspected
-        .iter()
-        .map(|one| serde_json::json!({"name": one.node}))
-        .collect();
-    let findings_json: Vec<serde_json::Value> = findings
-        .iter()
-        .map(|f| {
-            serde_json::json!({
-                "rule": f.rule,
-                "sev": f.severity.as_str(),
-                "title": f.title,
-            })
-        })
-        .collect();
     let data = serde_json::json!({
-        "nodes": nodes_json,
+        "nodes": inspected.iter().map(|one| serde_json::json!({"name": one.node})).collect::<Vec<_>>(),
         "paths": paths,
         "events": events_json,
-        "findings": findings_json,
+        "thinned": thinned_json,
+        "findings": findings
+            .iter()
+            .map(|f| serde_json::json!({"rule": f.rule, "sev": f.severity.as_str(), "title": f.title}))
+            .collect::<Vec<_>>(),
         "labels": {
-            "node": l.t("Node", "노드"),
-            "time": l.t("Time (UTC)", "시각 (UTC)"),
-            "source": l.t("Source", "출처"),
-            "line": l.t("Log line", "로그 줄"),
-            "finding": l.t("Supports finding", "관련 진단"),
-            "guessed": l.t("≈ year or zone assumed", "≈ 연도 또는 시간대 추정"),
-            "none": l.t("No event in this range.", "이 구간에 이벤트가 없습니다."),
-            "shown": l.t("events in view", "개 이벤트 표시 중"),
-            "more": l.t("more in view; zoom in to list them", "개 더 있음; 확대하면 목록에 나타납니다"),
+            "node": l.ui("html.js_node"),
+            "time": l.ui("html.js_time"),
+            "source": l.ui("html.js_source"),
+            "line": l.ui("html.js_line"),
+            "finding": l.ui("html.js_finding"),
+            "guessed": l.ui("html.js_guessed"),
+            "none": l.ui("html.js_none"),
+            "shown": l.ui("html.js_shown"),
+            "more": l.ui("html.js_more"),
+            "thinned": l.ui("html.js_thinned"),
+            "bar": l.ui("html.js_bar"),
+            "sev": {
+                "error": l.ui("html.sev_error"),
+                "warning": l.ui("html.sev_warning"),
+                "info": l.ui("html.sev_info"),
+            },
+            "kind": {
+                "repl": l.ui("html.kind_repl"),
+                "drx": l.ui("html.kind_drx"),
+                "log": l.ui("html.kind_log"),
+                "collect": l.ui("html.kind_collect"),
+            },
         },
     });
 
-    let mut out = String::with_capacity(256 * 1024);
-    let title = l.t("DRX/BSR case report", "DRX/BSR 진단 보고서");
-    let names: Vec<String> = inspected.iter().map(|one| esc(&one.node)).collect();
-    let _ = writeln!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
-         style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
-         <title>{title} — {names}</title>\n<style>\n{CSS}</style>\n</head>\n<body>",
-        lang = if l.ko { "ko" } else { "en" },
-        names = names.join(" / "),
-    );
-    let _ = writeln!(
-        out,
-        "<header><h1>{title}</h1><p class=\"sub\">{names} · {made} {when} · drx-collect {version}</p>\
-         <nav><a href=\"#verdict\">{v}</a> <a href=\"#findings\">{f}</a> <a href=\"#timeline\">{t}</a> \
-         <a href=\"#hosts\">{h}</a> <a href=\"#items\">{i}</a></nav></header>\n<main>",
-        names = names.join(" · "),
-        made = l.t("report made", "작성"),
-        when = time_text(&now),
-        version = env!("CARGO_PKG_VERSION"),
-        v = l.t("Verdict", "판정"),
-        f = l.t("Findings", "진단 결과"),
-        t = l.t("Timeline", "타임라인"),
-        h = l.t("Hosts", "호스트"),
-        i = l.t("Gaps", "수집 누락"),
-    );
-    verdict(&mut out, &l, inspected, findings);
-    findings_section(&mut out, &l, inspected, findings, &event_of_finding);
-    timeline_section(&mut out, &l, inspected, &lanes);
-    hosts(&mut out, &l, inspected);
-    items(&mut out, &l, inspected);
-    let _ = writeln!(
-        out,
-        "</main>\n<footer>{}</footer>\n<script type=\"application/json\" id=\"report-data\">{}</script>\n\
-         <script>\n{JS}</script>\n</body>\n</html>",
-        l.t(
-            "Made by drx-collect inspect from the bundles named above; it reads them, it does not change them. \
-             Times are UTC; ≈ marks times whose year or zone was assumed.",
-            "drx-collect inspect가 위 번들에서 만든 보고서입니다(번들은 바꾸지 않습니다). \
-             시각은 UTC이며, ≈ 표시는 연도나 시간대를 추정한 시각입니다."
-        ),
-        json_island(&data),
-    );
-    out
+    let title = l.ui("html.title");
+    let names: Vec<&str> = inspected.iter().map(|one| one.node.as_str()).collect();
+    let page = html! {
+        (DOCTYPE)
+        html lang=(if l == Lang::Ko { "ko" } else { "en" }) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="Content-Security-Policy"
+                    content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
+                title { (title) " — " (names.join(" / ")) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    h1 { (title) }
+                    p.sub {
+                        (names.join(" · ")) " · " (l.ui("html.report_made")) " " (time_text(&now))
+                        " · drx-collect " (env!("CARGO_PKG_VERSION"))
+                    }
+                    nav {
+                        a href="#verdict" { (l.ui("html.verdict")) } " "
+                        a href="#findings" { (l.ui("html.findings")) } " "
+                        a href="#timeline" { (l.ui("html.timeline")) } " "
+                        a href="#hosts" { (l.ui("html.hosts")) } " "
+                        a href="#items" { (l.ui("html.gaps")) }
+                    }
+                }
+                main {
+                    (verdict(l, inspected, findings))
+                    (findings_section(l, inspected, findings, &event_of_finding))
+                    (timeline_section(l, inspected, &lanes))
+                    (hosts(l, inspected))
+                    (items(l, inspected))
+                }
+                footer { (l.ui("html.footer")) }
+                script type="application/json" id="report-data" { (PreEscaped(json_island(&data))) }
+                script { (PreEscaped(JS)) }
+            }
+        }
+    };
+    defang(page.into_string())
 }
 
 fn sev_counts(findings: &[Finding]) -> [usize; 3] {
@@ -302,306 +301,217 @@ fn sev_counts(findings: &[Finding]) -> [usize; 3] {
     ]
 }
 
-fn verdict(out: &mut String, l: &Labels, inspected: &[Inspected], findings: &[Finding]) {
+fn verdict(l: Lang, inspected: &[Inspected], findings: &[Finding]) -> Markup {
     let [errors, warnings, infos] = sev_counts(findings);
     let worst = findings.iter().map(|f| f.severity).min();
     let intact = inspected.iter().all(|one| one.verification.ok());
     let (class, headline) = match (intact, worst) {
-        (false, _) => (
-            "error",
-            l.t(
-                "A bundle failed its integrity check: its contents cannot be trusted as collected.",
-                "무결성 검사에 실패한 번들이 있습니다: 수집된 그대로라고 믿을 수 없습니다.",
-            ),
-        ),
-        (true, Some(Severity::Error)) => (
-            "error",
-            l.t(
-                "Errors found: see the findings below, worst first.",
-                "오류가 발견되었습니다: 아래 진단 결과를 심각한 순서로 확인하세요.",
-            ),
-        ),
-        (true, Some(Severity::Warning)) => {
-            ("warning", l.t("Warnings found.", "경고가 발견되었습니다."))
-        }
-        _ => (
-            "ok",
-            l.t("No problem was detected.", "발견된 문제가 없습니다."),
-        ),
+        (false, _) => ("error", l.ui("html.integrity_failed")),
+        (true, Some(Severity::Error)) => ("error", l.ui("html.errors_found")),
+        (true, Some(Severity::Warning)) => ("warning", l.ui("html.warnings_found")),
+        _ => ("ok", l.ui("html.no_problem")),
     };
-    let _ = write!(
-        out,
-        "<section id=\"verdict\"><h2>{}</h2>\n<div class=\"headline sev-{class}\">{headline}\
-         <span class=\"counts\"><b class=\"n-error\">{errors}</b> {} · <b class=\"n-warning\">{warnings}</b> {} · \
-         <b class=\"n-info\">{infos}</b> {}</span></div>\n<div class=\"cards\">",
-        l.t("Verdict", "판정"),
-        l.t("error(s)", "오류"),
-        l.t("warning(s)", "경고"),
-        l.t("info", "정보"),
-    );
-    for one in inspected {
-        let v = &one.verification;
-        let own = findings
-            .iter()
-            .filter(|f| f.node.as_deref().is_none_or(|n| n == one.node))
-            .map(|f| f.severity)
-            .min();
-        let _ = write!(
-            out,
-            "<div class=\"card\"><h3>{}</h3><p class=\"file\">{}</p>",
-            esc(&one.node),
-            esc(&one
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()),
-        );
-        if v.ok() {
-            let _ = write!(
-                out,
-                "<p class=\"integrity ok\">✔ {} — {} {}, {}</p>",
-                l.t("intact", "무결성 확인"),
-                v.files,
-                l.t("files verified", "개 파일 검증"),
-                crate::units::human_size(v.bytes),
-            );
-        } else {
-            let _ = write!(
-                out,
-                "<p class=\"integrity bad\">✘ {} — {} {}</p><ul class=\"problems\">",
-                l.t("INTEGRITY FAILURE", "무결성 실패"),
-                v.problems.len(),
-                l.t("problem(s)", "개 문제"),
-            );
-            for p in v.problems.iter().take(50) {
-                let _ = write!(
-                    out,
-                    "<li><code>{}</code> {}: {}</li>",
-                    esc(p.kind.as_str()),
-                    esc(&p.path),
-                    esc(&p.detail)
-                );
-            }
-            if v.problems.len() > 50 {
-                let _ = write!(out, "<li>… {}</li>", v.problems.len() - 50);
-            }
-            out.push_str("</ul>");
-        }
-        let worst = match own {
-            Some(s) => format!(
-                "<span class=\"badge sev-{}\">{}</span>",
-                s.as_str(),
-                severity_label(l, s)
-            ),
-            None => format!(
-                "<span class=\"badge sev-ok\">{}</span>",
-                l.t("none", "없음")
-            ),
-        };
-        let _ = write!(
-            out,
-            "<p>{} {worst}</p>",
-            l.t("Worst finding:", "가장 심각한 진단:")
-        );
-        if let Some(index) = one.index() {
-            let _ = write!(
-                out,
-                "<p class=\"muted\">{} {}{}</p>",
-                l.t("collected", "수집"),
-                esc(index.started_at.as_deref().unwrap_or("?")),
-                if index.partial {
-                    l.t(" (partial)", " (일부만 수집)")
-                } else {
-                    ""
+    html! {
+        section id="verdict" {
+            h2 { (l.ui("html.verdict")) }
+            div class={ "headline sev-" (class) } {
+                (headline)
+                span.counts {
+                    b.n-error { (errors) } " " (l.ui("html.n_errors")) " · "
+                    b.n-warning { (warnings) } " " (l.ui("html.n_warnings")) " · "
+                    b.n-info { (infos) } " " (l.ui("html.n_infos"))
                 }
-            );
+            }
+            div.cards {
+                @for one in inspected {
+                    (card(l, one, findings))
+                }
+            }
         }
-        out.push_str("</div>");
     }
-    out.push_str("</div></section>\n");
+}
+
+fn card(l: Lang, one: &Inspected, findings: &[Finding]) -> Markup {
+    let v = &one.verification;
+    let own = findings
+        .iter()
+        .filter(|f| f.node.as_deref().is_none_or(|n| n == one.node))
+        .map(|f| f.severity)
+        .min();
+    let file = one
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    html! {
+        div.card {
+            h3 { (one.node) }
+            p.file { (file) }
+            @if v.ok() {
+                p.integrity.ok {
+                    "✔ " (l.ui("html.intact")) " — " (v.files) " " (l.ui("html.files_verified")) ", "
+                    (crate::units::human_size(v.bytes))
+                }
+            } @else {
+                p.integrity.bad {
+                    "✘ " (l.ui("html.integrity_failure")) " — " (v.problems.len()) " " (l.ui("html.problems"))
+                }
+                ul.problems {
+                    @for p in v.problems.iter().take(50) {
+                        li { code { (p.kind.as_str()) } " " (p.path) ": " (p.detail) }
+                    }
+                    @if v.problems.len() > 50 {
+                        li { "… " (v.problems.len() - 50) }
+                    }
+                }
+            }
+            p {
+                (l.ui("html.worst_finding")) " "
+                @match own {
+                    Some(s) => span class={ "badge sev-" (s.as_str()) } { (severity_label(l, s)) },
+                    None => span.badge.sev-ok { (l.ui("html.none")) },
+                }
+            }
+            @if let Some(index) = one.index() {
+                p.muted {
+                    (l.ui("html.collected")) " " (index.started_at.as_deref().unwrap_or("?"))
+                    @if index.partial { (l.ui("html.partial")) }
+                }
+            }
+        }
+    }
 }
 
 fn findings_section(
-    out: &mut String,
-    l: &Labels,
+    l: Lang,
     inspected: &[Inspected],
     findings: &[Finding],
     event_of_finding: &BTreeMap<usize, String>,
-) {
-    let _ = writeln!(
-        out,
-        "<section id=\"findings\"><h2>{} <span class=\"muted\">({})</span></h2>",
-        l.t("Findings", "진단 결과"),
-        findings.len()
-    );
-    if findings.is_empty() {
-        let _ = write!(
-            out,
-            "<p>{}</p>",
-            l.t("No problem was detected.", "발견된 문제가 없습니다.")
-        );
-    }
-    for (i, f) in findings.iter().enumerate() {
-        let sev = f.severity.as_str();
-        let _ = writeln!(
-            out,
-            "<article class=\"finding sev-{sev}\" id=\"f{i}\" data-rule=\"{rule}\">\n<h3><span class=\"badge sev-{sev}\">{}</span> \
-             <code class=\"rule\">{rule}</code> {}{}</h3>",
-            severity_label(l, f.severity),
-            esc(&f.title),
-            f.node
-                .as_deref()
-                .map(|n| format!(" <span class=\"node\">[{}]</span>", esc(n)))
-                .unwrap_or_default(),
-            rule = esc(&f.rule),
-        );
-        if let Some(path) = &f.path {
-            let line = f.line.map(|n| format!(":{n}")).unwrap_or_default();
-            let _ = write!(
-                out,
-                "<p class=\"where\">{} <code>{}{line}</code>",
-                l.t("at", "위치"),
-                esc(path)
-            );
-            if let Some(event) = event_of_finding.get(&i) {
-                let _ = write!(
-                    out,
-                    " <button type=\"button\" class=\"goto\" data-event=\"{event}\">{}</button>",
-                    l.t("show on timeline", "타임라인에서 보기")
-                );
+) -> Markup {
+    html! {
+        section id="findings" {
+            h2 { (l.ui("html.findings")) " " span.muted { "(" (findings.len()) ")" } }
+            @if findings.is_empty() {
+                p { (l.ui("html.no_problem")) }
             }
-            out.push_str("</p>\n");
-        }
-        if let Some(excerpt) = &f.excerpt {
-            let _ = writeln!(out, "<pre class=\"excerpt\">{}</pre>", esc(excerpt));
-        }
-        let around = match (&f.path, f.line, finding_node(f, inspected)) {
-            (Some(path), Some(line), Some(n)) => inspected[n]
-                .gathered
-                .as_ref()
-                .map(|g| g.around(path, line))
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        if around.len() > 1 {
-            let _ = write!(
-                out,
-                "<details><summary>{}</summary><pre class=\"context\">",
-                l.t("surrounding lines", "주변 줄 보기")
-            );
-            for (n, text) in around {
-                let mark = if Some(n) == f.line {
-                    " class=\"hit\""
-                } else {
-                    ""
-                };
-                let _ = writeln!(out, "<span{mark}><i>{n:>6}</i> {}</span>", esc(text));
+            @for (i, f) in findings.iter().enumerate() {
+                (finding(l, inspected, i, f, event_of_finding.get(&i)))
             }
-            out.push_str("</pre></details>\n");
         }
-        if let Some(detail) = &f.detail {
-            let _ = writeln!(out, "<p class=\"detail\">{}</p>", esc(detail));
-        }
-        let _ = writeln!(
-            out,
-            "<div class=\"remedy\"><b>{}</b><pre>{}</pre></div>\n</article>",
-            l.t("Remedy", "조치"),
-            esc(&f.remedy)
-        );
     }
-    out.push_str("</section>\n");
 }
 
-fn timeline_section(out: &mut String, l: &Labels, inspected: &[Inspected], lanes: &[Lane]) {
-    let _ = writeln!(
-        out,
-        "<section id=\"timeline\"><h2>{}</h2>\n<div class=\"controls\">\
-         <button type=\"button\" id=\"zoom-in\">+ {}</button> <button type=\"button\" id=\"zoom-out\">− {}</button> \
-         <button type=\"button\" id=\"zoom-reset\">{}</button> <span class=\"sep\"></span> <span id=\"filters\"></span></div>\n\
-         <div id=\"axis\"></div><div id=\"lanes\"></div>\n\
-         <p class=\"legend\"><span class=\"dot k-repl\"></span> {} <span class=\"dot k-drx\"></span> DRX \
-         <span class=\"dot k-log\"></span> {} <span class=\"dot k-collect\"></span> {} · \
-         <span class=\"shape s-error\"></span> {} <span class=\"shape s-warning\"></span> {} <span class=\"shape s-info\"></span> {} · \
-         ≈ {} · {}</p>\n<div id=\"event-detail\" class=\"detail-panel\" hidden></div>\n<div id=\"event-list\"></div>",
-        l.t("Timeline (UTC)", "타임라인 (UTC)"),
-        l.t("zoom in", "확대"),
-        l.t("zoom out", "축소"),
-        l.t("all", "전체"),
-        l.t("replication state", "복제 상태"),
-        l.t("log error/warning", "로그 오류/경고"),
-        l.t("collection", "수집"),
-        severity_label(l, Severity::Error),
-        severity_label(l, Severity::Warning),
-        severity_label(l, Severity::Info),
-        l.t(
-            "year or time zone not in the line: year from the collection time, zone-less local times read as UTC unless the bundle names the zone",
-            "줄에 연도나 시간대가 없음: 연도는 수집 시각에서, 시간대가 없는 현지 시각은 번들에 시간대 정보가 없으면 UTC로 읽음",
-        ),
-        l.t(
-            "wheel to zoom, drag to move, click an event for its log line",
-            "휠로 확대/축소, 끌어서 이동, 이벤트를 누르면 로그 줄 표시",
-        ),
-    );
-    out.push_str("<ul class=\"notes\">");
-    for (one, lane) in inspected.iter().zip(lanes) {
-        let g = one.gathered.as_ref();
-        let default = Gathered::default();
-        let g = g.unwrap_or(&default);
-        let zone = match &g.extra.zone {
-            Some((zone, _)) => format!("{} {}", l.t("host zone", "호스트 시간대"), esc(zone)),
-            None => l
-                .t(
-                    "host zone unknown: zone-less times read as UTC (≈)",
-                    "호스트 시간대 모름: 시간대 없는 시각은 UTC로 읽음 (≈)",
-                )
-                .to_string(),
-        };
-        let mut left = Vec::new();
-        if lane.left_out > 0 {
-            left.push(format!(
-                "{} {}",
-                lane.left_out,
-                l.t(
-                    "less relevant events left out (the report keeps a share of errors, state changes, warnings and the rest, latest first)",
-                    "개의 덜 중요한 이벤트 생략 (오류·상태 변경·경고·기타를 나누어 최신 순으로 유지)"
-                )
-            ));
+fn finding(
+    l: Lang,
+    inspected: &[Inspected],
+    i: usize,
+    f: &Finding,
+    event: Option<&String>,
+) -> Markup {
+    let sev = f.severity.as_str();
+    let around = match (&f.path, f.line, finding_node(f, inspected)) {
+        (Some(path), Some(line), Some(n)) => inspected[n]
+            .gathered
+            .as_ref()
+            .map(|g| g.around(path, line))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    html! {
+        article class={ "finding sev-" (sev) } id={ "f" (i) } data-rule=(f.rule) {
+            h3 {
+                span class={ "badge sev-" (sev) } { (severity_label(l, f.severity)) } " "
+                code.rule { (f.rule) } " " (f.title)
+                @if let Some(node) = &f.node {
+                    " " span.node { "[" (node) "]" }
+                }
+            }
+            @if let Some(path) = &f.path {
+                p.where {
+                    (l.ui("html.at")) " "
+                    code { (path) @if let Some(line) = f.line { ":" (line) } }
+                    @if let Some(event) = event {
+                        " " button type="button" class="goto" data-event=(event) { (l.ui("html.show_on_timeline")) }
+                    }
+                }
+            }
+            @if let Some(excerpt) = &f.excerpt {
+                pre.excerpt { (excerpt) }
+            }
+            @if around.len() > 1 {
+                details {
+                    summary { (l.ui("html.surrounding_lines")) }
+                    pre.context {
+                        @for (n, text) in &around {
+                            span.hit[Some(*n) == f.line] { i { (format!("{n:>6}")) } " " (text) } "\n"
+                        }
+                    }
+                }
+            }
+            @if let Some(detail) = &f.detail {
+                p.detail { (detail) }
+            }
+            div.remedy { b { (l.ui("html.remedy")) } pre { (f.remedy) } }
         }
-        if g.dropped_in_pass > 0 {
-            left.push(format!(
-                "{} {}",
-                g.dropped_in_pass,
-                l.t("more left out while reading", "개는 읽는 중에 생략")
-            ));
-        }
-        if g.untimed > 0 {
-            left.push(format!(
-                "{} {}",
-                g.untimed,
-                l.t(
-                    "event lines without a readable time (e.g. dmesg uptime) not placed",
-                    "개의 이벤트 줄은 시각을 읽을 수 없어 표시하지 않음 (예: dmesg 가동 시간)"
-                )
-            ));
-        }
-        if g.context_dropped > 0 {
-            left.push(format!(
-                "{} {}",
-                g.context_dropped,
-                l.t("context lines not kept", "개의 주변 줄은 보관하지 않음")
-            ));
-        }
-        let _ = write!(
-            out,
-            "<li><b>{}</b>: {} {}; {zone}{}{}</li>",
-            esc(&one.node),
-            lane.events.len(),
-            l.t("events shown", "개 이벤트 표시"),
-            if left.is_empty() { "" } else { "; " },
-            left.join("; "),
-        );
     }
-    out.push_str("</ul></section>\n");
+}
+
+fn timeline_section(l: Lang, inspected: &[Inspected], lanes: &[Lane]) -> Markup {
+    let default = Gathered::default();
+    html! {
+        section id="timeline" {
+            h2 { (l.ui("html.timeline_utc")) }
+            div.controls {
+                button type="button" id="zoom-in" { "+ " (l.ui("html.zoom_in")) } " "
+                button type="button" id="zoom-out" { "− " (l.ui("html.zoom_out")) } " "
+                button type="button" id="zoom-reset" { (l.ui("html.zoom_all")) } " "
+                span.sep {} " " span id="filters" {}
+            }
+            div id="axis" {}
+            div id="lanes" {}
+            p.legend {
+                span.dot.k-repl {} " " (l.ui("html.kind_repl")) " "
+                span.dot.k-drx {} " " (l.ui("html.kind_drx")) " "
+                span.dot.k-log {} " " (l.ui("html.kind_log")) " "
+                span.dot.k-collect {} " " (l.ui("html.kind_collect")) " · "
+                span.shape.s-error {} " " (severity_label(l, Severity::Error)) " "
+                span.shape.s-warning {} " " (severity_label(l, Severity::Warning)) " "
+                span.shape.s-info {} " " (severity_label(l, Severity::Info)) " · "
+                span.thin-key {} " " (l.ui("html.thinned_legend")) " · "
+                "≈ " (l.ui("html.guessed_legend")) " · " (l.ui("html.how_to"))
+            }
+            div id="event-detail" class="detail-panel" hidden {}
+            div id="event-list" {}
+            ul.notes {
+                @for (one, lane) in inspected.iter().zip(lanes) {
+                    @let g = one.gathered.as_ref().unwrap_or(&default);
+                    li data-lane-total=(lane.total) data-lane-shown=(lane.events.len()) data-lane-thinned=(lane.thinned_count()) {
+                        b { (one.node) } ": "
+                        (lane.total) " " (l.ui("html.events_total")) ": "
+                        (lane.events.len()) " " (l.ui("html.events_shown"))
+                        @if !lane.thinned.is_empty() {
+                            ", " (lane.thinned_count()) " " (l.ui("html.events_thinned"))
+                            " (" (lane.thinned.len()) " " (l.ui("html.events_thinned_buckets")) ")"
+                        }
+                        "; "
+                        @match &g.extra.zone {
+                            Some((zone, _)) => { (l.ui("html.host_zone")) " " (zone) },
+                            None => (l.ui("html.host_zone_unknown")),
+                        }
+                        @if g.unplaced > 0 {
+                            "; " (g.unplaced) " " (l.ui("html.events_unplaced"))
+                        }
+                        @if g.untimed > 0 {
+                            "; " (g.untimed) " " (l.ui("html.untimed"))
+                        }
+                        @if g.context_dropped > 0 {
+                            "; " (g.context_dropped) " " (l.ui("html.context_dropped"))
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn endpoint(e: &crate::rules::parse::resfile::HostSection) -> String {
@@ -618,9 +528,10 @@ fn endpoint(e: &crate::rules::parse::resfile::HostSection) -> String {
     parts.join(", ")
 }
 
-fn firewall(l: &Labels, one: &Inspected) -> String {
+/// The firewall cell: one line per firewall seen.
+fn firewall(l: Lang, one: &Inspected) -> Markup {
     let e = &one.evidence;
-    let mut parts = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
     if let Some(rules) = &e.iptables {
         if rules.is_active() {
             let policy = rules
@@ -630,13 +541,12 @@ fn firewall(l: &Labels, one: &Inspected) -> String {
                 .unwrap_or("?");
             let count = rules.chains.get("INPUT").map(Vec::len).unwrap_or(0);
             parts.push(format!(
-                "iptables {} (INPUT policy {}, {count} {})",
-                l.t("active", "활성"),
-                esc(policy),
-                l.t("rules", "규칙")
+                "iptables {} (INPUT policy {policy}, {count} {})",
+                l.ui("html.fw_active"),
+                l.ui("html.fw_rules")
             ));
         } else {
-            parts.push(format!("iptables {}", l.t("not filtering", "필터링 안 함")));
+            parts.push(format!("iptables {}", l.ui("html.fw_not_filtering")));
         }
     }
     if let Some(fw) = &e.firewalld {
@@ -659,297 +569,200 @@ fn firewall(l: &Labels, one: &Inspected) -> String {
                                 }
                             })
                             .collect();
-                        format!("{} [{}]", esc(&z.name), ports.join(" "))
+                        format!("{} [{}]", z.name, ports.join(" "))
                     })
                     .collect::<Vec<_>>()
                     .join("; ")
             })
             .unwrap_or_default();
-        parts.push(format!("firewalld {} {zones}", l.t("running", "실행 중")));
+        parts.push(format!("firewalld {} {zones}", l.ui("html.fw_running")));
     }
     if let Some(win) = &e.windows_firewall {
         let rules = win.rules.as_ref().map(|(_, r)| r.len()).unwrap_or(0);
         parts.push(format!(
             "Windows Firewall {} ({rules} {})",
-            l.t("on", "켜짐"),
-            l.t("rules", "규칙")
+            l.ui("html.fw_on"),
+            l.ui("html.fw_rules")
         ));
     }
-    if parts.is_empty() {
-        l.t(
-            "no active firewall seen (or not collected)",
-            "활성 방화벽 없음 (또는 수집 안 됨)",
-        )
-        .to_string()
-    } else {
-        parts.join("<br>")
+    html! {
+        @if parts.is_empty() {
+            (l.ui("html.fw_none"))
+        }
+        @for (i, part) in parts.iter().enumerate() {
+            @if i > 0 { br; }
+            (part)
+        }
     }
 }
 
-fn hosts(out: &mut String, l: &Labels, inspected: &[Inspected]) {
-    let _ = write!(
-        out,
-        "<section id=\"hosts\"><h2>{}</h2>\n<table class=\"hosts\"><thead><tr><th></th>",
-        l.t("Hosts side by side", "호스트 비교")
-    );
-    for one in inspected {
-        let _ = write!(out, "<th>{}</th>", esc(&one.node));
-    }
-    out.push_str("</tr></thead><tbody>\n");
-    let dash = || "—".to_string();
-    let row = |out: &mut String, label: &str, cells: Vec<String>| {
-        let differ = cells.len() > 1 && cells.iter().any(|c| *c != cells[0]);
-        let _ = write!(
-            out,
-            "<tr{}><th>{label}</th>",
-            if differ { " class=\"differs\"" } else { "" }
-        );
-        for c in cells {
-            let _ = write!(out, "<td>{c}</td>");
+/// One row of the hosts table; highlighted when the nodes differ.
+fn row(label: &str, cells: Vec<Markup>) -> Markup {
+    let differ = cells.len() > 1 && cells.iter().any(|c| c.0 != cells[0].0);
+    html! {
+        tr.differs[differ] {
+            th { (label) }
+            @for c in cells { td { (c) } }
         }
-        out.push_str("</tr>\n");
-    };
+    }
+}
+
+/// The text, or a dash when it is blank.
+fn or_dash(text: &str) -> Markup {
+    html! {
+        @if text.trim().is_empty() { "—" } @else { (text) }
+    }
+}
+
+fn hosts(l: Lang, inspected: &[Inspected]) -> Markup {
     let host = |one: &Inspected| {
         one.index()
             .map(|i| i.host.clone())
             .unwrap_or_else(|| one.evidence.host.clone())
     };
-    let or_dash = |s: &str| if s.trim().is_empty() { dash() } else { esc(s) };
-    row(
-        out,
-        l.t("Host name", "호스트 이름"),
-        inspected
-            .iter()
-            .map(|o| or_dash(&host(o).hostname))
-            .collect(),
-    );
-    row(
-        out,
-        "OS",
-        inspected
-            .iter()
-            .map(|o| {
-                let h = host(o);
-                or_dash(format!("{} {}", h.os, h.os_release).trim())
-            })
-            .collect(),
-    );
-    row(
-        out,
-        l.t("Kernel", "커널"),
-        inspected.iter().map(|o| or_dash(&host(o).kernel)).collect(),
-    );
     let extra = |o: &Inspected| {
         o.gathered
             .as_ref()
             .map(|g| g.extra.clone())
             .unwrap_or_default()
     };
-    row(
-        out,
-        "BSR",
-        inspected
-            .iter()
-            .map(|o| {
-                let x = extra(o);
-                match (x.bsr_version, x.bsr_kernel) {
-                    (None, None) => dash(),
-                    (v, k) => {
-                        let mut s = esc(v.as_deref().unwrap_or("?"));
-                        if let Some(k) = k {
-                            let _ = write!(s, " ({} {})", l.t("driver", "드라이버"), esc(&k));
-                        }
-                        s
-                    }
-                }
-            })
-            .collect(),
-    );
-    row(
-        out,
-        l.t("DRBD kernel / utils", "DRBD 커널 / 유틸"),
-        inspected
-            .iter()
-            .map(|o| {
-                let e = &o.evidence;
-                match (&e.drbd_kernel, &e.drbd_utils) {
-                    (None, None) => dash(),
-                    (k, u) => format!(
-                        "{} / {}",
-                        k.as_ref()
-                            .map(|v| esc(v.value.as_str()))
-                            .unwrap_or_else(dash),
-                        u.as_ref()
-                            .map(|v| esc(v.value.as_str()))
-                            .unwrap_or_else(dash)
-                    ),
-                }
-            })
-            .collect(),
-    );
-    row(
-        out,
-        "DRX",
-        inspected
-            .iter()
-            .map(|o| o.evidence.drx_version().map(esc).unwrap_or_else(dash))
-            .collect(),
-    );
-    row(
-        out,
-        l.t("Resources", "리소스"),
-        inspected
-            .iter()
-            .map(|o| {
-                let e = &o.evidence;
-                if e.resources.is_empty() {
-                    return dash();
-                }
-                let mut s = String::from("<ul class=\"res\">");
-                for r in &e.resources {
-                    let this = e.this_host(r).map(|h| h.place.line);
-                    let _ = write!(s, "<li><b>{}</b><ul>", esc(&r.resource.name));
-                    for h in &r.resource.hosts {
-                        let me = this.is_some() && this == Some(h.place.line);
-                        let _ = write!(
-                            s,
-                            "<li{}>{} {}: {}</li>",
-                            if me { " class=\"me\"" } else { "" },
-                            if h.floating { "floating" } else { "on" },
-                            esc(&h.names.join(" ")),
-                            esc(&endpoint(h))
-                        );
-                    }
-                    s.push_str("</ul></li>");
-                }
-                s.push_str("</ul>");
-                s
-            })
-            .collect(),
-    );
-    row(
-        out,
-        l.t("Firewall", "방화벽"),
-        inspected.iter().map(|o| firewall(l, o)).collect(),
-    );
-    row(
-        out,
-        l.t("Time zone", "시간대"),
-        inspected
-            .iter()
-            .map(|o| {
-                extra(o)
-                    .zone
-                    .map(|(z, _)| esc(&z))
-                    .unwrap_or_else(|| l.t("unknown", "알 수 없음").to_string())
-            })
-            .collect(),
-    );
-    row(
-        out,
-        l.t("Collected", "수집 시각"),
-        inspected
-            .iter()
-            .map(|o| {
-                o.index()
-                    .map(|i| {
-                        format!(
-                            "{} → {}{}",
-                            esc(i.started_at.as_deref().unwrap_or("?")),
-                            esc(i.finished_at.as_deref().unwrap_or("?")),
-                            if i.partial {
-                                l.t(" (partial)", " (일부만 수집)")
-                            } else {
-                                ""
+    let cells = |f: &dyn Fn(&Inspected) -> Markup| inspected.iter().map(f).collect::<Vec<_>>();
+    html! {
+        section id="hosts" {
+            h2 { (l.ui("html.hosts_side_by_side")) }
+            table.hosts {
+                thead { tr { th {} @for one in inspected { th { (one.node) } } } }
+                tbody {
+                    (row(l.ui("html.host_name"), cells(&|o| or_dash(&host(o).hostname))))
+                    (row("OS", cells(&|o| {
+                        let h = host(o);
+                        or_dash(format!("{} {}", h.os, h.os_release).trim())
+                    })))
+                    (row(l.ui("html.kernel"), cells(&|o| or_dash(&host(o).kernel))))
+                    (row("BSR", cells(&|o| {
+                        let x = extra(o);
+                        html! {
+                            @match (&x.bsr_version, &x.bsr_kernel) {
+                                (None, None) => "—",
+                                (v, k) => {
+                                    (v.as_deref().unwrap_or("?"))
+                                    @if let Some(k) = k { " (" (l.ui("html.driver")) " " (k) ")" }
+                                }
                             }
-                        )
-                    })
-                    .unwrap_or_else(dash)
-            })
-            .collect(),
-    );
-    row(
-        out,
-        l.t("Collector", "수집 도구"),
-        inspected
-            .iter()
-            .map(|o| {
-                o.index()
-                    .map(|i| {
-                        or_dash(
-                            format!("{} {} · {}", i.tool.name, i.tool.version, i.manifest.name)
-                                .trim(),
-                        )
-                    })
-                    .unwrap_or_else(dash)
-            })
-            .collect(),
-    );
-    out.push_str("</tbody></table>\n<p class=\"muted\">");
-    out.push_str(l.t(
-        "Rows that differ between the nodes are highlighted; ★ marks the section of a resource that names this host.",
-        "노드 간에 다른 행은 강조 표시됩니다; ★는 이 호스트를 가리키는 리소스 섹션입니다.",
-    ));
-    out.push_str("</p></section>\n");
+                        }
+                    })))
+                    (row(l.ui("html.drbd_versions"), cells(&|o| {
+                        let e = &o.evidence;
+                        html! {
+                            @match (&e.drbd_kernel, &e.drbd_utils) {
+                                (None, None) => "—",
+                                (k, u) => {
+                                    (k.as_ref().map(|v| v.value.as_str()).unwrap_or("—"))
+                                    " / "
+                                    (u.as_ref().map(|v| v.value.as_str()).unwrap_or("—"))
+                                }
+                            }
+                        }
+                    })))
+                    (row("DRX", cells(&|o| or_dash(o.evidence.drx_version().unwrap_or("")))))
+                    (row(l.ui("html.resources"), cells(&resources)))
+                    (row(l.ui("html.firewall"), cells(&|o| firewall(l, o))))
+                    (row(l.ui("html.time_zone"), cells(&|o| html! {
+                        @match extra(o).zone {
+                            Some((z, _)) => (z),
+                            None => (l.ui("html.unknown")),
+                        }
+                    })))
+                    (row(l.ui("html.collected_at"), cells(&|o| html! {
+                        @match o.index() {
+                            Some(i) => {
+                                (i.started_at.as_deref().unwrap_or("?")) " → "
+                                (i.finished_at.as_deref().unwrap_or("?"))
+                                @if i.partial { (l.ui("html.partial")) }
+                            },
+                            None => "—",
+                        }
+                    })))
+                    (row(l.ui("html.collector"), cells(&|o| match o.index() {
+                        Some(i) => or_dash(
+                            format!("{} {} · {}", i.tool.name, i.tool.version, i.manifest.name).trim(),
+                        ),
+                        None => or_dash(""),
+                    })))
+                }
+            }
+            p.muted { (l.ui("html.hosts_note")) }
+        }
+    }
 }
 
-fn items(out: &mut String, l: &Labels, inspected: &[Inspected]) {
-    let _ = writeln!(
-        out,
-        "<section id=\"items\"><h2>{}</h2>",
-        l.t(
-            "Items that failed, timed out or were truncated",
-            "실패·시간 초과·잘린 수집 항목"
-        )
-    );
-    for one in inspected {
-        let _ = write!(out, "<h3>{}</h3>", esc(&one.node));
-        let Some(index) = one.index() else {
-            let _ = write!(
-                out,
-                "<p>{}</p>",
-                l.t(
-                    "No readable index.json: item statuses unknown.",
-                    "index.json을 읽을 수 없어 항목 상태를 알 수 없습니다."
-                )
-            );
-            continue;
-        };
-        let gaps: Vec<_> = index
-            .items
-            .iter()
-            .filter(|i| i.status.is_gap() || i.status == Status::Truncated)
-            .collect();
-        if gaps.is_empty() {
-            let _ = write!(
-                out,
-                "<p>{} ({} {})</p>",
-                l.t("None.", "없음."),
-                index.items.len(),
-                l.t("items", "개 항목")
-            );
-            continue;
+/// The resources a node's configuration defines, each host section with its endpoint; the one
+/// naming this host is marked.
+fn resources(o: &Inspected) -> Markup {
+    let e = &o.evidence;
+    html! {
+        @if e.resources.is_empty() {
+            "—"
+        } @else {
+            ul.res {
+                @for r in &e.resources {
+                    @let this = e.this_host(r).map(|h| h.place.line);
+                    li {
+                        b { (r.resource.name) }
+                        ul {
+                            @for h in &r.resource.hosts {
+                                li.me[this.is_some() && this == Some(h.place.line)] {
+                                    (if h.floating { "floating" } else { "on" }) " "
+                                    (h.names.join(" ")) ": " (endpoint(h))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        let _ = write!(
-            out,
-            "<table class=\"items\"><thead><tr><th>{}</th><th>id</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-            l.t("status", "상태"),
-            l.t("source", "대상"),
-            l.t("why", "이유")
-        );
-        for item in gaps {
-            let _ = write!(
-                out,
-                "<tr><td><span class=\"badge st-{s}\">{s}</span></td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
-                esc(&item.id),
-                esc(&item.source),
-                esc(item.error.as_deref().unwrap_or("")),
-                s = item.status.as_str(),
-            );
-        }
-        out.push_str("</tbody></table>");
     }
-    out.push_str("</section>\n");
+}
+
+fn items(l: Lang, inspected: &[Inspected]) -> Markup {
+    html! {
+        section id="items" {
+            h2 { (l.ui("html.items_heading")) }
+            @for one in inspected {
+                h3 { (one.node) }
+                @match one.index() {
+                    None => p { (l.ui("html.no_index")) },
+                    Some(index) => {
+                        @let gaps: Vec<_> = index
+                            .items
+                            .iter()
+                            .filter(|i| i.status.is_gap() || i.status == Status::Truncated)
+                            .collect();
+                        @if gaps.is_empty() {
+                            p { (l.ui("html.none_sentence")) " (" (index.items.len()) " " (l.ui("html.items")) ")" }
+                        } @else {
+                            table.items {
+                                thead { tr {
+                                    th { (l.ui("html.status")) } th { "id" }
+                                    th { (l.ui("html.source")) } th { (l.ui("html.why")) }
+                                } }
+                                tbody {
+                                    @for item in gaps {
+                                        tr {
+                                            td { span class={ "badge st-" (item.status.as_str()) } { (item.status.as_str()) } }
+                                            td { code { (item.id) } }
+                                            td { code { (item.source) } }
+                                            td { (item.error.as_deref().unwrap_or("")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -957,16 +770,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hostile_text_stays_text() {
-        let hostile = "<script>alert('x')</script> & \"q\" http://evil.example/a\u{0}";
-        let e = esc(hostile);
-        assert!(!e.contains('<') && !e.contains('>'));
-        assert!(!e.contains("://"));
-        assert!(!e.contains('\u{0}'));
+    fn the_last_pass_breaks_urls_and_control_characters_only() {
+        let page = "<p title=\"http://evil.example/a\">see https://x.example\u{0}\r\tok\n</p>";
         assert_eq!(
-            e,
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot; http:&#47;&#47;evil.example/a\u{fffd}"
+            defang(page.to_string()),
+            "<p title=\"http:&#47;&#47;evil.example/a\">see https:&#47;&#47;x.example\u{fffd}\u{fffd}\tok\n</p>"
         );
+        assert_eq!(defang("<b>plain</b>".to_string()), "<b>plain</b>");
+    }
+
+    #[test]
+    fn the_template_escapes_what_it_interpolates() {
+        let hostile = "</style><script>alert('x')</script> & \"q0x";
+        let markup = html! { p title=(hostile) { (hostile) } };
+        let text = markup.into_string();
+        assert!(!text.contains("<script") && !text.contains("</style"));
+        assert!(
+            !text.contains("\"q0x"),
+            "an attribute cannot be closed: {text}"
+        );
+        assert!(text.contains("&lt;script&gt;") && text.contains("&quot;q0x"));
+    }
+
+    #[test]
+    fn the_json_island_cannot_close_its_element() {
         let island = json_island(&serde_json::json!({"x": "</script><b>https://cdn.example"}));
         assert!(!island.contains("</script") && !island.contains('<'));
         assert!(!island.contains("https://"));
@@ -976,11 +803,23 @@ mod tests {
     }
 
     #[test]
-    fn the_static_assets_refer_to_nothing_outside() {
+    fn the_static_assets_refer_to_nothing_outside_and_pass_the_last_pass_unchanged() {
         for asset in [CSS, JS] {
             assert!(!asset.contains("http:") && !asset.contains("https:"));
             assert!(!asset.contains("@import") && !asset.contains("url("));
-            assert!(!asset.contains("</script"));
+            assert!(!asset.contains("</script") && !asset.contains("</style"));
+            assert_eq!(defang(asset.to_string()), asset);
+        }
+    }
+
+    #[test]
+    fn an_empty_report_renders_in_both_languages() {
+        let now = Utc::now();
+        for lang in [Lang::En, Lang::Ko] {
+            let page = render(&[], &[], lang, now);
+            assert!(page.starts_with("<!DOCTYPE html>"));
+            assert_eq!(page.matches("<script").count(), 2);
+            assert!(page.contains(lang.ui("html.verdict")));
         }
     }
 }

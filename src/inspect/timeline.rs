@@ -14,6 +14,13 @@ use crate::rules::Catalogue;
 
 /// Candidate events held during the pass, per node (bounds memory on huge bundles).
 pub const PASS_CAP: usize = 30_000;
+/// Beyond `PASS_CAP`, events are only counted, per file and `COUNT_GRAIN` of time; this many
+/// such counts are held per node (each ~100 bytes), past which an event is counted as unplaced.
+const COUNT_RECORDS: usize = 60_000;
+/// The time grain of those counts, in seconds.
+const COUNT_GRAIN: i64 = 300;
+/// Bytes of a line `LineClock` reads its time from.
+const TIME_PREFIX: usize = 64;
 /// Events a node's lane gets in the report.
 pub const EVENT_CAP: usize = 5_000;
 /// Bytes of event text a node's lane gets in the report.
@@ -232,8 +239,18 @@ pub struct Gather {
     /// Candidates by `rank`.
     raw: [Vec<Raw>; RANKS],
     held: usize,
-    /// Candidate events dropped because `PASS_CAP` was reached.
+    /// Candidate events dropped because `PASS_CAP` was reached (counted in `drops`, or
+    /// `unplaced`).
     pub dropped_in_pass: u64,
+    /// The dropped events, counted per file and grain of time.
+    drops: Vec<Dropped>,
+    /// Dropped events beyond `COUNT_RECORDS`: only their number is known.
+    unplaced: u64,
+    /// Dropped events whose time could not be read.
+    drops_untimed: u64,
+    /// The provisional clock's reference for grouping dropped events (the real one, the
+    /// collection time, is known only at the end).
+    provisional: DateTime<Utc>,
     /// Per path index: kept lines by number.
     context: Vec<BTreeMap<u64, String>>,
     context_bytes: usize,
@@ -269,6 +286,10 @@ impl Gather {
             raw: Default::default(),
             held: 0,
             dropped_in_pass: 0,
+            drops: Vec::new(),
+            unplaced: 0,
+            drops_untimed: 0,
+            provisional: Utc::now(),
             context: Vec::new(),
             context_bytes: 0,
             context_dropped: 0,
@@ -350,14 +371,19 @@ impl Gather {
         let engine = (!windows).then(kst);
         let mut events = Vec::with_capacity(self.held);
         let mut untimed = 0u64;
-        for raw in self.raw.into_iter().flatten() {
-            let mut clock = LineClock::new(offset, reference)
+        // A fresh clock per line: no state carries between lines of different files.
+        let clock = |header_year: Option<i32>| {
+            let clock = LineClock::new(offset, reference)
                 .bsr_engine_offset(engine)
-                .with_header_year(raw.header_year);
-            if !zone_known {
-                clock = clock.zone_unknown();
+                .with_header_year(header_year);
+            if zone_known {
+                clock
+            } else {
+                clock.zone_unknown()
             }
-            let Some(stamp) = clock.stamp_of(raw.text.as_bytes()) else {
+        };
+        for raw in self.raw.into_iter().flatten() {
+            let Some(stamp) = clock(raw.header_year).stamp_of(raw.text.as_bytes()) else {
                 untimed += 1;
                 continue;
             };
@@ -375,6 +401,17 @@ impl Gather {
                 text: raw.text,
             });
         }
+        let mut counted = Vec::with_capacity(self.drops.len());
+        for drop in &self.drops {
+            match clock(drop.header_year).stamp_of(&drop.prefix) {
+                Some(stamp) => counted.push(Counted {
+                    at: stamp.at,
+                    count: drop.count,
+                    worst: drop.worst,
+                }),
+                None => untimed += drop.count,
+            }
+        }
         let context = self
             .paths
             .into_iter()
@@ -383,7 +420,9 @@ impl Gather {
             .collect();
         Gathered {
             events,
-            untimed,
+            counted,
+            untimed: untimed + self.drops_untimed,
+            unplaced: self.unplaced,
             dropped_in_pass: self.dropped_in_pass,
             context,
             context_dropped: self.context_dropped,
@@ -461,11 +500,63 @@ impl Gather {
             return;
         }
         self.dropped_in_pass += 1;
-        if let Some(worst) = (rank + 1..RANKS).rev().find(|r| !self.raw[*r].is_empty()) {
-            self.raw[worst].pop();
-            self.raw[rank].push(raw);
+        let dropped = match (rank + 1..RANKS).rev().find(|r| !self.raw[*r].is_empty()) {
+            Some(worst) => {
+                let out = self.raw[worst].pop();
+                self.raw[rank].push(raw);
+                out
+            }
+            None => Some(raw),
+        };
+        if let Some(dropped) = dropped {
+            self.count_dropped(&dropped);
         }
     }
+
+    /// Counts a dropped event in the record of its file and time grain: consecutive drops of a
+    /// file in the same grain share one record (logs run forward in time), whose first line
+    /// gives the time once the real clock is known.
+    fn count_dropped(&mut self, raw: &Raw) {
+        let prefix = &raw.text.as_bytes()[..raw.text.len().min(TIME_PREFIX)];
+        let Some(at) = LineClock::new(utc(), self.provisional)
+            .with_header_year(raw.header_year)
+            .time_of(prefix)
+        else {
+            self.drops_untimed += 1;
+            return;
+        };
+        let grain = at.timestamp().div_euclid(COUNT_GRAIN);
+        if let Some(last) = self.drops.last_mut() {
+            if last.path == raw.path && last.grain == grain && last.header_year == raw.header_year {
+                last.count += 1;
+                last.worst = last.worst.min(raw.level);
+                return;
+            }
+        }
+        if self.drops.len() >= COUNT_RECORDS {
+            self.unplaced += 1;
+            return;
+        }
+        self.drops.push(Dropped {
+            path: raw.path,
+            header_year: raw.header_year,
+            grain,
+            prefix: prefix.into(),
+            count: 1,
+            worst: raw.level,
+        });
+    }
+}
+
+/// Events dropped during the pass that share a file and a grain of time.
+struct Dropped {
+    path: u32,
+    header_year: Option<i32>,
+    grain: i64,
+    /// The start of the record's first line: its time is read again with the real clock.
+    prefix: Box<[u8]>,
+    count: u64,
+    worst: Level,
 }
 
 const RANKS: usize = 4;
@@ -483,9 +574,14 @@ fn rank(kind: Kind, level: Level) -> usize {
 /// What one node's pass gave the report.
 #[derive(Debug, Default)]
 pub struct Gathered {
+    /// The events held one by one (at most `PASS_CAP`).
     pub events: Vec<Event>,
+    /// The events beyond those, counted per file and grain of time.
+    pub counted: Vec<Counted>,
     /// Event lines whose time could not be read (dmesg uptime stamps, unknown formats).
     pub untimed: u64,
+    /// Events dropped beyond what could be counted in time (`COUNT_RECORDS`).
+    pub unplaced: u64,
     pub dropped_in_pass: u64,
     /// Kept lines per bundle path.
     pub context: BTreeMap<String, BTreeMap<u64, String>>,
@@ -509,61 +605,196 @@ impl Gathered {
     }
 }
 
-/// The events a lane shows: those a finding points at, then a fair share of each relevance tier
-/// (errors, state changes, warnings, the rest; latest first within each) so ten thousand errors
-/// do not hide every state change, then what is left by tier; up to `cap` events and `bytes` of
-/// text. Returned in time order, with the number left out.
-pub fn select(
+/// Events not drawn one by one, counted in time (dropped during the pass).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    pub at: DateTime<Utc>,
+    pub count: u64,
+    /// The most severe level among them.
+    pub worst: Level,
+}
+
+/// A stretch of a lane where events were too dense to draw one by one: how many it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thinned {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub count: u64,
+    pub worst: Level,
+}
+
+/// One node's lane as the report shows it: events one by one, and counted bars where they were
+/// thinned. `total` is every event the lane stands for: `events.len()` plus the bars' counts.
+#[derive(Debug, Default)]
+pub struct Lane {
+    pub events: Vec<Event>,
+    pub thinned: Vec<Thinned>,
+    pub total: u64,
+}
+
+impl Lane {
+    pub fn thinned_count(&self) -> u64 {
+        self.thinned.iter().map(|t| t.count).sum()
+    }
+}
+
+/// Thins a lane to at most `cap` events and `bytes` of text, where it is dense: the lane's time
+/// span is cut into `buckets` equal stretches, and every stretch keeps its events up to a common
+/// level (the largest that fits the budget), so a quiet hour keeps all of its few events while a
+/// storm of thousands keeps a share. Within a stretch the share is taken in turn from each
+/// relevance tier (errors, state changes, warnings, the rest), latest first, so ten thousand
+/// errors do not hide every state change. The events a finding points at, and the collection's
+/// own, are always kept. Every event not kept, and every `counted` one, is counted in its
+/// stretch's bar: nothing is left out silently, and `events` + the bars' counts = `total`.
+pub fn thin(
     events: &[Event],
+    counted: &[Counted],
     pinned: &HashSet<(String, u64)>,
     cap: usize,
     bytes: usize,
-) -> (Vec<Event>, usize) {
-    let mut first: Vec<&Event> = Vec::new();
-    let mut tiers: Vec<Vec<&Event>> = vec![Vec::new(); 5];
-    for event in events {
-        if pinned.contains(&(event.path.clone(), event.line)) {
-            first.push(event);
-        } else if let Some(tier) = tiers.get_mut(event.tier() as usize) {
-            tier.push(event);
-        }
-    }
-    for tier in &mut tiers {
-        tier.sort_by_key(|e| std::cmp::Reverse(e.at));
-    }
-    let mut chosen: Vec<Event> = Vec::new();
-    let mut used = 0usize;
-    let mut take = |event: &Event, chosen: &mut Vec<Event>| {
-        if chosen.len() >= cap || used + event.text.len() > bytes {
-            return false;
-        }
-        used += event.text.len();
-        chosen.push(event.clone());
-        true
+    buckets: usize,
+) -> Lane {
+    let total = events.len() as u64 + counted.iter().map(|c| c.count).sum::<u64>();
+    let times = events
+        .iter()
+        .map(|e| e.at)
+        .chain(counted.iter().map(|c| c.at));
+    let (Some(start), Some(end)) = (times.clone().min(), times.max()) else {
+        return Lane::default();
     };
-    for event in first {
-        take(event, &mut chosen);
-    }
-    let filled = tiers.iter().filter(|t| !t.is_empty()).count().max(1);
-    let share = cap.saturating_sub(chosen.len()) / filled;
-    let mut taken = vec![0usize; tiers.len()];
-    for (tier, events) in tiers.iter().enumerate() {
-        for event in events.iter().take(share) {
-            if take(event, &mut chosen) {
-                taken[tier] += 1;
+    let buckets = buckets.max(1);
+    let span = (end - start).num_milliseconds().max(0) + 1;
+    let width = (span + buckets as i64 - 1) / buckets as i64;
+    let bucket_of = |at: DateTime<Utc>| {
+        (((at - start).num_milliseconds().max(0) / width.max(1)) as usize).min(buckets - 1)
+    };
+
+    let mut chosen: Vec<&Event> = Vec::new();
+    let mut used = 0usize;
+    // Per stretch: its events in the order they are taken, and what it counts.
+    let mut queues: Vec<Vec<&Event>> = vec![Vec::new(); buckets];
+    let mut bars: Vec<(u64, Option<Level>)> = vec![(0, None); buckets];
+    let count_in = |bars: &mut Vec<(u64, Option<Level>)>, b: usize, n: u64, level: Level| {
+        let bar = &mut bars[b];
+        bar.0 += n;
+        bar.1 = Some(bar.1.map_or(level, |w| w.min(level)));
+    };
+    let mut tiers: Vec<Vec<Vec<&Event>>> = vec![vec![Vec::new(); 5]; buckets];
+    for event in events {
+        let first =
+            event.kind == Kind::Collect || pinned.contains(&(event.path.clone(), event.line));
+        if first {
+            if chosen.len() < cap && used + event.text.len() <= bytes {
+                used += event.text.len();
+                chosen.push(event);
+            } else {
+                count_in(&mut bars, bucket_of(event.at), 1, event.level);
             }
+        } else {
+            let tier = (event.tier() as usize).min(4);
+            tiers[bucket_of(event.at)][tier].push(event);
         }
     }
-    for (tier, events) in tiers.iter().enumerate() {
-        for event in events.iter().skip(taken[tier]) {
-            if !take(event, &mut chosen) && chosen.len() >= cap {
+    for (b, mut by_tier) in tiers.into_iter().enumerate() {
+        for tier in &mut by_tier {
+            tier.sort_by_key(|e| std::cmp::Reverse(e.at));
+        }
+        let mut next = vec![0usize; by_tier.len()];
+        let queue = &mut queues[b];
+        loop {
+            let before = queue.len();
+            for (tier, events) in by_tier.iter().enumerate() {
+                if let Some(event) = events.get(next[tier]) {
+                    queue.push(event);
+                    next[tier] += 1;
+                }
+            }
+            if queue.len() == before {
                 break;
             }
         }
     }
-    let left_out = events.len() - chosen.len();
-    chosen.sort_by(|a, b| (a.at, &a.path, a.line).cmp(&(b.at, &b.path, b.line)));
-    (chosen, left_out)
+    // The budget in events: what is left of `cap`, and of `bytes` at the average text length.
+    let waiting: usize = queues.iter().map(Vec::len).sum();
+    let waiting_bytes: usize = queues.iter().flatten().map(|e| e.text.len()).sum();
+    let mut budget = cap.saturating_sub(chosen.len());
+    if waiting_bytes > 0 {
+        let average = waiting_bytes.div_ceil(waiting.max(1)).max(1);
+        budget = budget.min(bytes.saturating_sub(used) / average);
+    }
+    let levels = fill_levels(&queues.iter().map(Vec::len).collect::<Vec<_>>(), budget);
+    for (b, queue) in queues.iter().enumerate() {
+        for (i, event) in queue.iter().enumerate() {
+            if i < levels[b] && used + event.text.len() <= bytes {
+                used += event.text.len();
+                chosen.push(event);
+            } else {
+                count_in(&mut bars, b, 1, event.level);
+            }
+        }
+    }
+    for c in counted {
+        count_in(&mut bars, bucket_of(c.at), c.count, c.worst);
+    }
+    let mut shown: Vec<Event> = chosen.into_iter().cloned().collect();
+    shown.sort_by(|a, b| (a.at, &a.path, a.line).cmp(&(b.at, &b.path, b.line)));
+    let thinned = bars
+        .into_iter()
+        .enumerate()
+        .filter_map(|(b, (count, worst))| {
+            let from = start + chrono::Duration::milliseconds(b as i64 * width);
+            Some(Thinned {
+                from,
+                to: from + chrono::Duration::milliseconds(width),
+                count,
+                worst: worst.filter(|_| count > 0)?,
+            })
+        })
+        .collect();
+    Lane {
+        events: shown,
+        thinned,
+        total,
+    }
+}
+
+/// How many of each stretch's `counts` to keep so that they sum to at most `budget`: all of a
+/// stretch up to a common level, the level as high as fits, the remainder one more each to the
+/// first stretches above it ("water filling").
+fn fill_levels(counts: &[usize], budget: usize) -> Vec<usize> {
+    if counts.iter().sum::<usize>() <= budget {
+        return counts.to_vec();
+    }
+    let mut sorted: Vec<usize> = counts.to_vec();
+    sorted.sort_unstable();
+    // Find the level: stretches below it keep all; the `above` ones keep `level` each.
+    let mut left = budget;
+    let mut level = 0usize;
+    for (i, &count) in sorted.iter().enumerate() {
+        let above = sorted.len() - i;
+        let step = count - level;
+        if step * above <= left {
+            left -= step * above;
+            level = count;
+        } else {
+            level += left / above;
+            left %= above;
+            break;
+        }
+    }
+    counts
+        .iter()
+        .map(|&count| {
+            if count <= level {
+                count
+            } else if left > 0 {
+                left -= 1;
+                level + 1
+            } else {
+                level
+            }
+        })
+        .collect()
 }
 
 /// At most `LINE_CAP` bytes, cut on a character boundary.
@@ -811,18 +1042,27 @@ mod tests {
         assert_eq!(done.events.len(), PASS_CAP);
         // The error displaced a state change.
         assert!(done.events.iter().any(|e| e.level == Level::Error));
+        // The dropped ones are counted in time, not lost.
+        let counted: u64 = done.counted.iter().map(|c| c.count).sum();
+        assert_eq!(counted + done.unplaced + done.untimed, 101);
+        assert_eq!(done.unplaced, 0);
         let pinned: HashSet<(String, u64)> = [("files/var/log/messages".to_string(), 5)]
             .into_iter()
             .collect();
-        let (shown, left_out) = select(&done.events, &pinned, 100, usize::MAX);
-        assert_eq!(shown.len(), 100);
-        assert_eq!(left_out, PASS_CAP - 100);
-        assert!(shown.iter().any(|e| e.level == Level::Error));
-        assert!(shown.iter().any(|e| e.line == 5), "a finding's event stays");
-        assert!(shown.windows(2).all(|w| w[0].at <= w[1].at));
-        // Many errors do not crowd out every state change.
+        let lane = thin(&done.events, &done.counted, &pinned, 100, usize::MAX, 50);
+        assert_eq!(lane.events.len(), 100);
+        assert_eq!(lane.total, PASS_CAP as u64 + counted);
+        assert_eq!(lane.events.len() as u64 + lane.thinned_count(), lane.total);
+        assert!(lane.events.iter().any(|e| e.level == Level::Error));
+        assert!(
+            lane.events.iter().any(|e| e.line == 5),
+            "a finding's event stays"
+        );
+        assert!(lane.events.windows(2).all(|w| w[0].at <= w[1].at));
+        // Many errors in one stretch do not crowd out its state changes.
         let errors = (0..500).map(|i| Event {
-            at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(i),
+            at: Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
+                + chrono::Duration::seconds(i),
             guessed: false,
             kind: Kind::Log,
             level: Level::Error,
@@ -831,10 +1071,99 @@ mod tests {
             text: "error".to_string(),
         });
         let mixed: Vec<Event> = done.events.iter().cloned().chain(errors).collect();
-        let (shown, _) = select(&mixed, &HashSet::new(), 100, usize::MAX);
-        let states = shown.iter().filter(|e| e.kind == Kind::Replication).count();
+        let lane = thin(&mixed, &[], &HashSet::new(), 100, usize::MAX, 1);
+        let states = lane
+            .events
+            .iter()
+            .filter(|e| e.kind == Kind::Replication)
+            .count();
         assert_eq!(states, 50, "half for each of the two tiers present");
-        let (small, _) = select(&done.events, &HashSet::new(), 100, 500);
-        assert!(small.iter().map(|e| e.text.len()).sum::<usize>() <= 500);
+        let small = thin(&done.events, &[], &HashSet::new(), 100, 500, 50);
+        assert!(small.events.iter().map(|e| e.text.len()).sum::<usize>() <= 500);
+        assert_eq!(
+            small.events.len() as u64 + small.thinned_count(),
+            small.total
+        );
+    }
+
+    fn event_at(second: i64, level: Level) -> Event {
+        Event {
+            at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+                + chrono::Duration::seconds(second),
+            guessed: false,
+            kind: Kind::Log,
+            level,
+            path: "files/var/log/messages".to_string(),
+            line: second as u64 + 1,
+            text: format!("event {second}"),
+        }
+    }
+
+    #[test]
+    fn thinning_keeps_quiet_stretches_whole_and_counts_the_dense_ones() {
+        // One event an hour for two days, and a storm of 20,000 in one hour.
+        let mut events: Vec<Event> = (0..48)
+            .map(|h| event_at(h * 3600, Level::Warning))
+            .collect();
+        events.extend((0..20_000).map(|i| event_at(24 * 3600 + 600 + i / 10, Level::Info)));
+        let counted = [Counted {
+            at: Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap(),
+            count: 7_000,
+            worst: Level::Error,
+        }];
+        let lane = thin(&events, &counted, &HashSet::new(), 1_000, usize::MAX, 200);
+        assert_eq!(lane.events.len(), 1_000);
+        assert_eq!(lane.total, 48 + 20_000 + 7_000);
+        assert_eq!(lane.events.len() as u64 + lane.thinned_count(), lane.total);
+        // Every quiet hour's event is drawn; the storm is what is thinned.
+        let warnings = lane
+            .events
+            .iter()
+            .filter(|e| e.level == Level::Warning)
+            .count();
+        assert_eq!(warnings, 48);
+        assert!(lane.thinned.iter().all(|t| t.from < t.to && t.count > 0));
+        let noon = lane
+            .thinned
+            .iter()
+            .find(|t| t.worst == Level::Error)
+            .expect("the counted events have their bar");
+        assert!(noon.from <= counted[0].at && counted[0].at < noon.to);
+        assert!(noon.count >= 7_000);
+        // Bars do not overlap and stay in order.
+        assert!(lane.thinned.windows(2).all(|w| w[0].to <= w[1].from));
+    }
+
+    #[test]
+    fn thinning_output_is_bounded_whatever_the_number_of_events() {
+        for n in [0usize, 1, 10, 999, 1_000, 1_001, 30_000] {
+            let events: Vec<Event> = (0..n as i64)
+                .map(|i| event_at(i * 7 % 5_000, Level::Info))
+                .collect();
+            let lane = thin(&events, &[], &HashSet::new(), 1_000, usize::MAX, 400);
+            assert!(lane.events.len() <= 1_000, "{n}");
+            assert!(lane.thinned.len() <= 400, "{n}");
+            assert_eq!(lane.total, n as u64);
+            assert_eq!(
+                lane.events.len() as u64 + lane.thinned_count(),
+                lane.total,
+                "{n}"
+            );
+            if n <= 1_000 {
+                assert!(
+                    lane.thinned.is_empty(),
+                    "nothing thinned below the cap: {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn water_filling_shares_the_budget() {
+        assert_eq!(fill_levels(&[1, 2, 3], 10), vec![1, 2, 3]);
+        assert_eq!(fill_levels(&[1, 100, 100], 11), vec![1, 5, 5]);
+        assert_eq!(fill_levels(&[1, 100, 100], 12), vec![1, 6, 5]);
+        assert_eq!(fill_levels(&[0, 50], 0), vec![0, 0]);
+        assert_eq!(fill_levels(&[3, 3, 3], 7).iter().sum::<usize>(), 7);
     }
 }

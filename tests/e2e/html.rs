@@ -230,6 +230,92 @@ fn html_report_of_a_pair_renders_in_chromium_with_findings_and_both_timelines() 
     assert!(full.exists(), "no full-page screenshot");
 }
 
+/// Bundle text meant to break out of the page: element and attribute breakouts, a closing style
+/// and script, a URL. The marker `q0x` follows every `"` and `<` so an unescaped one is found.
+const HOSTILE: &str = "</style></script><script>document.title='q0x'</script><img src=x onerror=alert(1) q0x=\"q0x\"> <!-- q0x --> http://evil.example/q0x";
+
+#[test]
+fn hostile_bundle_text_never_reaches_the_page_unescaped() {
+    let f = Fixture::new();
+    let hostile_res = RES.replace("resource r0", "resource q0x");
+    f.file("/etc/hostname", "node<b>q0x\n")
+        .file("/etc/bsr.d/r0.res", hostile_res)
+        .file(
+            "/var/log/messages",
+            format!(
+                "Nov 24 09:59:29 n kernel: bsr r0 node1: conn( Connected -> BrokenPipe ) {HOSTILE}\n\
+                 Nov 24 09:59:40 n kernel: {HOSTILE} error\n"
+            ),
+        )
+        .file(
+            "/var/log/bsr/<script>q0x\".log",
+            format!(
+                "00000001 11/24/2026 18:59:35.1234567 [f] [c:0] bsr_erro r0: split-brain since more primaries than allowed. {HOSTILE}\n"
+            ),
+        )
+        .file(
+            "/opt/DRX/logs/r0/r0.log",
+            format!("E1124 09:59:45.000000 t7 r0] connect 10.0.0.1:7789: Connection refused {HOSTILE}\n"),
+        );
+    assert_success(&f.collect(&[]));
+    let bundle = f.bundles().remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.html");
+    for lang in ["en", "ko"] {
+        let output = Command::new(BIN)
+            .arg("inspect")
+            .arg(&bundle)
+            .arg("--html")
+            .arg(&report)
+            .args(["--lang", lang])
+            .output()
+            .unwrap();
+        assert_success(&output);
+        let html = std::fs::read_to_string(&report).unwrap();
+        std::fs::write(artifacts().join(format!("html-hostile-{lang}.html")), &html).unwrap();
+        // The hostile text is there, as text (in the static sections and in the JSON island).
+        assert!(
+            html.contains("&lt;/style&gt;&lt;/script&gt;&lt;script&gt;"),
+            "{lang}: no escaped excerpt"
+        );
+        assert!(html.contains("REPL-SPLIT-BRAIN"));
+        // Only our own elements.
+        assert_eq!(html.matches("<script").count(), 2, "{lang}");
+        assert_eq!(html.matches("</script").count(), 2, "{lang}");
+        assert_eq!(html.matches("<style").count(), 1, "{lang}");
+        assert_eq!(html.matches("</style").count(), 1, "{lang}");
+        assert!(!html.contains("<img") && !html.contains("<!--"), "{lang}");
+        assert!(
+            !html.contains("node<b>"),
+            "{lang}: the host name became markup"
+        );
+        // No quote or angle bracket of the bundle's is left raw in the markup (the JSON island
+        // holds `\"`, a JSON escape, and `\u003c` for `<`).
+        let (markup, island) = html
+            .split_once("<script type=\"application/json\"")
+            .unwrap();
+        assert!(
+            !markup.contains("\"q0x") && !markup.contains("<q0x"),
+            "{lang}"
+        );
+        assert!(
+            !island.contains("<q0x") && !island.contains("<img"),
+            "{lang}"
+        );
+        assert!(!html.contains("://"), "{lang}: a URL in the report");
+    }
+    // Rendered, nothing of it ran or became an element.
+    let dom = headless(&["--virtual-time-budget=5000", "--dump-dom"], &report);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom_text.contains("data-ready=\"1\""),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    assert!(!dom_text.contains("<title>q0x"));
+    assert!(!dom_text.contains("<img"));
+}
+
 #[test]
 fn html_report_in_korean_labels_its_sections_in_korean() {
     let a = node1();

@@ -1,6 +1,7 @@
 // The timeline: one lane per node on one UTC axis, zoom (buttons, wheel), drag to pan, filters by
-// node/severity/kind, and a click shows the log line and the finding it supports. Bundle text is
-// only ever set with textContent, never parsed as HTML.
+// node/severity/kind, and a click shows the log line and the finding it supports. Where events
+// were too dense to draw one by one, a bar stands for them with their number (data.thinned).
+// Bundle text is only ever set with textContent, never parsed as HTML.
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);
@@ -8,6 +9,9 @@
   var events = data.events.map(function (a) {
     return { n: a[0], t: a[1], k: a[2], s: a[3], g: a[4] === 1, p: data.paths[a[5]], l: a[6],
       x: a[7], f: a[8], id: 'e' + a[0] + '-' + a[9], el: null, row: null };
+  });
+  var bars = (data.thinned || []).map(function (a) {
+    return { n: a[0], from: a[1], to: a[2], c: a[3], s: a[4], el: null };
   });
   // Both nodes interleaved in time, for the list under the lanes.
   events.sort(function (a, b) { return a.t - b.t || a.n - b.n; });
@@ -18,6 +22,7 @@
     kind: { repl: true, drx: true, log: true, collect: true } };
   var min = Infinity, max = -Infinity;
   events.forEach(function (e) { if (e.t < min) min = e.t; if (e.t > max) max = e.t; });
+  bars.forEach(function (b) { if (b.from < min) min = b.from; if (b.to > max) max = b.to; });
   if (!isFinite(min)) { min = Date.now() - 3600e3; max = Date.now(); }
   if (max - min < 60e3) { min -= 30e3; max += 30e3; }
   var pad = (max - min) * 0.02;
@@ -56,11 +61,11 @@
   });
   var g2 = el('span', 'group');
   ['error', 'warning', 'info'].forEach(function (s) {
-    box(g2, s, function () { return show.sev[s]; }, function (v) { show.sev[s] = v; });
+    box(g2, L.sev[s], function () { return show.sev[s]; }, function (v) { show.sev[s] = v; });
   });
   var g3 = el('span', 'group');
-  [['repl', 'replication'], ['drx', 'DRX'], ['log', 'log'], ['collect', 'collection']].forEach(function (k) {
-    box(g3, k[1], function () { return show.kind[k[0]]; }, function (v) { show.kind[k[0]] = v; });
+  ['repl', 'drx', 'log', 'collect'].forEach(function (k) {
+    box(g3, L.kind[k], function () { return show.kind[k]; }, function (v) { show.kind[k] = v; });
   });
   [g1, g2, g3].forEach(function (g) { filters.appendChild(g); });
 
@@ -85,6 +90,15 @@
     mark.addEventListener('click', function (ev) { ev.stopPropagation(); select(e, false); });
     e.el = mark;
     tracks[e.n].appendChild(mark);
+  });
+
+  bars.forEach(function (b) {
+    var bar = el('div', 'thin s-' + b.s, String(b.c));
+    bar.setAttribute('data-node', data.nodes[b.n].name);
+    bar.setAttribute('data-count', String(b.c));
+    bar.title = b.c + ' ' + L.bar + '  ' + iso(b.from) + ' – ' + iso(b.to);
+    b.el = bar;
+    tracks[b.n].appendChild(bar);
   });
 
   var STEPS = [1e3, 5e3, 15e3, 60e3, 300e3, 900e3, 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3,
@@ -117,10 +131,11 @@
 
   var list = document.getElementById('event-list');
   var LIST_CAP = 300;
-  function drawList(inView) {
+  function drawList(inView, thinnedInView) {
     while (list.firstChild) list.removeChild(list.firstChild);
     var p = el('p', 'muted', inView.length + ' ' + L.shown +
-      (inView.length > LIST_CAP ? ' — ' + (inView.length - LIST_CAP) + ' ' + L.more : ''));
+      (inView.length > LIST_CAP ? ' — ' + (inView.length - LIST_CAP) + ' ' + L.more : '') +
+      (thinnedInView ? ' — ' + thinnedInView + ' ' + L.thinned : ''));
     list.appendChild(p);
     if (!inView.length) { list.appendChild(el('p', 'muted', L.none)); return; }
     var table = el('table');
@@ -150,8 +165,18 @@
       e.el.classList.toggle('hidden', !on);
       if (on) { e.el.style.left = ((e.t - view.from) / span * 100) + '%'; inView.push(e); }
     });
+    var thinnedInView = 0;
+    bars.forEach(function (b) {
+      var on = show.node[b.n] && show.sev[b.s] && b.to >= view.from && b.from <= view.to;
+      b.el.classList.toggle('hidden', !on);
+      if (!on) return;
+      var left = Math.max(b.from, view.from), right = Math.min(b.to, view.to);
+      b.el.style.left = ((left - view.from) / span * 100) + '%';
+      b.el.style.width = Math.max(0.2, (right - left) / span * 100) + '%';
+      thinnedInView += b.c;
+    });
     drawAxis();
-    drawList(inView);
+    drawList(inView, thinnedInView);
   }
 
   function zoom(factor, frac) {
