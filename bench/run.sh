@@ -120,7 +120,7 @@ for _ in $(seq "$runs"); do
     theirs+=("$(seconds reference_tar "$work/root")")
     ours+=("$(seconds collect "$work/root")")
     bundle=$(ls "$work"/out/*.tgz)
-    inspect_theirs+=("$(seconds sh -c "zcat '$bundle' | grep -c -i -E -f '$work/patterns.txt' || true")")
+    inspect_theirs+=("$(seconds sh -c "zcat '$bundle' | grep -c -i -E -f '$work/patterns.txt' 2>/dev/null || true")")
     inspect_ours+=("$(seconds "$bin" inspect "$bundle" --quiet)")
 done
 bundle=$(ls "$work"/out/*.tgz)
@@ -201,7 +201,7 @@ p2=$(ls "$work"/p2/*.tgz)
 html_time=$(seconds "$bin" inspect --quiet --html "$work/report.html" "$p1" "$p2")
 html_rss=$(rss_mib "$bin" inspect --quiet --html "$work/report.html" "$p1" "$p2")
 html_size=$(stat -c %s "$work/report.html" 2>/dev/null || echo 0)
-printf '    %-40s %s s\n' "inspect --html of a $pair pair" "$html_time"
+printf '    %-40s %.3f s\n' "inspect --html of a $pair pair" "$html_time"
 judge "inspect --html peak RSS, MiB" "$html_rss" "<=" 96
 judge "inspect --html report, bytes" "$html_size" "<=" 8000000
 rm -rf "$work/p1" "$work/p2" "$work/report.html"
@@ -220,7 +220,9 @@ judge "live collect (median), s" "$ty_med" "<" 0.5
 
 printf '\nload average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "${#missed[@]}" -gt 0 ]; then
-    printf 'missed: %s\n' "$(IFS=,; echo "${missed[*]}" | sed 's/,/, /g')"
+    printf 'missed:'
+    printf ' [%s]' "${missed[@]}"
+    printf '\n'
     exit 1
 fi
 echo "all targets met"
