@@ -1111,6 +1111,40 @@ mod tests {
     }
 
     #[test]
+    fn our_parallel_members_read_alike_with_one_or_many_decoders() {
+        use crate::archive::pgzip::ParallelGz;
+        use std::io::Write;
+        let big: Vec<u8> = (0..3_500_000u32)
+            .map(|i| b"drbd r0: conn\n"[(i % 14) as usize])
+            .collect();
+        let entries = vec![
+            file(&format!("{TOP}/big.log"), &big),
+            file(&format!("{TOP}/a.txt"), b"alpha"),
+        ];
+        let mut gz = ParallelGz::new(Vec::new(), 6, 2);
+        gz.write_all(&tar(&entries)).unwrap();
+        let bytes = gz.finish().unwrap();
+        let mut damaged = bytes.clone();
+        let middle = damaged.len() / 2;
+        damaged[middle] ^= 0x40;
+        for decoders in [1, 3] {
+            for background in [false, true] {
+                let read = |bytes: &[u8]| {
+                    let mut reader = BundleReader::from_bytes(bytes.to_vec()).unwrap();
+                    reader.set_background(background);
+                    reader.set_decoders(decoders);
+                    read_all(&mut reader)
+                };
+                let got = read(&bytes).unwrap();
+                assert_eq!(got[0].2, big, "{decoders} decoders");
+                assert_eq!(got[1].2, b"alpha");
+                let err = read(&damaged).unwrap_err();
+                assert!(err.message().contains("damaged"), "{}", err.message());
+            }
+        }
+    }
+
+    #[test]
     fn reads_multi_member_gzip() {
         let tar = tar(&sample());
         let (a, b) = tar.split_at(700);
