@@ -1,4 +1,5 @@
 //! Bundle archives: writing (.tgz / .zip) and reading (.tgz / .zip / an unpacked directory).
+pub mod pgunzip;
 pub mod pgzip;
 pub mod reader;
 pub mod seal;

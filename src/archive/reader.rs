@@ -97,6 +97,8 @@ pub struct BundleReader {
     format: Format,
     limits: Limits,
     background: bool,
+    /// Threads inflating the members of our own `.tgz` at once (see `pgunzip`).
+    decoders: usize,
 }
 
 /// The visitor `for_each` calls for each entry.
@@ -206,13 +208,15 @@ impl BundleReader {
 
     fn new(source: Source, label: String, format: Format) -> BundleReader {
         // Overlapping decompression with the consumer only pays with a second core.
-        let background = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         BundleReader {
             source,
             label,
             format,
             limits: Limits::default(),
-            background,
+            background: cores > 1,
+            // Past four, hashing and the rules on the consuming thread are the bound.
+            decoders: cores.min(4),
         }
     }
 
@@ -237,6 +241,13 @@ impl BundleReader {
     /// Memory stays bounded: a few 256 KiB buffers are in flight.
     pub fn set_background(&mut self, on: bool) {
         self.background = on;
+    }
+
+    /// Threads inflating the gzip members of a `.tgz` written by drx-collect (default: one per
+    /// core, at most four); below two, one decoder reads the stream. Other `.tgz` files are
+    /// always read by one decoder.
+    pub fn set_decoders(&mut self, threads: usize) {
+        self.decoders = threads;
     }
 
     /// Calls `visit` for each entry in archive order with a reader over its content (only `File`
@@ -270,6 +281,7 @@ impl BundleReader {
             }
             (Source::Bytes(bytes), Format::Zip) => walk_zip(&ctx, io::Cursor::new(bytes), visit),
             (Source::Parts(paths), format) => walk_tar_stream(
+                self.decoders,
                 &ctx,
                 BufReader::with_capacity(256 * 1024, super::split::Chain::new(paths.clone())),
                 format,
@@ -280,6 +292,7 @@ impl BundleReader {
                     Error::io("open bundle", path, &e, "check that you may read it")
                 })?;
                 walk_tar_stream(
+                    self.decoders,
                     &ctx,
                     BufReader::with_capacity(256 * 1024, file),
                     format,
@@ -289,6 +302,7 @@ impl BundleReader {
             (Source::Sealed(open), format) => {
                 let plain = open().map_err(|e| Error::failed(describe_io(&e)))?;
                 walk_tar_stream(
+                    self.decoders,
                     &ctx,
                     BufReader::with_capacity(256 * 1024, plain),
                     format,
@@ -296,7 +310,7 @@ impl BundleReader {
                 )
             }
             (Source::Bytes(bytes), format) => {
-                walk_tar_stream(&ctx, io::Cursor::new(bytes), format, visit)
+                walk_tar_stream(self.decoders, &ctx, io::Cursor::new(bytes), format, visit)
             }
         };
         // A recorded fault (damage, a limit) explains the failure better than whatever the visitor
@@ -664,6 +678,7 @@ impl<R: Read> Read for Stream<'_, '_, R> {
 }
 
 fn walk_tar_stream<R: Read>(
+    decoders: usize,
     ctx: &Ctx<'_>,
     input: R,
     format: Format,
@@ -672,7 +687,7 @@ fn walk_tar_stream<R: Read>(
     match format {
         Format::Tgz => {
             let mut stream = Stream {
-                inner: flate2::read::MultiGzDecoder::new(input),
+                inner: super::pgunzip::Gunzip::new(input, decoders),
                 ctx,
                 read: 0,
             };
@@ -1093,6 +1108,40 @@ mod tests {
         let path = dir.path().join("bundle.tgz");
         std::fs::write(&path, zip(&sample())).unwrap();
         assert_eq!(BundleReader::open(&path).unwrap().format(), Format::Zip);
+    }
+
+    #[test]
+    fn our_parallel_members_read_alike_with_one_or_many_decoders() {
+        use crate::archive::pgzip::ParallelGz;
+        use std::io::Write;
+        let big: Vec<u8> = (0..3_500_000u32)
+            .map(|i| b"drbd r0: conn\n"[(i % 14) as usize])
+            .collect();
+        let entries = vec![
+            file(&format!("{TOP}/big.log"), &big),
+            file(&format!("{TOP}/a.txt"), b"alpha"),
+        ];
+        let mut gz = ParallelGz::new(Vec::new(), 6, 2);
+        gz.write_all(&tar(&entries)).unwrap();
+        let bytes = gz.finish().unwrap();
+        let mut damaged = bytes.clone();
+        let middle = damaged.len() / 2;
+        damaged[middle] ^= 0x40;
+        for decoders in [1, 3] {
+            for background in [false, true] {
+                let read = |bytes: &[u8]| {
+                    let mut reader = BundleReader::from_bytes(bytes.to_vec()).unwrap();
+                    reader.set_background(background);
+                    reader.set_decoders(decoders);
+                    read_all(&mut reader)
+                };
+                let got = read(&bytes).unwrap();
+                assert_eq!(got[0].2, big, "{decoders} decoders");
+                assert_eq!(got[1].2, b"alpha");
+                let err = read(&damaged).unwrap_err();
+                assert!(err.message().contains("damaged"), "{}", err.message());
+            }
+        }
     }
 
     #[test]
