@@ -42,7 +42,7 @@ pub struct Cli {
 pub enum Command {
     /// Collect a bundle (the default when no subcommand is given).
     Collect(Box<CollectArgs>),
-    /// Verify a bundle and diagnose it; give both nodes' bundles to compare a pair.
+    /// Verify and diagnose bundles or case files; the bundles of a pair or cluster are compared.
     Inspect(InspectArgs),
     /// What changed between two snapshots of one node.
     Diff(DiffArgs),
@@ -278,7 +278,8 @@ pub struct CollectArgs {
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// One bundle; the bundles of the nodes of a pair or cluster (up to 32: also the cross-node
-    /// rules); or any number of bundles, each diagnosed alone (a support queue).
+    /// rules); or any number of bundles, each diagnosed alone (a support queue). A case file
+    /// (`--peer`) is a pair of its own.
     #[arg(required = true, num_args = 1.., value_name = "BUNDLE")]
     pub bundles: Vec<PathBuf>,
     /// Print one JSON object: bundles, integrity, findings.
