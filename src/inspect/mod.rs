@@ -386,35 +386,13 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let mut cases = Vec::new();
     let mut bare_judge = Judge::new(bare, several, settings.lang);
     for path in &settings.bundles {
-        if !crate::case::is_case(path) {
-            let one = open(
-                path,
-                &catalogue,
-                Options {
-                    gather,
-                    ..Options::default()
-                },
-            )?;
-            intact &= one.verification.ok();
-            summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
-            if gather {
-                kept.push(one);
-            } else {
-                bare_judge.add(&one.node, one.evidence);
-            }
-            continue;
-        }
-        let case = crate::case::open(path, max_case)?;
-        let mut judge = Judge::new(case.bundles.len(), true, settings.lang);
-        for bundle in &case.bundles {
-            let one = open(
-                bundle,
-                &catalogue,
-                Options {
-                    gather,
-                    ..Options::default()
-                },
-            )?;
+        // One bundle read: its summary kept, then whole (HTML) or only for its judge.
+        let mut read = |bundle: &Path, judge: &mut Judge<Evidence>| -> Result<()> {
+            let options = Options {
+                gather,
+                ..Options::default()
+            };
+            let one = open(bundle, &catalogue, options)?;
             intact &= one.verification.ok();
             summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
             if gather {
@@ -422,6 +400,16 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
             } else {
                 judge.add(&one.node, one.evidence);
             }
+            Ok(())
+        };
+        if !crate::case::is_case(path) {
+            read(path, &mut bare_judge)?;
+            continue;
+        }
+        let case = crate::case::open(path, max_case)?;
+        let mut judge = Judge::new(case.bundles.len(), true, settings.lang);
+        for bundle in &case.bundles {
+            read(bundle, &mut judge)?;
         }
         findings.extend(judge.finish());
         findings.extend(crate::case::gap_findings(
