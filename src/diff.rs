@@ -548,18 +548,18 @@ fn or_unknown(host: &str) -> &str {
 /// bundles in a private temporary directory, until the comparison is done).
 struct Given {
     path: PathBuf,
-    _case: Option<crate::case::Opened>,
+    _case: Option<crate::inspect::case::Opened>,
 }
 
 /// The bundle of `node` in a case file (default: the case's local bundle), or `path` itself.
 fn snapshot(path: &Path, node: Option<&str>) -> Result<Given> {
-    if !crate::case::is_case(path) {
+    if !crate::inspect::case::is_case(path) {
         return Ok(Given {
             path: path.to_path_buf(),
             _case: None,
         });
     }
-    let opened = crate::case::open(path, 8 << 30)?;
+    let opened = crate::inspect::case::open(path, 8 << 30)?;
     if let Some(problem) = opened.problems.first() {
         return Err(Error::integrity(format!(
             "the case file {} is not intact: {}",
@@ -575,7 +575,7 @@ fn snapshot(path: &Path, node: Option<&str>) -> Result<Given> {
         .position(|b| wanted.is_some_and(|w| b.host.eq_ignore_ascii_case(w)))
         .and_then(|i| opened.index.bundles.get(i))
         .and_then(|b| {
-            let name = b.path.strip_prefix(crate::case::BUNDLES_DIR)?;
+            let name = b.path.strip_prefix(crate::inspect::case::BUNDLES_DIR)?;
             opened
                 .bundles
                 .iter()
@@ -610,7 +610,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let new_snapshot = snapshot(&settings.new, settings.node.as_deref())?;
     let node = match &settings.node {
         Some(node) => Some(node.clone()),
-        None if crate::case::is_case(&settings.old) => {
+        None if crate::inspect::case::is_case(&settings.old) => {
             inspect::open(&new_snapshot.path, &catalogue, Default::default())
                 .ok()
                 .map(|one| one.node)

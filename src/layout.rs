@@ -240,6 +240,17 @@ pub fn is_package_list(path: &str) -> bool {
         .any(|w| file_name(&lower).contains(w))
 }
 
+/// A bundle name as drx-collect makes them: no directories, no odd characters.
+pub fn is_bundle_name(name: &str) -> bool {
+    name.starts_with("drx-collect-")
+        && (name.ends_with(".tgz") || name.ends_with(".zip"))
+        && name.len() < 200
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.contains("..")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 //! The binary only calls [`main_entry`]; everything else is this library, so tests and `inspect`
 //! reuse it.
 pub mod archive;
-pub mod case;
 pub mod case_id;
 #[cfg(feature = "cases")]
 pub mod cases;
@@ -25,6 +24,7 @@ pub mod manifest;
 pub mod peer;
 pub mod platform;
 pub mod probe;
+pub mod process;
 pub mod redact;
 pub mod rules;
 pub mod schedule;

@@ -6,8 +6,8 @@
 //!
 //! Results are rendered as `commands/probe.txt` (one line per probe, parsed back by
 //! [`parse`] for the rules) and as the index's `probes` list.
-use crate::collect::command;
 use crate::index::Status;
+use crate::process;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -205,7 +205,7 @@ fn classify_connect_error(err: &io::Error) -> (Outcome, Option<String>) {
 pub fn ping_probe(ip: IpAddr, role: Role, why: &str, path_only: bool) -> ProbeResult {
     let started = Instant::now();
     let argv = ping_argv(ip);
-    let output = command::run(&argv, PING_DEADLINE, 64 * 1024, &[0, 1], path_only);
+    let output = process::run(&argv, PING_DEADLINE, 64 * 1024, &[0, 1], path_only);
     let (outcome, note) = match (output.status, output.exit_code) {
         (Some(Status::Ok), Some(0)) => (Outcome::Answered, None),
         // iputils ping and Windows ping: 1 = no reply.
@@ -261,7 +261,7 @@ fn ping_argv(ip: IpAddr) -> Vec<String> {
     };
     if ip.is_ipv6() && !cfg!(windows) {
         // Old iputils (CentOS 6) has a separate ping6 and no -6.
-        if command::find_program("ping6", false).is_some() {
+        if process::find_program("ping6", false).is_some() {
             argv[0] = "ping6".into();
         } else {
             argv.push("-6".into());

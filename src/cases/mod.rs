@@ -234,7 +234,7 @@ fn classify(path: &Path, named: bool) -> Source {
     if lower.ends_with(".sha256") {
         return Source::Skip(path.into(), "a checksum sidecar, not a bundle".into());
     }
-    if crate::case::is_case(path) {
+    if crate::inspect::case::is_case(path) {
         return Source::Case(path.into());
     }
     if let Some((_, part)) = lower.rsplit_once(".tgz.") {
@@ -351,7 +351,7 @@ pub fn import(
 /// A case file: its container verified (a damaged one is refused whole), then every bundle in
 /// it imported like a bundle given alone; results name `CASE/BUNDLE`.
 fn import_case(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<Vec<ImportResult>> {
-    let opened = match crate::case::open(path, 8 << 30) {
+    let opened = match crate::inspect::case::open(path, 8 << 30) {
         Ok(opened) => opened,
         Err(err) => {
             return Ok(vec![

@@ -1,7 +1,6 @@
 //! Stage 2 of a collect run, the items: every source of the plan into the archive in manifest
 //! order, commands running in the pool meanwhile, the rules reading along. Out comes what the
 //! index lists and what the rules gathered.
-use super::command::CommandOutput;
 use super::plan::{CommandSource, Source};
 use super::target::Archive;
 use super::{interrupted, pool, write_error, Run};
@@ -9,6 +8,7 @@ use crate::error::Result;
 use crate::index::{Item, ItemKind, Status};
 use crate::lines::{LineSink, Pipeline, Since};
 use crate::platform;
+use crate::process::CommandOutput;
 use crate::rules::{Catalogue, Evidence, Facts, Scan};
 use chrono::Utc;
 use std::io::Read;

@@ -7,7 +7,6 @@
 //! `items` (the sources into it, commands in the pool, `file` for one file's read; out comes
 //! `Gathered`) → `finalize` (findings, index.json, SUMMARY.txt, collector.log; out comes the
 //! `Index`) → `persist` (finish, leak check, final name, `--keep`; out comes the `Outcome`).
-pub mod command;
 mod file;
 mod finalize;
 mod items;

@@ -1,8 +1,8 @@
 //! Runs command items in parallel (`--jobs`), so that a node with several hung tools still
 //! finishes in about one timeout. The writer takes results in manifest order.
-use super::command::{self, CommandOutput};
 use super::plan::CommandSource;
 use crate::index::Status;
+use crate::process::{self, CommandOutput};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -94,7 +94,7 @@ fn run_one(source: &CommandSource, limits: &Limits) -> CommandOutput {
             ..CommandOutput::default()
         };
     }
-    command::run(
+    process::run(
         &source.argv,
         timeout,
         limits.output_cap,

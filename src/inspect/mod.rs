@@ -1,5 +1,6 @@
 //! `inspect`: verify a bundle's integrity and diagnose it with this binary's rule catalogue, in one
 //! streaming pass with no unpacking; two bundles are the two nodes of a pair.
+pub mod case;
 pub mod extract;
 pub mod html;
 pub mod report;
@@ -360,7 +361,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let bare = settings
         .bundles
         .iter()
-        .filter(|p| !crate::case::is_case(p))
+        .filter(|p| !crate::inspect::case::is_case(p))
         .count();
     let several = settings.bundles.len() > 1 || bare < settings.bundles.len();
     if bare > CLUSTER_MAX && !settings.quiet {
@@ -402,17 +403,17 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
             }
             Ok(())
         };
-        if !crate::case::is_case(path) {
+        if !crate::inspect::case::is_case(path) {
             read(path, &mut bare_judge)?;
             continue;
         }
-        let case = crate::case::open(path, max_case)?;
+        let case = crate::inspect::case::open(path, max_case)?;
         let mut judge = Judge::new(case.bundles.len(), true, settings.lang);
         for bundle in &case.bundles {
             read(bundle, &mut judge)?;
         }
         findings.extend(judge.finish());
-        findings.extend(crate::case::gap_findings(
+        findings.extend(crate::inspect::case::gap_findings(
             &case.index.gaps,
             &catalogue,
             settings.lang,

@@ -373,7 +373,9 @@ impl State {
     fn check_index(&mut self) -> Option<Index> {
         let Some(bytes) = self.index.take() else {
             // A `--peer` case file has case.json instead: its bundles carry their own index.
-            if !self.rejected.contains(INDEX) && !self.files.contains_key(crate::case::CASE_JSON) {
+            if !self.rejected.contains(INDEX)
+                && !self.files.contains_key(crate::inspect::case::CASE_JSON)
+            {
                 self.problem(ProblemKind::Missing, INDEX, "the bundle has no index.json");
             }
             return None;

@@ -6,6 +6,7 @@
 pub mod pair;
 pub mod ssh;
 
+use crate::layout::is_bundle_name;
 use sha2::{Digest, Sha256};
 use ssh::{quote, Destination, Ssh};
 use std::io::{self, Write};
@@ -341,17 +342,6 @@ fn printable(text: &str) -> String {
 fn is_private_dir_name(path: &str) -> bool {
     path.strip_prefix("/tmp/drx-collect-peer.")
         .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
-}
-
-/// A bundle name as drx-collect makes them: no directories, no odd characters.
-pub fn is_bundle_name(name: &str) -> bool {
-    name.starts_with("drx-collect-")
-        && (name.ends_with(".tgz") || name.ends_with(".zip"))
-        && name.len() < 200
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.contains("..")
 }
 
 fn is_sha256(text: &str) -> bool {

@@ -5,10 +5,10 @@
 use super::{Destination, Fetched, Request};
 use crate::archive::split::{self, SplitWriter};
 use crate::archive::writer::{BundleWriter, Format, Sink};
-use crate::case::{CaseBundle, CaseIndex, Gap, CASE_SCHEMA};
 use crate::collect::{self, output, Outcome, Settings, Verbosity};
 use crate::error::{describe_io, Error, Result};
 use crate::index::{self, Finding};
+use crate::inspect::case::{CaseBundle, CaseIndex, Gap, CASE_SCHEMA};
 use crate::inspect::{self, Inspected};
 use crate::rules::Catalogue;
 use std::io::IsTerminal;
@@ -267,7 +267,11 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
         }
     }
     let mut findings = inspect::findings(&inspected, settings.lang);
-    findings.extend(crate::case::gap_findings(&gaps, &catalogue, settings.lang));
+    findings.extend(crate::inspect::case::gap_findings(
+        &gaps,
+        &catalogue,
+        settings.lang,
+    ));
     index::sort_findings(&mut findings);
 
     let result = write_case(settings, &dir, &local, &members, &gaps, &findings);
@@ -385,7 +389,7 @@ fn write_case(
     let mut writer = BundleWriter::new(sink, Format::Tgz, &top).map_err(io_error)?;
     let now = chrono::Utc::now().timestamp();
     writer
-        .add_bytes(crate::case::CASE_JSON, json.as_bytes(), now)
+        .add_bytes(crate::inspect::case::CASE_JSON, json.as_bytes(), now)
         .map_err(io_error)?;
     for (member, files) in members {
         let mut source: Box<dyn std::io::Read> = Box::new(std::io::empty());

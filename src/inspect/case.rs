@@ -172,7 +172,7 @@ pub fn open(path: &Path, max_bytes: u64) -> Result<Opened> {
     }
     for bundle in &index.bundles {
         let name = bundle.path.strip_prefix(BUNDLES_DIR).unwrap_or("");
-        if !crate::peer::is_bundle_name(name) {
+        if !crate::layout::is_bundle_name(name) {
             opened.problems.push(format!(
                 "case.json names {:?}, not a bundle of ours",
                 crate::escape::field(&bundle.path)

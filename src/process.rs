@@ -1,5 +1,5 @@
-//! Running one command item: found through PATH (then the usual sbin directories), in a process
-//! group of its own, with a timeout after which the whole group is killed. A command that cannot
+//! Running one command (a collect item, a probe): found through PATH (then the usual sbin
+//! directories), in a process group of its own, with a timeout after which the whole group is killed. A command that cannot
 //! be killed (stuck in the kernel, "D" state) is abandoned, never waited on forever.
 use crate::index::Status;
 use crate::platform;
