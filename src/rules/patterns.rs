@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use glob::{MatchOptions, Pattern};
-use regex::bytes::RegexSet;
+use regex::bytes::{RegexSet, RegexSetBuilder};
+use std::cell::OnceCell;
 
 use super::catalogue::Catalogue;
 
@@ -33,6 +34,29 @@ struct Entry {
 pub struct CompiledSet {
     pub set: RegexSet,
     pub meanings: Vec<Meaning>,
+    /// The same patterns over a block of lines joined by `\n`, `^`/`$` at every line: made on
+    /// first use (only files with many lines need it).
+    block: OnceCell<Option<RegexSet>>,
+    patterns: Vec<String>,
+}
+
+impl CompiledSet {
+    /// False only when no line of `block` (lines joined by `\n`) can match: one search over the
+    /// block instead of one per line. With `^`/`$` at line ends and `.` never crossing a line,
+    /// a pattern that matches a line matches the block; the reverse may be true across lines
+    /// (`\s` or `[^x]` reaching the next line), which only costs the per-line look.
+    pub fn block_may_match(&self, block: &[u8]) -> bool {
+        let set = self.block.get_or_init(|| {
+            RegexSetBuilder::new(&self.patterns)
+                .multi_line(true)
+                .build()
+                .ok()
+        });
+        match set {
+            Some(set) => set.is_match(block),
+            None => true,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -117,6 +141,11 @@ impl Matcher {
                 self.sets.push(CompiledSet {
                     set,
                     meanings: subset.iter().map(|&i| self.entries[i].meaning).collect(),
+                    block: OnceCell::new(),
+                    patterns: subset
+                        .iter()
+                        .map(|&i| self.entries[i].regex.clone())
+                        .collect(),
                 });
                 self.sets.len() - 1
             });
