@@ -267,6 +267,8 @@ impl Run<'_> {
             ));
         }
         if size == 0 && raw.len() as u64 == self.settings.max_file_size {
+            // Never `ok` for less than the whole file: it may go on past the cap.
+            item.status = Status::Truncated;
             item.error = Some("stopped reading at --max-file-size".into());
         }
         let text = InMemory {

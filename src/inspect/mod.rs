@@ -386,6 +386,25 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let mut kept = Vec::new();
     let mut cases = Vec::new();
     let mut bare_judge = Judge::new(bare, several, settings.lang);
+    // In a queue, an input that cannot be read at all (not a bundle, unreadable, sealed to
+    // another key) is named on stderr and the others are still read and reported; the exit
+    // status says so. One input alone fails as before.
+    let queue = settings.bundles.len() > 1;
+    let mut unread: Option<ExitStatus> = None;
+    // Problems of the run beyond each bundle's own: inputs not read, case file containers.
+    let mut run_problems: Vec<(PathBuf, verify::Problem)> = Vec::new();
+    let mut skip = |input: &Path, err: Error| -> Result<()> {
+        if !queue || crate::platform::interrupted().is_some() {
+            return Err(err);
+        }
+        eprintln!("drx-collect: {}", crate::escape::block(err.message()));
+        run_problems.push((input.to_path_buf(), not_read(err.message())));
+        let status = err.status();
+        if unread.is_none_or(|seen| (seen as i32) < (status as i32)) {
+            unread = Some(status);
+        }
+        Ok(())
+    };
     for path in &settings.bundles {
         // One bundle read: its summary kept, then whole (HTML) or only for its judge.
         let mut read = |bundle: &Path, judge: &mut Judge<Evidence>| -> Result<()> {
@@ -393,7 +412,10 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
                 gather,
                 ..Options::default()
             };
-            let one = open(bundle, &catalogue, options)?;
+            let one = match open(bundle, &catalogue, options) {
+                Ok(one) => one,
+                Err(err) => return skip(bundle, err),
+            };
             intact &= one.verification.ok();
             summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
             if gather {
@@ -407,7 +429,13 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
             read(path, &mut bare_judge)?;
             continue;
         }
-        let case = crate::inspect::case::open(path, max_case)?;
+        let case = match crate::inspect::case::open(path, max_case) {
+            Ok(case) => case,
+            Err(err) => {
+                skip(path, err)?;
+                continue;
+            }
+        };
         let mut judge = Judge::new(case.bundles.len(), true, settings.lang);
         for bundle in &case.bundles {
             read(bundle, &mut judge)?;
@@ -419,7 +447,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
             settings.lang,
         ));
         for problem in &case.problems {
-            case_problems.push(format!("{}: {problem}", case.path.display()));
+            case_problems.push((case.path.clone(), problem.clone()));
         }
         if gather {
             // The report reads the bundles again: keep them until it is written.
@@ -432,22 +460,50 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         findings.extend(bare_judge.finish());
     }
     index::sort_findings(&mut findings);
-    for problem in &case_problems {
+    for (case, problem) in &case_problems {
         eprintln!(
             "drx-collect: case file not intact: {}",
-            crate::escape::field(problem)
+            crate::escape::field(&format!("{}: {problem}", case.display()))
         );
     }
+    run_problems.extend(
+        case_problems
+            .iter()
+            .map(|(case, problem)| (case.clone(), not_read(problem))),
+    );
     if let Some(html) = &settings.html {
         report::write_html(html, &kept, &findings, settings.lang)?;
     }
     let intact = intact && case_problems.is_empty();
-    report::print(summaries, &findings, settings.lang, settings.quiet)?;
+    report::print(
+        summaries,
+        &findings,
+        run_problems,
+        settings.lang,
+        settings.quiet,
+    )?;
+    if let Some(status) = unread {
+        // Integrity (3) outranks a read failure (1) and a usage error (2), as SPEC §8 orders them.
+        return Ok(if intact {
+            status
+        } else {
+            ExitStatus::Integrity
+        });
+    }
     Ok(if intact {
         ExitStatus::Success
     } else {
         ExitStatus::Integrity
     })
+}
+
+/// A problem of an input as a whole: not a bundle that could be read, or a case file's container.
+fn not_read(detail: &str) -> verify::Problem {
+    verify::Problem {
+        kind: verify::ProblemKind::Layout,
+        path: String::new(),
+        detail: detail.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -146,7 +146,15 @@ fn item_counts(one: &Inspected) -> BTreeMap<&'static str, usize> {
 }
 
 /// Prints the bundles' summaries and the findings, as text or as one JSON object.
-pub fn print(summaries: Vec<Summary>, findings: &[Finding], lang: Lang, quiet: bool) -> Result<()> {
+/// `run_problems`: problems of inputs as a whole (not read, a case file's container); in text
+/// they were already said on stderr.
+pub fn print(
+    summaries: Vec<Summary>,
+    findings: &[Finding],
+    run_problems: Vec<(PathBuf, Problem)>,
+    lang: Lang,
+    quiet: bool,
+) -> Result<()> {
     let mut text = String::new();
     let mut bundles = Vec::new();
     for summary in summaries {
@@ -158,7 +166,7 @@ pub fn print(summaries: Vec<Summary>, findings: &[Finding], lang: Lang, quiet: b
     if !text.is_empty() || bundles.is_empty() {
         return print_text(text, findings, lang, quiet);
     }
-    print_json(bundles, findings)
+    print_json(bundles, findings, run_problems)
 }
 
 fn print_text(mut out: String, findings: &[Finding], lang: Lang, quiet: bool) -> Result<()> {
@@ -253,15 +261,20 @@ impl BundleJson {
     }
 }
 
-fn print_json(bundles: Vec<BundleJson>, findings: &[Finding]) -> Result<()> {
-    let problems: Vec<RunProblem> = bundles
-        .iter()
-        .flat_map(|one| {
+fn print_json(
+    bundles: Vec<BundleJson>,
+    findings: &[Finding],
+    run_problems: Vec<(PathBuf, Problem)>,
+) -> Result<()> {
+    let problems: Vec<RunProblem> = run_problems
+        .into_iter()
+        .map(|(bundle, problem)| RunProblem { bundle, problem })
+        .chain(bundles.iter().flat_map(|one| {
             one.integrity.problems.iter().map(|problem| RunProblem {
                 bundle: one.path.clone(),
                 problem: problem.clone(),
             })
-        })
+        }))
         .collect();
     let value = InspectJson {
         bundles: bundles.into_iter().map(Sorted).collect(),

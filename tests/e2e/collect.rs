@@ -741,6 +741,31 @@ fn a_hung_command_ends_at_its_own_timeout_and_the_run_completes() {
 /// a live node's bundle held 192 MiB of newlines, and the leak check read them all back. Live
 /// /proc (no `--root`): the stored file is what /proc says, and the item is plain `ok`.
 #[test]
+fn a_live_procfs_file_longer_than_the_cap_is_truncated_not_ok() {
+    let f = Fixture::new();
+    let manifest = f.bin.path().join("proc.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"t\"\nos = \"linux\"\n[[item]]\nid = \"cpuinfo\"\nfiles = [\"/proc/cpuinfo\"]\n",
+    )
+    .unwrap();
+    let output = f
+        .cmd()
+        .args(["collect", "--max-file-size", "64", "-m"])
+        .arg(&manifest)
+        .arg("-o")
+        .arg(f.out.path())
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let bundle = f.bundle();
+    bundle.assert_verifies();
+    assert_eq!(bundle.read("files/proc/cpuinfo").len(), 64);
+    let item = &bundle.items("cpuinfo")[0];
+    assert_eq!(item["status"], "truncated", "{item}");
+}
+
+#[test]
 fn regression_a_live_procfs_file_is_stored_as_it_reads_not_padded_to_the_cap() {
     let f = Fixture::new();
     let manifest = f.bin.path().join("proc.toml");

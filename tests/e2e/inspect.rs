@@ -523,3 +523,35 @@ fn each_case_file_is_a_pair_of_its_own() {
     assert_eq!(mismatches(&[same.as_os_str(), differ.as_os_str(), json]), 1);
     assert_eq!(mismatches(&[same.as_os_str(), same.as_os_str(), json]), 0);
 }
+
+/// In a queue, an input that is not a bundle at all is named and the others are still reported;
+/// the exit status is the one that input alone gets.
+#[test]
+fn a_queue_goes_on_past_an_input_that_is_not_a_bundle() {
+    let node = healthy_node("node1", "10.0.0.1", "10.0.0.2", "1.2.3");
+    let bundle = collected(&node);
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("drx-collect-junk-20261202T000000Z.tgz");
+    std::fs::write(&junk, b"this is not a gzip file\n").unwrap();
+    let alone = inspect(&[junk.as_os_str(), OsStr::new("--json")]);
+    assert!(!alone.status.success());
+    let output = inspect(&[
+        bundle.as_os_str(),
+        junk.as_os_str(),
+        bundle.as_os_str(),
+        OsStr::new("--json"),
+    ]);
+    assert_eq!(output.status.code(), alone.status.code());
+    crate::shell::assert_valid("inspect.schema.json", &output.stdout);
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["bundles"].as_array().unwrap().len(), 2);
+    assert_eq!(value["integrity"]["ok"], false);
+    let problems = value["integrity"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0]["bundle"]
+        .as_str()
+        .unwrap()
+        .ends_with("drx-collect-junk-20261202T000000Z.tgz"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("drx-collect-junk"), "{stderr}");
+}
