@@ -548,6 +548,8 @@ fn or_unknown(host: &str) -> &str {
 /// bundles in a private temporary directory, until the comparison is done).
 struct Given {
     path: PathBuf,
+    /// The node, as the case file names it (none for a bundle given alone).
+    host: Option<String>,
     _case: Option<crate::inspect::case::Opened>,
 }
 
@@ -556,6 +558,7 @@ fn snapshot(path: &Path, node: Option<&str>) -> Result<Given> {
     if !crate::inspect::case::is_case(path) {
         return Ok(Given {
             path: path.to_path_buf(),
+            host: None,
             _case: None,
         });
     }
@@ -576,15 +579,17 @@ fn snapshot(path: &Path, node: Option<&str>) -> Result<Given> {
         .and_then(|i| opened.index.bundles.get(i))
         .and_then(|b| {
             let name = b.path.strip_prefix(crate::inspect::case::BUNDLES_DIR)?;
-            opened
+            let path = opened
                 .bundles
                 .iter()
                 .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy() == name))
-                .cloned()
+                .cloned()?;
+            Some((path, b.host.clone()))
         });
     match chosen {
-        Some(path) => Ok(Given {
+        Some((path, host)) => Ok(Given {
             path,
+            host: Some(host),
             _case: Some(opened),
         }),
         None => {
@@ -608,14 +613,18 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let catalogue = Catalogue::embedded()?;
     // The node: as asked, else the node that ran the newer case file (its local bundle).
     let new_snapshot = snapshot(&settings.new, settings.node.as_deref())?;
-    let node = match &settings.node {
-        Some(node) => Some(node.clone()),
-        None if crate::inspect::case::is_case(&settings.old) => {
-            inspect::open(&new_snapshot.path, &catalogue, Default::default())
+    // Named by the case file, else by the bundle's recorded index: no second reading with rules.
+    let node = match (&settings.node, &new_snapshot.host) {
+        (Some(node), _) | (None, Some(node)) => Some(node.clone()),
+        (None, None) if crate::inspect::case::is_case(&settings.old) => {
+            crate::archive::reader::BundleReader::open(&new_snapshot.path)
+                .and_then(|mut reader| inspect::recorded_index(&mut reader))
                 .ok()
-                .map(|one| one.node)
+                .flatten()
+                .map(|index| index.host.hostname)
+                .filter(|host| !host.is_empty())
         }
-        None => None,
+        (None, None) => None,
     };
     let old_snapshot = snapshot(&settings.old, node.as_deref())?;
     let old = read(&old_snapshot.path, &catalogue, None)?;

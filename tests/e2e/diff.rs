@@ -178,3 +178,41 @@ fn bundles_of_different_hosts_get_a_warning() {
         stderr(&output)
     );
 }
+
+/// A case file given to diff stands for one node's bundle: by default the node that ran it, and
+/// for an older case file against a newer bundle, the node that bundle is of.
+#[test]
+fn a_case_file_is_diffed_as_the_node_asked_for() {
+    use crate::diagnose::healthy_node;
+    use crate::inspect::{case_file, collected};
+    let nodes = [
+        healthy_node("node1", "10.0.0.1", "10.0.0.2", "1.2.3"),
+        healthy_node("node2", "10.0.0.2", "10.0.0.1", "1.2.3"),
+    ];
+    let [a, b] = [0, 1].map(|n| collected(&nodes[n]));
+    let dir = tempfile::tempdir().unwrap();
+    let case = case_file(dir.path(), "drx-case-node1-node2-a", &a, &b);
+    let host_of = |args: &[&std::ffi::OsStr]| {
+        let output = nodes[0]
+            .cmd()
+            .arg("diff")
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert_success(&output);
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (
+            value["old"]["host"].as_str().unwrap().to_string(),
+            value["new"]["host"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        host_of(&[case.as_os_str(), case.as_os_str()]),
+        ("node1".into(), "node1".into())
+    );
+    assert_eq!(
+        host_of(&[case.as_os_str(), b.as_os_str()]),
+        ("node2".into(), "node2".into())
+    );
+}

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn collected(f: &Fixture) -> PathBuf {
+pub(crate) fn collected(f: &Fixture) -> PathBuf {
     assert_success(&f.collect(&[]));
     f.bundle().path
 }
@@ -451,7 +451,7 @@ fn more_bundles_than_a_cluster_holds_are_each_diagnosed_alone() {
 }
 
 /// A case file as `--peer` writes it (SPEC §9), made here from two collected bundles.
-fn case_file(dir: &Path, stem: &str, local: &Path, peer: &Path) -> PathBuf {
+pub(crate) fn case_file(dir: &Path, stem: &str, local: &Path, peer: &Path) -> PathBuf {
     use sha2::{Digest, Sha256};
     let top = dir.join(stem);
     std::fs::create_dir_all(top.join("bundles")).unwrap();
@@ -464,7 +464,8 @@ fn case_file(dir: &Path, stem: &str, local: &Path, peer: &Path) -> PathBuf {
         std::fs::write(top.join("bundles").join(name), &bytes).unwrap();
         sums.push_str(&format!("{sha}  bundles/{name}\n"));
         bundles.push(serde_json::json!({
-            "role": role, "host": role, "path": format!("bundles/{name}"),
+            // drx-collect-<host>-<stamp>.tgz (the fixtures' host names have no dash)
+            "role": role, "host": name.split('-').nth(2).unwrap(), "path": format!("bundles/{name}"),
             "sha256": sha, "size": bytes.len(),
         }));
     }
