@@ -2,8 +2,28 @@
 //! with `--json`, the same as one JSON object on stdout.
 use super::{Outcome, Settings, Verbosity};
 use crate::error::Result;
-use crate::index::{Severity, Status};
+use crate::index::{Finding, Host, Severity, Status};
+use crate::stdout::Sorted;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 use std::collections::BTreeMap;
+
+/// `collect --json` (docs/schema/collect.schema.json).
+#[derive(Serialize)]
+struct CollectJson<'a> {
+    bundle: &'a Path,
+    parts: &'a [PathBuf],
+    sha256: &'a str,
+    size: u64,
+    host: &'a Host,
+    case_id: Option<&'a str>,
+    label: Option<&'a str>,
+    partial: bool,
+    items: BTreeMap<&'a str, usize>,
+    secrets_redacted: u64,
+    findings: &'a [Finding],
+    removed_by_keep: &'a [PathBuf],
+}
 
 /// A typical e-mail attachment limit: above it, say how to make the bundle smaller.
 const MAIL_LIMIT: u64 = 20 << 20;
@@ -14,25 +34,21 @@ pub fn print(settings: &Settings, outcome: &Outcome) -> Result<()> {
         *counts.entry(item.status.as_str()).or_default() += 1;
     }
     if settings.json {
-        let value = serde_json::json!({
-            "bundle": outcome.bundle,
-            "parts": outcome.parts,
-            "sha256": outcome.sha256,
-            "size": outcome.size,
-            "host": outcome.index.host,
-            "case_id": outcome.index.case_id,
-            "label": outcome.index.label,
-            "partial": outcome.index.partial,
-            "items": counts,
-            "secrets_redacted": outcome.index.redaction.secrets_redacted,
-            "findings": outcome.index.findings,
-            "removed_by_keep": outcome.removed_by_keep,
-        });
-        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        return crate::stdout::write_out(
-            &mut std::io::stdout().lock(),
-            format!("{text}\n").as_bytes(),
-        );
+        let value = CollectJson {
+            bundle: &outcome.bundle,
+            parts: &outcome.parts,
+            sha256: &outcome.sha256,
+            size: outcome.size,
+            host: &outcome.index.host,
+            case_id: outcome.index.case_id.as_deref(),
+            label: outcome.index.label.as_deref(),
+            partial: outcome.index.partial,
+            items: counts,
+            secrets_redacted: outcome.index.redaction.secrets_redacted,
+            findings: &outcome.index.findings,
+            removed_by_keep: &outcome.removed_by_keep,
+        };
+        return crate::stdout::write_json(&mut std::io::stdout().lock(), &Sorted(value));
     }
     if settings.verbosity == Verbosity::Quiet {
         return Ok(());
