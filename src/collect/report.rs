@@ -5,8 +5,8 @@ use crate::error::Result;
 use crate::index::{Finding, Host, Severity, Status};
 use crate::stdout::Sorted;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// `collect --json` (docs/schema/collect.schema.json).
 #[derive(Serialize)]
