@@ -17,7 +17,23 @@ const IN_BUFFER: usize = 1 << 20;
 
 /// Who reads every kept line before redaction: the rule scan.
 pub trait LineSink {
+    /// One line as the rules see it ([`for_rules`]), `line_no` 1-based.
     fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]);
+
+    /// Whole lines, each ending in `\n`, the first numbered `first_line_no`: a sink that can
+    /// search many lines at once overrides this (the scan's prefilter).
+    fn lines(&mut self, bundle_path: &str, first_line_no: u64, block: &[u8]) {
+        each_line(block, first_line_no, |line_no, line| {
+            self.line(bundle_path, line_no, line)
+        });
+    }
+}
+
+/// Calls `each` with every line of `block` (numbered from `first_line_no`) as the rules see it.
+pub fn each_line(block: &[u8], first_line_no: u64, mut each: impl FnMut(u64, &[u8])) {
+    for (i, line) in block.split_inclusive(|&b| b == b'\n').enumerate() {
+        each(first_line_no + i as u64, for_rules(line));
+    }
 }
 
 pub struct Since {
@@ -40,6 +56,8 @@ pub struct Pipeline<'a, R: Read> {
     line_no: u64,
     /// Lines left out by `--since`.
     pub dropped_lines: u64,
+    /// Nobody reads the output (`drain`): lines only go to the sink.
+    discard: bool,
 }
 
 impl<'a, R: Read> Pipeline<'a, R> {
@@ -58,6 +76,7 @@ impl<'a, R: Read> Pipeline<'a, R> {
             scan: None,
             line_no: 0,
             dropped_lines: 0,
+            discard: false,
         }
     }
 
@@ -80,11 +99,22 @@ impl<'a, R: Read> Pipeline<'a, R> {
         self.filter.as_ref().map(|f| f.redactions()).unwrap_or(0)
     }
 
+    /// Reads the whole source for the sink alone, without copying any output (inspect).
+    pub fn drain(mut self) -> io::Result<()> {
+        self.discard = true;
+        // With nothing kept, one call goes to the end of the source.
+        while self.refill()? {}
+        Ok(())
+    }
+
     /// Fills `self.out` with the next batch; false at the end of the source.
     fn refill(&mut self) -> io::Result<bool> {
         self.out.clear();
         self.out_pos = 0;
         while self.out.len() < OUT_BATCH {
+            if crate::platform::interrupted().is_some() {
+                return Err(stopped());
+            }
             if self.since.is_none() {
                 // Fast path: every whole line already buffered, as one batch.
                 if let Some(last) = memchr::memrchr(b'\n', &self.buf[self.start..self.end]) {
@@ -112,12 +142,11 @@ impl<'a, R: Read> Pipeline<'a, R> {
     fn handle_lines(&mut self, start: usize, end: usize) {
         let lines = &self.buf[start..end];
         if let Some((scan, path)) = &mut self.scan {
-            for line in lines.split_inclusive(|&b| b == b'\n') {
-                self.line_no += 1;
-                scan.line(path, self.line_no, for_rules(line));
-            }
-        } else {
-            self.line_no += memchr::memchr_iter(b'\n', lines).count() as u64;
+            scan.lines(path, self.line_no + 1, lines);
+        }
+        self.line_no += memchr::memchr_iter(b'\n', lines).count() as u64;
+        if self.discard {
+            return;
         }
         match &mut self.filter {
             Some(filter) => filter.apply_lines(lines, &mut self.out),
@@ -179,13 +208,13 @@ impl<'a, R: Read> Pipeline<'a, R> {
                 end = start + used.max(1);
                 self.start = end;
                 // The rules see the source bytes, the output gets the transformed piece.
-                if self.admit(start, end) {
+                if self.admit(start, end) && !self.discard {
                     self.out.extend_from_slice(&piece);
                 }
                 return;
             }
         }
-        if self.admit(start, end) {
+        if self.admit(start, end) && !self.discard {
             let line = &self.buf[start..end];
             match &mut self.filter {
                 Some(filter) => filter.apply(line, &mut self.out),
@@ -216,7 +245,7 @@ impl<'a, R: Read> Pipeline<'a, R> {
 }
 
 /// What the rules see of a line: without its newline, at most 4 KiB.
-fn for_rules(line: &[u8]) -> &[u8] {
+pub fn for_rules(line: &[u8]) -> &[u8] {
     let bare = line.strip_suffix(b"\n").unwrap_or(line);
     &bare[..bare.len().min(4096)]
 }

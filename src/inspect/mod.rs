@@ -113,6 +113,11 @@ impl LineSink for Both<'_, '_> {
         self.scan.line(bundle_path, line_no, line);
         self.also.line(bundle_path, line_no, line);
     }
+
+    fn lines(&mut self, bundle_path: &str, first_line_no: u64, block: &[u8]) {
+        self.scan.lines(bundle_path, first_line_no, block);
+        self.also.lines(bundle_path, first_line_no, block);
+    }
 }
 
 fn scan_lines(
@@ -129,9 +134,7 @@ fn scan_lines(
         }
         None => scan,
     };
-    let mut lines = Pipeline::new(content).scan(Some(sink), path);
-    io::copy(&mut lines, &mut io::sink())?;
-    Ok(())
+    Pipeline::new(content).scan(Some(sink), path).drain()
 }
 
 /// A caller's look at every file of a bundle during `open`'s single pass: `diff` hashes and

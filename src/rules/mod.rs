@@ -12,6 +12,7 @@ mod inputs;
 mod model;
 pub mod parse;
 mod patterns;
+mod prefilter;
 mod scan;
 
 pub use catalogue::{Catalogue, RuleInfo, Texts};

@@ -8,6 +8,7 @@ use regex::bytes::{RegexSet, RegexSetBuilder};
 use std::cell::OnceCell;
 
 use super::catalogue::Catalogue;
+use super::prefilter::Prefilter;
 
 /// What a matching line means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct CompiledSet {
     /// first use (only files with many lines need it).
     block: OnceCell<Option<RegexSet>>,
     patterns: Vec<String>,
+    /// Required strings of every pattern; None when one pattern has none (rare).
+    pub prefilter: Option<Prefilter>,
 }
 
 impl CompiledSet {
@@ -138,14 +141,16 @@ impl Matcher {
         let compiled = RegexSet::new(subset.iter().map(|&i| self.entries[i].regex.as_str()))
             .ok()
             .map(|set| {
+                let patterns: Vec<String> = subset
+                    .iter()
+                    .map(|&i| self.entries[i].regex.clone())
+                    .collect();
                 self.sets.push(CompiledSet {
                     set,
                     meanings: subset.iter().map(|&i| self.entries[i].meaning).collect(),
                     block: OnceCell::new(),
-                    patterns: subset
-                        .iter()
-                        .map(|&i| self.entries[i].regex.clone())
-                        .collect(),
+                    prefilter: Prefilter::new(&patterns),
+                    patterns,
                 });
                 self.sets.len() - 1
             });

@@ -8,12 +8,14 @@ use super::inputs;
 use super::model::{excerpt, Located, Place, Version};
 use super::parse::versions;
 use super::patterns::{Matcher, Meaning};
+use crate::lines::{each_line, for_rules};
 
 const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 /// Lines are matched a block at a time: most blocks of a log match no rule, and one search over
 /// a block costs far less than one per line (the set's literal prefilter starts once).
 const BLOCK_BYTES: usize = 64 * 1024;
-/// Blocks of fewer lines are matched line by line (a small file never needs the block set).
+/// Without a prefilter, blocks of fewer lines are matched line by line (a small file never needs
+/// the block set).
 const BLOCK_MIN_LINES: usize = 32;
 
 /// Gathers evidence from one bundle.
@@ -35,8 +37,26 @@ pub struct Scan<'c> {
     /// ends in `pending`.
     pending: Vec<u8>,
     pending_lines: Vec<(u64, usize)>,
-    /// [`BLOCK_MIN_LINES`]; tests set it out of reach to compare with the line-by-line match.
-    block_min_lines: usize,
+    /// `pending` in ASCII lower case, for the prefilter.
+    lowered: Vec<u8>,
+    /// Indices into `pending_lines` of the lines the prefilter chose.
+    chosen: Vec<usize>,
+    /// The same for `lines`: line number, start and end in the block.
+    chosen_in_block: Vec<(u64, usize, usize)>,
+    /// How lines are chosen for the set; tests compare the three.
+    strategy: Strategy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Only the tests choose the other two.
+#[cfg_attr(not(test), allow(dead_code))]
+enum Strategy {
+    /// The set's required-string prefilter, where it has one; else `Blocks`.
+    Prefilter,
+    /// One search of the whole block first, then every line when it may match.
+    Blocks,
+    /// Every line alone.
+    EveryLine,
 }
 
 impl<'c> Scan<'c> {
@@ -54,7 +74,10 @@ impl<'c> Scan<'c> {
             kernel_log_version: None,
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             pending_lines: Vec::new(),
-            block_min_lines: BLOCK_MIN_LINES,
+            lowered: Vec::with_capacity(BLOCK_BYTES + 4096),
+            chosen: Vec::new(),
+            chosen_in_block: Vec::new(),
+            strategy: Strategy::Prefilter,
         }
     }
 
@@ -102,6 +125,49 @@ impl<'c> Scan<'c> {
         self.match_line(bundle_path, line_no, line);
     }
 
+    /// Whole lines, each ending in `\n`, the first numbered `first_line_no`: searched in place
+    /// by the prefilter, so only the lines it chooses are cut out and numbered.
+    pub fn lines(&mut self, bundle_path: &str, first_line_no: u64, block: &[u8]) {
+        let (mut block, mut first_line_no) = (block, first_line_no);
+        if first_line_no == 1 {
+            // The first line decides the encoding and carries a BOM.
+            let end = memchr::memchr(b'\n', block).map_or(block.len(), |at| at + 1);
+            self.line(bundle_path, 1, for_rules(&block[..end]));
+            (block, first_line_no) = (&block[end..], 2);
+        }
+        if bundle_path != self.current_path {
+            self.switch_to(bundle_path);
+        }
+        // Lines given one by one before this block go first: fire and clear keep their order.
+        self.flush();
+        let prefilter = match self.current_set.and_then(|i| self.matcher.set(i)) {
+            None => return,
+            Some(_) if self.current_utf16 || self.strategy != Strategy::Prefilter => None,
+            Some(set) => set.prefilter.as_ref(),
+        };
+        let Some(prefilter) = prefilter.filter(|p| p.lower(block, &mut self.lowered)) else {
+            each_line(block, first_line_no, |line_no, line| {
+                self.line(bundle_path, line_no, line)
+            });
+            return;
+        };
+        let mut chosen = std::mem::take(&mut self.chosen_in_block);
+        chosen.clear();
+        let (mut from, mut counted_to, mut line_no) = (0, 0, first_line_no);
+        while let Some(at) = prefilter.find(&self.lowered, from) {
+            let start = memchr::memrchr(b'\n', &block[..at]).map_or(0, |nl| nl + 1);
+            let end = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |nl| at + nl + 1);
+            line_no += memchr::memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
+            counted_to = start;
+            chosen.push((line_no, start, end));
+            from = end;
+        }
+        for &(line_no, start, end) in &chosen {
+            self.match_one(bundle_path, line_no, for_rules(&block[start..end]));
+        }
+        self.chosen_in_block = chosen;
+    }
+
     fn match_line(&mut self, _bundle_path: &str, line_no: u64, line: &[u8]) {
         if self.current_set.is_none() {
             return;
@@ -121,24 +187,57 @@ impl<'c> Scan<'c> {
         }
         let pending = std::mem::take(&mut self.pending);
         let lines = std::mem::take(&mut self.pending_lines);
-        let worth_a_block = lines.len() >= self.block_min_lines;
-        let may_match = match self.current_set.and_then(|i| self.matcher.set(i)) {
-            Some(set) => !worth_a_block || set.block_may_match(&pending),
-            None => false,
+        let mut chosen = std::mem::take(&mut self.chosen);
+        chosen.clear();
+        let every_line = self.select(&pending, &lines, &mut chosen);
+        let path = std::mem::take(&mut self.current_path);
+        let match_at = |scan: &mut Self, i: usize| {
+            let start = if i == 0 { 0 } else { lines[i - 1].1 + 1 };
+            let (line_no, end) = lines[i];
+            scan.match_one(&path, line_no, &pending[start..end]);
         };
-        if may_match {
-            let path = std::mem::take(&mut self.current_path);
-            let mut start = 0;
-            for &(line_no, end) in &lines {
-                self.match_one(&path, line_no, &pending[start..end]);
-                start = end + 1;
-            }
-            self.current_path = path;
+        if every_line {
+            (0..lines.len()).for_each(|i| match_at(self, i));
+        } else {
+            chosen.iter().for_each(|&i| match_at(self, i));
         }
+        self.current_path = path;
         self.pending = pending;
         self.pending.clear();
         self.pending_lines = lines;
         self.pending_lines.clear();
+        self.chosen = chosen;
+    }
+
+    /// Which waiting lines (`pending`, ends in `lines`) may match: true for every one, else
+    /// their indices in `chosen` (none when the file has no patterns).
+    fn select(&mut self, pending: &[u8], lines: &[(u64, usize)], chosen: &mut Vec<usize>) -> bool {
+        let Some(set) = self.current_set.and_then(|i| self.matcher.set(i)) else {
+            return false;
+        };
+        let prefilter = match self.strategy {
+            Strategy::Prefilter => set.prefilter.as_ref(),
+            Strategy::Blocks => None,
+            Strategy::EveryLine => return true,
+        };
+        let Some(prefilter) = prefilter else {
+            return lines.len() < BLOCK_MIN_LINES || set.block_may_match(pending);
+        };
+        if !prefilter.lower(pending, &mut self.lowered) {
+            return true;
+        }
+        let mut from = 0;
+        while let Some(at) = prefilter.find(&self.lowered, from) {
+            // The line holding `at`: the first whose end is not before it (the block ends with
+            // a line's `\n`, and `at` is before it).
+            let i = lines.partition_point(|&(_, end)| end < at);
+            let Some(&(_, end)) = lines.get(i) else {
+                break;
+            };
+            chosen.push(i);
+            from = end + 1;
+        }
+        false
     }
 
     fn match_one(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
@@ -219,6 +318,10 @@ impl crate::lines::LineSink for Scan<'_> {
     fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
         Scan::line(self, bundle_path, line_no, line)
     }
+
+    fn lines(&mut self, bundle_path: &str, first_line_no: u64, block: &[u8]) {
+        Scan::lines(self, bundle_path, first_line_no, block)
+    }
 }
 
 #[cfg(test)]
@@ -238,13 +341,31 @@ mod tests {
         }
     }
 
-    fn hits(lines: &[&[u8]], paths: &[&str], block_min_lines: usize) -> Vec<(String, String, u64)> {
+    /// The hits of `lines` under each of `paths`, given line by line, or (`block` > 0) as the
+    /// line engine gives them: blocks of `block` lines, the first line alone.
+    fn hits(
+        lines: &[&[u8]],
+        paths: &[&str],
+        strategy: Strategy,
+        block: usize,
+    ) -> Vec<(String, String, u64)> {
         let catalogue = Catalogue::embedded().unwrap();
         let mut scan = Scan::new(&catalogue);
-        scan.block_min_lines = block_min_lines;
+        scan.strategy = strategy;
         for path in paths {
-            for (i, line) in lines.iter().enumerate() {
-                scan.line(path, i as u64 + 1, line);
+            if block == 0 {
+                for (i, line) in lines.iter().enumerate() {
+                    scan.line(path, i as u64 + 1, line);
+                }
+                continue;
+            }
+            for (n, chunk) in lines.chunks(block).enumerate() {
+                let mut joined = Vec::new();
+                for line in chunk {
+                    joined.extend_from_slice(line);
+                    joined.push(b'\n');
+                }
+                scan.lines(path, (n * block) as u64 + 1, &joined);
             }
         }
         let evidence = scan.finish(&Facts::default());
@@ -263,10 +384,12 @@ mod tests {
         found
     }
 
-    /// Matching a block of lines at a time finds exactly what matching each line finds: every
-    /// rule fixture's lines, among thousands of quiet lines, under log paths of both systems.
+    /// Choosing lines by the prefilter or by a block search finds exactly what matching each
+    /// line finds: every rule fixture's lines, also with their letters' case changed and an ASCII
+    /// letter replaced by its Unicode case fold (ſ for s, the Kelvin sign for k), among thousands
+    /// of quiet lines, under log paths of both systems.
     #[test]
-    fn block_matching_finds_what_line_matching_finds() {
+    fn chosen_lines_find_what_every_line_finds() {
         let mut texts = Vec::new();
         fixture_texts(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules/fixtures"),
@@ -276,9 +399,16 @@ mod tests {
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for text in &texts {
             for line in text.split(|&b| b == b'\n') {
-                lines.push(line.to_vec());
-                for _ in 0..20 {
-                    lines.push(quiet.clone());
+                let upper = line.to_ascii_uppercase();
+                let folded = String::from_utf8_lossy(line)
+                    .replacen('s', "\u{17F}", 1)
+                    .replacen('k', "\u{212A}", 1)
+                    .into_bytes();
+                for variant in [line.to_vec(), upper, folded] {
+                    lines.push(variant);
+                    for _ in 0..20 {
+                        lines.push(quiet.clone());
+                    }
                 }
             }
         }
@@ -289,9 +419,37 @@ mod tests {
             "files/C/Program Files/bsr/log/bsr.log",
             "files/etc/drbd.d/r0.res",
         ];
-        let by_block = hits(&lines, &paths, BLOCK_MIN_LINES);
-        let by_line = hits(&lines, &paths, usize::MAX);
+        let by_line = hits(&lines, &paths, Strategy::EveryLine, 0);
         assert!(by_line.len() > 10, "the fixtures fire rules: {by_line:?}");
-        assert_eq!(by_block, by_line);
+        assert_eq!(hits(&lines, &paths, Strategy::Blocks, 0), by_line);
+        assert_eq!(hits(&lines, &paths, Strategy::Prefilter, 0), by_line);
+        for block in [1, 7, 500] {
+            assert_eq!(hits(&lines, &paths, Strategy::Prefilter, block), by_line);
+            assert_eq!(hits(&lines, &paths, Strategy::EveryLine, block), by_line);
+        }
+    }
+
+    /// Every set the catalogue's log paths get has a prefilter: a pattern without a required
+    /// string of three bytes would silently make every log line go through the whole set.
+    #[test]
+    fn every_log_path_set_has_a_prefilter() {
+        let catalogue = Catalogue::embedded().unwrap();
+        let mut matcher = Matcher::new(&catalogue);
+        for path in [
+            "files/var/log/messages",
+            "files/var/log/syslog.1",
+            "files/opt/DRX/logs/main.log",
+            "files/C/Program Files/bsr/log/bsr.log",
+            "files/var/log/bsr/bsr.log",
+            "commands/dmesg.txt",
+            "commands/wevtutil-system.txt",
+            "files/C/Windows/Temp/dd_vcredist_amd64_1.log",
+        ] {
+            let set = matcher.set_for(path).expect(path);
+            assert!(
+                matcher.set(set).unwrap().prefilter.is_some(),
+                "{path}: a pattern of its rules has no required string"
+            );
+        }
     }
 }
