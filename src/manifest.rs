@@ -63,6 +63,8 @@ pub struct Item {
     pub os: Os,
     /// Collect only when one of these paths exists (globs allowed; under `--root`).
     pub when_exists: Vec<String>,
+    /// Collect only when a process of one of these names runs (Linux, from `/proc`).
+    pub when_running: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +119,8 @@ struct RawItem {
     os: Option<String>,
     #[serde(default)]
     when_exists: Vec<String>,
+    #[serde(default)]
+    when_running: Vec<String>,
 }
 
 /// The manifest compiled into the binary for `os`.
@@ -316,6 +320,7 @@ fn check_item(raw: RawItem, default_os: Os, at: &str, seen: &mut HashSet<String>
         what,
         os,
         when_exists: raw.when_exists,
+        when_running: raw.when_running,
     })
 }
 

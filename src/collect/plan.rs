@@ -4,6 +4,8 @@ use super::names;
 use crate::index::{ItemKind, Status};
 use crate::manifest::{Item, Manifest, Os, What};
 use crate::platform;
+use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -365,8 +367,9 @@ fn expand_env(path: &str) -> Option<String> {
 
 pub fn expand(manifest: &Manifest, roots: &Roots) -> Vec<Source> {
     let mut sources = Vec::new();
+    let running = std::cell::OnceCell::new();
     for item in &manifest.items {
-        expand_item(item, roots, &mut sources);
+        expand_item(item, roots, &running, &mut sources);
     }
     make_bundle_paths_unique(&mut sources);
     sources
@@ -432,7 +435,52 @@ fn describe(item: &Item) -> String {
     }
 }
 
-fn expand_item(item: &Item, roots: &Roots, out: &mut Vec<Source>) {
+/// The names of the running processes (Linux: each one's `comm`, and the file names of the
+/// first words of its command line, so a script run by an interpreter counts by its own name),
+/// read from `/proc` (under `--root`, the root's).
+fn running_processes(roots: &Roots) -> BTreeSet<String> {
+    const MAX_CMDLINE: u64 = 4096;
+    let mut names = BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir(roots.fs_path("/proc")) else {
+        return names;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        let dir = entry.path();
+        if let Ok(comm) = std::fs::read_to_string(dir.join("comm")) {
+            names.insert(comm.trim_end_matches('\n').to_string());
+        }
+        let mut cmdline = Vec::new();
+        if let Ok(file) = std::fs::File::open(dir.join("cmdline")) {
+            let _ = std::io::Read::take(file, MAX_CMDLINE).read_to_end(&mut cmdline);
+        }
+        for word in cmdline
+            .split(|&b| b == 0)
+            .filter(|w| !w.starts_with(b"-"))
+            .take(2)
+        {
+            let word = String::from_utf8_lossy(word);
+            if let Some(name) = word.rsplit('/').next().filter(|n| !n.is_empty()) {
+                names.insert(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+fn expand_item(
+    item: &Item,
+    roots: &Roots,
+    running: &std::cell::OnceCell<BTreeSet<String>>,
+    out: &mut Vec<Source>,
+) {
     let absent = |status: Status, reason: String| Source::Absent {
         id: item.id.clone(),
         kind: kind_of(item),
@@ -457,6 +505,16 @@ fn expand_item(item: &Item, roots: &Roots, out: &mut Vec<Source>) {
             out.push(absent(
                 Status::Skipped,
                 format!("none of {} exists", item.when_exists.join(", ")),
+            ));
+            return;
+        }
+    }
+    if !item.when_running.is_empty() {
+        let running = running.get_or_init(|| running_processes(roots));
+        if !item.when_running.iter().any(|name| running.contains(name)) {
+            out.push(absent(
+                Status::Skipped,
+                format!("{} is not running", item.when_running.join(" or ")),
             ));
             return;
         }
@@ -775,6 +833,44 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    /// `when_running` looks at the root's `proc/`: a process counts by its `comm` or by the
+    /// script an interpreter runs (firewalld is a Python script); an argument does not.
+    #[test]
+    fn when_running_finds_processes_by_name_or_script() {
+        let manifest = "name='t'\nos='linux'\n[[item]]\nid='fw'\ncommand=['true']\nwhen_running=['firewalld']\n";
+        let collected = |procs: &[(&str, &str, &[u8])]| {
+            let dir = tempfile::tempdir().unwrap();
+            for (pid, comm, cmdline) in procs {
+                let proc_dir = dir.path().join("proc").join(pid);
+                std::fs::create_dir_all(&proc_dir).unwrap();
+                std::fs::write(proc_dir.join("comm"), format!("{comm}\n")).unwrap();
+                std::fs::write(proc_dir.join("cmdline"), cmdline).unwrap();
+            }
+            match &plan(manifest, dir.path(), Os::Linux)[..] {
+                [Source::Command(_)] => true,
+                [Source::Absent { status, reason, .. }] => {
+                    assert_eq!(*status, Status::Skipped);
+                    assert_eq!(reason, "firewalld is not running");
+                    false
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(!collected(&[]));
+        assert!(!collected(&[("1", "systemd", b"/sbin/init\0")]));
+        assert!(collected(&[("812", "firewalld", b"")]));
+        assert!(collected(&[(
+            "812",
+            "python3",
+            b"/usr/bin/python3\0-s\0/usr/sbin/firewalld\0--nofork\0--nopid\0"
+        )]));
+        // Not a process directory, and a name only in later arguments.
+        assert!(!collected(&[
+            ("self", "firewalld", b""),
+            ("9", "grep", b"grep\0-r\0x\0/etc/firewalld\0"),
+        ]));
     }
 
     #[test]
