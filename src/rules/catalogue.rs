@@ -2,12 +2,14 @@
 //! `manifests/rules.toml`. Pattern rules carry their patterns here too; code rules are registered
 //! by id in `checks::CHECKS` and must have an entry in the file, so `rules list` shows all.
 use serde::Deserialize;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::index::Severity;
 use crate::lang::Lang;
 
 use super::checks::{code_rules, is_code_rule};
+use super::patterns::{CompiledSet, Matcher};
 
 const EMBEDDED: &str = include_str!("../../manifests/rules.toml");
 
@@ -94,10 +96,14 @@ struct RawRule {
     cleared_by: Option<String>,
 }
 
-/// Every rule, pattern and code ones alike, sorted by id.
+/// Every rule, pattern and code ones alike, sorted by id. Cheap to clone: the rules and the
+/// compiled line patterns are shared.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
-    rules: Vec<RuleInfo>,
+    rules: Arc<[RuleInfo]>,
+    /// The line patterns' sets, compiled when a scan first needs one and kept for every later
+    /// scan (a support queue of a thousand bundles compiles them once).
+    matcher: Arc<Mutex<Matcher>>,
 }
 
 impl Catalogue {
@@ -141,7 +147,18 @@ impl Catalogue {
             }
         }
         rules.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(Catalogue { rules })
+        let matcher = Arc::new(Mutex::new(Matcher::new(&rules)));
+        Ok(Catalogue {
+            rules: rules.into(),
+            matcher,
+        })
+    }
+
+    /// The compiled line patterns for a bundle path, or None when no pattern applies to it.
+    pub(super) fn patterns_for(&self, bundle_path: &str) -> Option<Arc<CompiledSet>> {
+        // A scan that panicked while holding the lock left the cache whole (it only inserts).
+        let mut matcher = self.matcher.lock().unwrap_or_else(|p| p.into_inner());
+        matcher.set_for(bundle_path)
     }
 
     pub fn rules(&self) -> &[RuleInfo] {

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use glob::{MatchOptions, Pattern};
 use regex::bytes::{RegexSet, RegexSetBuilder};
-use std::cell::OnceCell;
+use std::sync::{Arc, OnceLock};
 
-use super::catalogue::Catalogue;
+use super::catalogue::RuleInfo;
 use super::prefilter::Prefilter;
 
 /// What a matching line means.
@@ -37,7 +37,7 @@ pub struct CompiledSet {
     pub meanings: Vec<Meaning>,
     /// The same patterns over a block of lines joined by `\n`, `^`/`$` at every line: made on
     /// first use (only files with many lines need it).
-    block: OnceCell<Option<RegexSet>>,
+    block: OnceLock<Option<RegexSet>>,
     patterns: Vec<String>,
     /// Required strings of every pattern; None when one pattern has none (rare).
     pub prefilter: Option<Prefilter>,
@@ -62,11 +62,12 @@ impl CompiledSet {
     }
 }
 
+/// The patterns of a catalogue and the sets compiled so far (the catalogue keeps one, shared by
+/// every scan, so a queue of bundles compiles each set once).
 #[derive(Debug)]
 pub struct Matcher {
     entries: Vec<Entry>,
-    sets: Vec<CompiledSet>,
-    by_subset: HashMap<Vec<usize>, Option<usize>>,
+    by_subset: HashMap<Vec<usize>, Option<Arc<CompiledSet>>>,
 }
 
 const GLOB_OPTIONS: MatchOptions = MatchOptions {
@@ -76,9 +77,9 @@ const GLOB_OPTIONS: MatchOptions = MatchOptions {
 };
 
 impl Matcher {
-    pub fn new(catalogue: &Catalogue) -> Matcher {
+    pub fn new(rules: &[RuleInfo]) -> Matcher {
         let mut entries = Vec::new();
-        for (index, rule) in catalogue.rules().iter().enumerate() {
+        for (index, rule) in rules.iter().enumerate() {
             // The catalogue validated these globs and regexes when it loaded.
             let globs: Vec<Pattern> = rule
                 .paths
@@ -111,13 +112,12 @@ impl Matcher {
         });
         Matcher {
             entries,
-            sets: Vec::new(),
             by_subset: HashMap::new(),
         }
     }
 
     /// The compiled set for a bundle path, or None when no pattern applies to it.
-    pub fn set_for(&mut self, path: &str) -> Option<usize> {
+    pub fn set_for(&mut self, path: &str) -> Option<Arc<CompiledSet>> {
         let system_log = crate::layout::is_system_log(path);
         let subset: Vec<usize> = self
             .entries
@@ -136,30 +136,23 @@ impl Matcher {
             return None;
         }
         if let Some(known) = self.by_subset.get(&subset) {
-            return *known;
+            return known.clone();
         }
-        let compiled = RegexSet::new(subset.iter().map(|&i| self.entries[i].regex.as_str()))
-            .ok()
-            .map(|set| {
-                let patterns: Vec<String> = subset
-                    .iter()
-                    .map(|&i| self.entries[i].regex.clone())
-                    .collect();
-                self.sets.push(CompiledSet {
-                    set,
-                    meanings: subset.iter().map(|&i| self.entries[i].meaning).collect(),
-                    block: OnceCell::new(),
-                    prefilter: Prefilter::new(&patterns),
-                    patterns,
-                });
-                self.sets.len() - 1
-            });
-        self.by_subset.insert(subset, compiled);
+        let patterns: Vec<String> = subset
+            .iter()
+            .map(|&i| self.entries[i].regex.clone())
+            .collect();
+        let compiled = RegexSet::new(&patterns).ok().map(|set| {
+            Arc::new(CompiledSet {
+                set,
+                meanings: subset.iter().map(|&i| self.entries[i].meaning).collect(),
+                block: OnceLock::new(),
+                prefilter: Prefilter::new(&patterns),
+                patterns,
+            })
+        });
+        self.by_subset.insert(subset, compiled.clone());
         compiled
-    }
-
-    pub fn set(&self, index: usize) -> Option<&CompiledSet> {
-        self.sets.get(index)
     }
 }
 
@@ -169,12 +162,12 @@ mod tests {
 
     #[test]
     fn globs_select_patterns_per_path() {
-        let catalogue = Catalogue::embedded().expect("loads");
-        let mut matcher = Matcher::new(&catalogue);
+        let catalogue = super::super::Catalogue::embedded().expect("loads");
+        let mut matcher = Matcher::new(catalogue.rules());
         let drx_log = matcher
             .set_for("files/opt/DRX/logs/r0/r0.log")
             .expect("drx log has rules");
-        let set = matcher.set(drx_log).expect("set");
+        let set = &drx_log;
         assert!(set
             .set
             .is_match(b"I1120 16:37:02.690660 t42053 r0] state: bridging"));
@@ -186,15 +179,14 @@ mod tests {
             .set_for("files/C/Program Files/drx/logs/main.log")
             .is_some());
         // Same subset → same compiled set.
-        assert_eq!(
-            matcher.set_for("files/opt/DRX/logs/main.log"),
-            Some(drx_log)
-        );
+        assert!(Arc::ptr_eq(
+            &matcher.set_for("files/opt/DRX/logs/main.log").unwrap(),
+            &drx_log
+        ));
         assert!(matcher.set_for("files/etc/passwd").is_none());
-        let messages = matcher
+        let set = matcher
             .set_for("files/var/log/messages")
             .expect("system log");
-        let set = matcher.set(messages).expect("set");
         assert!(set
             .set
             .is_match(b"kernel: drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)"));

@@ -7,8 +7,9 @@ use super::evidence::{Evidence, Facts, Hit};
 use super::inputs;
 use super::model::{excerpt, Located, Place, Version};
 use super::parse::versions;
-use super::patterns::{Matcher, Meaning};
+use super::patterns::{CompiledSet, Meaning};
 use crate::lines::{each_line, for_rules};
+use std::sync::Arc;
 
 const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 /// Lines are matched a block at a time: most blocks of a log match no rule, and one search over
@@ -21,10 +22,9 @@ const BLOCK_MIN_LINES: usize = 32;
 /// Gathers evidence from one bundle.
 pub struct Scan<'c> {
     catalogue: &'c Catalogue,
-    matcher: Matcher,
     /// Per-path state of the file being read, recomputed when the path changes.
     current_path: String,
-    current_set: Option<usize>,
+    current_set: Option<Arc<CompiledSet>>,
     current_bom_sensitive: bool,
     /// The current file is UTF-16LE (seen on its first line): lines are decoded before matching.
     current_utf16: bool,
@@ -63,7 +63,6 @@ impl<'c> Scan<'c> {
     pub fn new(catalogue: &'c Catalogue) -> Self {
         Scan {
             catalogue,
-            matcher: Matcher::new(catalogue),
             current_path: String::new(),
             current_set: None,
             current_bom_sensitive: false,
@@ -140,7 +139,7 @@ impl<'c> Scan<'c> {
         }
         // Lines given one by one before this block go first: fire and clear keep their order.
         self.flush();
-        let prefilter = match self.current_set.and_then(|i| self.matcher.set(i)) {
+        let prefilter = match self.current_set.as_deref() {
             None => return,
             Some(_) if self.current_utf16 || self.strategy != Strategy::Prefilter => None,
             Some(set) => set.prefilter.as_ref(),
@@ -212,7 +211,7 @@ impl<'c> Scan<'c> {
     /// Which waiting lines (`pending`, ends in `lines`) may match: true for every one, else
     /// their indices in `chosen` (none when the file has no patterns).
     fn select(&mut self, pending: &[u8], lines: &[(u64, usize)], chosen: &mut Vec<usize>) -> bool {
-        let Some(set) = self.current_set.and_then(|i| self.matcher.set(i)) else {
+        let Some(set) = self.current_set.as_deref() else {
             return false;
         };
         let prefilter = match self.strategy {
@@ -241,7 +240,7 @@ impl<'c> Scan<'c> {
     }
 
     fn match_one(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
-        let Some(set) = self.current_set.and_then(|i| self.matcher.set(i)) else {
+        let Some(set) = self.current_set.clone() else {
             return;
         };
         if !set.set.is_match(line) {
@@ -282,7 +281,7 @@ impl<'c> Scan<'c> {
         self.flush();
         self.current_path.clear();
         self.current_path.push_str(path);
-        self.current_set = self.matcher.set_for(path);
+        self.current_set = self.catalogue.patterns_for(path);
         self.current_bom_sensitive = inputs::is_bom_sensitive(path);
         self.current_utf16 = false;
     }
@@ -434,7 +433,6 @@ mod tests {
     #[test]
     fn every_log_path_set_has_a_prefilter() {
         let catalogue = Catalogue::embedded().unwrap();
-        let mut matcher = Matcher::new(&catalogue);
         for path in [
             "files/var/log/messages",
             "files/var/log/syslog.1",
@@ -445,9 +443,9 @@ mod tests {
             "commands/wevtutil-system.txt",
             "files/C/Windows/Temp/dd_vcredist_amd64_1.log",
         ] {
-            let set = matcher.set_for(path).expect(path);
+            let set = catalogue.patterns_for(path).expect(path);
             assert!(
-                matcher.set(set).unwrap().prefilter.is_some(),
+                set.prefilter.is_some(),
                 "{path}: a pattern of its rules has no required string"
             );
         }
