@@ -1,7 +1,7 @@
 //! Writes a bundle archive in one streaming pass: every entry is hashed while it is compressed,
 //! and the hashes become `SHA256SUMS`. Paths given here are relative to the bundle's top
 //! directory, which the writer prepends.
-use super::pgzip::ParallelGz;
+use super::pgzip::{Content, ParallelGz};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom};
@@ -271,6 +271,13 @@ impl BundleWriter {
         let full = format!("{}/{}", self.top, path);
         match &mut self.inner {
             Inner::Tgz(builder) => {
+                builder
+                    .get_mut()
+                    .set_content(if crate::layout::is_log(path) {
+                        Content::Log
+                    } else {
+                        Content::Other
+                    });
                 let mut header = tar::Header::new_gnu();
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_mode(0o644);
