@@ -103,10 +103,12 @@ flat() { # NAME SMALL BIG: the larger run may use at most 8 MiB more
 }
 
 # The rules' patterns, one extended regular expression a line, for grep -f (case folded, as
-# most are; the few byte-level patterns have no grep equivalent and are left out).
-grep -E '^patterns = ' manifests/rules.toml \
-    | sed -e 's/^patterns = \[//' -e 's/\]$//' \
-    | sed -e 's/", *"/\n/g' | sed -e 's/^ *"//' -e 's/" *$//' -e 's/(?i)//g' -e 's/\\\\/\\/g' \
+# most are; arrays written over several lines joined first; non-capturing groups made plain
+# groups; the few byte-level patterns have no grep equivalent and are left out).
+awk '/^patterns = \[/ {joining = 1; joined = ""} joining {joined = joined $0} joining && /\]$/ {print joined; joining = 0}' \
+    manifests/rules.toml \
+    | sed -e 's/^patterns = \[//' -e 's/,\? *\]$//' \
+    | sed -e 's/", *"/\n/g' | sed -e 's/^ *"//' -e 's/" *$//' -e 's/(?i)//g' -e 's/(?:/(/g' -e 's/\\\\/\\/g' \
     | grep -v '(?-u' | grep -v '^$' > "$work/patterns.txt"
 
 printf 'machine: %s, %s cores, %s; load average %s\n' "$(uname -m)" "$(nproc)" \
