@@ -528,8 +528,9 @@ impl Ctx<'_> {
         io::Error::other(text)
     }
 
+    /// Damage is an integrity failure (SPEC §8: exit 3), whatever mode reads the bundle.
     fn damaged(&self, detail: &str) -> Error {
-        Error::failed(format!(
+        Error::integrity(format!(
             "bundle {} is damaged: {detail}; ask the sender for a fresh copy",
             self.label
         ))

@@ -391,8 +391,9 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let mut bare_judge = Judge::new(bare, several, settings.lang);
     // In a queue, an input that cannot be read at all (not a bundle, unreadable, sealed to
     // another key) is named on stderr and the others are still read and reported; the exit
-    // status says so. One input alone fails as before.
-    let queue = settings.bundles.len() > 1;
+    // status says so. One input alone fails as before, except that --json still prints its
+    // report (a script reading it always gets one).
+    let queue = settings.bundles.len() > 1 || settings.json;
     let mut unread: Option<ExitStatus> = None;
     // Problems of the run beyond each bundle's own: inputs not read, case file containers.
     let mut run_problems: Vec<(PathBuf, verify::Problem)> = Vec::new();
@@ -482,6 +483,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         summaries,
         &findings,
         run_problems,
+        settings.json,
         settings.lang,
         settings.quiet,
     )?;

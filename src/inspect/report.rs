@@ -148,10 +148,13 @@ fn item_counts(one: &Inspected) -> BTreeMap<&'static str, usize> {
 /// Prints the bundles' summaries and the findings, as text or as one JSON object.
 /// `run_problems`: problems of inputs as a whole (not read, a case file's container); in text
 /// they were already said on stderr.
+/// The report of one run: JSON when `json` (also when no input could be read: a script reading
+/// it always gets its object), else text.
 pub fn print(
     summaries: Vec<Summary>,
     findings: &[Finding],
     run_problems: Vec<(PathBuf, Problem)>,
+    json: bool,
     lang: Lang,
     quiet: bool,
 ) -> Result<()> {
@@ -163,10 +166,10 @@ pub fn print(
             Summary::Json(bundle) => bundles.push(*bundle),
         }
     }
-    if !text.is_empty() || bundles.is_empty() {
-        return print_text(text, findings, lang, quiet);
+    if json {
+        return print_json(bundles, findings, run_problems);
     }
-    print_json(bundles, findings, run_problems)
+    print_text(text, findings, lang, quiet)
 }
 
 fn print_text(mut out: String, findings: &[Finding], lang: Lang, quiet: bool) -> Result<()> {

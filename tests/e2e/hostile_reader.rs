@@ -272,6 +272,29 @@ fn extract_and_cat_of_a_truncated_bundle_exit_3_and_return_nothing() {
     assert!(stderr(&output).contains("damaged"), "{}", stderr(&output));
 }
 
+/// Damage is an integrity failure in every mode (SPEC §8): the verdict, --json and --list exit
+/// 3 like --cat and --extract, naming the damage; --json still prints its report.
+#[test]
+fn inspect_and_list_of_a_truncated_bundle_exit_3() {
+    let whole = tgz(&entries(&honest_files()));
+    let bundle = crafted(&whole[..whole.len() - 5]);
+    for args in [&[][..], &[OsStr::new("--list")][..]] {
+        let output = bundle.inspect(args);
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(stderr(&output).contains("damaged"), "{}", stderr(&output));
+    }
+    let output = bundle.inspect(&[OsStr::new("--json")]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("--json prints a report ({e}): {}", stderr(&output)));
+    assert_eq!(report["integrity"]["ok"], false, "{report}");
+}
+
 #[test]
 fn cat_of_a_lying_member_prints_nothing_and_exits_3() {
     let bundle = crafted(&bit_flipped());

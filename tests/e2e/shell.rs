@@ -172,6 +172,18 @@ fn json_outputs_follow_the_published_schemas() {
     let out = inspect(&[bundle.top.as_os_str(), "--json".as_ref()]);
     assert_eq!(out.status.code(), Some(3));
     assert_valid("inspect.schema.json", &out.stdout);
+    // An input that is no bundle at all: still one report, the input in its problems, exit 1.
+    let not_a_bundle = fx.out.path().join("mail-footer.tgz");
+    std::fs::write(&not_a_bundle, "-- \nSent from my phone\n").unwrap();
+    let out = inspect(&[not_a_bundle.as_os_str(), "--json".as_ref()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_valid("inspect.schema.json", &out.stdout);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["integrity"]["ok"], false);
+    assert!(report["integrity"]["problems"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not a bundle"));
     // The validator does reject what does not fit.
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
