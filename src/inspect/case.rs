@@ -206,10 +206,7 @@ fn private_temp_dir() -> Result<PathBuf> {
             std::process::id(),
             nanos ^ attempt.wrapping_mul(0x9e37_79b9)
         ));
-        let mut builder = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        match builder.create(&dir) {
+        match crate::platform::create_private_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(err) => {

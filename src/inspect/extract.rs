@@ -460,10 +460,7 @@ fn make_dirs(root: &Path, parts: &[&str], made: &mut Made) -> std::result::Resul
 
 /// A new directory readable by its owner only: a bundle holds customer data.
 fn private_dir(path: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
+    crate::platform::create_private_dir(path)
 }
 
 /// Names that mean something else to Windows (devices, streams, separators) are refused there.

@@ -358,13 +358,7 @@ fn private_temp_dir() -> io::Result<PathBuf> {
             (Instant::now().elapsed().as_nanos() as u32) ^ attempt.wrapping_mul(0x9e37_79b9)
         );
         let path = base.join(name);
-        let mut builder = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        match builder.create(&path) {
+        match crate::platform::create_private_dir(&path) {
             Ok(()) => return Ok(path),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(err) => return Err(err),

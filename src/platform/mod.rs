@@ -70,6 +70,15 @@ pub fn interruption_name(signal: i32) -> &'static str {
     }
 }
 
+/// Creates the directory `path` (not its parents) readable by its owner only (0700 on Unix).
+pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
 /// Writes `content` to `path`, replacing it atomically: a new private temporary file beside it
 /// (`create_new_private`: never through a planted link, never an existing file), then a rename,
 /// which replaces a link at `path` itself rather than the file it points to. Every file
