@@ -314,6 +314,23 @@ fn check_item(raw: RawItem, default_os: Os, at: &str, seen: &mut HashSet<String>
             }
         }
     };
+    if !raw.when_running.is_empty() && os != Os::Linux {
+        return Err(bad(format!(
+            "item '{}': when_running reads Linux's /proc; remove it from this {} item",
+            raw.id,
+            os.as_str()
+        )));
+    }
+    if let Some(name) = raw
+        .when_running
+        .iter()
+        .find(|n| n.is_empty() || n.contains(['/', '\0']))
+    {
+        return Err(bad(format!(
+            "item '{}': when_running takes process names (like \"firewalld\"), not {name:?}",
+            raw.id
+        )));
+    }
     Ok(Item {
         id: raw.id,
         description: raw.description,
@@ -413,6 +430,17 @@ mod tests {
         assert!(err.contains("'**' may only end"), "{err}");
         let err = error_of("name = \"x\"\nos = \"beos\"\n");
         assert!(err.contains("beos"), "{err}");
+        let err = error_of(&format!(
+            "{base}[[item]]\nid = \"a\"\ncommand = [\"ls\"]\nwhen_running = [\"/usr/sbin/firewalld\"]\n"
+        ));
+        assert!(
+            err.contains("process names") && err.contains("line 3"),
+            "{err}"
+        );
+        let err = error_of(&format!(
+            "{base}[[item]]\nid = \"a\"\ncommand = [\"ls\"]\nos = \"windows\"\nwhen_running = [\"x\"]\n"
+        ));
+        assert!(err.contains("Linux's /proc"), "{err}");
     }
 
     #[test]

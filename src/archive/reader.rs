@@ -6,12 +6,12 @@
 //! total and per entry, the number of entries and the length of names. A damaged container is an
 //! error naming the file, never a panic and never silently short content.
 use std::cell::{Cell, RefCell};
-use std::fs::File;
 use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use crate::error::{describe_io, Error, Result};
+use crate::platform::open_regular;
 
 /// What an entry of the bundle is. Only `File` entries have content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -461,28 +461,6 @@ impl Read for Piped<'_> {
             }
         }
     }
-}
-
-/// Opens `path` for reading only if it is a regular file: a FIFO put in a bundle's place would
-/// block the open or never end, a device (`/dev/zero`) reads without end. The open does not wait
-/// (`O_NONBLOCK`, which regular files ignore), and the opened file itself is checked, so a name
-/// swapped between a check and the open changes nothing.
-pub fn open_regular(path: &Path) -> io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "it is not a regular file (a device, FIFO or socket)",
-        ));
-    }
-    Ok(file)
 }
 
 /// Recognises the container from its first bytes.

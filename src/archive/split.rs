@@ -238,7 +238,7 @@ impl io::Read for Chain {
                 return Ok(0);
             };
             self.next += 1;
-            let file = super::reader::open_regular(path).map_err(|err| {
+            let file = crate::platform::open_regular(path).map_err(|err| {
                 io::Error::new(
                     err.kind(),
                     format!("cannot open {}: {}", path.display(), err),

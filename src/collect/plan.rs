@@ -367,7 +367,14 @@ fn expand_env(path: &str) -> Option<String> {
 
 pub fn expand(manifest: &Manifest, roots: &Roots) -> Vec<Source> {
     let mut sources = Vec::new();
-    let running = std::cell::OnceCell::new();
+    // Every name any item waits for, looked up in one pass over /proc when first needed.
+    let wanted: BTreeSet<&str> = manifest
+        .items
+        .iter()
+        .flat_map(|item| item.when_running.iter().map(String::as_str))
+        .collect();
+    let found = std::cell::OnceCell::new();
+    let running = || found.get_or_init(|| running_processes(roots, &wanted));
     for item in &manifest.items {
         expand_item(item, roots, &running, &mut sources);
     }
@@ -435,50 +442,53 @@ fn describe(item: &Item) -> String {
     }
 }
 
-/// The names of the running processes (Linux: each one's `comm`, and the file names of the
-/// first words of its command line, so a script run by an interpreter counts by its own name),
-/// read from `/proc` (under `--root`, the root's).
-fn running_processes(roots: &Roots) -> BTreeSet<String> {
+/// Which of `wanted` name a running process (Linux: a process's `comm`, or the file name of one
+/// of the first two words of its command line, so a script run by an interpreter counts by its
+/// own name), read from `/proc` (under `--root`, the root's). Only regular files are read, and
+/// only their first bytes: a planted FIFO or a huge file under `--root` cannot stall the run.
+fn running_processes(roots: &Roots, wanted: &BTreeSet<&str>) -> BTreeSet<String> {
+    const MAX_COMM: u64 = 64;
     const MAX_CMDLINE: u64 = 4096;
-    let mut names = BTreeSet::new();
+    let mut found = BTreeSet::new();
     let Ok(entries) = std::fs::read_dir(roots.fs_path("/proc")) else {
-        return names;
+        return found;
+    };
+    let read_head = |path: PathBuf, max: u64| {
+        let mut bytes = Vec::new();
+        if let Ok(file) = platform::open_regular(&path) {
+            let _ = file.take(max).read_to_end(&mut bytes);
+        }
+        bytes
     };
     for entry in entries.flatten() {
-        if !entry
-            .file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
+        if found.len() == wanted.len() {
+            break;
+        }
+        let pid = entry.file_name();
+        if !pid.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
         let dir = entry.path();
-        if let Ok(comm) = std::fs::read_to_string(dir.join("comm")) {
-            names.insert(comm.trim_end_matches('\n').to_string());
-        }
-        let mut cmdline = Vec::new();
-        if let Ok(file) = std::fs::File::open(dir.join("cmdline")) {
-            let _ = std::io::Read::take(file, MAX_CMDLINE).read_to_end(&mut cmdline);
-        }
-        for word in cmdline
+        let comm = read_head(dir.join("comm"), MAX_COMM);
+        let cmdline = read_head(dir.join("cmdline"), MAX_CMDLINE);
+        let words = cmdline
             .split(|&b| b == 0)
             .filter(|w| !w.starts_with(b"-"))
             .take(2)
-        {
-            let word = String::from_utf8_lossy(word);
-            if let Some(name) = word.rsplit('/').next().filter(|n| !n.is_empty()) {
-                names.insert(name.to_string());
+            .map(|word| word.rsplit(|&b| b == b'/').next().unwrap_or(word));
+        for name in std::iter::once(comm.strip_suffix(b"\n").unwrap_or(&comm)).chain(words) {
+            if let Some(&name) = std::str::from_utf8(name).ok().and_then(|n| wanted.get(n)) {
+                found.insert(name.to_string());
             }
         }
     }
-    names
+    found
 }
 
-fn expand_item(
+fn expand_item<'r>(
     item: &Item,
     roots: &Roots,
-    running: &std::cell::OnceCell<BTreeSet<String>>,
+    running: &dyn Fn() -> &'r BTreeSet<String>,
     out: &mut Vec<Source>,
 ) {
     let absent = |status: Status, reason: String| Source::Absent {
@@ -510,7 +520,7 @@ fn expand_item(
         }
     }
     if !item.when_running.is_empty() {
-        let running = running.get_or_init(|| running_processes(roots));
+        let running = running();
         if !item.when_running.iter().any(|name| running.contains(name)) {
             out.push(absent(
                 Status::Skipped,
@@ -871,6 +881,37 @@ mod tests {
             ("self", "firewalld", b""),
             ("9", "grep", b"grep\0-r\0x\0/etc/firewalld\0"),
         ]));
+    }
+
+    /// Under `--root`, `proc/` is whatever the disk holds: a FIFO for a `comm` is not waited on,
+    /// a huge one is not read whole, and items waiting for different names are each answered
+    /// from the one pass.
+    #[test]
+    fn when_running_reads_only_the_head_of_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_dir = dir.path().join("proc");
+        std::fs::create_dir_all(proc_dir.join("5")).unwrap();
+        let fifo = proc_dir.join("5/comm");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::fs::create_dir_all(proc_dir.join("6")).unwrap();
+        // A "comm" of 8 MiB that starts with the name: only its head is looked at, and the head
+        // is not the name followed by a newline.
+        let mut huge = b"sshd".to_vec();
+        huge.resize(8 << 20, b'x');
+        std::fs::write(proc_dir.join("6/comm"), huge).unwrap();
+        std::fs::create_dir_all(proc_dir.join("7")).unwrap();
+        std::fs::write(proc_dir.join("7/comm"), "chronyd\n").unwrap();
+        let manifest = "name='t'\nos='linux'\n[[item]]\nid='a'\ncommand=['true']\nwhen_running=['sshd']\n[[item]]\nid='b'\ncommand=['true']\nwhen_running=['chronyd']\n";
+        let sources = plan(manifest, dir.path(), Os::Linux);
+        assert!(
+            matches!(&sources[0], Source::Absent { reason, .. } if reason == "sshd is not running"),
+            "{sources:?}"
+        );
+        assert!(matches!(&sources[1], Source::Command(_)), "{sources:?}");
     }
 
     #[test]

@@ -70,6 +70,28 @@ pub fn interruption_name(signal: i32) -> &'static str {
     }
 }
 
+/// Opens `path` for reading only if it is a regular file: a FIFO put where a file (a bundle, a
+/// process's `comm`) was expected would block the open or never end, a device (`/dev/zero`)
+/// reads without end. The open does not wait (`O_NONBLOCK`, which regular files ignore), and the
+/// opened file itself is checked, so a name swapped between a check and the open changes nothing.
+pub fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is not a regular file (a device, FIFO or socket)",
+        ));
+    }
+    Ok(file)
+}
+
 /// Creates the directory `path` (not its parents) readable by its owner only (0700 on Unix).
 pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
     #[cfg_attr(not(unix), allow(unused_mut))]

@@ -50,22 +50,38 @@ impl Prefilter {
         Some(Prefilter { finder })
     }
 
-    /// Writes `block` lowered to ASCII lower case into `lowered`; false when the block holds a
-    /// character that an ASCII letter matches under Unicode case folding (then every line of the
-    /// block is a candidate).
-    pub fn lower(&self, block: &[u8], lowered: &mut Vec<u8>) -> bool {
+    /// The lines of `block` (whole lines, each ending in `\n`, the last one may lack it) that
+    /// hold a required string, as byte ranges `start..end` with `end` at the line's `\n` (or the
+    /// block's end), in order, into `lines`; `lowered` is scratch space. False when the block
+    /// holds a character an ASCII letter matches under Unicode case folding (ſ, K): then every
+    /// line must be matched, and `lines` is left empty.
+    pub fn lines_to_match(
+        &self,
+        block: &[u8],
+        lowered: &mut Vec<u8>,
+        lines: &mut Vec<(usize, usize)>,
+    ) -> bool {
+        lines.clear();
         if !block.is_ascii() && exotic_folds().iter().any(|f| f.find(block).is_some()) {
             return false;
         }
         lowered.clear();
         lowered.extend(block.iter().map(u8::to_ascii_lowercase));
+        let mut from = 0;
+        while from < lowered.len() {
+            let input = aho_corasick::Input::new(&lowered[..]).span(from..lowered.len());
+            let Some(hit) = self.finder.find(input) else {
+                break;
+            };
+            let at = hit.start();
+            let start = memchr::memrchr(b'\n', &block[..at]).map_or(0, |nl| nl + 1);
+            let end = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |nl| at + nl);
+            lines.push((start, end));
+            // The search goes on after this line: each line is chosen once, and the whole
+            // search stays linear in the block.
+            from = end + 1;
+        }
         true
-    }
-
-    /// The offset of the next required string in `lowered` at or after `from`.
-    pub fn find(&self, lowered: &[u8], from: usize) -> Option<usize> {
-        let input = aho_corasick::Input::new(lowered).span(from..lowered.len());
-        self.finder.find(input).map(|m| m.start())
     }
 }
 
@@ -291,12 +307,25 @@ mod tests {
     fn unicode_folds_of_ascii_letters_make_the_block_exhaustive() {
         // `(?i)s` matches U+017F and `(?i)k` U+212A: lowering cannot see them.
         let prefilter = Prefilter::new(&["(?i)split-brain", "(?i)kernel"]).unwrap();
-        let mut lowered = Vec::new();
-        assert!(!prefilter.lower("x\nſplit-brain\n".as_bytes(), &mut lowered));
-        assert!(!prefilter.lower("\u{212A}ernel".as_bytes(), &mut lowered));
-        assert!(prefilter.lower("Split-Brain é ▒".as_bytes(), &mut lowered));
-        assert_eq!(prefilter.find(&lowered, 0), Some(0));
-        assert_eq!(prefilter.find(&lowered, 1), None);
+        let (mut lowered, mut lines) = (Vec::new(), Vec::new());
+        let mut chosen = |block: &str| {
+            prefilter
+                .lines_to_match(block.as_bytes(), &mut lowered, &mut lines)
+                .then(|| lines.clone())
+        };
+        assert_eq!(chosen("x\nſplit-brain\n"), None);
+        assert_eq!(chosen("\u{212A}ernel"), None);
+        let block = "Split-Brain é ▒\nquiet\nKERNEL kernel split-brain\nlast split-brain";
+        let lines = chosen(block).unwrap();
+        let texts: Vec<&str> = lines.iter().map(|&(s, e)| &block[s..e]).collect();
+        assert_eq!(
+            texts,
+            [
+                "Split-Brain é ▒",
+                "KERNEL kernel split-brain",
+                "last split-brain"
+            ]
+        );
         let regex = regex::Regex::new("(?i)split-brain").unwrap();
         assert!(
             regex.is_match("ſplit-brain"),

@@ -37,12 +37,9 @@ pub struct Scan<'c> {
     /// ends in `pending`.
     pending: Vec<u8>,
     pending_lines: Vec<(u64, usize)>,
-    /// `pending` in ASCII lower case, for the prefilter.
+    /// The prefilter's scratch space (a block in lower case) and its choice of lines.
     lowered: Vec<u8>,
-    /// Indices into `pending_lines` of the lines the prefilter chose.
-    chosen: Vec<usize>,
-    /// The same for `lines`: line number, start and end in the block.
-    chosen_in_block: Vec<(u64, usize, usize)>,
+    ranges: Vec<(usize, usize)>,
     /// How lines are chosen for the set; tests compare the three.
     strategy: Strategy,
 }
@@ -74,8 +71,7 @@ impl<'c> Scan<'c> {
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             pending_lines: Vec::new(),
             lowered: Vec::with_capacity(BLOCK_BYTES + 4096),
-            chosen: Vec::new(),
-            chosen_in_block: Vec::new(),
+            ranges: Vec::new(),
             strategy: Strategy::Prefilter,
         }
     }
@@ -128,7 +124,7 @@ impl<'c> Scan<'c> {
     /// by the prefilter, so only the lines it chooses are cut out and numbered.
     pub fn lines(&mut self, bundle_path: &str, first_line_no: u64, block: &[u8]) {
         let (mut block, mut first_line_no) = (block, first_line_no);
-        if first_line_no == 1 {
+        if first_line_no == 1 && !block.is_empty() {
             // The first line decides the encoding and carries a BOM.
             let end = memchr::memchr(b'\n', block).map_or(block.len(), |at| at + 1);
             self.line(bundle_path, 1, for_rules(&block[..end]));
@@ -139,32 +135,33 @@ impl<'c> Scan<'c> {
         }
         // Lines given one by one before this block go first: fire and clear keep their order.
         self.flush();
-        let prefilter = match self.current_set.as_deref() {
-            None => return,
-            Some(_) if self.current_utf16 || self.strategy != Strategy::Prefilter => None,
-            Some(set) => set.prefilter.as_ref(),
-        };
-        let Some(prefilter) = prefilter.filter(|p| p.lower(block, &mut self.lowered)) else {
-            each_line(block, first_line_no, |line_no, line| {
-                self.line(bundle_path, line_no, line)
-            });
+        if self.current_set.is_none() {
             return;
+        }
+        let choice = if self.current_utf16 {
+            None
+        } else {
+            self.prefilter_ranges(block)
         };
-        let mut chosen = std::mem::take(&mut self.chosen_in_block);
-        chosen.clear();
-        let (mut from, mut counted_to, mut line_no) = (0, 0, first_line_no);
-        while let Some(at) = prefilter.find(&self.lowered, from) {
-            let start = memchr::memrchr(b'\n', &block[..at]).map_or(0, |nl| nl + 1);
-            let end = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |nl| at + nl + 1);
-            line_no += memchr::memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
-            counted_to = start;
-            chosen.push((line_no, start, end));
-            from = end;
+        match choice {
+            // One by one, as the line engine would give them (decoding, the block search).
+            None => each_line(block, first_line_no, |line_no, line| {
+                self.line(bundle_path, line_no, line)
+            }),
+            Some(false) => each_line(block, first_line_no, |line_no, line| {
+                self.match_one(bundle_path, line_no, line)
+            }),
+            Some(true) => {
+                let ranges = std::mem::take(&mut self.ranges);
+                let (mut counted_to, mut line_no) = (0, first_line_no);
+                for &(start, end) in &ranges {
+                    line_no += memchr::memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
+                    counted_to = start;
+                    self.match_one(bundle_path, line_no, for_rules(&block[start..end]));
+                }
+                self.ranges = ranges;
+            }
         }
-        for &(line_no, start, end) in &chosen {
-            self.match_one(bundle_path, line_no, for_rules(&block[start..end]));
-        }
-        self.chosen_in_block = chosen;
     }
 
     fn match_line(&mut self, _bundle_path: &str, line_no: u64, line: &[u8]) {
@@ -186,57 +183,50 @@ impl<'c> Scan<'c> {
         }
         let pending = std::mem::take(&mut self.pending);
         let lines = std::mem::take(&mut self.pending_lines);
-        let mut chosen = std::mem::take(&mut self.chosen);
-        chosen.clear();
-        let every_line = self.select(&pending, &lines, &mut chosen);
         let path = std::mem::take(&mut self.current_path);
-        let match_at = |scan: &mut Self, i: usize| {
-            let start = if i == 0 { 0 } else { lines[i - 1].1 + 1 };
-            let (line_no, end) = lines[i];
-            scan.match_one(&path, line_no, &pending[start..end]);
+        let every_line = match self.prefilter_ranges(&pending) {
+            Some(true) => {
+                let ranges = std::mem::take(&mut self.ranges);
+                for &(start, end) in &ranges {
+                    // The waiting line that ends where the chosen one does.
+                    let i = lines.partition_point(|&(_, line_end)| line_end < end);
+                    if let Some(&(line_no, _)) = lines.get(i) {
+                        self.match_one(&path, line_no, &pending[start..end]);
+                    }
+                }
+                self.ranges = ranges;
+                false
+            }
+            Some(false) => true,
+            None => self.current_set.as_deref().is_some_and(|set| {
+                self.strategy == Strategy::EveryLine
+                    || lines.len() < BLOCK_MIN_LINES
+                    || set.block_may_match(&pending)
+            }),
         };
         if every_line {
-            (0..lines.len()).for_each(|i| match_at(self, i));
-        } else {
-            chosen.iter().for_each(|&i| match_at(self, i));
+            let mut start = 0;
+            for &(line_no, end) in &lines {
+                self.match_one(&path, line_no, &pending[start..end]);
+                start = end + 1;
+            }
         }
         self.current_path = path;
         self.pending = pending;
         self.pending.clear();
         self.pending_lines = lines;
         self.pending_lines.clear();
-        self.chosen = chosen;
     }
 
-    /// Which waiting lines (`pending`, ends in `lines`) may match: true for every one, else
-    /// their indices in `chosen` (none when the file has no patterns).
-    fn select(&mut self, pending: &[u8], lines: &[(u64, usize)], chosen: &mut Vec<usize>) -> bool {
-        let Some(set) = self.current_set.as_deref() else {
-            return false;
-        };
-        let prefilter = match self.strategy {
-            Strategy::Prefilter => set.prefilter.as_ref(),
-            Strategy::Blocks => None,
-            Strategy::EveryLine => return true,
-        };
-        let Some(prefilter) = prefilter else {
-            return lines.len() < BLOCK_MIN_LINES || set.block_may_match(pending);
-        };
-        if !prefilter.lower(pending, &mut self.lowered) {
-            return true;
+    /// The prefilter's choice among the lines of `block`, in `self.ranges`: None when the
+    /// current file's set has none (or a test turned it off), Some(false) when every line must
+    /// be matched.
+    fn prefilter_ranges(&mut self, block: &[u8]) -> Option<bool> {
+        if self.strategy != Strategy::Prefilter {
+            return None;
         }
-        let mut from = 0;
-        while let Some(at) = prefilter.find(&self.lowered, from) {
-            // The line holding `at`: the first whose end is not before it (the block ends with
-            // a line's `\n`, and `at` is before it).
-            let i = lines.partition_point(|&(_, end)| end < at);
-            let Some(&(_, end)) = lines.get(i) else {
-                break;
-            };
-            chosen.push(i);
-            from = end + 1;
-        }
-        false
+        let prefilter = self.current_set.as_deref()?.prefilter.as_ref()?;
+        Some(prefilter.lines_to_match(block, &mut self.lowered, &mut self.ranges))
     }
 
     fn match_one(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {

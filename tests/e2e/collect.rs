@@ -794,3 +794,52 @@ fn regression_a_live_procfs_file_is_stored_as_it_reads_not_padded_to_the_cap() {
     assert_eq!(item["status"], "ok");
     assert!(item["error"].is_null(), "{}", item["error"]);
 }
+
+/// `when_running` through the binary and the embedded manifest: the `firewall-cmd --list-*`
+/// items run only when the root's `proc/` shows a firewalld process (here the Python script as
+/// CentOS 7 runs it); `--state`, the rules' evidence of a stopped daemon, runs either way.
+#[test]
+fn firewalld_lists_are_collected_only_while_firewalld_runs() {
+    let f = centos7_node();
+    f.command(
+        "firewall-cmd",
+        "case \"$*\" in --state) echo running ;; *) echo \"public (active)\"; echo \"  ports: 7789/tcp\" ;; esac",
+    );
+    assert_success(&f.collect(&[]));
+    let stopped = f.bundle();
+    assert_eq!(stopped.items("firewalld-state")[0]["status"], "ok");
+    for id in [
+        "firewalld-list-all",
+        "firewalld-list-all-zones",
+        "firewalld-permanent-list-all",
+    ] {
+        let item = &stopped.items(id)[0];
+        assert_eq!(item["status"], "skipped", "{item}");
+        assert!(
+            item["error"]
+                .as_str()
+                .unwrap()
+                .contains("firewalld is not running"),
+            "{item}"
+        );
+    }
+    std::fs::remove_file(&stopped.path).unwrap();
+    std::fs::remove_file(
+        stopped
+            .path
+            .with_file_name(format!("{}.sha256", stopped.file_name())),
+    )
+    .unwrap();
+
+    f.file("/proc/812/comm", "python\n").file(
+        "/proc/812/cmdline",
+        b"/usr/bin/python\0-Es\0/usr/sbin/firewalld\0--nofork\0--nopid\0".as_slice(),
+    );
+    assert_success(&f.collect(&[]));
+    let running = f.bundle();
+    running.assert_verifies();
+    assert_eq!(running.items("firewalld-list-all")[0]["status"], "ok");
+    assert!(running
+        .read("commands/firewalld-list-all.txt")
+        .contains("7789/tcp"));
+}
