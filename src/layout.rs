@@ -144,6 +144,29 @@ fn is_system_log_name(name: &str) -> bool {
     })
 }
 
+/// A Windows path with a drive (`c:\\Program Files\\x`, `C:/x`) as the logical path collect names
+/// its file by: `/C/Program Files/x` (`/` separators, the drive upper-cased). `None` for a path
+/// without a drive. Collect's plan and the rules' `include` resolution both ask here, so a
+/// configuration that writes `c:\\...` finds the file collect stored as `files/C/...`.
+pub fn windows_logical(path: &str) -> Option<String> {
+    let slashed = path.replace('\\', "/");
+    match slashed.as_bytes() {
+        [drive, b':', ..] if drive.is_ascii_alphabetic() => Some(format!(
+            "/{}/{}",
+            (*drive as char).to_ascii_uppercase(),
+            slashed[2..].trim_start_matches('/')
+        )),
+        _ => None,
+    }
+}
+
+/// A file copied from a Windows node: `files/<drive letter>/...`. Windows file names compare
+/// case-insensitively, so what names such a file must too.
+pub fn is_windows_file(path: &str) -> bool {
+    matches!(path.strip_prefix(FILES).map(str::as_bytes),
+        Some([drive, b'/', ..]) if drive.is_ascii_uppercase())
+}
+
 /// A log: a file in a `log`/`logs` directory, named `*.log` or rotated (`*.log.1`,
 /// `*.log_20240101`), or a system log by name (`messages`, `syslog` and their rotations).
 /// Logs grow between snapshots, are never configuration, and hold free text a secret guess may
@@ -337,5 +360,24 @@ mod tests {
         assert!(is_package_list("commands/rpm-qa.txt"));
         assert!(is_package_list("top/commands/drbdadm-version.txt"));
         assert!(!is_package_list("files/var/lib/rpm/x"));
+    }
+
+    #[test]
+    fn windows_paths_map_to_one_logical_path_whatever_the_drive_case() {
+        for written in [
+            "c:\\Program Files\\bsr",
+            "C:/Program Files/bsr",
+            "c:Program Files\\bsr",
+        ] {
+            assert_eq!(
+                windows_logical(written).as_deref(),
+                Some("/C/Program Files/bsr")
+            );
+        }
+        assert_eq!(windows_logical("/etc/drbd.d"), None);
+        assert_eq!(windows_logical("bsr.d/*.res"), None);
+        assert!(is_windows_file("files/C/Program Files/bsr/etc/bsr.conf"));
+        assert!(!is_windows_file("files/etc/drbd.conf"));
+        assert!(!is_windows_file("commands/C/x"));
     }
 }

@@ -2,6 +2,7 @@
 //! Windows paths mapped (`C:\x\y` → `ROOT/C/x/y`, bundle path `files/C/x/y`), conditions checked.
 use super::names;
 use crate::index::{ItemKind, Status};
+use crate::layout;
 use crate::manifest::{Item, Manifest, Os, What};
 use crate::platform;
 use std::collections::BTreeSet;
@@ -74,16 +75,7 @@ impl Roots<'_> {
             Os::Windows => expanded.replace('\\', "/"),
             Os::Linux => expanded,
         };
-        let with_drive = match slashed.as_bytes() {
-            [drive, b':', rest @ ..] if drive.is_ascii_alphabetic() => {
-                format!(
-                    "/{}/{}",
-                    (*drive as char).to_ascii_uppercase(),
-                    String::from_utf8_lossy(rest).trim_start_matches('/')
-                )
-            }
-            _ => slashed,
-        };
+        let with_drive = layout::windows_logical(&slashed).unwrap_or(slashed);
         Some(normalize(&with_drive))
     }
 

@@ -598,14 +598,23 @@ const GLOB_OPTIONS: MatchOptions = MatchOptions {
     require_literal_leading_dot: false,
 };
 
+/// Windows file names compare case-insensitively (`C:\\program files\\bsr` is the file collect
+/// stored as `files/C/Program Files/bsr`).
+fn glob_options(candidate: &str) -> MatchOptions {
+    MatchOptions {
+        case_sensitive: !layout::is_windows_file(candidate),
+        ..GLOB_OPTIONS
+    }
+}
+
 /// The bundle path an `include` refers to, as a glob over bundle paths.
 fn include_glob(including: &str, include: &str) -> Option<Pattern> {
     let include = include.replace('\\', "/");
-    let target = if let Some(absolute) = include.strip_prefix('/') {
+    let target = if let Some(logical) = layout::windows_logical(&include) {
+        // Windows `c:/Program Files/...` → `files/C/Program Files/...`, as collect stored it.
+        format!("files{logical}")
+    } else if let Some(absolute) = include.strip_prefix('/') {
         format!("files/{absolute}")
-    } else if include.len() > 2 && include.as_bytes()[1] == b':' {
-        // Windows `C:/Program Files/...` → `files/C/Program Files/...`.
-        format!("files/{}{}", &include[..1], &include[2..])
     } else {
         let dir = including.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         format!("{dir}/{include}")
@@ -669,7 +678,7 @@ fn read_configuration(
                             .iter()
                             .copied()
                             .filter(|p| !parsed.contains_key(p))
-                            .filter(|p| glob.matches_with(p, GLOB_OPTIONS)),
+                            .filter(|p| glob.matches_with(p, glob_options(p))),
                     );
                 }
             }

@@ -235,6 +235,11 @@ fn cases() -> Vec<Case> {
         ("module missing but nothing configured", "MODULE-NOT-LOADED", linux(&[("files/proc/drbd", DELETE), ("commands/lsmod.txt", "Module                  Size  Used by\nxfs                   997127  1\n"), ("files/etc/drbd.d/r0.res", DELETE)]), false),
         ("same address:port in two resources", "CONFIG-DUPLICATE-PORT", linux(&[("files/etc/drbd.d/r1.res", r1_dup)]), true),
         ("own port per resource", "CONFIG-DUPLICATE-PORT", linux(&[("files/etc/drbd.d/r1.res", r1_ok)]), false),
+        // A Windows include with a lower-case drive and other letter case than the stored path
+        // is followed (issue 25: `c:\...` was never followed); without the include, r1 is not
+        // part of the configuration.
+        ("Windows include c:\\ followed", "CONFIG-DUPLICATE-PORT", windows(&[("files/C/Program Files/bsr/etc/bsr.conf", include_str!("fixtures/cases/windows-include-lower-drive/bsr.conf")), ("files/D/Replication/r1.res", include_str!("fixtures/cases/windows-include-lower-drive/r1.res"))]), true),
+        ("Windows file not included", "CONFIG-DUPLICATE-PORT", windows(&[("files/D/Replication/r1.res", include_str!("fixtures/cases/windows-include-lower-drive/r1.res"))]), false),
         ("hostname not in any on section", "CONFIG-HOSTNAME-MISMATCH", linux_as("node3", &[]), true),
         ("DRBD compares host names exactly", "CONFIG-HOSTNAME-MISMATCH", linux_as("NODE1", &[]), true),
         ("BSR ignores case and domain", "CONFIG-HOSTNAME-MISMATCH", linux_as("node1", &[("files/etc/drbd.d/r0.res", DELETE), (BSR_CONF_DIR, &bsr_res_upper), ("files/proc/drbd", DELETE), ("commands/lsmod.txt", "Module Size Used by\nbsr 1 0\n")]), false),
