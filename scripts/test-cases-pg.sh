@@ -9,6 +9,8 @@
 #   - refuses a damaged bundle on both (exit 3), re-imports nothing twice;
 #   - imports the same directory from two processes at once, on both engines: no duplicates and
 #     no lost rows;
+#   - stores a bundle whose index.json holds NUL characters and a 5124-byte case id alike on both
+#     (PostgreSQL text holds no NUL, its B-tree index no entry above ~2.7 kB);
 #   - always stops the server (trap).
 # Usage: scripts/test-cases-pg.sh        (needs the `postgresql` package; scripts/test.sh installs it)
 set -euo pipefail
@@ -25,7 +27,7 @@ gen=$PWD/target/debug/examples/gen-cases
 pg_workdir drx-cases-pg immediate
 
 pg_start "$work" -c fsync=off
-for db in cases cases2; do
+for db in cases cases2 cases3; do
     pg_createdb "$db"
 done
 pg=$(pg_url cases)
@@ -151,5 +153,52 @@ n=$(pg_psql cases2 -Atc \
     'SELECT (SELECT COUNT(*) FROM bundles), (SELECT COUNT(DISTINCT sha256) FROM bundles), (SELECT COUNT(*) FROM findings)')
 want_findings=$(pg_psql cases -Atc 'SELECT COUNT(*) FROM findings')
 [ "$n" = "$count|$count|$want_findings" ] || fail "PostgreSQL after concurrent imports: $n, expected $count|$count|$want_findings"
+
+echo "== NUL characters and an overlong case id in index.json: imported alike on both"
+mkdir -p "$work/nul"
+python3 - "$work/bundles/$one" "$work/nul/drx-collect-nul-20250101T000000Z.tgz" <<'PY'
+import hashlib, io, json, sys, tarfile
+src, out = sys.argv[1], sys.argv[2]
+with tarfile.open(src, "r:gz") as t:
+    members = [(m, t.extractfile(m).read() if m.isfile() else None) for m in t.getmembers()]
+top = members[0][0].name.split("/")[0]
+index_name = top + "/index.json"
+data = {m.name: d for m, d in members if d is not None}
+index = json.loads(data[index_name])
+# Random hex: PostgreSQL compresses an index entry that compresses well, this one does not.
+index["case_id"] = "CASE\u0000" + "".join(hashlib.sha256(b"%d" % i).hexdigest() for i in range(80))
+index["label"] = "before\u0000after"
+data[index_name] = json.dumps(index).encode()
+sums = "".join(
+    f"{hashlib.sha256(d).hexdigest()}  {n[len(top) + 1:]}\n"
+    for n, d in sorted(data.items())
+    if n != top + "/SHA256SUMS"
+)
+data[top + "/SHA256SUMS"] = sums.encode()
+with tarfile.open(out, "w:gz") as t:
+    for m, d in members:
+        if d is None:
+            t.addfile(m)
+        else:
+            m.size = len(data[m.name])
+            t.addfile(m, io.BytesIO(data[m.name]))
+PY
+pg3=$(pg_url cases3)
+lite3=$work/cases3.sqlite
+for target in "$lite3" "$pg3"; do
+    got=$("$bin" cases import "$work/nul" --json --db "$target" | imported) || fail "NUL bundle into $target"
+    [ "$got" = "1 0 0" ] || fail "NUL bundle into $target: imported/already/refused = $got, expected 1 0 0"
+done
+a=$("$bin" cases show 1 --json --db "$lite3" | normalised)
+b=$("$bin" cases show 1 --json --db "$pg3" | normalised)
+[ "$a" = "$b" ] || fail "the NUL bundle reads back differently from SQLite and PostgreSQL"
+python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["label"] == "before\ufffdafter", s["label"]
+assert s["case_id"].startswith("CASE\ufffd") and s["case_id"].endswith("\u2026"), s["case_id"][:20]
+assert len(s["case_id"].encode()) <= 1024, len(s["case_id"].encode())
+' <<<"$b" || fail "the NUL bundle is not stored as documented"
+echo "   stored alike: NUL as U+FFFD, the case id cut at 1 KiB"
 
 echo "test-cases-pg.sh: all checks passed"

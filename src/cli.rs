@@ -104,6 +104,10 @@ pub enum CasesAction {
         /// Print only errors (the counts still decide the exit code).
         #[arg(short, long)]
         quiet: bool,
+        /// The private key that opens encrypted bundles (.tgz.age): an age identity file or an
+        /// SSH private key (repeatable).
+        #[arg(short = 'i', long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
     },
     /// The newest bundles first.
     List {

@@ -169,7 +169,9 @@ fn run_cases(args: cli::CasesArgs) -> Result<ExitStatus> {
             paths,
             recursive,
             quiet,
+            identities,
         } => {
+            register_identities(&identities)?;
             quiet_import = quiet;
             cases::Action::Import { paths, recursive }
         }

@@ -118,6 +118,53 @@ pub fn default_path() -> Result<PathBuf> {
     }
 }
 
+/// Makes the directory of the default database: the data directory as any program would, then
+/// its `drx-collect` directory readable by this user only (the database holds customers' host
+/// names, versions and findings, as private as the bundles themselves).
+pub fn create_default_dir(path: &Path) -> Result<()> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let hint = "give --db PATH";
+    if let Some(base) = dir.parent().filter(|b| !b.as_os_str().is_empty()) {
+        std::fs::create_dir_all(base)
+            .map_err(|e| Error::io("create the directory", base, &e, hint))?;
+    }
+    match crate::platform::create_private_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("create the directory", dir, &e, hint)),
+    }
+}
+
+/// A new, empty database file readable by this user only (0600, as bundles are); another
+/// importer creating it at the same moment is fine. Its directory must exist: a mistyped
+/// `--db` path makes no directories.
+fn create_private_file(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(Error::failed(format!(
+                "cannot create the case database {}: its directory {} does not exist; create it, or give another --db PATH",
+                path.display(),
+                dir.display()
+            )));
+        }
+    }
+    match crate::platform::create_new_private(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(
+            "create the case database",
+            path,
+            &e,
+            "give another --db PATH",
+        )),
+    }
+}
+
 /// The URL without its password, for messages.
 fn url_label(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -205,8 +252,10 @@ fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Value, postgre
 }
 
 impl Db {
-    /// Opens (creating if needed) and migrates the database `spec`: a PostgreSQL URL or a path.
-    pub fn open(spec: &str) -> Result<Db> {
+    /// Opens and migrates the database `spec`: a PostgreSQL URL or a SQLite file. `create`: make
+    /// the file when it is not there (import); queries never do, so a mistyped `--db` is named
+    /// instead of answered from a new empty file.
+    pub fn open(spec: &str, create: bool) -> Result<Db> {
         let mut db = if is_postgres(spec) {
             let label = url_label(spec);
             let client = postgres::Client::connect(spec, postgres::NoTls).map_err(|e| {
@@ -220,19 +269,26 @@ impl Db {
                 label,
             }
         } else {
-            Db::open_sqlite(Path::new(spec))?
+            Db::open_sqlite(Path::new(spec), create)?
         };
         db.migrate()?;
         Ok(db)
     }
 
-    fn open_sqlite(path: &Path) -> Result<Db> {
+    fn open_sqlite(path: &Path, create: bool) -> Result<Db> {
         let label = path.display().to_string();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::io("create the directory of", path, &e, "give --db PATH"))?;
+        if std::fs::symlink_metadata(path).is_err() {
+            if !create {
+                return Err(Error::failed(format!(
+                    "there is no case database at {label}; check --db, or import bundles first (`drx-collect cases import` creates it)"
+                )));
+            }
+            create_private_file(path)?;
         }
-        let conn = rusqlite::Connection::open(path)
+        // Never created by SQLite itself (its files are 0644): the file was made private above,
+        // and SQLite gives its -wal and -shm files the database file's mode.
+        let flags = rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+        let conn = rusqlite::Connection::open_with_flags(path, flags)
             .map_err(|e| Error::failed(format!("cannot open the case database {label}: {e}")))?;
         let mut db = Db {
             engine: Engine::Sqlite(conn),
@@ -482,16 +538,16 @@ mod tests {
     #[test]
     fn a_newer_schema_is_refused_and_an_older_one_is_migrated() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub").join("cases.sqlite");
+        let path = dir.path().join("cases.sqlite");
         let spec = path.to_str().unwrap();
-        let mut db = Db::open(spec).unwrap();
+        let mut db = Db::open(spec, true).unwrap();
         let version = db
             .query("SELECT MAX(version) FROM schema_version", &[])
             .unwrap();
         assert_eq!(version[0][0], Value::Int(SCHEMA_VERSION));
         // Opening again applies nothing twice.
         drop(db);
-        let mut db = Db::open(spec).unwrap();
+        let mut db = Db::open(spec, false).unwrap();
         let rows = db
             .query("SELECT COUNT(*) FROM schema_version", &[])
             .unwrap();
@@ -502,7 +558,9 @@ mod tests {
         )
         .unwrap();
         drop(db);
-        let err = Db::open(spec).err().expect("a newer schema is refused");
+        let err = Db::open(spec, false)
+            .err()
+            .expect("a newer schema is refused");
         assert!(
             err.message().contains("newer than this drx-collect"),
             "{err}"
@@ -514,7 +572,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.txt");
         std::fs::write(&path, "these are my notes, not a database\n".repeat(200)).unwrap();
-        let err = Db::open(path.to_str().unwrap()).err().expect("refused");
+        let err = Db::open(path.to_str().unwrap(), true)
+            .err()
+            .expect("refused");
         assert!(err.message().contains("notes.txt"), "{err}");
     }
 }

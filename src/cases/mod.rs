@@ -50,18 +50,24 @@ pub(crate) fn now_text() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-pub fn open(spec: Option<&str>) -> Result<Db> {
+/// Opens the database `--db` names, or the default file. `create`: make it if it is not there
+/// (import only).
+pub fn open(spec: Option<&str>, create: bool) -> Result<Db> {
     match spec {
-        Some(spec) => Db::open(spec),
+        Some(spec) => Db::open(spec, create),
         None => {
             let path = db::default_path()?;
-            Db::open(&path.to_string_lossy())
+            if create {
+                db::create_default_dir(&path)?;
+            }
+            Db::open(&path.to_string_lossy(), create)
         }
     }
 }
 
 pub fn run(settings: Settings) -> Result<ExitStatus> {
-    let mut db = open(settings.db.as_deref())?;
+    let importing = matches!(settings.action, Action::Import { .. });
+    let mut db = open(settings.db.as_deref(), importing)?;
     let mut out = std::io::stdout().lock();
     match &settings.action {
         Action::Import { paths, recursive } => {
@@ -75,9 +81,13 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             } else if !settings.quiet {
                 let line = format!(
                     "{} imported, {} already imported, {} refused, {} skipped ({})\n",
-                    report.imported, report.already, report.refused, report.skipped, db.label
+                    report.imported,
+                    report.already,
+                    report.refused,
+                    report.skipped,
+                    crate::escape::field(&db.label)
                 );
-                crate::stdout::write_out(&mut out, line.as_bytes())?;
+                crate::stdout::write_human(&mut out, &line)?;
             }
             return Ok(if report.refused > 0 {
                 ExitStatus::Integrity
@@ -90,7 +100,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &list)?;
             } else {
-                crate::stdout::write_out(&mut out, text::summaries(&list).as_bytes())?;
+                crate::stdout::write_human(&mut out, &text::summaries(&list))?;
             }
         }
         Action::Search { filter, limit } => {
@@ -98,7 +108,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &list)?;
             } else {
-                crate::stdout::write_out(&mut out, text::summaries(&list).as_bytes())?;
+                crate::stdout::write_human(&mut out, &text::summaries(&list))?;
             }
         }
         Action::Show { id } => {
@@ -106,7 +116,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &detail)?;
             } else {
-                crate::stdout::write_out(&mut out, text::detail(&detail).as_bytes())?;
+                crate::stdout::write_human(&mut out, &text::detail(&detail))?;
             }
         }
         Action::Stats => {
@@ -114,7 +124,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &stats)?;
             } else {
-                crate::stdout::write_out(&mut out, text::stats(&stats).as_bytes())?;
+                crate::stdout::write_human(&mut out, &text::stats(&stats))?;
             }
         }
         Action::History { host, limit } => {
@@ -128,7 +138,7 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
             if settings.json {
                 print_json(&mut out, &history)?;
             } else {
-                crate::stdout::write_out(&mut out, text::history(&history).as_bytes())?;
+                crate::stdout::write_human(&mut out, &text::history(&history))?;
             }
         }
     }
@@ -181,27 +191,22 @@ impl ImportResult {
         self
     }
 
-    /// One line for people (stderr while importing).
+    /// One line for people (stderr while importing). The path, the host and the reason name
+    /// what a bundle holds or is called: escaped, as everywhere the tool shows such values.
     pub fn line(&self) -> String {
+        use crate::escape::field;
         let id = self.id.map(|i| format!("#{i}")).unwrap_or_default();
+        let path = field(&self.path);
+        let reason = field(self.reason.as_deref().unwrap_or(""));
         match self.outcome {
             Outcome::Imported => format!(
-                "imported {id} {} ({} findings): {}",
-                self.host.as_deref().unwrap_or("?"),
+                "imported {id} {} ({} findings): {path}",
+                field(self.host.as_deref().unwrap_or("?")),
                 self.findings.unwrap_or(0),
-                self.path
             ),
-            Outcome::Already => format!("already imported {id}: {}", self.path),
-            Outcome::Refused => format!(
-                "refused: {}: {}",
-                self.path,
-                self.reason.as_deref().unwrap_or("")
-            ),
-            Outcome::Skipped => format!(
-                "skipped: {}: {}",
-                self.path,
-                self.reason.as_deref().unwrap_or("")
-            ),
+            Outcome::Already => format!("already imported {id}: {path}"),
+            Outcome::Refused => format!("refused: {path}: {reason}"),
+            Outcome::Skipped => format!("skipped: {path}: {reason}"),
         }
     }
 }
@@ -222,9 +227,11 @@ enum Source {
     Case(PathBuf),
     /// Not imported, with the reason.
     Skip(PathBuf, String),
+    /// Named on the command line but not importable, with the reason.
+    Refuse(PathBuf, String),
 }
 
-/// Classifies one file by name.
+/// Classifies one regular file by name.
 fn classify(path: &Path, named: bool) -> Source {
     let name = path
         .file_name()
@@ -234,36 +241,43 @@ fn classify(path: &Path, named: bool) -> Source {
     if lower.ends_with(".sha256") {
         return Source::Skip(path.into(), "a checksum sidecar, not a bundle".into());
     }
+    // A split set (a bundle's or a case file's) is read whole from its first part; the later
+    // parts are not bundles of their own (the one definition of a part name: archive::split).
+    let split_part = crate::archive::split::split_part_name(&lower);
+    if let Some((_, part)) = split_part.filter(|(_, n)| *n != 1) {
+        return Source::Skip(
+            path.into(),
+            format!("part {part} of a split set (imported with its .001)"),
+        );
+    }
     if crate::inspect::case::is_case(path) {
         return Source::Case(path.into());
     }
-    if let Some((_, part)) = lower.rsplit_once(".tgz.") {
-        if part.len() == 3 && part.bytes().all(|b| b.is_ascii_digit()) {
-            return if part == "001" {
-                Source::Bundle(path.into())
-            } else {
-                Source::Skip(
-                    path.into(),
-                    "a later part of a split bundle (imported with its .001)".into(),
-                )
-            };
-        }
-    }
-    let bundle_name =
-        lower.ends_with(".tgz") || lower.ends_with(".tar.gz") || lower.ends_with(".zip");
+    let bundle_name = split_part.is_some()
+        || [".tgz", ".tar.gz", ".zip", ".tgz.age"]
+            .iter()
+            .any(|suffix| lower.ends_with(suffix));
     // A file named on the command line is tried whatever its name; in a directory, only bundles.
     if bundle_name || named {
         Source::Bundle(path.into())
     } else {
-        Source::Skip(path.into(), "not a bundle (.tgz, .zip or .tgz.001)".into())
+        Source::Skip(
+            path.into(),
+            "not a bundle (.tgz, .zip, .tgz.age or .tgz.001)".into(),
+        )
     }
 }
+
+/// Why a path that is neither a directory nor a regular file is not read: a FIFO would block the
+/// import, a device (`/dev/zero`) never ends.
+const NOT_REGULAR: &str =
+    "not a regular file (a FIFO, device or socket), so it is not read; give the bundle file itself";
 
 fn expand(path: &Path, recursive: bool, named: bool, out: &mut Vec<Source>) -> Result<()> {
     let meta = std::fs::metadata(path)
         .map_err(|e| Error::io("read", path, &e, "give a bundle or a directory of bundles"))?;
     if !meta.is_dir() {
-        out.push(classify(path, named));
+        out.push(file_source(path, &meta, named));
         return Ok(());
     }
     let entries =
@@ -285,13 +299,31 @@ fn expand(path: &Path, recursive: bool, named: bool, out: &mut Vec<Source>) -> R
                 ));
             }
         } else {
-            out.push(classify(&child, false));
+            out.push(match std::fs::metadata(&child) {
+                Ok(meta) => file_source(&child, &meta, false),
+                Err(e) => Source::Skip(
+                    child,
+                    format!("cannot read it: {}", crate::error::describe_io(&e)),
+                ),
+            });
         }
     }
     Ok(())
 }
 
-/// sha256 of the bundle's bytes; of all parts in order for a split bundle.
+/// A path that is not a directory: a regular file by its name; anything else is not read.
+fn file_source(path: &Path, meta: &std::fs::Metadata, named: bool) -> Source {
+    if meta.is_file() {
+        classify(path, named)
+    } else if named {
+        Source::Refuse(path.into(), NOT_REGULAR.into())
+    } else {
+        Source::Skip(path.into(), NOT_REGULAR.into())
+    }
+}
+
+/// sha256 of the bundle's bytes; of all parts in order for a split bundle. Only regular files
+/// are read (`open_regular`: a FIFO or a device swapped in after the listing is refused too).
 fn file_sha256(path: &Path) -> std::io::Result<String> {
     let files = crate::archive::split_set::find(path)
         .ok()
@@ -300,7 +332,7 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     for file in files {
-        let mut f = std::fs::File::open(&file)?;
+        let mut f = crate::platform::open_regular(&file)?;
         loop {
             let n = f.read(&mut buf)?;
             if n == 0 {
@@ -330,6 +362,9 @@ pub fn import(
         let results = match source {
             Source::Skip(path, why) => {
                 vec![ImportResult::new(&path, Outcome::Skipped).because(why)]
+            }
+            Source::Refuse(path, why) => {
+                vec![ImportResult::new(&path, Outcome::Refused).because(why)]
             }
             Source::Bundle(path) => vec![import_bundle(db, &catalogue, &path)?],
             Source::Case(path) => import_case(db, &catalogue, &path)?,
@@ -442,10 +477,22 @@ pub fn import_bundle(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<
     Ok(result)
 }
 
-/// Plain-text renderings.
+/// Plain-text renderings. Every stored value came from a bundle (or from whoever else writes to
+/// a shared database): each goes through [`field`] as `inspect` shows the same values, so an
+/// escape sequence or a line break in a host name, label or path never reaches the terminal raw.
 mod text {
     use super::store::{Detail, Snapshot, Stats, StoredFinding, Summary};
+    use crate::escape::field;
     use std::fmt::Write;
+
+    /// The first 12 characters of a sha256 (as stored: escaped, it may not be hex).
+    fn short(sha: &str) -> String {
+        field(&sha.chars().take(12).collect::<String>()).into_owned()
+    }
+
+    fn opt(value: &Option<String>, none: &str) -> String {
+        field(value.as_deref().unwrap_or(none)).into_owned()
+    }
 
     fn versions(s: &Summary) -> String {
         let v = &s.versions;
@@ -458,7 +505,7 @@ mod text {
             ("drx", &v.drx),
         ] {
             if let Some(value) = value {
-                parts.push(format!("{name} {value}"));
+                parts.push(format!("{name} {}", field(value)));
             }
         }
         if parts.is_empty() {
@@ -484,10 +531,10 @@ mod text {
                 out,
                 "{:>6}  {:<12}  {:<20}  {:<20}  {:<12}  {:>3} {:>3}  {}",
                 s.id,
-                &s.sha256[..s.sha256.len().min(12)],
-                s.host,
-                s.started_at.as_deref().unwrap_or("-"),
-                s.case_id.as_deref().unwrap_or("-"),
+                short(&s.sha256),
+                field(&s.host),
+                opt(&s.started_at, "-"),
+                opt(&s.case_id, "-"),
                 s.errors,
                 s.warnings,
                 versions(s)
@@ -501,11 +548,12 @@ mod text {
         let _ = writeln!(
             out,
             "{lead}[{}] {}: {}",
-            f.severity.to_uppercase(),
-            f.rule,
-            f.title
+            field(&f.severity.to_uppercase()),
+            field(&f.rule),
+            field(&f.title)
         );
         if let Some(path) = &f.path {
+            let path = field(path);
             match f.line {
                 Some(line) => {
                     let _ = writeln!(out, "{indent}    at {path}:{line}");
@@ -516,7 +564,7 @@ mod text {
             }
         }
         if let Some(detail) = &f.detail {
-            let _ = writeln!(out, "{indent}    {detail}");
+            let _ = writeln!(out, "{indent}    {}", field(detail));
         }
     }
 
@@ -527,26 +575,29 @@ mod text {
     pub fn detail(d: &Detail) -> String {
         let s = &d.summary;
         let mut out = String::new();
-        let _ = writeln!(out, "bundle #{} {}", s.id, s.file_name);
-        let _ = writeln!(out, "  sha256     {}", s.sha256);
+        let _ = writeln!(out, "bundle #{} {}", s.id, field(&s.file_name));
+        let _ = writeln!(out, "  sha256     {}", field(&s.sha256));
         let _ = writeln!(
             out,
             "  host       {} ({} {}, kernel {})",
-            s.host, s.os, s.os_release, s.kernel
+            field(&s.host),
+            field(&s.os),
+            field(&s.os_release),
+            field(&s.kernel)
         );
         if let Some(case) = &s.case_id {
-            let _ = writeln!(out, "  case       {case}");
+            let _ = writeln!(out, "  case       {}", field(case));
         }
         if let Some(label) = &d.label {
-            let _ = writeln!(out, "  label      {label}");
+            let _ = writeln!(out, "  label      {}", field(label));
         }
         let _ = writeln!(
             out,
             "  collected  {} to {} by {} {}",
-            s.started_at.as_deref().unwrap_or("?"),
-            d.finished_at.as_deref().unwrap_or("?"),
-            d.tool,
-            d.tool_version
+            opt(&s.started_at, "?"),
+            opt(&d.finished_at, "?"),
+            field(&d.tool),
+            field(&d.tool_version)
         );
         let _ = writeln!(out, "  versions   {}", versions(s));
         let _ = writeln!(
@@ -555,7 +606,11 @@ mod text {
             if d.resources.is_empty() {
                 "-".to_string()
             } else {
-                d.resources.join(", ")
+                d.resources
+                    .iter()
+                    .map(|r| field(r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         );
         let _ = writeln!(
@@ -586,7 +641,12 @@ mod text {
             let _ = writeln!(
                 out,
                 "  {:>6} {:>5} {:>7}  {:<28} {:<8} {}",
-                r.bundles, r.hosts, r.findings, r.rule, r.severity, r.title
+                r.bundles,
+                r.hosts,
+                r.findings,
+                field(&r.rule),
+                field(&r.severity),
+                field(&r.title)
             );
         }
         let _ = writeln!(out, "\nBy version (bundles, hosts, bundles with errors):");
@@ -594,7 +654,11 @@ mod text {
             let _ = writeln!(
                 out,
                 "  {:<11} {:<12} {:>6} {:>5} {:>6}",
-                v.component, v.version, v.bundles, v.hosts, v.with_errors
+                field(&v.component),
+                field(&v.version),
+                v.bundles,
+                v.hosts,
+                v.with_errors
             );
         }
         let _ = writeln!(out, "\nPer month (bundles, hosts, findings, errors):");
@@ -602,7 +666,11 @@ mod text {
             let _ = writeln!(
                 out,
                 "  {}  {:>6} {:>5} {:>7} {:>6}",
-                m.month, m.bundles, m.hosts, m.findings, m.errors
+                field(&m.month),
+                m.bundles,
+                m.hosts,
+                m.findings,
+                m.errors
             );
         }
         out
@@ -616,8 +684,8 @@ mod text {
                 out,
                 "#{} {}  {}  {} error(s), {} warning(s)  {}",
                 s.id,
-                s.started_at.as_deref().unwrap_or("-"),
-                &s.sha256[..s.sha256.len().min(12)],
+                opt(&s.started_at, "-"),
+                short(&s.sha256),
                 s.errors,
                 s.warnings,
                 versions(s)
@@ -632,16 +700,16 @@ mod text {
                 let _ = writeln!(
                     out,
                     "    version {}: {} -> {}",
-                    v.component,
-                    v.from.as_deref().unwrap_or("none"),
-                    v.to.as_deref().unwrap_or("none")
+                    field(&v.component),
+                    opt(&v.from, "none"),
+                    opt(&v.to, "none")
                 );
             }
             for r in &c.resources_added {
-                let _ = writeln!(out, "    resource added: {r}");
+                let _ = writeln!(out, "    resource added: {}", field(r));
             }
             for r in &c.resources_removed {
-                let _ = writeln!(out, "    resource removed: {r}");
+                let _ = writeln!(out, "    resource removed: {}", field(r));
             }
             for f in &c.findings_new {
                 finding_led(&mut out, f, "    new ", "        ");
@@ -650,9 +718,9 @@ mod text {
                 let _ = writeln!(
                     out,
                     "    resolved [{}] {}: {}",
-                    f.severity.to_uppercase(),
-                    f.rule,
-                    f.title
+                    field(&f.severity.to_uppercase()),
+                    field(&f.rule),
+                    field(&f.title)
                 );
             }
         }
@@ -667,7 +735,7 @@ mod tests {
     fn kind(name: &str, named: bool) -> Result<(), String> {
         match classify(Path::new(name), named) {
             Source::Bundle(_) | Source::Case(_) => Ok(()),
-            Source::Skip(_, why) => Err(why),
+            Source::Skip(_, why) | Source::Refuse(_, why) => Err(why),
         }
     }
 
@@ -691,5 +759,16 @@ mod tests {
             classify(Path::new("drx-case-n1-n2-20261124T100000Z.tgz"), false),
             Source::Case(_)
         ));
+        // A split case file: its first part is the case file, the later parts are not refused.
+        assert!(matches!(
+            classify(Path::new("drx-case-n1-n2-20261124T100000Z.tgz.001"), false),
+            Source::Case(_)
+        ));
+        for later in ["drx-case-n1-n2-20261124T100000Z.tgz.002", "x.tgz.1000"] {
+            assert!(kind(later, false).unwrap_err().contains("split"), "{later}");
+            assert!(kind(later, true).unwrap_err().contains("split"), "{later}");
+        }
+        // Sealed bundles are bundles in a directory too.
+        assert!(kind("drx-collect-n1-20261124T100000Z.tgz.age", false).is_ok());
     }
 }

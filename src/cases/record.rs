@@ -98,6 +98,39 @@ pub fn version_key(version: &str) -> Option<String> {
     )
 }
 
+/// The most bytes kept of a name the database indexes (host, case id, resource; also the other
+/// identity fields): PostgreSQL refuses a B-tree index entry above about 2.7 kB, which would
+/// abort the import, and no real host or resource name comes near it.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// The most bytes kept of a free text (label, a finding's title, path or detail).
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// `text` as both engines store it alike: a NUL (which PostgreSQL text cannot hold, while
+/// SQLite can) becomes U+FFFD, and a text above `max` bytes is cut at a character boundary and
+/// ends in `…`. A bundle is untrusted input: what it says must never abort an import on one
+/// engine and pass on the other, and the same bundle gives the same answers on both.
+pub fn storable(text: &str, max: usize) -> String {
+    let mut out: String = text.replace('\0', "\u{fffd}");
+    if out.len() > max {
+        let mut end = max.saturating_sub('…'.len_utf8());
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    out
+}
+
+fn name(text: &str) -> String {
+    storable(text, MAX_NAME_BYTES)
+}
+
+fn free_text(text: &str) -> String {
+    storable(text, MAX_TEXT_BYTES)
+}
+
 /// One bundle, ready to store.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -172,15 +205,13 @@ impl Record {
         } else {
             evidence.host.hostname.trim().to_string()
         };
-        let mut resources: Vec<String> = evidence
+        let resources: Vec<String> = evidence
             .resources
             .iter()
             .map(|r| r.resource.name.clone())
             .chain(evidence.loaded.iter().map(|r| r.name.clone()))
             .filter(|n| !n.is_empty())
             .collect();
-        resources.sort();
-        resources.dedup();
         let versions = Versions {
             drbd: evidence
                 .drbd_kernel
@@ -198,25 +229,52 @@ impl Record {
                 .and_then(bsradm_utils),
             drx: evidence.drx_version().map(str::to_string),
         };
+        let findings = findings
+            .into_iter()
+            .map(|f| Finding {
+                rule: name(&f.rule),
+                title: free_text(&f.title),
+                path: f.path.as_deref().map(free_text),
+                detail: f.detail.as_deref().map(free_text),
+                ..f
+            })
+            .collect();
+        let versions = Versions {
+            drbd: versions.drbd.as_deref().map(name),
+            drbd_utils: versions.drbd_utils.as_deref().map(name),
+            bsr: versions.bsr.as_deref().map(name),
+            bsr_utils: versions.bsr_utils.as_deref().map(name),
+            drx: versions.drx.as_deref().map(name),
+        };
+        let mut resources: Vec<String> = resources.iter().map(|r| name(r)).collect();
+        // Sorted and unique after the cut too: the resource table keys on (bundle, name).
+        resources.sort();
+        resources.dedup();
         Record {
             sha256,
-            file_name: inspected
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            host,
-            case_id: index.case_id.clone().filter(|c| !c.is_empty()),
-            label: index.label.clone().filter(|c| !c.is_empty()),
+            file_name: name(
+                &inspected
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            host: name(&host),
+            case_id: index.case_id.as_deref().filter(|c| !c.is_empty()).map(name),
+            label: index
+                .label
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .map(free_text),
             started_at: utc_text(index.started_at.as_deref()),
             finished_at: utc_text(index.finished_at.as_deref()),
-            tool_name: index.tool.name.clone(),
-            tool_version: index.tool.version.clone(),
+            tool_name: name(&index.tool.name),
+            tool_version: name(&index.tool.version),
             size_bytes: inspected.size,
             files: inspected.verification.files,
-            os: index.host.os.clone(),
-            os_release: index.host.os_release.clone(),
-            kernel: index.host.kernel.clone(),
+            os: name(&index.host.os),
+            os_release: name(&index.host.os_release),
+            kernel: name(&index.host.kernel),
             versions,
             resources,
             findings,
@@ -250,6 +308,20 @@ mod tests {
         assert_eq!(bsr_kernel("BSR: GIT-hash: abc\n"), None);
         let adm = "BSRADM_BUILDTAG=GIT-hash:\\ x\nBSRADM_API_VERSION=2\nBSR_KERNEL_VERSION_CODE=0x00000000\nBSR_KERNEL_VERSION=1.6.2\nBSRADM_VERSION_CODE=0x010602\nBSRADM_VERSION=1.6.2\n";
         assert_eq!(bsradm_utils(adm), Some("1.6.2".into()));
+    }
+
+    #[test]
+    fn what_one_engine_cannot_store_is_stored_alike_on_both() {
+        assert_eq!(storable("node\0one", 100), "node\u{fffd}one");
+        assert_eq!(storable("plain", 100), "plain");
+        // Cut at a character boundary, within the bound, with a visible mark.
+        let long = "노드".repeat(1000);
+        let cut = storable(&long, MAX_NAME_BYTES);
+        assert!(cut.len() <= MAX_NAME_BYTES, "{}", cut.len());
+        assert!(cut.ends_with('…') && long.starts_with(cut.trim_end_matches('…')));
+        for max in 0..12 {
+            assert!(storable("ab\0cdéfg", max).len() <= max.max('…'.len_utf8()));
+        }
     }
 
     #[test]

@@ -438,7 +438,7 @@ fn describe(item: &Item) -> String {
 /// of the first two words of its command line, so a script run by an interpreter counts by its
 /// own name), read from `/proc` (under `--root`, the root's). Only regular files are read, and
 /// only their first bytes: a planted FIFO or a huge file under `--root` cannot stall the run.
-fn running_processes(roots: &Roots, wanted: &BTreeSet<&str>) -> BTreeSet<String> {
+pub(crate) fn running_processes(roots: &Roots, wanted: &BTreeSet<&str>) -> BTreeSet<String> {
     const MAX_COMM: u64 = 64;
     const MAX_CMDLINE: u64 = 4096;
     let mut found = BTreeSet::new();

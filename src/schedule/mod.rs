@@ -208,12 +208,115 @@ pub(super) fn settings_argv(settings: &Settings) -> Result<Vec<String>> {
     if settings.keep == 0 {
         return Err(Error::usage("--keep must be at least 1"));
     }
+    let exe = exe()?;
+    let output = output_of(settings)?;
+    carried(
+        &output,
+        "--output",
+        "give a directory whose name has no line break or other control character",
+    )?;
+    carried(
+        &exe,
+        "the path of this drx-collect binary",
+        "copy the binary to a path without one (/usr/local/bin/drx-collect) and install from there",
+    )?;
     Ok(collect_argv(
-        &exe()?,
+        &exe,
         settings.keep,
         settings.keep_size,
-        &output_of(settings)?,
+        &output,
     ))
+}
+
+/// Refuses a path that a cron line or a unit file cannot carry as one word of one line: a line
+/// break would start a second cron line (run as root) or a second unit setting, and the other
+/// control characters are as unsafe on a terminal and in a log. A path that is not UTF-8 would
+/// be written with U+FFFD in it, naming another directory.
+fn carried(path: &Path, what: &str, hint: &str) -> Result<()> {
+    let Some(text) = path.to_str() else {
+        return Err(Error::usage(format!(
+            "{what} {} is not valid UTF-8, which a schedule entry cannot name exactly; {hint}",
+            crate::escape::field(&path.to_string_lossy())
+        )));
+    };
+    if text.chars().any(crate::escape::is_unsafe) {
+        return Err(Error::usage(format!(
+            "{what} '{}' holds a line break or another control character, which would break the schedule entry; {hint}",
+            crate::escape::field(text)
+        )));
+    }
+    Ok(())
+}
+
+/// The language of what `schedule` says beyond its fixed lines (the warnings).
+pub(super) fn lang() -> crate::lang::Lang {
+    crate::lang::Lang::from_env()
+}
+
+/// One warning on stderr, in the user's language: `warning: TEXT: DETAIL`.
+pub(super) fn warn(text: &str, detail: &str) {
+    eprintln!(
+        "{}: {text}: {}",
+        lang().ui("schedule.warning"),
+        crate::escape::field(detail)
+    );
+}
+
+/// Warns when the binary the schedule runs (as root) may vanish or be replaced: it lies in a
+/// temporary directory (cleaned out by tmpfiles and reboots, a place others may write), or it or
+/// a directory above it may be changed by another user.
+pub(super) fn warn_about_binary(argv: &[String]) {
+    let Some(exe) = argv.first().map(PathBuf::from) else {
+        return;
+    };
+    let temporary = [
+        std::env::temp_dir(),
+        PathBuf::from("/tmp"),
+        PathBuf::from("/var/tmp"),
+        PathBuf::from("/dev/shm"),
+    ];
+    if in_temporary_dir(&exe, &temporary) {
+        warn(
+            lang().ui("schedule.binary_in_temp"),
+            &exe.display().to_string(),
+        );
+    } else if let Some(open) = writable_by_others(&exe) {
+        warn(
+            lang().ui("schedule.binary_writable"),
+            &open.display().to_string(),
+        );
+    }
+}
+
+/// True when `exe` is inside one of `temporary` (compared as written and with links resolved).
+fn in_temporary_dir(exe: &Path, temporary: &[PathBuf]) -> bool {
+    temporary.iter().any(|dir| {
+        let resolved = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        exe.starts_with(dir) || exe.starts_with(&resolved)
+    })
+}
+
+/// The binary, or the first directory above it, that another user may change: group- or
+/// world-writable (a directory with the sticky bit only lets owners replace files), or owned by
+/// someone who is neither root nor this user.
+fn writable_by_others(exe: &Path) -> Option<PathBuf> {
+    let mut path = Some(exe);
+    while let Some(current) = path {
+        let meta = std::fs::metadata(current).ok()?;
+        if let Some(mode) = crate::platform::file_mode(&meta) {
+            let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
+            if mode & 0o022 != 0 && !sticky_dir {
+                return Some(current.to_path_buf());
+            }
+        }
+        let owner = crate::platform::file_owner(&meta);
+        let me = crate::platform::current_owner();
+        if owner.is_some_and(|o| o != 0 && Some(o) != me) {
+            return Some(current.to_path_buf());
+        }
+        path = current.parent().filter(|p| !p.as_os_str().is_empty());
+    }
+    None
 }
 
 pub(super) fn say(text: &str) -> Result<()> {

@@ -48,11 +48,11 @@ fn windows_quote(word: &str) -> String {
 
 pub(super) fn run(settings: &Settings) -> Result<ExitStatus> {
     let argv: Vec<String> = match settings.action {
-        Action::Install => schtasks_create_argv(
-            every_of(settings)?,
-            Offset::random(),
-            &settings_argv(settings)?,
-        ),
+        Action::Install => {
+            let collect = settings_argv(settings)?;
+            super::warn_about_binary(&collect);
+            schtasks_create_argv(every_of(settings)?, Offset::random(), &collect)
+        }
         Action::Remove => ["schtasks", "/Delete", "/TN", TASK, "/F"]
             .iter()
             .map(|s| s.to_string())

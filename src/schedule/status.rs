@@ -1,7 +1,7 @@
 //! `schedule status`: what is installed (cron block, systemd timer) and the newest snapshot of
 //! this host, with its checksum checked and the result its index recorded.
-use super::cron::{block_line, sh_words, strip_block};
-use super::systemd::{ours, SERVICE, TIMER};
+use super::cron::{block_line, line_words, strip_block};
+use super::systemd::{exec_start, ours, systemd_words, SERVICE, TIMER};
 use super::{read_optional, say, Settings, DEFAULT_OUTPUT};
 use crate::collect::retention;
 use crate::error::{ExitStatus, Result};
@@ -26,7 +26,7 @@ pub(super) fn run(settings: &Settings) -> Result<ExitStatus> {
                 "cron entry in {}:\n  {line}\n",
                 settings.cron_file.display()
             ));
-            installed_output = output_in(&sh_words(line));
+            installed_output = output_in(&line_words(line));
         }
     }
     let timer = settings.unit_dir.join(TIMER);
@@ -38,21 +38,13 @@ pub(super) fn run(settings: &Settings) -> Result<ExitStatus> {
             .find(|l| l.starts_with("OnCalendar="))
             .unwrap_or_default()
             .to_string();
-        let exec = service
-            .lines()
-            .find_map(|l| l.strip_prefix("ExecStart="))
-            .unwrap_or_default()
-            .to_string();
+        let exec = exec_start(&service).unwrap_or_default().to_string();
         text.push_str(&format!(
             "systemd timer {}: {calendar}\n  {exec}\n",
             timer.display()
         ));
         if installed_output.is_none() {
-            let words: Vec<String> = exec
-                .split_whitespace()
-                .map(|w| w.trim_matches('"').replace("%%", "%"))
-                .collect();
-            installed_output = output_in(&words);
+            installed_output = systemd_words(&exec).and_then(|words| output_in(&words));
         }
     }
     if text.is_empty() {
@@ -203,6 +195,9 @@ mod tests {
     #[test]
     fn the_installed_output_is_read_back_from_the_line() {
         let line = "37 * * * * root /x/drx-collect --quiet --keep 3 --output '/var/it'\\''s'";
-        assert_eq!(output_in(&sh_words(line)), Some(PathBuf::from("/var/it's")));
+        assert_eq!(
+            output_in(&line_words(line)),
+            Some(PathBuf::from("/var/it's"))
+        );
     }
 }

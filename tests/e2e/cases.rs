@@ -408,27 +408,364 @@ fn a_database_that_is_not_one_is_named() {
 }
 
 #[test]
-fn the_default_database_is_in_the_data_directory() {
+fn the_default_database_is_private_and_only_import_creates_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("HOME", dir.path())
-        .args(["cases", "list"])
-        .output()
-        .unwrap();
-    assert_success(&out);
-    assert!(dir
-        .path()
-        .join(".local/share/drx-collect/cases.sqlite")
-        .is_file());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = |args: &[&str], xdg: Option<&Path>| {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("HOME", dir.path())
+            .arg("cases")
+            .args(args);
+        if let Some(xdg) = xdg {
+            cmd.env("XDG_DATA_HOME", xdg);
+        }
+        cmd.output().unwrap()
+    };
+    // A query never creates the database: it says there is none.
+    let out = run(&["list"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("no case database"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join(".local").exists());
+    // The first import does, readable by this user only, like the bundles it describes.
+    assert_success(&run(&["import", empty.to_str().unwrap()], None));
+    let db = dir.path().join(".local/share/drx-collect/cases.sqlite");
+    assert!(db.is_file());
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(db.parent().unwrap()), 0o700);
+    let f = Fixture::new();
+    f.file("/etc/drbd.d/r0.res", RES);
+    assert_success(&f.collect(&["--quiet"]));
+    assert_success(&run(&["import", f.out.path().to_str().unwrap()], None));
+    // SQLite's own files beside it (WAL, shared memory) follow the database's mode.
+    for entry in std::fs::read_dir(db.parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    assert_success(&run(&["list"], None));
     let xdg = dir.path().join("xdg");
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("HOME", dir.path())
-        .env("XDG_DATA_HOME", &xdg)
-        .args(["cases", "stats", "--json"])
-        .output()
-        .unwrap();
-    assert_success(&out);
+    assert_success(&run(&["import", empty.to_str().unwrap()], Some(&xdg)));
     assert!(xdg.join("drx-collect/cases.sqlite").is_file());
+    assert_success(&run(&["stats", "--json"], Some(&xdg)));
+}
+
+#[test]
+fn a_mistyped_db_path_is_named_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    for query in [
+        &["list"][..],
+        &["search", "--rule", "CONFIG-BOM"],
+        &["stats"],
+    ] {
+        for typo in ["typo.sqlite", "no/such/dir/cases.sqlite"] {
+            let db = dir.path().join(typo);
+            let out = cases(&db, query);
+            assert_eq!(out.status.code(), Some(1), "{query:?} {typo}");
+            assert!(
+                stderr(&out).contains("no case database") && stderr(&out).contains(typo),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // Import creates the file, never the directories of a mistyped path.
+    let empty = tempfile::tempdir().unwrap();
+    let out = cases(
+        &dir.path().join("no/such/dir/cases.sqlite"),
+        &["import", empty.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_sealed_bundle_is_imported_with_its_identity() {
+    let f = Fixture::new();
+    f.file("/etc/drbd.d/r0.res", RES);
+    let keys = tempfile::tempdir().unwrap();
+    let (identity, public) = crate::sealed::age_keygen(keys.path());
+    assert_success(&f.collect(&["--quiet", "--encrypt-to", &public]));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cases.sqlite");
+    // Without the key: refused, and told how to give it to this very command.
+    let out = cases(&db, &["import", f.out.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--identity"), "{}", stderr(&out));
+    let out = cases(
+        &db,
+        &[
+            "import",
+            f.out.path().to_str().unwrap(),
+            "--identity",
+            identity.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let report = json(&out);
+    assert_eq!(report["imported"], 1, "{report}");
+    let list = json(&cases(&db, &["list", "--json"]));
+    assert_eq!(list[0]["host"], "node1");
+}
+
+/// Unpacks a collected bundle with the real tar, lets `edit` change its files and index.json,
+/// then makes it honest again (each item's bytes and sha256, every SHA256SUMS line) and packs
+/// it as `name` in `dir`: a bundle that verifies, holding what a hostile sender chose.
+fn honest_repack(
+    bundle: &Path,
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&Path, &mut Value),
+) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let work = tempfile::tempdir().unwrap();
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(bundle)
+        .arg("-C")
+        .arg(work.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let top = std::fs::read_dir(work.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut index: Value =
+        serde_json::from_slice(&std::fs::read(top.join("index.json")).unwrap()).unwrap();
+    edit(&top, &mut index);
+    for item in index["items"].as_array_mut().unwrap() {
+        let Some(path) = item["path"].as_str().map(str::to_string) else {
+            continue;
+        };
+        if let Ok(bytes) = std::fs::read(top.join(&path)) {
+            item["bytes"] = bytes.len().into();
+            item["sha256"] = format!("{:x}", Sha256::digest(&bytes)).into();
+        }
+    }
+    std::fs::write(
+        top.join("index.json"),
+        serde_json::to_vec_pretty(&index).unwrap(),
+    )
+    .unwrap();
+    let mut sums = String::new();
+    let mut files: Vec<PathBuf> = walk(&top);
+    files.sort();
+    for file in files {
+        let rel = file
+            .strip_prefix(&top)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        if rel == "SHA256SUMS" {
+            continue;
+        }
+        let sha = format!("{:x}", Sha256::digest(std::fs::read(&file).unwrap()));
+        sums.push_str(&format!("{sha}  {rel}\n"));
+    }
+    std::fs::write(top.join("SHA256SUMS"), sums).unwrap();
+    let out = dir.join(name);
+    let status = Command::new("tar")
+        .arg("czf")
+        .arg(&out)
+        .arg("-C")
+        .arg(work.path())
+        .arg(top.file_name().unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// A raw control character or bidi mark a terminal would act on.
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+#[test]
+fn what_a_bundle_says_is_shown_escaped_in_every_text_answer() {
+    let f = Fixture::new();
+    f.file("/etc/drbd.d/r0.res", RES);
+    assert_success(&f.collect(&["--quiet"]));
+    let dir = tempfile::tempdir().unwrap();
+    // The host, the resource, the case id, the label and the file name all carry sequences that
+    // would clear the screen, retitle the window, return the cursor or reverse the text.
+    let host = "evil\u{1b}[2Jhost";
+    let hostile = honest_repack(
+        &f.bundles()[0],
+        dir.path(),
+        "drx-collect-x\u{1b}[1m-20261124T100000Z.tgz",
+        |top, index| {
+            std::fs::write(top.join("files/etc/hostname"), format!("{host}\n")).unwrap();
+            std::fs::write(
+                top.join("files/etc/drbd.d/r0.res"),
+                RES.replace("resource r0", "resource r\u{1b}[31m\u{7}0\u{202e}"),
+            )
+            .unwrap();
+            index["host"]["hostname"] = host.into();
+            index["case_id"] = "CASE\u{1b}[31m-1".into();
+            index["label"] = "before\rAFTER \u{202e}txet".into();
+        },
+    );
+    let db = dir.path().join("cases.sqlite");
+    let import = cases(&db, &["import", hostile.to_str().unwrap()]);
+    assert_success(&import);
+    let err = stderr(&import);
+    assert!(raw_controls(&err).is_empty(), "import progress: {err:?}");
+    assert!(err.contains("evil\\e[2Jhost"), "{err}");
+    let show = cases(&db, &["show", "1"]);
+    let history = cases(&db, &["history", host]);
+    for output in [cases(&db, &["list"]), show.clone(), history] {
+        assert_success(&output);
+        let text = stdout(&output);
+        assert!(raw_controls(&text).is_empty(), "{text:?}");
+    }
+    for output in [cases(&db, &["list"]), show.clone()] {
+        assert!(
+            stdout(&output).contains("evil\\e[2Jhost"),
+            "{}",
+            stdout(&output)
+        );
+    }
+    let text = stdout(&show);
+    for escaped in [
+        "CASE\\e[31m-1",
+        "before\\rAFTER \\u{202e}txet",
+        "r\\e[31m\\u{7}0\\u{202e}",
+        "drx-collect-x\\e[1m-",
+    ] {
+        assert!(text.contains(escaped), "{escaped} in {text}");
+    }
+    // --json keeps the exact values for programs (JSON escapes what it must).
+    let value = json(&cases(&db, &["show", "1", "--json"]));
+    assert_eq!(value["host"], host);
+    assert_eq!(value["label"], "before\rAFTER \u{202e}txet");
+}
+
+#[test]
+fn fifos_and_devices_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundles = dir.path().join("in");
+    std::fs::create_dir(&bundles).unwrap();
+    let fifo = bundles.join("drx-collect-n1-20261124T100000Z.tgz");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink(
+        "/dev/zero",
+        bundles.join("drx-collect-n2-20261124T100000Z.tgz"),
+    )
+    .unwrap();
+    let db = dir.path().join("cases.sqlite");
+    // Bounded: without the check, each of these blocks on the FIFO or reads /dev/zero forever.
+    let run = |args: &[&str]| {
+        let mut child = Command::new(BIN)
+            .env_clear()
+            .arg("cases")
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("cases {args:?} did not finish");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    };
+    // In a directory: skipped with a note, the import goes on.
+    let out = run(&["import", bundles.to_str().unwrap()]);
+    assert_success(&out);
+    assert_eq!(
+        stderr(&out).matches("not a regular file").count(),
+        2,
+        "{}",
+        stderr(&out)
+    );
+    // Named: refused (exit 3), the reason given.
+    for named in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let out = run(&["import", named]);
+        assert_eq!(out.status.code(), Some(3), "{named}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn the_later_parts_of_a_split_case_file_are_not_refused() {
+    let one = crate::diagnose::healthy_node("node1", "10.0.0.1", "10.0.0.2", "1.2.3");
+    let two = crate::diagnose::healthy_node("node2", "10.0.0.2", "10.0.0.1", "1.2.3");
+    let [a, b] = [&one, &two].map(crate::inspect::collected);
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("in");
+    std::fs::create_dir(&parts).unwrap();
+    let case =
+        crate::inspect::case_file(dir.path(), "drx-case-node1-node2-20261124T100000Z", &a, &b);
+    // Three parts, as `--split` names them.
+    let size = std::fs::metadata(&case).unwrap().len();
+    let status = Command::new("split")
+        .arg("-b")
+        .arg((size / 3 + 1).to_string())
+        .args(["-d", "-a", "3", "--numeric-suffixes=1"])
+        .arg(&case)
+        .arg(parts.join(format!("{}.", case.file_name().unwrap().to_str().unwrap())))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_dir(&parts).unwrap().count(), 3);
+    let db = dir.path().join("cases.sqlite");
+    let out = cases(&db, &["import", parts.to_str().unwrap(), "--json"]);
+    let report = json(&out);
+    assert_eq!(
+        (&report["imported"], &report["refused"], &report["skipped"]),
+        (&2.into(), &0.into(), &2.into()),
+        "{report}"
+    );
+    let hosts: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["host"].as_str())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{report}");
 }

@@ -358,3 +358,269 @@ fn systemd_units_are_written_and_removed_in_a_unit_dir() {
     assert_success(&schedule(&f, &["remove", "--systemd", "--unit-dir", &dir]));
     assert_eq!(std::fs::read_dir(units.path()).unwrap().count(), 0);
 }
+
+/// The words the real /bin/sh makes of the command of an installed cron line, after cron's own
+/// reading of `%` (crontab(5): `\%` is a `%`, a bare `%` ends the command).
+fn words_cron_runs(line: &str) -> Vec<String> {
+    let mut rest = line.trim_start();
+    for _ in 0..6 {
+        let end = rest.find(char::is_whitespace).unwrap();
+        rest = rest[end..].trim_start();
+    }
+    let mut command = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('%') => command.push('%'),
+                Some(other) => {
+                    command.push('\\');
+                    command.push(other);
+                }
+                None => command.push('\\'),
+            },
+            '%' => break,
+            c => command.push(c),
+        }
+    }
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("set -- {command}; printf '%s\\0' \"$@\""))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{command}");
+    out.stdout
+        .split(|&b| b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8(w.to_vec()).unwrap())
+        .collect()
+}
+
+fn installed_line(cron: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(cron).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    lines[0].to_string()
+}
+
+#[test]
+fn an_output_path_that_would_break_the_entry_is_refused() {
+    let f = Fixture::new();
+    let etc = tempfile::tempdir().unwrap();
+    let cron = etc.path().join("drx-collect");
+    let units = etc.path().join("units");
+    std::fs::create_dir(&units).unwrap();
+    for bad in [
+        "/var/lib/x\n* * * * * root /bin/sh -c id",
+        "/var/lib/x\rsnap",
+        "/var/lib/x\u{1b}[2Jsnap",
+        "/var/lib/x\tsnap",
+    ] {
+        let out = schedule(
+            &f,
+            &[
+                "install",
+                "--output",
+                bad,
+                "--cron-file",
+                cron.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--output"), "{}", stderr(&out));
+        assert!(!cron.exists(), "{bad:?} wrote {}", cron.display());
+        let out = schedule(
+            &f,
+            &[
+                "install",
+                "--systemd",
+                "--output",
+                bad,
+                "--unit-dir",
+                units.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert_eq!(std::fs::read_dir(&units).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn hostile_but_valid_output_paths_are_run_and_read_back_exactly() {
+    let f = Fixture::new();
+    let etc = tempfile::tempdir().unwrap();
+    let cron = etc.path().join("drx-collect");
+    let units = etc.path().join("units");
+    std::fs::create_dir(&units).unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let systemd_analyze = std::path::Path::new("/usr/bin/systemd-analyze").exists()
+        || std::path::Path::new("/bin/systemd-analyze").exists();
+    for name in [
+        "snap%",
+        "100% full",
+        "a\\%b",
+        "a\\\\%b%%c",
+        "it's \"here\"",
+        "$HOME and `id` and $(id)",
+        "back\\slash\\",
+        "semi;colon &amp",
+        "%n%H%%",
+    ] {
+        let out_dir = base.path().join(name);
+        std::fs::create_dir(&out_dir).unwrap();
+        let out = out_dir.to_str().unwrap();
+        let install = schedule(
+            &f,
+            &[
+                "install",
+                "--output",
+                out,
+                "--cron-file",
+                cron.to_str().unwrap(),
+            ],
+        );
+        assert_success(&install);
+        let words = words_cron_runs(&installed_line(&cron));
+        let at = words.iter().position(|w| w == "--output").unwrap();
+        assert_eq!(words[at + 1], out, "{name}: {words:?}");
+        assert!(words.iter().any(|w| w == BIN), "{words:?}");
+        // status reads the directory back from the entry: the exact one.
+        let status = schedule(
+            &f,
+            &[
+                "status",
+                "--cron-file",
+                cron.to_str().unwrap(),
+                "--unit-dir",
+                units.to_str().unwrap(),
+            ],
+        );
+        let shown = stdout(&status);
+        assert!(
+            shown.contains(&format!("no snapshots of {host} in {out} yet")),
+            "{name}: {shown}"
+        );
+        std::fs::remove_file(&cron).unwrap();
+
+        // The same directory in a systemd unit: verified on install, read back by status.
+        let install = schedule(
+            &f,
+            &[
+                "install",
+                "--systemd",
+                "--output",
+                out,
+                "--unit-dir",
+                units.to_str().unwrap(),
+            ],
+        );
+        assert_success(&install);
+        if systemd_analyze {
+            let verify = std::process::Command::new("systemd-analyze")
+                .args(["verify", "--man=no"])
+                .arg(units.join("drx-collect.service"))
+                .arg(units.join("drx-collect.timer"))
+                .output()
+                .unwrap();
+            assert!(verify.status.success(), "{name}: {}", stderr(&verify));
+        }
+        let status = schedule(
+            &f,
+            &[
+                "status",
+                "--cron-file",
+                cron.to_str().unwrap(),
+                "--unit-dir",
+                units.to_str().unwrap(),
+            ],
+        );
+        let shown = stdout(&status);
+        assert!(
+            shown.contains(&format!("no snapshots of {host} in {out} yet")),
+            "{name}: {shown}"
+        );
+        assert_success(&schedule(
+            &f,
+            &["remove", "--systemd", "--unit-dir", units.to_str().unwrap()],
+        ));
+    }
+}
+
+/// Whether a process of one of these names runs on this host (as the test sees /proc).
+fn running(names: &[&str]) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| names.contains(&c.trim()))
+    })
+}
+
+#[test]
+fn install_warns_when_nothing_will_run_the_entry_or_the_binary_may_vanish() {
+    let f = Fixture::new();
+    let etc = tempfile::tempdir().unwrap();
+    let cron = etc.path().join("drx-collect");
+    let out = f.out.path().display().to_string();
+    let install = |bin: &str| {
+        std::process::Command::new(bin)
+            .env_clear()
+            .env("LANG", "C")
+            .args(["schedule", "install", "--output", &out, "--cron-file"])
+            .arg(&cron)
+            .output()
+            .unwrap()
+    };
+    let daemons = ["cron", "crond", "cronie", "fcron", "dcron", "bcron-sched"];
+    // A file cron does not read, on a host where no cron may run: both said, and still done.
+    let first = install(BIN);
+    assert_success(&first);
+    let warned = stderr(&first);
+    assert!(warned.contains("cron will not run this file"), "{warned}");
+    if !running(&daemons) {
+        assert!(warned.contains("no cron daemon is running"), "{warned}");
+    }
+    // With a cron daemon running, that warning goes.
+    let fake = tempfile::tempdir().unwrap();
+    let cron_daemon = fake.path().join("cron");
+    std::fs::copy("/bin/sleep", &cron_daemon).unwrap();
+    let mut daemon = std::process::Command::new(&cron_daemon)
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let second = install(BIN);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert_success(&second);
+    assert!(
+        !stderr(&second).contains("no cron daemon"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(
+        !stderr(&second).contains("temporary directory"),
+        "{}",
+        stderr(&second)
+    );
+    // A binary under /tmp: the entry would run a file that tmp cleaners remove.
+    let tmp = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let copy = tmp.path().join("drx-collect");
+    std::fs::copy(BIN, &copy).unwrap();
+    let third = install(copy.to_str().unwrap());
+    assert_success(&third);
+    assert!(
+        stderr(&third).contains("temporary directory"),
+        "{}",
+        stderr(&third)
+    );
+    assert!(
+        std::fs::read_to_string(&cron)
+            .unwrap()
+            .contains(copy.to_str().unwrap()),
+        "the entry names the binary that ran install"
+    );
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A vendor key pair made by the real age-keygen: (identity file, public key).
-fn age_keygen(dir: &Path) -> (PathBuf, String) {
+pub(crate) fn age_keygen(dir: &Path) -> (PathBuf, String) {
     let identity = dir.join("vendor.key");
     let out = Command::new("age-keygen")
         .arg("-o")
