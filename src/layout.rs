@@ -224,11 +224,11 @@ pub fn is_servicing_package(path: &str) -> bool {
     lower.contains("/windows/servicing/packages/") && lower.ends_with(".mum")
 }
 
-/// Kernel / system logs that may carry the drbd version line: `dmesg`, /var/log/messages,
-/// syslog, kern.log (and their rotations).
+/// Kernel / system logs that may carry the drbd version line: `dmesg`, the kernel's journal,
+/// /var/log/messages, syslog, kern.log (and their rotations).
 pub fn is_system_log(path: &str) -> bool {
     let lower = normalised(path);
-    command_id(path) == Some("dmesg")
+    matches!(command_id(path), Some("dmesg" | "journalctl-kernel"))
         || lower.starts_with("files/var/log/messages")
         || lower.starts_with("files/var/log/syslog")
         || lower.starts_with("files/var/log/kern")
@@ -357,6 +357,8 @@ mod tests {
         ));
         assert!(is_system_log("files/var/log/messages-20181122"));
         assert!(is_system_log("commands/dmesg.txt"));
+        assert!(is_system_log("commands/journalctl-kernel.txt"));
+        assert!(!is_system_log("commands/journalctl-drx.txt"));
         assert!(is_package_list("commands/rpm-qa.txt"));
         assert!(is_package_list("top/commands/drbdadm-version.txt"));
         assert!(!is_package_list("files/var/lib/rpm/x"));

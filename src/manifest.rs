@@ -84,6 +84,8 @@ pub enum What {
         timeout: Option<Duration>,
         /// Exit codes that still mean success (`systemctl status` exits 3 for a stopped unit).
         ok_exit_codes: Vec<i32>,
+        /// The output is a log (`journalctl`): `--since` keeps its newer lines only.
+        log: bool,
     },
 }
 
@@ -294,9 +296,9 @@ fn check_item(raw: RawItem, default_os: Os, at: &str, seen: &mut HashSet<String>
             if argv.is_empty() || argv[0].trim().is_empty() {
                 return Err(bad(format!("item '{}' has an empty command", raw.id)));
             }
-            if raw.log || raw.skip_binary || !raw.exclude.is_empty() {
+            if raw.skip_binary || !raw.exclude.is_empty() {
                 return Err(bad(format!(
-                    "item '{}' sets log, skip_binary or exclude, which only files take",
+                    "item '{}' sets skip_binary or exclude, which only files take",
                     raw.id
                 )));
             }
@@ -311,6 +313,7 @@ fn check_item(raw: RawItem, default_os: Os, at: &str, seen: &mut HashSet<String>
                 argv,
                 timeout,
                 ok_exit_codes: raw.ok_exit_codes.unwrap_or_else(|| vec![0]),
+                log: raw.log,
             }
         }
     };

@@ -146,7 +146,7 @@ impl Run<'_> {
             path: &path,
             raw: &output.stdout,
             mtime: now,
-            since: None,
+            since: self.command_since(command),
             whole: true,
         };
         let stored = self.store(archive, scan, stdout)?;
@@ -171,6 +171,21 @@ impl Run<'_> {
             item.stderr_path = Some(path);
         }
         Ok(item)
+    }
+
+    /// `--since` for a command whose output is a log (`journalctl`): its lines carry the host's
+    /// local time (UTC under `--root`, whose zone is unknown), as a live log file's do.
+    fn command_since(&self, command: &CommandSource) -> Option<Since> {
+        let at = self.settings.since.filter(|_| command.log)?;
+        let offset = if self.settings.root.is_some() {
+            chrono::FixedOffset::east_opt(0).expect("zero offset")
+        } else {
+            chrono::Offset::fix(chrono::Local::now().offset())
+        };
+        Some(Since {
+            at,
+            clock: crate::logtime::LineClock::new(offset, Utc::now()),
+        })
     }
 
     /// Bytes held in memory through the line engine into the archive, the rules reading along.

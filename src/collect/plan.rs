@@ -48,6 +48,8 @@ pub struct CommandSource {
     pub argv: Vec<String>,
     pub timeout: Option<Duration>,
     pub ok_exit_codes: Vec<i32>,
+    /// Its output is a log: `--since` applies to its lines.
+    pub log: bool,
 }
 
 impl Source {
@@ -526,11 +528,13 @@ fn expand_item<'r>(
             argv,
             timeout,
             ok_exit_codes,
+            log,
         } => out.push(Source::Command(CommandSource {
             id: item.id.clone(),
             argv: argv.clone(),
             timeout: *timeout,
             ok_exit_codes: ok_exit_codes.clone(),
+            log: *log,
         })),
         What::Files {
             paths,

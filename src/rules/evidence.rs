@@ -25,6 +25,14 @@ pub struct Facts {
     pub collected_at: Option<DateTime<Utc>>,
 }
 
+/// Versions the line scan read from logs (not kept whole): the drbd kernel's start line, and the
+/// newest DRX version a DRX log names.
+#[derive(Debug, Clone, Default)]
+pub struct LogVersions {
+    pub drbd_kernel: Option<Located<Version>>,
+    pub drx: Option<Located<Version>>,
+}
+
 /// One line a pattern rule (or the BOM check) fired on.
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -144,7 +152,9 @@ pub struct Evidence {
     pub(crate) loaded: Vec<setup_show::LoadedResource>,
     pub(crate) drbd_kernel: Option<Located<Version>>,
     pub(crate) drbd_utils: Option<Located<Version>>,
-    pub(crate) drx_version: Option<String>,
+    /// DRX's version: the newest any source shows (`drx --version`, the rpm/dpkg package, a
+    /// DRX log's start line, Windows' installed programs or the programs' file version).
+    pub(crate) drx_version: Option<Located<Version>>,
     /// Module names from `lsmod`, when it was collected.
     pub(crate) lsmod: Option<(String, Vec<String>)>,
     pub(crate) proc_module: bool,
@@ -187,7 +197,7 @@ impl Evidence {
         facts: &Facts,
         whole: &BTreeMap<String, Vec<u8>>,
         hits: Vec<Hit>,
-        kernel_log_version: Option<Located<Version>>,
+        log_versions: LogVersions,
     ) -> Evidence {
         let mut host = facts.host.clone();
         // "unknown": the collector could not tell (a Windows sysroot under --root).
@@ -221,7 +231,7 @@ impl Evidence {
                 command(whole, Cmd::ModinfoDrbd).and_then(|(p, t)| versions::modinfo(&p, &t))
             })
             .or(packages.kmod)
-            .or(kernel_log_version);
+            .or(log_versions.drbd_kernel);
         let drbd_utils = adm.utils.or(packages.utils);
 
         let lsmod = command(whole, Cmd::Lsmod).map(|(p, t)| {
@@ -329,8 +339,7 @@ impl Evidence {
             loaded,
             drbd_kernel,
             drbd_utils,
-            drx_version: command(whole, Cmd::DrxVersion)
-                .and_then(|(_, t)| versions::drx_version(&t)),
+            drx_version: drx_version(whole, log_versions.drx),
             probes: command(whole, Cmd::Probe).map(|(p, t)| (p, crate::probe::parse(&t))),
             lsmod,
             proc_module,
@@ -419,9 +428,9 @@ impl Evidence {
         targets
     }
 
-    /// The DRX version this node reported (`drx --version`).
+    /// The DRX version this node shows (the newest of its sources).
     pub fn drx_version(&self) -> Option<&str> {
-        self.drx_version.as_deref()
+        self.drx_version.as_ref().map(|v| v.value.as_str())
     }
 
     /// The host name bsradm/drbdadm match `on` sections against.
@@ -548,19 +557,10 @@ impl Evidence {
 /// Whether a configured `on` name is the node's host name, compared as the tool does
 /// (drbd-utils/bsr-utils `hostnames_equal` for BSR and DRBD 9; `strcmp` for DRBD 8.4).
 pub fn host_matches(matching: Matching, configured: &str, hostname: &str) -> bool {
-    if matching == Matching::Exact {
-        return configured == hostname;
+    match matching {
+        Matching::Exact => configured == hostname,
+        Matching::Hostnames => resfile::hostnames_equal(configured, hostname),
     }
-    let a = configured.to_lowercase();
-    let b = hostname.to_lowercase();
-    if a == b {
-        return true;
-    }
-    if !a.contains('.') || !b.contains('.') {
-        let short = |s: &str| s.split('.').next().unwrap_or("").to_string();
-        return short(&a) == short(&b);
-    }
-    false
 }
 
 /// Dresses verdicts with the catalogue's texts. Every id a check reports is in the registry and
@@ -955,6 +955,30 @@ fn read_windows_firewall(whole: &BTreeMap<String, Vec<u8>>) -> Option<WindowsFir
         current,
         rules,
     })
+}
+
+/// DRX's version from every source the bundle has; the newest wins (an upgraded node's old log
+/// lines and left-over packages show older ones).
+fn drx_version(
+    whole: &BTreeMap<String, Vec<u8>>,
+    from_logs: Option<Located<Version>>,
+) -> Option<Located<Version>> {
+    type Read = fn(&str, &str) -> Option<Located<Version>>;
+    let sources: [(Cmd, Read); 6] = [
+        (Cmd::DrxVersion, versions::drx_version),
+        (Cmd::RpmQa, versions::drx_rpm),
+        (Cmd::DpkgL, versions::drx_dpkg),
+        (Cmd::RegUninstall, versions::drx_installed_program),
+        (Cmd::RegUninstallWow64, versions::drx_installed_program),
+        (Cmd::DrxFileVersion, versions::drx_file_version),
+    ];
+    let mut newest = from_logs;
+    for (cmd, read) in sources {
+        if let Some(found) = command(whole, cmd).and_then(|(p, t)| read(&p, &t)) {
+            versions::keep_newest(&mut newest, found);
+        }
+    }
+    newest
 }
 
 /// DRX runs: a `drx` process in `ps -ef`, a running drxsvc service, or `sc query` RUNNING.

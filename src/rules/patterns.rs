@@ -19,6 +19,8 @@ pub enum Meaning {
     Clear(usize),
     /// The kernel's "drbd: initialized. Version:" line (read by code, not a rule).
     KernelVersion,
+    /// A DRX log line naming DRX's version ("DRX 2.4.1 starting"; read by code).
+    DrxVersion,
 }
 
 #[derive(Debug)]
@@ -70,6 +72,14 @@ pub struct Matcher {
     by_subset: HashMap<Vec<usize>, Option<Arc<CompiledSet>>>,
 }
 
+/// Where DRX writes its logs (Linux /opt/DRX/logs, Windows <install>\\logs), and the journal of
+/// its service.
+const DRX_LOGS: &[&str] = &[
+    "files/**/DRX/logs/**",
+    "files/**/drx/logs/**",
+    "commands/journalctl-drx.txt",
+];
+
 const GLOB_OPTIONS: MatchOptions = MatchOptions {
     case_sensitive: false,
     require_literal_separator: true,
@@ -109,6 +119,15 @@ impl Matcher {
             meaning: Meaning::KernelVersion,
             globs: Vec::new(),
             system_logs_only: true,
+        });
+        entries.push(Entry {
+            regex: crate::rules::parse::versions::DRX_LOG_VERSION.to_string(),
+            meaning: Meaning::DrxVersion,
+            globs: DRX_LOGS
+                .iter()
+                .filter_map(|p| Pattern::new(p).ok())
+                .collect(),
+            system_logs_only: false,
         });
         Matcher {
             entries,

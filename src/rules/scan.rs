@@ -33,6 +33,8 @@ pub struct Scan<'c> {
     hits: BTreeMap<(usize, String), Place>,
     bom_hits: Vec<Place>,
     kernel_log_version: Option<Located<Version>>,
+    /// The newest DRX version a DRX log names.
+    drx_log_version: Option<Located<Version>>,
     /// Lines of the current file waiting to be matched, joined by `\n`, and their numbers and
     /// ends in `pending`.
     pending: Vec<u8>,
@@ -68,6 +70,7 @@ impl<'c> Scan<'c> {
             hits: BTreeMap::new(),
             bom_hits: Vec::new(),
             kernel_log_version: None,
+            drx_log_version: None,
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             pending_lines: Vec::new(),
             lowered: Vec::with_capacity(BLOCK_BYTES + 4096),
@@ -262,6 +265,17 @@ impl<'c> Scan<'c> {
                         });
                     }
                 }
+                Some(Meaning::DrxVersion) => {
+                    if let Some(version) = versions::drx_log_line(&text) {
+                        versions::keep_newest(
+                            &mut self.drx_log_version,
+                            Located {
+                                value: version,
+                                place: Place::new(bundle_path, line_no, &text),
+                            },
+                        );
+                    }
+                }
                 None => {}
             }
         }
@@ -297,7 +311,10 @@ impl<'c> Scan<'c> {
             facts,
             &self.whole,
             hits,
-            self.kernel_log_version,
+            super::evidence::LogVersions {
+                drbd_kernel: self.kernel_log_version,
+                drx: self.drx_log_version,
+            },
         )
     }
 }

@@ -710,6 +710,10 @@ fn many_resources_across_files_are_judged_quickly() {
 #[path = "tests_windows.rs"]
 mod windows_field;
 
+// Issue 24, items 24-29: every source of a fact, and verdicts only where the evidence decides.
+#[path = "tests_fidelity.rs"]
+mod fidelity;
+
 /// A verdict whose id the catalogue lacks is an internal error, not a silent drop.
 #[test]
 #[cfg(debug_assertions)]

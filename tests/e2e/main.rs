@@ -11,6 +11,7 @@ mod hostile_privacy;
 mod hostile_reader;
 mod html;
 mod inspect;
+mod journal;
 mod peer;
 mod privacy;
 mod realworld;

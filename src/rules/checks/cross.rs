@@ -125,12 +125,25 @@ fn probes_against_peer(
 }
 
 fn drx_versions(label_a: &str, a: &Evidence, label_b: &str, b: &Evidence, out: &mut Vec<Raw>) {
-    if let (Some(va), Some(vb)) = (a.drx_version(), b.drx_version()) {
-        if va != vb {
+    if let (Some(va), Some(vb)) = (&a.drx_version, &b.drx_version) {
+        // Compared as versions: 2.4.1 is 2.4.1.0.
+        if va.value != vb.value {
+            let from =
+                |v: &crate::rules::model::Located<crate::rules::model::Version>| match v.place.line
+                {
+                    Some(line) => format!("{}:{line}", v.place.path),
+                    None => v.place.path.clone(),
+                };
             out.push(Raw::new(
                 "VERSION-DRX-MISMATCH",
                 None,
-                Some(format!("DRX {va} on {label_a}, {vb} on {label_b}")),
+                Some(format!(
+                    "DRX {} on {label_a} ({}), {} on {label_b} ({})",
+                    va.value,
+                    from(va),
+                    vb.value,
+                    from(vb)
+                )),
             ));
         }
     }

@@ -10,6 +10,7 @@ use crate::rules::evidence::{host_matches, Evidence, Found};
 pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
     let mut named_anywhere = false;
     let mut unplaced = None;
+    let mut undecided = false;
     for node_resource in &evidence.resources {
         let resource = &node_resource.resource;
         if resource.host_names().next().is_none() && !resource.has_floating() {
@@ -27,8 +28,10 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
             Some((_, Found::Name)) => named_anywhere = true,
             _ if in_mesh => named_anywhere = true,
             Some((section, Found::Address(ip))) => {
-                if section.floating {
-                    // `floating` sections are found by address: that is how they work.
+                if section.floating || section.names.is_empty() {
+                    // `floating` sections are found by address: that is how they work. A
+                    // `stacked-on-top-of` section is chosen by its lower resource, which is
+                    // judged by its own names.
                     named_anywhere = true;
                     continue;
                 }
@@ -43,6 +46,9 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
                     )),
                 ));
             }
+            // A `floating` section is found by address only: without this node's addresses it
+            // may be this node's, and no resource can be said to leave the node out.
+            None if resource.has_floating() => undecided = true,
             None => {
                 if unplaced.is_none() {
                     unplaced = Some(node_resource);
@@ -52,12 +58,17 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
     }
     // Without the node's addresses a resource cannot be told apart from another cluster's;
     // only when no resource at all names this node is that worth saying, once.
-    if evidence.own_ips.is_none() && !named_anywhere {
+    if evidence.own_ips.is_none() && !named_anywhere && !undecided {
         if let (Some(r), Some(name)) = (
             unplaced,
             unplaced.and_then(|r| evidence.match_name(r.flavour)),
         ) {
-            let names: Vec<&str> = r.resource.host_names().collect();
+            let mut names: Vec<&str> = Vec::new();
+            for name in r.resource.host_names() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
             out.push(Raw::new(
                 "CONFIG-HOSTNAME-MISMATCH",
                 Some(r.resource.place.clone()),

@@ -59,7 +59,7 @@ pub fn check(evidence: &Evidence, out: &mut Vec<Raw>) {
                 }
             }
             let in_use = sockets.iter().any(|s| {
-                s.local.covers(&target)
+                (s.is_live() && s.local.covers(&target))
                     || (s.state == TcpState::Established
                         && s.remote.is_some_and(|r| peers.contains(&r)))
             });

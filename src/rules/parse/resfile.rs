@@ -28,6 +28,8 @@ pub struct HostSection {
     /// The hosts `proxy on NAME...` names: where the proxy runs (often the node itself; DRBD 9
     /// also allows a separate proxy host shared by several nodes).
     pub proxy_on: Vec<String>,
+    /// DRBD 9 / BSR `node-id N;`: how `drbdsetup show` names this host (`_peer_node_id`).
+    pub node_id: Option<u32>,
 }
 
 impl HostSection {
@@ -54,6 +56,28 @@ pub struct Resource {
     pub mesh_hosts: Vec<String>,
     /// DRBD 9 syntax was seen (`node-id`, `connection`, `connection-mesh`).
     pub drbd9_syntax: bool,
+    /// DRBD 9 `connection { }` blocks (outside `skip { }`), with their paths.
+    pub connections: Vec<Connection>,
+}
+
+/// A DRBD 9 / BSR `connection { }`: each path names the hosts it joins, with the address of
+/// each when given (a `host X;` without one takes the address of the `on X` section).
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub place: Place,
+    /// `path { host A address ..; host B address ..; }` blocks; a connection that has none
+    /// but `host` statements directly is one path.
+    pub paths: Vec<Vec<PathHost>>,
+}
+
+/// One host of a path.
+#[derive(Debug, Clone)]
+pub struct PathHost {
+    pub name: String,
+    pub place: Place,
+    pub address: Option<Located<Endpoint>>,
+    /// `via proxy on X { inside ..; }`: the kernel's peer is then this proxy's inside.
+    pub proxy_inside: Option<Located<Endpoint>>,
 }
 
 impl Resource {
@@ -270,6 +294,7 @@ impl Ctx<'_> {
         };
         for child in node.children() {
             match child.keyword() {
+                "node-id" => host.node_id = child.words.get(1).and_then(|w| w.parse().ok()),
                 "address" if !child.is_block() => host.address = self.endpoint(child),
                 "proxy" if child.is_block() => self.proxy_into(&mut host, child),
                 _ => {}
@@ -305,17 +330,51 @@ impl Ctx<'_> {
     /// same name when those lack an address.
     fn connection(&self, resource: &mut Resource, node: &Node) {
         let mut statements: Vec<&Node> = Vec::new();
+        let mut direct: Vec<&Node> = Vec::new();
+        let mut paths: Vec<Vec<&Node>> = Vec::new();
         for child in node.children() {
             match child.keyword() {
                 // `host X [address A] [via proxy on X { inside; outside; }]`: a block when proxied.
-                "host" => statements.push(child),
+                "host" => {
+                    statements.push(child);
+                    direct.push(child);
+                }
                 "path" if child.is_block() => {
-                    statements.extend(child.children().iter().filter(|c| c.keyword() == "host"))
+                    let hosts: Vec<&Node> = child
+                        .children()
+                        .iter()
+                        .filter(|c| c.keyword() == "host")
+                        .collect();
+                    statements.extend(hosts.iter().copied());
+                    paths.push(hosts);
                 }
                 "net" if child.is_block() => resource.net.extend(self.settings(child)),
+                // `skip { }` comments its content out: those paths are not configured.
                 _ => {}
             }
         }
+        if paths.is_empty() && !direct.is_empty() {
+            paths.push(direct);
+        }
+        let path_host = |stmt: &Node| {
+            let mut proxy = HostSection::default();
+            if stmt.is_block() {
+                self.proxy_into(&mut proxy, stmt);
+            }
+            PathHost {
+                name: stmt.words.get(1).cloned().unwrap_or_default(),
+                place: self.place(stmt),
+                address: self.endpoint(stmt),
+                proxy_inside: proxy.proxy_inside,
+            }
+        };
+        resource.connections.push(Connection {
+            place: self.place(node),
+            paths: paths
+                .iter()
+                .map(|hosts| hosts.iter().map(|h| path_host(h)).collect())
+                .collect(),
+        });
         for stmt in statements {
             let Some(name) = stmt.words.get(1) else {
                 continue;
@@ -325,10 +384,12 @@ impl Ctx<'_> {
             if stmt.is_block() {
                 self.proxy_into(&mut proxy, stmt);
             }
+            // drbdadm 9 finds a connection's `host` among the `on` sections as it matches
+            // host names (`host n1` is `on n1.example.com`).
             let host = match resource
                 .hosts
                 .iter_mut()
-                .position(|h| h.names.iter().any(|n| n == name))
+                .position(|h| h.names.iter().any(|n| hostnames_equal(n, name)))
             {
                 Some(at) => &mut resource.hosts[at],
                 None => {
@@ -357,6 +418,21 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Host names compared as bsr-utils and drbd-utils 9 compare them (`hostnames_equal`):
+/// case-insensitive, and when either name is short, only the parts before the first dot.
+pub fn hostnames_equal(a: &str, b: &str) -> bool {
+    let a = a.to_lowercase();
+    let b = b.to_lowercase();
+    if a == b {
+        return true;
+    }
+    if !a.contains('.') || !b.contains('.') {
+        let short = |s: &str| s.split('.').next().unwrap_or("").to_string();
+        return short(&a) == short(&b);
+    }
+    false
 }
 
 /// The first word that reads as `IP:PORT` (after `address`, `ipv4`, `ipv6`, a host name...).

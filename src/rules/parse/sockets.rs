@@ -7,6 +7,10 @@ pub enum TcpState {
     Listen,
     Established,
     SynSent,
+    /// A connection half-opened by a peer: only a listening socket receives one.
+    SynReceived,
+    /// Closing or closed (TIME_WAIT, CLOSE_WAIT, FIN_WAIT, LAST_ACK, CLOSING, CLOSED) or not
+    /// TCP (`UNCONN`): nothing listens or talks on it any more.
     Other,
 }
 
@@ -18,14 +22,28 @@ pub struct Socket {
     pub place: Place,
 }
 
+impl Socket {
+    /// Whether this socket shows its local address:port in use: listening on it, or a live
+    /// connection through it. A closing or closed connection (TIME_WAIT after the peer went
+    /// away, CLOSE_WAIT, FIN_WAIT ...) is no listener and no connection.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.state,
+            TcpState::Listen | TcpState::Established | TcpState::SynReceived
+        )
+    }
+}
+
 fn state_of(word: &str) -> Option<TcpState> {
     Some(match word {
         "LISTEN" | "LISTENING" => TcpState::Listen,
         "ESTABLISHED" | "ESTAB" => TcpState::Established,
         "SYN_SENT" | "SYN-SENT" => TcpState::SynSent,
-        "SYN_RECV" | "SYN-RECV" | "SYN_RECEIVED" | "TIME_WAIT" | "TIME-WAIT" | "CLOSE_WAIT"
-        | "CLOSE-WAIT" | "FIN_WAIT1" | "FIN_WAIT2" | "FIN-WAIT-1" | "FIN-WAIT-2" | "LAST_ACK"
-        | "LAST-ACK" | "CLOSING" | "CLOSED" | "UNCONN" => TcpState::Other,
+        "SYN_RECV" | "SYN-RECV" | "SYN_RECEIVED" | "SYN_RCVD" => TcpState::SynReceived,
+        // netstat (Linux) FIN_WAIT1, ss FIN-WAIT-1, Windows netstat FIN_WAIT_1.
+        "TIME_WAIT" | "TIME-WAIT" | "CLOSE_WAIT" | "CLOSE-WAIT" | "FIN_WAIT1" | "FIN_WAIT2"
+        | "FIN-WAIT-1" | "FIN-WAIT-2" | "FIN_WAIT_1" | "FIN_WAIT_2" | "LAST_ACK" | "LAST-ACK"
+        | "CLOSING" | "CLOSED" | "UNCONN" => TcpState::Other,
         _ => return None,
     })
 }

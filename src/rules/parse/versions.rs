@@ -153,17 +153,134 @@ pub fn dpkg_l(path: &str, text: &str) -> Packages {
     out
 }
 
-fn keep_newest(slot: &mut Option<Located<Version>>, found: Located<Version>) {
+pub(crate) fn keep_newest(slot: &mut Option<Located<Version>>, found: Located<Version>) {
     if slot.as_ref().is_none_or(|old| found.value > old.value) {
         *slot = Some(found);
     }
 }
 
 /// `drx --version`: the first dotted number in the output.
-pub fn drx_version(text: &str) -> Option<String> {
+pub fn drx_version(path: &str, text: &str) -> Option<Located<Version>> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| Regex::new(r"\b(\d+\.\d+(?:\.\d+)*)\b").expect("static regex"));
-    re.captures(text).map(|c| c[1].to_string())
+    text.lines().enumerate().find_map(|(i, line)| {
+        let found = re.captures(line)?;
+        Version::parse(&found[1]).map(|v| located(path, i, line, v))
+    })
+}
+
+/// The DRX package in `rpm -qa` (`drx-2.4.1-1.el7.x86_64`): the newest when several are listed.
+pub fn drx_rpm(path: &str, text: &str) -> Option<Located<Version>> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"(?i)^drx-(\d+\.\d+[\d.]*)-").expect("static regex"));
+    let mut newest = None;
+    for (i, line) in text.lines().enumerate() {
+        if let Some(v) = re.captures(line.trim()).and_then(|c| Version::parse(&c[1])) {
+            keep_newest(&mut newest, located(path, i, line, v));
+        }
+    }
+    newest
+}
+
+/// The DRX package in `dpkg -l` (`ii  drx  2.4.1-1  amd64 ...`).
+pub fn drx_dpkg(path: &str, text: &str) -> Option<Located<Version>> {
+    let mut newest = None;
+    for (i, line) in text.lines().enumerate() {
+        let mut fields = line.split_whitespace();
+        let (Some(state), Some(name), Some(version)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let name = name.split(':').next().unwrap_or(name);
+        if !state.starts_with('i') || !name.eq_ignore_ascii_case("drx") {
+            continue;
+        }
+        let version = version.split_once(':').map(|(_, v)| v).unwrap_or(version);
+        if let Some(v) = Version::parse(version) {
+            keep_newest(&mut newest, located(path, i, line, v));
+        }
+    }
+    newest
+}
+
+/// The DRX line of a DRX log that names its version: a start line ("DRX 2.4.1 starting",
+/// "DRX v2.4.1 started", "drx 2.4.1 initialized") or a version statement ("DRX version
+/// 2.4.1", "DRX ver. 2.4.1"). A bare "DRX 10.0.0.2" (an address) is not a version.
+pub fn drx_log_line(line: &str) -> Option<Version> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(DRX_LOG_VERSION).expect("static regex"));
+    let found = re.captures(line)?;
+    let text = found.get(1).or_else(|| found.get(2))?;
+    Version::parse(text.as_str())
+}
+
+/// The pattern of [`drx_log_line`], also given to the line scan of DRX logs.
+pub const DRX_LOG_VERSION: &str = r"(?i)\bdrx\s*[:=]?\s*(?:(?:version|ver\.?)\s*[:=]?\s*v?|v)(\d+\.\d+(?:\.\d+){0,3})(?:[^:./\d]|$)|\bdrx\s+(\d+\.\d+(?:\.\d+){0,3})\s+(?:is\s+)?(?:start|starting|started|initiali[sz]ing|initiali[sz]ed|launching|launched|running|boot(?:ing|ed)?)\b";
+
+/// The DRX entry of Windows' installed programs (`reg query ...\Uninstall /s`): a key whose
+/// `DisplayName` has the word DRX, and its `DisplayVersion`.
+pub fn drx_installed_program(path: &str, text: &str) -> Option<Located<Version>> {
+    let mut newest = None;
+    // The current key: does its DisplayName say DRX, and its DisplayVersion.
+    let mut key: (bool, Option<Located<Version>>) = (false, None);
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.to_ascii_uppercase().starts_with("HKEY_") {
+            if let (true, Some(v)) = std::mem::take(&mut key) {
+                keep_newest(&mut newest, v);
+            }
+            continue;
+        }
+        // `    DisplayName    REG_SZ    DRX 2.4` (the value may hold spaces).
+        let mut words = t.split_whitespace();
+        let (Some(name), Some(kind)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if !kind.eq_ignore_ascii_case("REG_SZ") {
+            continue;
+        }
+        let after_name = &t[name.len()..];
+        let value = after_name
+            .find(kind)
+            .map_or("", |at| after_name[at + kind.len()..].trim());
+        if name.eq_ignore_ascii_case("DisplayName") {
+            key.0 = value
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w.eq_ignore_ascii_case("drx"));
+        } else if name.eq_ignore_ascii_case("DisplayVersion") {
+            key.1 = Version::parse(value).map(|v| located(path, i, line, v));
+        }
+    }
+    if let (true, Some(v)) = key {
+        keep_newest(&mut newest, v);
+    }
+    newest
+}
+
+/// File versions of DRX's programs (`<path>\tab<FileVersion>` lines of the PowerShell item).
+pub fn drx_file_version(path: &str, text: &str) -> Option<Located<Version>> {
+    let mut newest = None;
+    for (i, line) in text.lines().enumerate() {
+        let Some((file, version)) = line.rsplit_once('\t') else {
+            continue;
+        };
+        let name = file
+            .rsplit(['\\', '/'])
+            .next()
+            .unwrap_or(file)
+            .to_ascii_lowercase();
+        if !(name.starts_with("drx") && name.ends_with(".exe")) {
+            continue;
+        }
+        // 0.0.0.0: the program carries no version resource.
+        if let Some(v) =
+            Version::parse(version).filter(|v| v.as_str().contains(|c| matches!(c, '1'..='9')))
+        {
+            keep_newest(&mut newest, located(path, i, line, v));
+        }
+    }
+    newest
 }
 
 /// The kernel log line `drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)` (DRBD 8.4 and
@@ -301,13 +418,83 @@ mod tests {
         assert_eq!(p.value.to_string(), "1.6.1");
     }
 
+    /// Issue 24.24: DRX's version from every source, not only `drx --version`.
+    #[test]
+    fn drx_version_from_packages_logs_and_installed_programs() {
+        let rpm = "bash-4.2.46-34.el7.x86_64\ndrx-2.3.0-1.el7.x86_64\ndrx-2.4.1-1.el7.x86_64\ndrxsim-9.9.9-1.x86_64\n";
+        let v = drx_rpm("commands/rpm-qa.txt", rpm).expect("drx package");
+        assert_eq!(
+            (v.value.to_string(), v.place.line),
+            ("2.4.1".into(), Some(3))
+        );
+        assert!(drx_rpm("r", "drbd84-utils-8.9.10-1.el7\n").is_none());
+        let dpkg =
+            "ii  drx   2.4.1-1   amd64   Data Replication Xcelerator\nii  drxsim 9.0 amd64 x\n";
+        assert_eq!(
+            drx_dpkg("d", dpkg).map(|v| v.value.to_string()).as_deref(),
+            Some("2.4.1")
+        );
+        for (line, version) in [
+            (
+                "I1120 16:37:02.690660 t42053 main] DRX 2.4.1 starting",
+                Some("2.4.1"),
+            ),
+            (
+                "I1120 16:37:02.690660 t42053 main] DRX 2.3.0 starting",
+                Some("2.3.0"),
+            ),
+            (
+                "I1120 16:37:02.690660 t1 main] DRX version 2.4.1.2 (build 77)",
+                Some("2.4.1.2"),
+            ),
+            (
+                "I1120 16:37:02.690660 t1 main] drx v2.4 started",
+                Some("2.4"),
+            ),
+            (
+                "I1120 16:37:02.690660 t1 main] DRX: ver. 3.0.1",
+                Some("3.0.1"),
+            ),
+            (
+                "I1120 16:37:02.690660 t1 r0] DRX 10.0.0.2:7791 connected",
+                None,
+            ),
+            (
+                "I1120 16:37:02.690660 t1 r0] connect to DRX 10.0.0.2 failed",
+                None,
+            ),
+            ("I1120 16:37:02.690660 t1 r0] state: bridged", None),
+        ] {
+            assert_eq!(
+                drx_log_line(line).map(|v| v.to_string()).as_deref(),
+                version,
+                "{line}"
+            );
+        }
+        let reg = "\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{1}\r\n    DisplayName    REG_SZ    Microsoft Visual C++ 2013 Redistributable (x64) - 12.0.30501\r\n    DisplayVersion    REG_SZ    12.0.30501.0\r\n\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\DRX\r\n    DisplayVersion    REG_SZ    2.4.1\r\n    DisplayName    REG_SZ    DRX\r\n    Publisher    REG_SZ    MANTECH\r\n";
+        let v = drx_installed_program("commands/reg-uninstall.txt", reg).expect("DRX entry");
+        assert_eq!(v.value.to_string(), "2.4.1");
+        assert!(drx_installed_program(
+            "r",
+            &reg.replace("    DisplayName    REG_SZ    DRX\r\n", "")
+        )
+        .is_none());
+        let files = "C:\\Program Files\\DRX\\bin\\drx.exe\t2.4.1.0\r\nC:\\Program Files\\DRX\\bin\\drxsim.exe\t0.0.0.0\r\nC:\\Program Files\\DRX\\bin\\libz.dll\t3.2.11\r\n";
+        assert_eq!(
+            drx_file_version("f", files)
+                .map(|v| v.value.to_string())
+                .as_deref(),
+            Some("2.4.1.0")
+        );
+    }
+
     #[test]
     fn drx_and_kernel_log() {
         assert_eq!(
-            drx_version("DRX version 1.2.3 (build 45)").as_deref(),
-            Some("1.2.3")
+            drx_version("d", "DRX version 1.2.3 (build 45)").map(|v| v.value.to_string()),
+            Some("1.2.3".to_string())
         );
-        assert!(drx_version("no version").is_none());
+        assert!(drx_version("d", "no version").is_none());
         let line =
             "Nov 20 10:00:00 node1 kernel: drbd: initialized. Version: 8.4.5 (api:1/proto:86-101)";
         assert_eq!(

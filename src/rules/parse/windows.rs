@@ -94,10 +94,14 @@ fn is_top_level(line: &str) -> bool {
     !line.starts_with([' ', '\t']) && line.contains(':')
 }
 
-/// Whether systeminfo's output holds its whole hotfix section: the section header (English
-/// "Hotfix(s)", Korean "핫픽스", or any label followed by `[01]:` entries) followed by the next
-/// section (Network Card(s), 네트워크 카드, ...). A systeminfo cut short (timed out, truncated)
-/// before that is no update list at all: an absent KB there is not evidence.
+/// Whether systeminfo's output holds its whole hotfix section. The header (English "Hotfix(s)",
+/// Korean "핫픽스", or any label followed by `[01]:` entries) declares how many entries follow
+/// ("2 Hotfix(s) Installed.", "3개 핫픽스가 설치되었습니다.", "Число установленных исправлений - 7.":
+/// the first number of its value, in any language); when it does, that count decides: the
+/// section is whole when as many entries were listed, the last one ending its line, whether or
+/// not another section follows. Without a count, the next section (Network Card(s), 네트워크
+/// 카드, ...) must follow. A systeminfo cut short (timed out, truncated) before the end of its
+/// list is no update list at all: an absent KB there is not evidence.
 pub fn systeminfo_hotfix_section_complete(text: &str) -> bool {
     let lines: Vec<&str> = text.lines().collect();
     let header = lines.iter().enumerate().position(|(i, line)| {
@@ -112,10 +116,27 @@ pub fn systeminfo_hotfix_section_complete(text: &str) -> bool {
     let Some(header) = header else {
         return false;
     };
-    lines[header + 1..]
-        .iter()
-        .find(|line| !line.trim().is_empty() && !is_hotfix_entry(line))
-        .is_some_and(|line| is_top_level(line))
+    let rest = &lines[header + 1..];
+    let listed = rest.iter().take_while(|line| is_hotfix_entry(line)).count();
+    let after = rest[listed..].iter().find(|line| !line.trim().is_empty());
+    if let Some(declared) = declared_count(lines[header]) {
+        // The last entry must end its line: one cut inside its KB number is not whole.
+        let last_line_whole = after.is_some() || listed == 0 || text.ends_with('\n');
+        return declared == listed && last_line_whole;
+    }
+    after.is_some_and(|line| is_top_level(line))
+}
+
+/// The number of hotfixes a systeminfo header line declares: the first number of its value
+/// (after the label's colon), whatever the language; None when the value has none (`N/A`).
+fn declared_count(header: &str) -> Option<usize> {
+    let (_, value) = header.split_once(':')?;
+    let start = value.find(|c: char| c.is_ascii_digit())?;
+    let digits: String = value[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
 }
 
 /// `reg query "HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP" /s`: is there a `...\v3.5` key
@@ -175,7 +196,11 @@ mod tests {
     fn hotfix_section_must_be_whole() {
         let whole = "OS Name:   Microsoft Windows Server 2012 R2 Standard\nHotfix(s):                 2 Hotfix(s) Installed.\n                           [01]: KB2919355\n                           [02]: KB2919442\nNetwork Card(s):           1 NIC(s) Installed.\n";
         assert!(systeminfo_hotfix_section_complete(whole));
-        let cut = whole.split("Network").next().unwrap_or("");
+        // Cut after its first entry: fewer than the two it declares.
+        let cut = whole
+            .split("                           [02]")
+            .next()
+            .unwrap_or("");
         assert!(
             !systeminfo_hotfix_section_complete(cut),
             "cut inside the list"
@@ -187,6 +212,35 @@ mod tests {
         // An unknown language: the entries themselves show the header.
         let other = "Correctifs:   1\n                 [01]: KB2919355\nCartes réseau: 1\n";
         assert!(systeminfo_hotfix_section_complete(other));
+    }
+
+    /// Issue 24.26: a hotfix section that is the last of the output is whole when its declared
+    /// count equals the entries listed, in every language; a count not reached is cut.
+    #[test]
+    fn the_declared_count_decides_when_the_section_is_last() {
+        let en = "OS Name:   Microsoft Windows Server 2012 R2 Standard\r\nHotfix(s):                 2 Hotfix(s) Installed.\r\n                           [01]: KB2919355\r\n                           [02]: KB2919442\r\n";
+        assert!(systeminfo_hotfix_section_complete(en));
+        let ru = "Название ОС:               Microsoft Windows Server 2012 R2 Standard\nИсправление(я):            Число установленных исправлений - 3.\n                           [01]: KB2919355\n                           [02]: KB2919442\n                           [03]: KB3000850\n";
+        assert!(systeminfo_hotfix_section_complete(ru));
+        let ko = "핫픽스:                    2개 핫픽스가 설치되었습니다.\n                           [01]: KB2919355\n                           [02]: KB2919442\n";
+        assert!(systeminfo_hotfix_section_complete(ko));
+        // Seven declared, two listed: cut, in any language, even with a section after it.
+        let short = ru.replace("- 3.", "- 7.");
+        assert!(!systeminfo_hotfix_section_complete(&short));
+        let short_then_more = format!(
+            "{}Сетевые адаптеры:          1\n",
+            en.replace("2 Hotfix", "5 Hotfix")
+        );
+        assert!(!systeminfo_hotfix_section_complete(&short_then_more));
+        // The count is reached but the last entry is cut inside its number.
+        let cut_in_last = en.trim_end().trim_end_matches("442");
+        assert!(!systeminfo_hotfix_section_complete(cut_in_last));
+        // None installed, declared, nothing after.
+        assert!(systeminfo_hotfix_section_complete(
+            "Hotfix(s):                 0 Hotfix(s) Installed.\n"
+        ));
+        // No count (N/A): the next section must follow.
+        assert!(!systeminfo_hotfix_section_complete("Hotfix(s):   N/A\n"));
     }
 
     #[test]
