@@ -19,6 +19,9 @@ pub enum Meaning {
     Clear(usize),
     /// The kernel's "drbd: initialized. Version:" line (read by code, not a rule).
     KernelVersion,
+    /// A line of the kernel's sync handshake (`self …`, `peer …`, `uuid_compare()=…`), read
+    /// by `parse::gi::HandshakeScan`.
+    Handshake,
 }
 
 #[derive(Debug)]
@@ -27,7 +30,16 @@ struct Entry {
     meaning: Meaning,
     /// Empty: any path (used by code probes that choose paths themselves).
     globs: Vec<Pattern>,
-    system_logs_only: bool,
+    scope: Scope,
+}
+
+/// Which files an entry reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Globs,
+    SystemLogs,
+    /// Where the kernel's handshake lines land: system logs and BSR's engine logs.
+    HandshakeLogs,
 }
 
 /// A compiled subset: `set` index i means `entries[i]`.
@@ -91,7 +103,7 @@ impl Matcher {
                     regex: regex.clone(),
                     meaning: Meaning::Fire(index),
                     globs: globs.clone(),
-                    system_logs_only: false,
+                    scope: Scope::Globs,
                 });
             }
             if let Some(regex) = &rule.cleared_by {
@@ -99,7 +111,7 @@ impl Matcher {
                     regex: regex.clone(),
                     meaning: Meaning::Clear(index),
                     globs: globs.clone(),
-                    system_logs_only: false,
+                    scope: Scope::Globs,
                 });
             }
         }
@@ -108,7 +120,14 @@ impl Matcher {
             regex: r"drbd: (?:module )?initiali[sz]ed\. Version: ".to_string(),
             meaning: Meaning::KernelVersion,
             globs: Vec::new(),
-            system_logs_only: true,
+            scope: Scope::SystemLogs,
+        });
+        entries.push(Entry {
+            // drbd_uuid_dump's `self`/`peer` lines and the result (8.4, 9, BSR's `(N)` form).
+            regex: r"(?:self|peer) [0-9A-F]{16}:[0-9A-F]{16}:|uuid_compare\(".to_string(),
+            meaning: Meaning::Handshake,
+            globs: Vec::new(),
+            scope: Scope::HandshakeLogs,
         });
         Matcher {
             entries,
@@ -123,12 +142,10 @@ impl Matcher {
             .entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| {
-                if e.system_logs_only {
-                    system_log
-                } else {
-                    e.globs.iter().any(|g| g.matches_with(path, GLOB_OPTIONS))
-                }
+            .filter(|(_, e)| match e.scope {
+                Scope::SystemLogs => system_log,
+                Scope::HandshakeLogs => crate::layout::may_hold_handshakes(path),
+                Scope::Globs => e.globs.iter().any(|g| g.matches_with(path, GLOB_OPTIONS)),
             })
             .map(|(i, _)| i)
             .collect();

@@ -33,6 +33,10 @@ pub struct Scan<'c> {
     hits: BTreeMap<(usize, String), Place>,
     bom_hits: Vec<Place>,
     kernel_log_version: Option<Located<Version>>,
+    /// The sync handshakes of the current log, and those of the logs read before it.
+    handshake_scan: crate::rules::parse::gi::HandshakeScan,
+    handshake_path: String,
+    handshakes: Vec<(Place, crate::rules::parse::gi::Handshake)>,
     /// Lines of the current file waiting to be matched, joined by `\n`, and their numbers and
     /// ends in `pending`.
     pending: Vec<u8>,
@@ -68,6 +72,9 @@ impl<'c> Scan<'c> {
             hits: BTreeMap::new(),
             bom_hits: Vec::new(),
             kernel_log_version: None,
+            handshake_scan: Default::default(),
+            handshake_path: String::new(),
+            handshakes: Vec::new(),
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             pending_lines: Vec::new(),
             lowered: Vec::with_capacity(BLOCK_BYTES + 4096),
@@ -262,8 +269,25 @@ impl<'c> Scan<'c> {
                         });
                     }
                 }
+                Some(Meaning::Handshake) => self.handshake_line(bundle_path, line_no, &text),
                 None => {}
             }
+        }
+    }
+
+    fn handshake_line(&mut self, bundle_path: &str, line_no: u64, text: &str) {
+        use crate::rules::parse::gi::HandshakeScan;
+        if self.handshake_path != bundle_path {
+            self.handshake_scan = HandshakeScan::default();
+            self.handshake_path = bundle_path.to_string();
+        }
+        self.handshake_scan.line(line_no, text);
+        for handshake in self.handshake_scan.found.drain(..) {
+            if self.handshakes.len() == HandshakeScan::MAX {
+                self.handshakes.remove(0);
+            }
+            self.handshakes
+                .push((Place::new(bundle_path, handshake.line, text), handshake));
         }
     }
 
@@ -292,13 +316,15 @@ impl<'c> Scan<'c> {
             rule: super::checks::CONFIG_BOM.to_string(),
             place,
         }));
-        Evidence::gather(
+        let mut evidence = Evidence::gather(
             self.catalogue.clone(),
             facts,
             &self.whole,
             hits,
             self.kernel_log_version,
-        )
+        );
+        evidence.gi.handshakes = self.handshakes;
+        evidence
     }
 }
 
