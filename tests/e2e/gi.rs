@@ -95,3 +95,36 @@ fn one_bundle_alone_gives_no_verdict_and_a_missing_tool_is_a_gap() {
     let bundle = bare.bundle();
     assert!(verdicts(&[bundle.path.as_os_str()]).is_empty());
 }
+
+#[test]
+fn the_html_report_shows_both_nodes_generations_with_the_verdict_first() {
+    let (fa, fb) = (
+        node("alpha", tool!("drbd84-split-brain.alpha.txt")),
+        node("beta", tool!("drbd84-split-brain.beta.txt")),
+    );
+    let (a, b) = (collected(&fa), collected(&fb));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let output = inspect(&[
+        a.as_os_str(),
+        b.as_os_str(),
+        OsStr::new("--html"),
+        page.as_os_str(),
+    ]);
+    assert_success(&output);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let section = &html[html.find("id=\"generations\"").expect("the section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let verdict = section.find("REPL-GI-SPLIT-BRAIN").expect("the verdict");
+    let table = section.find("<table").unwrap();
+    assert!(verdict < table, "verdict first");
+    for uuid in [
+        "49615ABF1622FC55",
+        "6116B0558277E470",
+        "643454BA1CA67140",
+        "5625CFAB3DDD24A2",
+    ] {
+        assert!(section[table..].contains(uuid), "{uuid}");
+    }
+    assert!(section.contains("alpha") && section.contains("beta"));
+}
