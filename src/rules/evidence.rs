@@ -1032,6 +1032,8 @@ fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host, gaps: &[Item]) -
 pub struct GiEvidence {
     pub records: Vec<(Kernel, Place, gi::GiRecord)>,
     pub handshakes: Vec<(Place, gi::Handshake)>,
+    /// The last log line where this node became Primary (files are read in bundle order).
+    pub became_primary: Option<Place>,
 }
 
 impl GiEvidence {
@@ -1058,6 +1060,7 @@ impl GiEvidence {
         GiEvidence {
             records,
             handshakes: Vec::new(),
+            became_primary: None,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum Meaning {
     /// A line of the kernel's sync handshake (`self …`, `peer …`, `uuid_compare()=…`), read
     /// by `parse::gi::HandshakeScan`.
     Handshake,
+    /// A role change to Primary (`role( Secondary -> Primary )`), for the split-brain story.
+    BecamePrimary,
 }
 
 #[derive(Debug)]
@@ -126,6 +128,13 @@ impl Matcher {
             // drbd_uuid_dump's `self`/`peer` lines and the result (8.4, 9, BSR's `(N)` form).
             regex: r"(?:self|peer) [0-9A-F]{16}:[0-9A-F]{16}:|uuid_compare\(".to_string(),
             meaning: Meaning::Handshake,
+            globs: Vec::new(),
+            scope: Scope::HandshakeLogs,
+        });
+        entries.push(Entry {
+            // drbd_state.c / bsr_state.c print state changes as `role( Secondary -> Primary )`.
+            regex: r"\brole\( ?\w+ -> Primary ?\)".to_string(),
+            meaning: Meaning::BecamePrimary,
             globs: Vec::new(),
             scope: Scope::HandshakeLogs,
         });

@@ -37,6 +37,8 @@ pub struct Scan<'c> {
     handshake_scan: crate::rules::parse::gi::HandshakeScan,
     handshake_path: String,
     handshakes: Vec<(Place, crate::rules::parse::gi::Handshake)>,
+    /// The last line of the logs where the node became Primary.
+    became_primary: Option<Place>,
     /// Lines of the current file waiting to be matched, joined by `\n`, and their numbers and
     /// ends in `pending`.
     pending: Vec<u8>,
@@ -75,6 +77,7 @@ impl<'c> Scan<'c> {
             handshake_scan: Default::default(),
             handshake_path: String::new(),
             handshakes: Vec::new(),
+            became_primary: None,
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             pending_lines: Vec::new(),
             lowered: Vec::with_capacity(BLOCK_BYTES + 4096),
@@ -270,6 +273,9 @@ impl<'c> Scan<'c> {
                     }
                 }
                 Some(Meaning::Handshake) => self.handshake_line(bundle_path, line_no, &text),
+                Some(Meaning::BecamePrimary) => {
+                    self.became_primary = Some(Place::new(bundle_path, line_no, &text));
+                }
                 None => {}
             }
         }
@@ -324,6 +330,7 @@ impl<'c> Scan<'c> {
             self.kernel_log_version,
         );
         evidence.gi.handshakes = self.handshakes;
+        evidence.gi.became_primary = self.became_primary;
         evidence
     }
 }

@@ -467,6 +467,38 @@ fn pair_of_bundles_split_brain_names_both_current_uuids() {
 }
 
 #[test]
+fn split_brain_names_when_each_node_became_primary() {
+    let a = node(&[
+        (
+            "commands/drbdadm-get-gi.txt",
+            tool!("drbd84-split-brain.alpha.txt"),
+        ),
+        (
+            "files/var/log/messages",
+            "Jan 23 21:02:11 alpha kernel: block drbd9: role( Secondary -> Primary ) \n",
+        ),
+    ]);
+    let b = node(&[
+        ("commands/drbdadm-get-gi.txt", tool!("drbd84-split-brain.beta.txt")),
+        ("files/var/log/messages", "Jan 23 21:40:05 beta kernel: block drbd9: role( Secondary -> Primary ) \nJan 23 21:50:00 beta kernel: block drbd9: role( Primary -> Secondary ) \n"),
+    ]);
+    let found: Vec<_> =
+        crate::rules::cross_node(&[("alpha", &a), ("beta", &b)], crate::lang::Lang::En)
+            .into_iter()
+            .filter(|f| f.rule == "REPL-GI-SPLIT-BRAIN")
+            .collect();
+    let detail = found[0].detail.as_deref().unwrap();
+    assert!(
+        detail.contains("alpha last became Primary at files/var/log/messages:1: `Jan 23 21:02:11"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("beta last became Primary at files/var/log/messages:1: `Jan 23 21:40:05"),
+        "{detail}"
+    );
+}
+
+#[test]
 fn pair_of_bundles_unrelated() {
     let found = gi_findings(
         tool!("drbd84-unrelated.alpha.txt"),

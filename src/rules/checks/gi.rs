@@ -104,6 +104,8 @@ pub fn pair(label_a: &str, a: &Evidence, label_b: &str, b: &Evidence, out: &mut 
             a: label_a,
             b: label_b,
             kernel,
+            primary_a: a.gi.became_primary.as_ref(),
+            primary_b: b.gi.became_primary.as_ref(),
         };
         if let Some(raw) = names.raw(&verdict, &local_gi, &remote_gi, place) {
             out.push(raw);
@@ -116,6 +118,9 @@ struct Names<'a> {
     a: &'a str,
     b: &'a str,
     kernel: Kernel,
+    /// Each node's last log line where it became Primary.
+    primary_a: Option<&'a Place>,
+    primary_b: Option<&'a Place>,
 }
 
 impl Names<'_> {
@@ -181,7 +186,7 @@ impl Names<'_> {
                 (
                     SPLIT_BRAIN,
                     None,
-                    format!("{res}: split brain: {na} (current {:016X}) and {nb} (current {:016X}) both changed the data since they last agreed; {policy}. Recovery keeps one node's changes and discards the other's (the victim's) (decided by {rule}). {uuids}", a.current, b.current),
+                    format!("{res}: split brain: {na} (current {:016X}) and {nb} (current {:016X}) both changed the data since they last agreed; {policy}. Recovery keeps one node's changes and discards the other's (the victim's) (decided by {rule}).{} {uuids}", a.current, b.current, self.primaries()),
                 )
             }
             Outcome::Unrelated => (
@@ -194,6 +199,24 @@ impl Names<'_> {
         let mut raw = Raw::new(id, Some(place.clone()), Some(detail));
         raw.severity = severity;
         Some(raw)
+    }
+}
+
+impl Names<'_> {
+    /// When each node last became Primary, as its logs show it.
+    fn primaries(&self) -> String {
+        let mut out = String::new();
+        for (node, place) in [(self.a, self.primary_a), (self.b, self.primary_b)] {
+            if let Some(place) = place {
+                let line = place.excerpt.as_deref().unwrap_or_default();
+                out.push_str(&format!(
+                    " {node} last became Primary at {}:{}: `{line}`.",
+                    place.path,
+                    place.line.unwrap_or(0)
+                ));
+            }
+        }
+        out
     }
 }
 
