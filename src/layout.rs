@@ -234,6 +234,16 @@ pub fn is_system_log(path: &str) -> bool {
         || lower.starts_with("files/var/log/kern")
 }
 
+/// Logs that may hold the kernel's sync-handshake lines: the system logs, and BSR's engine log
+/// (Linux `/var/log/bsr/bsr.log*`, Windows `<install>\\log\\bsr.log*`).
+pub fn may_hold_handshakes(path: &str) -> bool {
+    if is_system_log(path) {
+        return true;
+    }
+    let lower = normalised(path);
+    is_log(path) && file_name(&lower).starts_with("bsr.log")
+}
+
 /// Interface configuration naming this node's addresses: RHEL ifcfg files, Debian
 /// /etc/network/interfaces.
 pub fn is_interface_config(path: &str) -> bool {

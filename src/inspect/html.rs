@@ -271,6 +271,7 @@ pub fn render(
                     nav {
                         a href="#verdict" { (l.ui("html.verdict")) } " "
                         a href="#findings" { (l.ui("html.findings")) } " "
+                        a href="#generations" { (l.ui("html.gi")) } " "
                         a href="#timeline" { (l.ui("html.timeline")) } " "
                         a href="#hosts" { (l.ui("html.hosts")) } " "
                         a href="#items" { (l.ui("html.gaps")) }
@@ -278,6 +279,7 @@ pub fn render(
                 }
                 main {
                     (verdict(l, inspected, findings))
+                    (generations(l, inspected, findings))
                     (findings_section(l, inspected, findings, &event_of_finding))
                     (timeline_section(l, inspected, &lanes))
                     (hosts(l, inspected))
@@ -290,6 +292,57 @@ pub fn render(
         }
     };
     defang(page.into_string())
+}
+
+/// Issue 26: each node's generation identifiers side by side (current, bitmap, history per
+/// resource, volume and peer), the pair's GI verdicts first. Empty when no bundle has get-gi.
+fn generations(l: Lang, inspected: &[Inspected], findings: &[Finding]) -> Markup {
+    let verdicts: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule.starts_with("REPL-GI-"))
+        .collect();
+    let any = inspected.iter().any(|o| !o.evidence.gi.records.is_empty());
+    let uuid = |u: u64| format!("{u:016X}");
+    html! {
+        section id="generations" {
+            h2 { (l.ui("html.gi")) }
+            @if !any {
+                p { (l.ui("html.gi_none")) }
+            } @else {
+                p.sub { (l.ui("html.gi_intro")) }
+                @for f in &verdicts {
+                    div class={ "headline sev-" (f.severity.as_str()) } {
+                        b { (f.rule) } " " (f.title)
+                        @if let Some(detail) = &f.detail { p { (detail) } }
+                    }
+                }
+                table {
+                    tr {
+                        th { (l.ui("html.js_node")) }
+                        th { (l.ui("html.gi_resource")) }
+                        th { (l.ui("html.gi_volume")) }
+                        th { (l.ui("html.gi_peer")) }
+                        th { (l.ui("html.gi_current")) }
+                        th { (l.ui("html.gi_bitmap")) }
+                        th { (l.ui("html.gi_history")) }
+                    }
+                    @for one in inspected {
+                        @for (_, _, r) in one.evidence.gi.records.iter().take(256) {
+                            tr {
+                                td { (one.node) }
+                                td { (r.resource.clone().or(r.minor.map(|m| format!("minor {m}"))).unwrap_or_default()) }
+                                td { (r.volume.map(|v| v.to_string()).unwrap_or_default()) }
+                                td { (r.peer_node_id.map(|v| v.to_string()).unwrap_or_default()) }
+                                td { code { (uuid(r.gi.current)) } }
+                                td { code { (uuid(r.gi.bitmap)) } }
+                                td { code { (r.gi.history.iter().map(|h| uuid(*h)).collect::<Vec<_>>().join(" ")) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn sev_counts(findings: &[Finding]) -> [usize; 3] {

@@ -11,8 +11,9 @@ use super::checks::{self, Raw};
 use super::inputs::{self, Cmd};
 use super::model::{Located, Place, Version};
 use super::parse::{
-    firewalld, interfaces, iptables, netsh, resfile, setup_show, sockets, versions, windows,
+    firewalld, gi, interfaces, iptables, netsh, resfile, setup_show, sockets, versions, windows,
 };
+use super::uuid_compare::Kernel;
 use crate::index::{sort_findings, Finding, Host, Item};
 use crate::lang::Lang;
 use crate::layout;
@@ -177,6 +178,8 @@ pub struct Evidence {
     pub(crate) windows_firewall: Option<WindowsFirewall>,
     pub(crate) drx_running: Option<Place>,
     pub(crate) windows: WindowsInfo,
+    /// Generation identifiers: `get-gi` records and the handshakes the logs show.
+    pub(crate) gi: GiEvidence,
 }
 
 fn text(whole: &BTreeMap<String, Vec<u8>>, path: &str) -> Option<String> {
@@ -350,6 +353,7 @@ impl Evidence {
             windows_firewall: read_windows_firewall(whole),
             drx_running: drx_running(whole),
             windows: windows_info,
+            gi: GiEvidence::gather(whole),
             catalogue,
         }
     }
@@ -579,7 +583,7 @@ pub(crate) fn to_findings(catalogue: &Catalogue, raws: Vec<Raw>, lang: Lang) -> 
             let place = raw.place.unwrap_or_default();
             Some(Finding {
                 rule: rule.id.clone(),
-                severity: rule.severity,
+                severity: raw.severity.unwrap_or(rule.severity),
                 title: rule.title(lang).to_string(),
                 path: (!place.path.is_empty()).then_some(place.path),
                 line: place.line,
@@ -1052,4 +1056,44 @@ fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host, gaps: &[Item]) -
         info.dotnet35 = Some((windows::dotnet35_installed(&t), p));
     }
     info
+}
+
+/// One node's generation identifiers: every record of its `get-gi` outputs (which tool printed
+/// them decides the kernel's rule table), and the handshakes its logs show (the latest
+/// `parse::gi::HandshakeScan::MAX`, with where their result line is).
+#[derive(Debug, Clone, Default)]
+pub struct GiEvidence {
+    pub records: Vec<(Kernel, Place, gi::GiRecord)>,
+    pub handshakes: Vec<(Place, gi::Handshake)>,
+    /// The last log line where this node became Primary (files are read in bundle order).
+    pub became_primary: Option<Place>,
+}
+
+impl GiEvidence {
+    fn gather(whole: &BTreeMap<String, Vec<u8>>) -> GiEvidence {
+        let mut records = Vec::new();
+        for (cmd, bsr) in [(Cmd::DrbdadmGetGi, false), (Cmd::BsradmGetGi, true)] {
+            let Some((path, text)) = command(whole, cmd) else {
+                continue;
+            };
+            for record in gi::records(&text) {
+                let kernel = match (bsr, record.format) {
+                    (true, _) => Kernel::Bsr,
+                    (false, Some(gi::GiFormat::V84)) => Kernel::Drbd84,
+                    (false, _) => Kernel::Drbd9,
+                };
+                let line = text
+                    .lines()
+                    .nth(record.line.saturating_sub(1) as usize)
+                    .unwrap_or_default();
+                let place = Place::new(&path, record.line, line);
+                records.push((kernel, place, record));
+            }
+        }
+        GiEvidence {
+            records,
+            handshakes: Vec::new(),
+            became_primary: None,
+        }
+    }
 }

@@ -45,6 +45,8 @@ commands! {
     DrbdadmDump = "drbdadm-dump",
     DrbdsetupShow = "drbdsetup-show",
     DrbdadmVersion = "drbdadm-version",
+    DrbdadmGetGi = "drbdadm-get-gi",
+    BsradmGetGi = "bsradm-get-gi",
     ModinfoDrbd = "modinfo-drbd",
     DrxsvcServiceStatus = "drxsvc-service-status",
     DrxsvcSystemctlStatus = "drxsvc-systemctl-status",

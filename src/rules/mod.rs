@@ -14,6 +14,7 @@ pub mod parse;
 mod patterns;
 mod prefilter;
 mod scan;
+pub mod uuid_compare;
 
 pub use catalogue::{Catalogue, RuleInfo, Texts};
 pub use checks::cross::cross_node;
@@ -23,3 +24,5 @@ pub use scan::Scan;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_gi;

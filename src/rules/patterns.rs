@@ -21,6 +21,11 @@ pub enum Meaning {
     KernelVersion,
     /// A DRX log line naming DRX's version ("DRX 2.4.1 starting"; read by code).
     DrxVersion,
+    /// A line of the kernel's sync handshake (`self …`, `peer …`, `uuid_compare()=…`), read
+    /// by `parse::gi::HandshakeScan`.
+    Handshake,
+    /// A role change to Primary (`role( Secondary -> Primary )`), for the split-brain story.
+    BecamePrimary,
 }
 
 #[derive(Debug)]
@@ -29,7 +34,16 @@ struct Entry {
     meaning: Meaning,
     /// Empty: any path (used by code probes that choose paths themselves).
     globs: Vec<Pattern>,
-    system_logs_only: bool,
+    scope: Scope,
+}
+
+/// Which files an entry reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Globs,
+    SystemLogs,
+    /// Where the kernel's handshake lines land: system logs and BSR's engine logs.
+    HandshakeLogs,
 }
 
 /// A compiled subset: `set` index i means `entries[i]`.
@@ -101,7 +115,7 @@ impl Matcher {
                     regex: regex.clone(),
                     meaning: Meaning::Fire(index),
                     globs: globs.clone(),
-                    system_logs_only: false,
+                    scope: Scope::Globs,
                 });
             }
             if let Some(regex) = &rule.cleared_by {
@@ -109,7 +123,7 @@ impl Matcher {
                     regex: regex.clone(),
                     meaning: Meaning::Clear(index),
                     globs: globs.clone(),
-                    system_logs_only: false,
+                    scope: Scope::Globs,
                 });
             }
         }
@@ -118,7 +132,21 @@ impl Matcher {
             regex: r"drbd: (?:module )?initiali[sz]ed\. Version: ".to_string(),
             meaning: Meaning::KernelVersion,
             globs: Vec::new(),
-            system_logs_only: true,
+            scope: Scope::SystemLogs,
+        });
+        entries.push(Entry {
+            // drbd_uuid_dump's `self`/`peer` lines and the result (8.4, 9, BSR's `(N)` form).
+            regex: r"(?:self|peer) [0-9A-F]{16}:[0-9A-F]{16}:|uuid_compare\(".to_string(),
+            meaning: Meaning::Handshake,
+            globs: Vec::new(),
+            scope: Scope::HandshakeLogs,
+        });
+        entries.push(Entry {
+            // drbd_state.c / bsr_state.c print state changes as `role( Secondary -> Primary )`.
+            regex: r"\brole\( ?\w+ -> Primary ?\)".to_string(),
+            meaning: Meaning::BecamePrimary,
+            globs: Vec::new(),
+            scope: Scope::HandshakeLogs,
         });
         entries.push(Entry {
             regex: crate::rules::parse::versions::DRX_LOG_VERSION.to_string(),
@@ -127,7 +155,7 @@ impl Matcher {
                 .iter()
                 .filter_map(|p| Pattern::new(p).ok())
                 .collect(),
-            system_logs_only: false,
+            scope: Scope::Globs,
         });
         Matcher {
             entries,
@@ -142,12 +170,10 @@ impl Matcher {
             .entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| {
-                if e.system_logs_only {
-                    system_log
-                } else {
-                    e.globs.iter().any(|g| g.matches_with(path, GLOB_OPTIONS))
-                }
+            .filter(|(_, e)| match e.scope {
+                Scope::SystemLogs => system_log,
+                Scope::HandshakeLogs => crate::layout::may_hold_handshakes(path),
+                Scope::Globs => e.globs.iter().any(|g| g.matches_with(path, GLOB_OPTIONS)),
             })
             .map(|(i, _)| i)
             .collect();

@@ -35,6 +35,12 @@ pub struct Scan<'c> {
     kernel_log_version: Option<Located<Version>>,
     /// The newest DRX version a DRX log names.
     drx_log_version: Option<Located<Version>>,
+    /// The sync handshakes of the current log, and those of the logs read before it.
+    handshake_scan: crate::rules::parse::gi::HandshakeScan,
+    handshake_path: String,
+    handshakes: Vec<(Place, crate::rules::parse::gi::Handshake)>,
+    /// The last line of the logs where the node became Primary.
+    became_primary: Option<Place>,
     /// Lines of the current file waiting to be matched, joined by `\n`, and their numbers and
     /// ends in `pending`.
     pending: Vec<u8>,
@@ -71,6 +77,10 @@ impl<'c> Scan<'c> {
             bom_hits: Vec::new(),
             kernel_log_version: None,
             drx_log_version: None,
+            handshake_scan: Default::default(),
+            handshake_path: String::new(),
+            handshakes: Vec::new(),
+            became_primary: None,
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             pending_lines: Vec::new(),
             lowered: Vec::with_capacity(BLOCK_BYTES + 4096),
@@ -276,8 +286,28 @@ impl<'c> Scan<'c> {
                         );
                     }
                 }
+                Some(Meaning::Handshake) => self.handshake_line(bundle_path, line_no, &text),
+                Some(Meaning::BecamePrimary) => {
+                    self.became_primary = Some(Place::new(bundle_path, line_no, &text));
+                }
                 None => {}
             }
+        }
+    }
+
+    fn handshake_line(&mut self, bundle_path: &str, line_no: u64, text: &str) {
+        use crate::rules::parse::gi::HandshakeScan;
+        if self.handshake_path != bundle_path {
+            self.handshake_scan = HandshakeScan::default();
+            self.handshake_path = bundle_path.to_string();
+        }
+        self.handshake_scan.line(line_no, text);
+        for handshake in self.handshake_scan.found.drain(..) {
+            if self.handshakes.len() == HandshakeScan::MAX {
+                self.handshakes.remove(0);
+            }
+            self.handshakes
+                .push((Place::new(bundle_path, handshake.line, text), handshake));
         }
     }
 
@@ -306,7 +336,7 @@ impl<'c> Scan<'c> {
             rule: super::checks::CONFIG_BOM.to_string(),
             place,
         }));
-        Evidence::gather(
+        let mut evidence = Evidence::gather(
             self.catalogue.clone(),
             facts,
             &self.whole,
@@ -315,7 +345,10 @@ impl<'c> Scan<'c> {
                 drbd_kernel: self.kernel_log_version,
                 drx: self.drx_log_version,
             },
-        )
+        );
+        evidence.gi.handshakes = self.handshakes;
+        evidence.gi.became_primary = self.became_primary;
+        evidence
     }
 }
 

@@ -275,6 +275,10 @@ fn cases() -> Vec<Case> {
         ("DRX: config invalid (exit 2560)", "CONFIG-INVALID", linux(&[("files/opt/DRX/logs/main.log", include_str!("fixtures/cases/drx-config-invalid-exit-2560/main.log"))]), true),
         ("DRX: configuration loaded", "CONFIG-INVALID", linux(&[("files/opt/DRX/logs/main.log", "I1120 16:37:52.810044 t42132 config] Got drbd configuration\n")]), false),
         ("DRBD split brain", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", include_str!("fixtures/cases/drbd-split-brain/messages"))]), true),
+        // LINBIT/drbd#109's handshake with its result line changed (tests/realworld/gi): the
+        // kernel "decided" what the rule table does not give; the real line agrees.
+        ("kernel handshake result other than the UUID table", "REPL-GI-DISAGREES-WITH-KERNEL", linux(&[("files/var/log/messages", include_str!("fixtures/cases/gi-kernel-result-changed/messages"))]), true),
+        ("kernel handshake as logged (drbd#109)", "REPL-GI-DISAGREES-WITH-KERNEL", linux(&[("files/var/log/messages", include_str!("../../tests/realworld/gi/drbd-109.log"))]), false),
         ("BSR status error field", "REPL-SPLIT-BRAIN", linux(&[("commands/bsrsetup-status.txt", include_str!("fixtures/cases/bsr-status-error-field/bsrsetup-status.txt"))]), true),
         ("split-brain handler in the config only", "REPL-SPLIT-BRAIN", linux(&[]), false),
         ("split-brain handler called", "REPL-SPLIT-BRAIN", linux(&[("files/var/log/messages", "Nov 20 10:00:00 node1 kernel: block drbd0: helper command: /sbin/drbdadm split-brain minor-0\n")]), true),
@@ -320,6 +324,11 @@ fn every_rule_has_a_firing_fixture() {
             "COLLECT-INCOMPLETE",
             "VERSION-DRX-MISMATCH",
             "CONFIG-PEER-MISMATCH",
+            // Pairs of bundles from the real tools' get-gi (tests_gi.rs).
+            "REPL-GI-IN-SYNC",
+            "REPL-GI-SYNC-SOURCE",
+            "REPL-GI-SPLIT-BRAIN",
+            "REPL-GI-UNRELATED",
             // A gap of a --peer run's case file (tests/e2e/peer.rs).
             "PEER-COLLECT-FAILED",
         ])

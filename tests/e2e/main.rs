@@ -6,6 +6,7 @@ mod cases;
 mod collect;
 mod diagnose;
 mod diff;
+mod gi;
 mod hostile_files;
 mod hostile_privacy;
 mod hostile_reader;

@@ -27,6 +27,15 @@ pub fn cross_node(nodes: &[(&str, &Evidence)], lang: Lang) -> Vec<Finding> {
         }
     }
     super::debug_assert_declared("cross", &raws);
+    // Generation identifiers: each resource compared once, the first node as "self".
+    let mut gi_raws = Vec::new();
+    for (i, (label_a, a)) in nodes.iter().enumerate() {
+        for (label_b, b) in nodes.iter().skip(i + 1) {
+            super::gi::pair(label_a, a, label_b, b, &mut gi_raws);
+        }
+    }
+    super::debug_assert_declared("gi", &gi_raws);
+    raws.extend(gi_raws);
     let mut findings = to_findings(&first.catalogue, raws, lang);
     sort_findings(&mut findings);
     findings

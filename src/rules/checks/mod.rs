@@ -6,6 +6,8 @@ mod address;
 mod collect;
 pub(crate) mod cross;
 mod firewall;
+pub(crate) mod gi;
+mod gi_kernel;
 mod hits;
 mod hostname;
 mod install;
@@ -137,6 +139,16 @@ pub const CHECKS: &[Check] = &[
         run: Run::Pair,
     },
     Check {
+        name: "gi-kernel",
+        rules: &[gi_kernel::DISAGREES],
+        run: Run::Node(gi_kernel::kernel_log),
+    },
+    Check {
+        name: "gi",
+        rules: &[gi::IN_SYNC, gi::SYNC_SOURCE, gi::SPLIT_BRAIN, gi::UNRELATED],
+        run: Run::Pair,
+    },
+    Check {
         name: "peer",
         rules: &[PEER_COLLECT_FAILED],
         run: Run::Peer,
@@ -183,6 +195,9 @@ pub struct Raw {
     pub place: Option<Place>,
     pub detail: Option<String>,
     pub node: Option<String>,
+    /// A severity other than the catalogue's, for a rule whose weight depends on the case
+    /// (REPL-GI-SYNC-SOURCE: info for a bitmap-based resync, warning for a full one).
+    pub severity: Option<crate::index::Severity>,
 }
 
 impl Raw {
@@ -192,6 +207,7 @@ impl Raw {
             place,
             detail,
             node: None,
+            severity: None,
         }
     }
 }
@@ -227,6 +243,8 @@ mod tests {
         ("collect", include_str!("collect.rs")),
         ("probes", include_str!("probes.rs")),
         ("cross", include_str!("cross.rs")),
+        ("gi", include_str!("gi.rs")),
+        ("gi-kernel", include_str!("gi_kernel.rs")),
     ];
 
     /// String literals shaped like a rule id (`"NET-SYN-SENT"`).

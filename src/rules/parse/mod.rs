@@ -1,5 +1,6 @@
 //! Parsers for the evidence, one per format. They never fail: what they cannot read, they skip.
 pub mod firewalld;
+pub mod gi;
 pub mod interfaces;
 pub mod iptables;
 pub mod netsh;
