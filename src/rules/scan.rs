@@ -191,7 +191,8 @@ impl<'c> Scan<'c> {
         if self.current_utf16 && window.contains(&0) {
             let decoded = super::decode::utf16le_line(window, false);
             self.match_one_from(bundle_path, line_no, decoded.as_bytes(), 0);
-        } else {
+        } else if self.prefilter_ranges(window) != Some(true) || !self.ranges.is_empty() {
+            // The prefilter sees a window as one line: none of its strings, no match.
             self.match_one_from(bundle_path, line_no, window, 1);
         }
     }
