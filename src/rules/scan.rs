@@ -487,6 +487,49 @@ mod tests {
         }
     }
 
+    /// Issue 24 item 20: a long line's windows (the same number again) are matched with the
+    /// byte before as context, so `\b` does not fire at a window's start; the excerpt shows the
+    /// match, not the line's start; a first line that only looks like UTF-16 hides no later line.
+    #[test]
+    fn windows_keep_their_context_and_wide_heads_hide_nothing() {
+        let catalogue = Catalogue::embedded().unwrap();
+        let path = "files/var/log/messages";
+        let fired = |calls: &[(u64, Vec<u8>)]| {
+            let mut scan = Scan::new(&catalogue);
+            for (line_no, line) in calls {
+                scan.line(path, *line_no, line);
+            }
+            let evidence = scan.finish(&Facts::default());
+            evidence
+                .hits
+                .iter()
+                .find(|h| h.rule == "REPL-SPLIT-BRAIN")
+                .map(|h| (h.place.line, h.place.excerpt.clone().unwrap_or_default()))
+        };
+        let filler = vec![b'q'; 8192];
+        // A window that starts right at "error:split-brain": the line before it went on with
+        // "x" ("xerror:split-brain", no word boundary), and that start was already matched with
+        // its context in the window before. One byte later it is a real match.
+        let mut previous = filler.clone();
+        previous.push(b'x');
+        let window = b"error:split-brain here".to_vec();
+        assert_eq!(fired(&[(1, previous), (1, window)]), None);
+        let window = b" error:split-brain here".to_vec();
+        let (line, excerpt) = fired(&[(1, filler.clone()), (1, window)]).unwrap();
+        assert_eq!(line, Some(1));
+        assert!(excerpt.contains("error:split-brain"), "{excerpt}");
+        // Far into one long line: the excerpt starts near the match.
+        let mut long = filler.clone();
+        long.extend_from_slice(b" Split-Brain detected, dropping connection!");
+        let (_, excerpt) = fired(&[(3, long)]).unwrap();
+        assert!(excerpt.contains("Split-Brain detected"), "{excerpt}");
+        // A wide-looking first line, then plain text.
+        let head = b"a\0b\0c\0d\0".to_vec();
+        let text =
+            b"kernel: drbd r0: Split-Brain detected but unresolved, dropping connection".to_vec();
+        assert_eq!(fired(&[(1, head), (2, text)]).unwrap().0, Some(2));
+    }
+
     /// Every set the catalogue's log paths get has a prefilter: a pattern without a required
     /// string of three bytes would silently make every log line go through the whole set.
     #[test]
