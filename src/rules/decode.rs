@@ -109,22 +109,43 @@ fn utf16le_piece(bytes: &[u8], first: bool) -> String {
 /// A whole text judged UTF-16LE by its start, decoded line by line as the scan reads a file: a
 /// line (cut at its `0A` byte) that holds a NUL byte, or the first after a BOM, is UTF-16; a
 /// line without one is not (UTF-16 puts a NUL in every line: the `00` of the `0A 00` before
-/// it), so text that merely follows a beginning that looks wide is read as it is.
+/// it), so text that merely follows a beginning that looks wide is read as it is. An `0A` that
+/// is the low byte of a character (U+C70A) rather than a line end joins the UTF-16 line to what
+/// follows, when what follows is UTF-16 too.
 fn utf16le_text(bytes: &[u8], bom: bool) -> String {
     let mut out = String::with_capacity(bytes.len() / 2);
-    for (i, piece) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+    let wide_from = |at: usize| {
+        // The piece starting at `at` holds a NUL, or ends in a real `0A 00`.
+        let rest = &bytes[at..];
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |nl| nl + 1);
+        rest[..end].contains(&0) || rest.get(end) == Some(&0)
+    };
+    let (mut start, mut first) = (0, true);
+    while start < bytes.len() {
+        let mut end =
+            memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |nl| start + nl + 1);
+        let wide = (first && bom) || bytes[start..end].contains(&0);
+        if wide {
+            // Inside a character: the byte after the `0A` is not the `00` of a line end.
+            while end < bytes.len() && bytes[end] != 0 && bytes[end - 1] == b'\n' && wide_from(end)
+            {
+                end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |nl| end + nl + 1);
+            }
+        }
+        let piece = &bytes[start..end];
         let (body, newline) = match piece.strip_suffix(b"\n") {
             Some(body) => (body, true),
             None => (piece, false),
         };
-        if (i == 0 && bom) || body.contains(&0) {
-            out.push_str(&utf16le_piece(body, i == 0));
+        if wide {
+            out.push_str(&utf16le_piece(body, first));
         } else {
             out.push_str(&line(body));
         }
         if newline {
             out.push('\n');
         }
+        (start, first) = (end, false);
     }
     out
 }
@@ -206,7 +227,8 @@ mod tests {
         with_bom.extend_from_slice(b"x\nsplit-brain detected\n");
         assert!(text(&with_bom).contains("\nsplit-brain detected\n"));
         // Real UTF-16 keeps decoding, Korean lines and a final line without newline included.
-        let real = "OS 이름: x\r\n호스트\r\nKB2883200";
+        // U+C70A ("윊") is the bytes 0A C7: not a line end.
+        let real = "OS 이름: x\r\n호스트 윊 a\r\n윊\r\nKB2883200";
         let mut bytes = vec![0xFF, 0xFE];
         bytes.extend(wide(real));
         assert_eq!(text(&bytes), real);
