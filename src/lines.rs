@@ -8,16 +8,26 @@ use crate::redact::LineFilter;
 use chrono::{DateTime, Utc};
 use std::io::{self, Read};
 
-/// Lines longer than this are passed on in pieces (a binary file or a log without newlines must
-/// not make us hold it whole); the privacy filter chooses where each piece ends
-/// (`LineFilter::apply_partial`), so no key, value or address is cut.
-const MAX_LINE: usize = 1 << 20;
+/// Lines up to this length are held, matched by the rules and filtered whole. Longer ones are
+/// passed on in pieces (a binary file or a log without newlines must not make us hold it
+/// whole): the privacy filter chooses where each piece ends (`LineFilter::apply_partial`), so
+/// no key, value or address is cut, and the rules see each piece as a window that starts with
+/// the last [`WINDOW_OVERLAP`] bytes of the window before.
+pub const MAX_LINE: usize = 1 << 20;
+/// How much of a long line's previous window the rules see again at the start of the next: a
+/// match shorter than this is never cut in two (every rule pattern's match is far shorter).
+pub const WINDOW_OVERLAP: usize = 64 * 1024;
 const OUT_BATCH: usize = 256 * 1024;
 const IN_BUFFER: usize = 1 << 20;
 
 /// Who reads every kept line before redaction: the rule scan.
+///
+/// `line_no` counts the source's real newlines, 1-based. A line longer than [`MAX_LINE`] comes
+/// to `line` as several windows with the same number, one after the other: a window given the
+/// number of the call just before continues that line, and starts with the last
+/// [`WINDOW_OVERLAP`] bytes of the window before.
 pub trait LineSink {
-    /// One line as the rules see it ([`for_rules`]), `line_no` 1-based.
+    /// One line as the rules see it ([`for_rules`]), or a window of a long one.
     fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]);
 
     /// Whole lines, each ending in `\n`, the first numbered `first_line_no`: a sink that can
@@ -54,6 +64,12 @@ pub struct Pipeline<'a, R: Read> {
     filter: Option<LineFilter<'a>>,
     scan: Option<(&'a mut dyn LineSink, String)>,
     line_no: u64,
+    /// A piece of the current line has been passed on: what follows up to its newline belongs
+    /// to it (same number, no new `--since` decision).
+    in_long_line: bool,
+    /// The rules' window of the long line being passed on: after each window, its last
+    /// [`WINDOW_OVERLAP`] bytes.
+    rules_window: Vec<u8>,
     /// Lines left out by `--since`.
     pub dropped_lines: u64,
     /// Nobody reads the output (`drain`): lines only go to the sink.
@@ -75,6 +91,8 @@ impl<'a, R: Read> Pipeline<'a, R> {
             filter: None,
             scan: None,
             line_no: 0,
+            in_long_line: false,
+            rules_window: Vec::new(),
             dropped_lines: 0,
             discard: false,
         }
@@ -115,7 +133,7 @@ impl<'a, R: Read> Pipeline<'a, R> {
             if crate::platform::interrupted().is_some() {
                 return Err(stopped());
             }
-            if self.since.is_none() {
+            if self.since.is_none() && !self.in_long_line {
                 // Fast path: every whole line already buffered, as one batch.
                 if let Some(last) = memchr::memrchr(b'\n', &self.buf[self.start..self.end]) {
                     let (start, end) = (self.start, self.start + last + 1);
@@ -208,13 +226,13 @@ impl<'a, R: Read> Pipeline<'a, R> {
                 end = start + used.max(1);
                 self.start = end;
                 // The rules see the source bytes, the output gets the transformed piece.
-                if self.admit(start, end) && !self.discard {
+                if self.admit(start, end, true) && !self.discard {
                     self.out.extend_from_slice(&piece);
                 }
                 return;
             }
         }
-        if self.admit(start, end) && !self.discard {
+        if self.admit(start, end, partial) && !self.discard {
             let line = &self.buf[start..end];
             match &mut self.filter {
                 Some(filter) => filter.apply(line, &mut self.out),
@@ -223,31 +241,55 @@ impl<'a, R: Read> Pipeline<'a, R> {
         }
     }
 
-    /// `buf[start..end]`, a line or a piece of a long one, past `--since` (false: left out) and
-    /// shown to the rules.
-    fn admit(&mut self, start: usize, end: usize) -> bool {
+    /// `buf[start..end]`, a line or a piece of a long one (`partial`: the line goes on after
+    /// it), past `--since` (false: left out) and shown to the rules. A line is counted, and
+    /// judged by `--since`, once: at its first piece.
+    fn admit(&mut self, start: usize, end: usize, partial: bool) -> bool {
+        let continued = std::mem::replace(&mut self.in_long_line, partial);
         let line = &self.buf[start..end];
-        if let Some(since) = &mut self.since {
-            if let Some(at) = since.clock.time_of(line) {
-                self.keeping = at >= since.at;
+        if !continued {
+            if let Some(since) = &mut self.since {
+                if let Some(at) = since.clock.time_of(line) {
+                    self.keeping = at >= since.at;
+                }
             }
         }
         if !self.keeping {
-            self.dropped_lines += 1;
+            if !continued {
+                self.dropped_lines += 1;
+            }
             return false;
         }
-        self.line_no += 1;
-        if let Some((scan, path)) = &mut self.scan {
+        if !continued {
+            self.line_no += 1;
+        }
+        let Some((scan, path)) = &mut self.scan else {
+            return true;
+        };
+        if !continued && !partial {
             scan.line(path, self.line_no, for_rules(line));
+            return true;
+        }
+        // A long line: the window is the end of the one before and this piece.
+        let window = &mut self.rules_window;
+        if !continued {
+            window.clear();
+        }
+        window.extend_from_slice(line);
+        scan.line(path, self.line_no, for_rules(window));
+        if partial {
+            window.drain(..window.len().saturating_sub(WINDOW_OVERLAP));
+        } else {
+            window.clear();
         }
         true
     }
 }
 
-/// What the rules see of a line: without its newline, at most 4 KiB.
+/// What the rules see of a line: without its newline. Lines up to [`MAX_LINE`] are whole,
+/// longer ones come in windows (see [`LineSink`]).
 pub fn for_rules(line: &[u8]) -> &[u8] {
-    let bare = line.strip_suffix(b"\n").unwrap_or(line);
-    &bare[..bare.len().min(4096)]
+    line.strip_suffix(b"\n").unwrap_or(line)
 }
 
 impl<R: Read> Read for Pipeline<'_, R> {
@@ -310,6 +352,135 @@ mod tests {
             run(input, |p| p.since(Some(since))),
             b"Nov 23 10:00:00 new\n  new continuation\n"
         );
+    }
+}
+
+/// Issue 24 item 20: the rules see whole lines, long ones in overlapping windows of bounded
+/// size, numbered by real newlines.
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::redact::{Privacy, PrivacyOptions};
+
+    /// Every call the rules get: (line number, bytes).
+    #[derive(Default)]
+    struct Record(Vec<(u64, Vec<u8>)>);
+
+    impl LineSink for Record {
+        fn line(&mut self, _path: &str, line_no: u64, line: &[u8]) {
+            self.0.push((line_no, line.to_vec()));
+        }
+    }
+
+    /// The calls for `input`, read for the sink alone (inspect) or through the privacy filter
+    /// (collect).
+    fn record(input: &[u8], filtered: bool) -> Vec<(u64, Vec<u8>)> {
+        let mut sink = Record::default();
+        let mut privacy = Privacy::new(PrivacyOptions {
+            redact: true,
+            obfuscate: false,
+            map_file: None,
+        })
+        .unwrap();
+        let pipeline = Pipeline::new(input).scan(Some(&mut sink), "files/var/log/messages");
+        if filtered {
+            let mut pipeline = pipeline.filter(Some(privacy.filter("files/var/log/messages")));
+            let mut out = Vec::new();
+            pipeline.read_to_end(&mut out).unwrap();
+        } else {
+            pipeline.drain().unwrap();
+        }
+        sink.0
+    }
+
+    #[test]
+    fn a_needle_far_into_a_line_is_seen_and_lines_count_real_newlines() {
+        let needle = b"Split-Brain detected but unresolved, dropping connection!";
+        for filtered in [false, true] {
+            // Past 4 KiB; and lines of 3 MiB, of exactly MAX_LINE and just over it before.
+            let mut input = b"first\n".to_vec();
+            input.extend(std::iter::repeat_n(b'x', 5_000));
+            input.extend_from_slice(needle);
+            input.push(b'\n');
+            for long in [3 * MAX_LINE + 17, MAX_LINE, MAX_LINE + 1, 2 * MAX_LINE] {
+                input.extend(std::iter::repeat_n(b'y', long));
+                input.push(b'\n');
+            }
+            input.extend_from_slice(b"after\n");
+            let calls = record(&input, filtered);
+            let seen = |no: u64| calls.iter().filter(move |(n, _)| *n == no);
+            assert!(
+                seen(2).any(|(_, l)| l.windows(needle.len()).any(|w| w == needle)),
+                "filtered {filtered}"
+            );
+            let last = calls.last().unwrap();
+            assert_eq!(
+                (last.0, &last.1[..]),
+                (7, &b"after"[..]),
+                "filtered {filtered}"
+            );
+            let numbers: Vec<u64> = calls.iter().map(|(n, _)| *n).collect();
+            assert!(numbers.windows(2).all(|w| w[0] <= w[1]), "{numbers:?}");
+            // Each line's windows cover it: bytes seen, minus the overlaps, are the line.
+            for no in 3..=6 {
+                let windows: Vec<&Vec<u8>> = seen(no).map(|(_, l)| l).collect();
+                let total: usize = windows.iter().map(|w| w.len()).sum();
+                let overlaps = (windows.len() - 1) * WINDOW_OVERLAP;
+                let expected =
+                    [3 * MAX_LINE + 17, MAX_LINE, MAX_LINE + 1, 2 * MAX_LINE][no as usize - 3];
+                assert_eq!(total - overlaps, expected, "line {no}, filtered {filtered}");
+                assert!(windows.iter().all(|w| w.len() <= MAX_LINE + WINDOW_OVERLAP));
+            }
+        }
+    }
+
+    /// A text shorter than the overlap is whole in some window wherever the pieces are cut.
+    #[test]
+    fn a_needle_across_a_piece_boundary_is_whole_in_a_window() {
+        let needle = b"split-brain detected, dropping connection";
+        for filtered in [false, true] {
+            for at in [
+                MAX_LINE - 20,
+                MAX_LINE - 1,
+                MAX_LINE / 2 - 7,
+                2 * MAX_LINE - 30,
+                5 * MAX_LINE / 2,
+            ] {
+                let mut input = vec![b'z'; at];
+                input.extend_from_slice(needle);
+                input.resize(3 * MAX_LINE + 5, b'z');
+                input.push(b'\n');
+                let calls = record(&input, filtered);
+                assert!(calls.iter().all(|(n, _)| *n == 1));
+                assert!(
+                    calls
+                        .iter()
+                        .any(|(_, l)| l.windows(needle.len()).any(|w| w == needle)),
+                    "at {at}, filtered {filtered}"
+                );
+            }
+        }
+    }
+
+    /// `--since` judges a long line once, by its start, and counts it once when it drops it.
+    #[test]
+    fn since_judges_a_long_line_by_its_start() {
+        use chrono::{FixedOffset, TimeZone};
+        let reference = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let since = || Since {
+            at: Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap(),
+            clock: LineClock::new(FixedOffset::east_opt(0).unwrap(), reference),
+        };
+        let mut old = b"Nov 20 10:00:00 old ".to_vec();
+        old.resize(3 * MAX_LINE, b'o');
+        // A later piece of the old line that starts like a new timestamp must not keep it.
+        old[MAX_LINE..MAX_LINE + 20].copy_from_slice(b"Nov 23 11:00:00 new ");
+        old.extend_from_slice(b"\nNov 23 10:00:00 kept\n");
+        let mut pipeline = Pipeline::new(&old[..]).since(Some(since()));
+        let mut out = Vec::new();
+        pipeline.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"Nov 23 10:00:00 kept\n");
+        assert_eq!(pipeline.dropped_lines, 1);
     }
 }
 

@@ -352,8 +352,17 @@ fn decrypting(
         })
 }
 
+/// A key file's text. Only a regular file is opened (`platform::open_regular`): a FIFO or a
+/// device given for `--identity` or `--encrypt-to @FILE` would block the run or never end.
 fn read_small(path: &Path) -> std::result::Result<String, String> {
-    let file = File::open(path).map_err(|e| crate::error::describe_io(&e))?;
+    let file = crate::platform::open_regular(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidInput {
+            "it is a FIFO, device or socket, not a key file; give the path of the key file itself"
+                .to_string()
+        } else {
+            crate::error::describe_io(&e)
+        }
+    })?;
     let mut bytes = Vec::new();
     file.take(KEY_FILE_MAX + 1)
         .read_to_end(&mut bytes)

@@ -288,7 +288,8 @@ pub fn write_sidecar(bundle: &Path, sha256: &str) -> Result<PathBuf> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let path = bundle.with_file_name(format!("{name}.sha256"));
-    write_private(&path, &format!("{sha256}  {name}\n"))?;
+    let order = write_order_line(bundle);
+    write_private(&path, &format!("{sha256}  {name}\n{order}"))?;
     Ok(path)
 }
 
@@ -319,12 +320,25 @@ pub fn persist_parts(
         done.push(target);
     }
     let limit = parts.parts.iter().map(|p| p.size).max().unwrap_or(0);
-    let listing = crate::archive::split::listing(&name, parts, limit);
+    let mut listing = crate::archive::split::listing(&name, parts, limit);
+    // Last: the listing's first line declares the part count.
+    listing.push_str(&write_order_line(bundle));
     if let Err(err) = write_private(&sidecar_path(bundle), &listing) {
         undo(&done);
         return Err(err);
     }
     Ok(done)
+}
+
+/// The sidecar's last line: where this bundle comes in the order of what was written to its
+/// directory (`retention::WRITE_ORDER`, what `--keep` orders by).
+fn write_order_line(bundle: &Path) -> String {
+    let dir = match bundle.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let order = super::retention::next_write_order(dir);
+    format!("{}{order}\n", super::retention::WRITE_ORDER)
 }
 
 fn sidecar_path(path: &Path) -> PathBuf {

@@ -436,20 +436,31 @@ fn describe(item: &Item) -> String {
     }
 }
 
-/// Which of `wanted` name a running process (Linux: a process's `comm`, or the file name of one
-/// of the first two words of its command line, so a script run by an interpreter counts by its
-/// own name), read from `/proc` (under `--root`, the root's). Only regular files are read, and
-/// only their first bytes: a planted FIFO or a huge file under `--root` cannot stall the run.
+/// Which of `wanted` name a running process, read from `/proc` (under `--root`, the root's).
+/// A process counts by its `comm`, by the file name of the program it runs (`argv[0]`: `comm`
+/// is cut at 15 bytes), and, when that program is a script interpreter, by the script it runs
+/// (`python3 -s /usr/sbin/firewalld`); any other argument is only an argument (`tail -f
+/// /var/log/firewalld` is tail). Under `--root` nothing is followed through a link: a `proc/`,
+/// a process directory or a `comm` linked to the collecting machine's own `/proc` would report
+/// this machine's processes as the root's. Only regular files are read, and only their first
+/// bytes: a planted FIFO or a huge file under `--root` cannot stall the run.
 pub(crate) fn running_processes(roots: &Roots, wanted: &BTreeSet<&str>) -> BTreeSet<String> {
     const MAX_COMM: u64 = 64;
     const MAX_CMDLINE: u64 = 4096;
     let mut found = BTreeSet::new();
-    let Ok(entries) = std::fs::read_dir(roots.fs_path("/proc")) else {
+    let proc_dir = roots.fs_path("/proc");
+    let linked = |path: &Path| {
+        std::fs::symlink_metadata(path).map_or(true, |meta| meta.file_type().is_symlink())
+    };
+    if roots.root.is_some() && linked(&proc_dir) {
+        return found;
+    }
+    let Ok(entries) = std::fs::read_dir(&proc_dir) else {
         return found;
     };
     let read_head = |path: PathBuf, max: u64| {
         let mut bytes = Vec::new();
-        if let Ok(file) = platform::open_regular(&path) {
+        if let Ok(file) = platform::open_regular_not_linked(&path) {
             let _ = file.take(max).read_to_end(&mut bytes);
         }
         bytes
@@ -462,21 +473,59 @@ pub(crate) fn running_processes(roots: &Roots, wanted: &BTreeSet<&str>) -> BTree
         if !pid.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
+        // `/proc/self` and the like are links, and so is anything planted to look like one.
+        if entry.file_type().map_or(true, |kind| kind.is_symlink()) {
+            continue;
+        }
         let dir = entry.path();
         let comm = read_head(dir.join("comm"), MAX_COMM);
         let cmdline = read_head(dir.join("cmdline"), MAX_CMDLINE);
-        let words = cmdline
-            .split(|&b| b == 0)
-            .filter(|w| !w.starts_with(b"-"))
-            .take(2)
-            .map(|word| word.rsplit(|&b| b == b'/').next().unwrap_or(word));
-        for name in std::iter::once(comm.strip_suffix(b"\n").unwrap_or(&comm)).chain(words) {
+        let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
+        for name in std::iter::once(comm).chain(program_names(&cmdline)) {
             if let Some(&name) = std::str::from_utf8(name).ok().and_then(|n| wanted.get(n)) {
                 found.insert(name.to_string());
             }
         }
     }
     found
+}
+
+/// The names a command line (`/proc/N/cmdline`: words ended by NUL) runs under: the file name
+/// of `argv[0]`, and when that is a script interpreter, the file name of the script (its first
+/// word that is not an option). An interpreter given code instead of a script (`sh -c`,
+/// `perl -e`, `python3 -m`) runs no script file.
+fn program_names(cmdline: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let base =
+        |word: &[u8]| -> usize { word.iter().rposition(|&b| b == b'/').map_or(0, |at| at + 1) };
+    let mut words = cmdline.split(|&b| b == 0);
+    let program = words.next().filter(|w| !w.is_empty());
+    let program = program.map(|w| &w[base(w)..]);
+    let script = program.filter(|p| is_interpreter(p)).and_then(|_| {
+        for word in words.by_ref() {
+            match word {
+                b"-c" | b"-e" | b"-E" | b"-m" | b"-" => return None,
+                _ if word.starts_with(b"-") => continue,
+                _ if word.is_empty() || word.iter().any(u8::is_ascii_whitespace) => return None,
+                _ => return Some(&word[base(word)..]),
+            }
+        }
+        None
+    });
+    program.into_iter().chain(script)
+}
+
+/// Programs that run the script file named by their first argument that is not an option
+/// (`python3.11`, `bash`): their version digits do not matter.
+fn is_interpreter(program: &[u8]) -> bool {
+    const INTERPRETERS: &[&[u8]] = &[
+        b"python", b"perl", b"ruby", b"sh", b"bash", b"dash", b"ksh", b"zsh", b"node", b"php",
+        b"lua", b"tclsh",
+    ];
+    let bare = program
+        .iter()
+        .rposition(|b| !(b.is_ascii_digit() || *b == b'.'))
+        .map_or(program, |last| &program[..=last]);
+    INTERPRETERS.contains(&bare)
 }
 
 fn expand_item<'r>(
@@ -877,6 +926,95 @@ mod tests {
             ("self", "firewalld", b""),
             ("9", "grep", b"grep\0-r\0x\0/etc/firewalld\0"),
         ]));
+    }
+
+    /// Issue 24 item 21: an argument is not a process. Only the program (its `comm`, its
+    /// `argv[0]`) or the script an interpreter runs counts; code given to an interpreter
+    /// (`sh -c`) names no script.
+    #[test]
+    fn when_running_an_argument_does_not_make_a_process() {
+        let manifest = "name='t'\nos='linux'\n[[item]]\nid='fw'\ncommand=['true']\nwhen_running=['firewalld']\n";
+        let collected = |comm: &str, cmdline: &[u8]| {
+            let dir = tempfile::tempdir().unwrap();
+            let proc_dir = dir.path().join("proc/4242");
+            std::fs::create_dir_all(&proc_dir).unwrap();
+            std::fs::write(proc_dir.join("comm"), format!("{comm}\n")).unwrap();
+            std::fs::write(proc_dir.join("cmdline"), cmdline).unwrap();
+            matches!(
+                &plan(manifest, dir.path(), Os::Linux)[..],
+                [Source::Command(_)]
+            )
+        };
+        assert!(!collected("tail", b"tail\0-f\0/var/log/firewalld\0"));
+        assert!(!collected(
+            "less",
+            b"/usr/bin/less\0/etc/firewalld/firewalld.conf\0"
+        ));
+        assert!(!collected("vim", b"vim\0firewalld\0"));
+        assert!(!collected(
+            "bash",
+            b"/bin/bash\0-c\0exec firewalld --nofork\0"
+        ));
+        assert!(!collected("bash", b"bash\0-c\0firewalld\0"));
+        assert!(!collected("python3", b"python3\0-m\0firewalld\0"));
+        // The program itself, by comm or by argv[0], and a script run by an interpreter.
+        assert!(collected(
+            "firewalld",
+            b"/usr/bin/python3\0-s\0/usr/sbin/firewalld\0"
+        ));
+        assert!(collected(
+            "python3.11",
+            b"/usr/bin/python3.11\0-s\0/usr/sbin/firewalld\0"
+        ));
+        assert!(collected("bash", b"/bin/bash\0/usr/sbin/firewalld\0"));
+        assert!(collected(
+            "firewalld-long-",
+            b"/usr/sbin/firewalld\0--nofork\0"
+        ));
+    }
+
+    /// Issue 24 item 21: under `--root`, the root's `proc/` linked to this machine's `/proc`,
+    /// or a process directory linked to `/proc/self`, is not followed: the collecting
+    /// machine's own processes must not decide what the root runs.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn when_running_follows_no_link_out_of_the_root() {
+        // This test process's own name: found if anything reads this machine's /proc.
+        let own = std::fs::read_to_string("/proc/self/comm").unwrap();
+        let own = own.trim_end();
+        let manifest = format!(
+            "name='t'\nos='linux'\n[[item]]\nid='me'\ncommand=['true']\nwhen_running=['{own}']\n"
+        );
+        let collected =
+            |root: &Path| matches!(&plan(&manifest, root, Os::Linux)[..], [Source::Command(_)]);
+        // The test's premise: a real process directory of ours is found.
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("proc/99");
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::write(real.join("comm"), format!("{own}\n")).unwrap();
+        assert!(collected(dir.path()));
+
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/proc", dir.path().join("proc")).unwrap();
+        assert!(!collected(dir.path()), "ROOT/proc -> /proc was followed");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        std::os::unix::fs::symlink("/proc/self", dir.path().join("proc/77")).unwrap();
+        assert!(
+            !collected(dir.path()),
+            "ROOT/proc/77 -> /proc/self was followed"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/78")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/comm", dir.path().join("proc/78/comm")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/cmdline", dir.path().join("proc/78/cmdline"))
+            .unwrap();
+        assert!(
+            !collected(dir.path()),
+            "ROOT/proc/78/comm -> /proc/self/comm was read"
+        );
     }
 
     /// Under `--root`, `proc/` is whatever the disk holds: a FIFO for a `comm` is not waited on,

@@ -37,6 +37,62 @@ pub struct Snapshot {
     /// What its sidecar says each file's SHA-256 is (in the order of `files`); empty when the
     /// sidecar is missing or does not list exactly these files.
     pub sums: Vec<String>,
+    /// Its place in the order bundles were written, as its sidecar records it
+    /// ([`WRITE_ORDER`]); 0 for a sidecar written before it was recorded.
+    pub written: u64,
+}
+
+/// The sidecar's comment line that records when, among the files drx-collect wrote to its
+/// directory, a bundle was written: the time in a name follows the clock, which may have
+/// jumped (a snapshot stamped in the future must not outrank every later one), so `--keep`
+/// and `status` order by this number first. `sha256sum -c` skips `#` lines.
+pub const WRITE_ORDER: &str = "# drx-collect write order: ";
+
+/// The most bytes of a sidecar read for its write order (a split bundle's listing has a line
+/// a part; 1 MiB is far more than any has).
+const SIDECAR_MAX: u64 = 1 << 20;
+
+/// The write order recorded in a sidecar's text, if any.
+fn write_order_of(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(WRITE_ORDER))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// The write order for a bundle or case file about to get its sidecar in `dir`: one more than
+/// any our sidecars there record (a directory shared by several hosts still counts up).
+pub fn next_write_order(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 1;
+    };
+    let mut highest = 0u64;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("drx-") && name.ends_with(".sha256")) {
+            continue;
+        }
+        let path = entry.path();
+        if !is_own_file(&path) {
+            continue;
+        }
+        if let Some(order) = read_sidecar(&path).as_deref().and_then(write_order_of) {
+            highest = highest.max(order);
+        }
+    }
+    highest.saturating_add(1)
+}
+
+/// A sidecar's text: only a regular file that is not a link, at most [`SIDECAR_MAX`] bytes.
+fn read_sidecar(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let file = platform::open_regular_not_linked(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(SIDECAR_MAX + 1).read_to_end(&mut bytes).ok()?;
+    if bytes.len() as u64 > SIDECAR_MAX {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
 }
 
 impl Snapshot {
@@ -87,7 +143,8 @@ fn parse_prefixed(name: &str, prefix: &str) -> Option<(String, String, u32, Opti
     Some((bundle.to_string(), stamp.to_string(), number, part))
 }
 
-/// This host's bundles in `dir`, oldest first.
+/// This host's bundles in `dir`, oldest first: in the order they were written, as their
+/// sidecars record it ([`WRITE_ORDER`]), not by the clock's stamp in their names.
 pub fn snapshots(dir: &Path, host: &str) -> Result<Vec<Snapshot>> {
     snapshots_prefixed(dir, &format!("drx-collect-{host}"))
 }
@@ -120,6 +177,7 @@ fn snapshots_prefixed(dir: &Path, prefix: &str) -> Result<Vec<Snapshot>> {
             files: Vec::new(),
             bytes: 0,
             sums: Vec::new(),
+            written: 0,
         });
         snapshot.bytes += meta.len();
         match part {
@@ -137,8 +195,14 @@ fn snapshots_prefixed(dir: &Path, prefix: &str) -> Result<Vec<Snapshot>> {
     }
     let mut all: Vec<Snapshot> = found.into_values().collect();
     for snapshot in &mut all {
-        snapshot.sums = sidecar_sums(dir, snapshot).unwrap_or_default();
+        if let Some((sums, written)) = sidecar_sums(dir, snapshot) {
+            snapshot.sums = sums;
+            snapshot.written = written;
+        }
     }
+    // Write order first; the name's stamp only among bundles of the same order (sidecars from
+    // before it was recorded, all 0, are older than any that records it).
+    all.sort_by(|a, b| (a.written, &a.stamp, a.number).cmp(&(b.written, &b.stamp, b.number)));
     Ok(all)
 }
 
@@ -157,16 +221,13 @@ fn is_own_file(path: &Path) -> bool {
 /// The checksums the snapshot's sidecar gives its files, when the sidecar is ours and lists
 /// exactly the snapshot's files: `SUM  NAME.tgz` for a whole bundle; for a split one, the
 /// listing `collect --split` writes, declaring the part count, with parts 1..=n all present.
-fn sidecar_sums(dir: &Path, snapshot: &Snapshot) -> Option<Vec<String>> {
+/// With them, the write order the sidecar records (0 when none).
+fn sidecar_sums(dir: &Path, snapshot: &Snapshot) -> Option<(Vec<String>, u64)> {
     let sidecar = dir.join(format!("{}.sha256", snapshot.name));
     if !is_own_file(&sidecar) || !snapshot.files.iter().all(|f| is_own_file(f)) {
         return None;
     }
-    let meta = std::fs::symlink_metadata(&sidecar).ok()?;
-    if meta.len() > 1 << 20 {
-        return None;
-    }
-    let text = std::fs::read_to_string(&sidecar).ok()?;
+    let text = read_sidecar(&sidecar)?;
     let mut listed: BTreeMap<String, String> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (sum, name) = line.split_once("  ")?;
@@ -196,7 +257,11 @@ fn sidecar_sums(dir: &Path, snapshot: &Snapshot) -> Option<Vec<String>> {
     } else if listed.len() != 1 {
         return None;
     }
-    names.iter().map(|n| listed.get(n).cloned()).collect()
+    let sums = names
+        .iter()
+        .map(|n| listed.get(n).cloned())
+        .collect::<Option<Vec<_>>>()?;
+    Some((sums, write_order_of(&text).unwrap_or(0)))
 }
 
 /// True when every file of the snapshot still has the checksum its sidecar gives.
@@ -373,6 +438,38 @@ mod tests {
             .join("drx-collect-a-20261124T090000Z.tgz")
             .exists());
         assert!(!dir.path().join(names[0]).exists());
+    }
+
+    /// Issue 24 item 22: the write order a sidecar records outranks the stamp in the name.
+    #[test]
+    fn snapshots_go_in_write_order_not_by_their_stamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "drx-collect-n-20991231T235959Z.tgz",
+            "drx-collect-n-20261124T100000Z.tgz",
+            "drx-collect-n-20261124T090000Z.tgz",
+        ];
+        for name in names {
+            bundle(dir.path(), name, 10);
+            let sidecar = dir.path().join(format!("{name}.sha256"));
+            let order = next_write_order(dir.path());
+            let mut text = std::fs::read_to_string(&sidecar).unwrap();
+            text.push_str(&format!("{WRITE_ORDER}{order}\n"));
+            std::fs::write(&sidecar, text).unwrap();
+        }
+        let order: Vec<String> = snapshots(dir.path(), "n")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(order, names);
+        assert_eq!(next_write_order(dir.path()), 4);
+        let policy = Policy {
+            keep: Some(2),
+            keep_size: None,
+        };
+        let removed = apply(dir.path(), "n", policy, &dir.path().join(names[2])).unwrap();
+        assert_eq!(removed, [dir.path().join(names[0])]);
     }
 
     fn write(dir: &Path, name: &str, bytes: usize) {

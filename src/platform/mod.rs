@@ -75,12 +75,31 @@ pub fn interruption_name(signal: i32) -> &'static str {
 /// reads without end. The open does not wait (`O_NONBLOCK`, which regular files ignore), and the
 /// opened file itself is checked, so a name swapped between a check and the open changes nothing.
 pub fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    open_regular_file(path, false)
+}
+
+/// [`open_regular`], and `path` itself must not be a link: a file under `--root` (a process's
+/// `comm` in the root's `proc/`) linked to one of the collecting machine's own is not read.
+pub fn open_regular_not_linked(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    open_regular_file(path, true)
+}
+
+fn open_regular_file(path: &std::path::Path, not_linked: bool) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
+        let no_follow = if not_linked { libc::O_NOFOLLOW } else { 0 };
+        options.custom_flags(libc::O_NONBLOCK | no_follow);
+    }
+    // Without O_NOFOLLOW the name is checked first; the opened file is checked below either way.
+    #[cfg(not(unix))]
+    if not_linked && std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a link",
+        ));
     }
     let file = options.open(path)?;
     if !file.metadata()?.is_file() {

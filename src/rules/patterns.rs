@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use glob::{MatchOptions, Pattern};
-use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 use std::sync::{Arc, OnceLock};
 
 use super::catalogue::RuleInfo;
@@ -54,12 +54,24 @@ pub struct CompiledSet {
     /// The same patterns over a block of lines joined by `\n`, `^`/`$` at every line: made on
     /// first use (only files with many lines need it).
     block: OnceLock<Option<RegexSet>>,
+    /// Each pattern alone, made on first use: only a hit in a long line needs to know where
+    /// it matched.
+    alone: OnceLock<Vec<Option<Regex>>>,
     patterns: Vec<String>,
     /// Required strings of every pattern; None when one pattern has none (rare).
     pub prefilter: Option<Prefilter>,
 }
 
 impl CompiledSet {
+    /// Where in `line` (searched from `from`) the set's pattern `index` first matches.
+    pub fn match_start(&self, index: usize, line: &[u8], from: usize) -> Option<usize> {
+        let alone = self
+            .alone
+            .get_or_init(|| self.patterns.iter().map(|p| Regex::new(p).ok()).collect());
+        let regex = alone.get(index)?.as_ref()?;
+        regex.find_at(line, from).map(|found| found.start())
+    }
+
     /// False only when no line of `block` (lines joined by `\n`) can match: one search over the
     /// block instead of one per line. With `^`/`$` at line ends and `.` never crossing a line,
     /// a pattern that matches a line matches the block; the reverse may be true across lines
@@ -192,6 +204,7 @@ impl Matcher {
                 set,
                 meanings: subset.iter().map(|&i| self.entries[i].meaning).collect(),
                 block: OnceLock::new(),
+                alone: OnceLock::new(),
                 prefilter: Prefilter::new(&patterns),
                 patterns,
             })

@@ -15,6 +15,11 @@ const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 /// Lines are matched a block at a time: most blocks of a log match no rule, and one search over
 /// a block costs far less than one per line (the set's literal prefilter starts once).
 const BLOCK_BYTES: usize = 64 * 1024;
+/// Of a hit in a line longer than this, the excerpt (and the text read for it) starts where
+/// the first matching pattern does.
+const LONG_EXCERPT_LINE: usize = 4096;
+/// How much of a long line before its match the excerpt shows.
+const EXCERPT_BEFORE: usize = 64;
 /// Without a prefilter, blocks of fewer lines are matched line by line (a small file never needs
 /// the block set).
 const BLOCK_MIN_LINES: usize = 32;
@@ -26,8 +31,12 @@ pub struct Scan<'c> {
     current_path: String,
     current_set: Option<Arc<CompiledSet>>,
     current_bom_sensitive: bool,
-    /// The current file is UTF-16LE (seen on its first line): lines are decoded before matching.
+    /// The current file is UTF-16LE (seen on its first line): its lines that hold a NUL byte
+    /// are decoded before matching (a line without one is not UTF-16 text).
     current_utf16: bool,
+    /// The number of the line given last in the current file: given again, the call is the
+    /// next window of a long line (`lines::LineSink`).
+    last_line_no: u64,
     whole: BTreeMap<String, Vec<u8>>,
     /// (rule index, path) → the latest firing line; cleared entries are removed.
     hits: BTreeMap<(usize, String), Place>,
@@ -72,6 +81,7 @@ impl<'c> Scan<'c> {
             current_set: None,
             current_bom_sensitive: false,
             current_utf16: false,
+            last_line_no: 0,
             whole: BTreeMap::new(),
             hits: BTreeMap::new(),
             bom_hits: Vec::new(),
@@ -102,10 +112,17 @@ impl<'c> Scan<'c> {
         }
     }
 
-    /// Called for every line of every file, in order (`line_no` 1-based, no trailing '\n').
+    /// Called for every line of every file, in order (`line_no` 1-based, no trailing '\n'); a
+    /// line longer than `lines::MAX_LINE` as overlapping windows with the same number.
     pub fn line(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
         if bundle_path != self.current_path {
             self.switch_to(bundle_path);
+        }
+        let continued = line_no == self.last_line_no;
+        self.last_line_no = line_no;
+        if continued {
+            self.match_window(bundle_path, line_no, line);
+            return;
         }
         if line_no == 1 {
             // A first line of UTF-16 split at its `0A` byte has an even length and NUL bytes;
@@ -118,9 +135,11 @@ impl<'c> Scan<'c> {
                 _ => false,
             };
         }
-        if self.current_utf16 {
+        if self.current_utf16 && (line_no == 1 || line.contains(&0)) {
             // A file Windows wrote in UTF-16 (a redirected wmic, a Unicode-saved log): match
-            // the patterns on the decoded text, not on bytes with a NUL between letters.
+            // the patterns on the decoded text, not on bytes with a NUL between letters. Every
+            // line of such a file but the first starts with the 00 of the `0A 00` before it; a
+            // line without a NUL is plain text that followed a first line only looking wide.
             let decoded = super::decode::utf16le_line(line, line_no == 1);
             self.match_line(bundle_path, line_no, decoded.as_bytes());
             return;
@@ -174,6 +193,20 @@ impl<'c> Scan<'c> {
                 }
                 self.ranges = ranges;
             }
+        }
+    }
+
+    /// A window of a long line after its first (`lines::LineSink`): it starts with the end of
+    /// the window before, so a match that starts at its first byte was already looked for
+    /// there; that byte is only the context of `\b` and keeps `^` from matching mid-line.
+    fn match_window(&mut self, bundle_path: &str, line_no: u64, window: &[u8]) {
+        self.flush();
+        if self.current_utf16 && window.contains(&0) {
+            let decoded = super::decode::utf16le_line(window, false);
+            self.match_one_from(bundle_path, line_no, decoded.as_bytes(), 0);
+        } else if self.prefilter_ranges(window) != Some(true) || !self.ranges.is_empty() {
+            // The prefilter sees a window as one line: none of its strings, no match.
+            self.match_one_from(bundle_path, line_no, window, 1);
         }
     }
 
@@ -243,16 +276,30 @@ impl<'c> Scan<'c> {
     }
 
     fn match_one(&mut self, bundle_path: &str, line_no: u64, line: &[u8]) {
+        self.match_one_from(bundle_path, line_no, line, 0);
+    }
+
+    /// Matches `line` from byte `from` on (the bytes before are context only).
+    fn match_one_from(&mut self, bundle_path: &str, line_no: u64, line: &[u8], from: usize) {
         let Some(set) = self.current_set.clone() else {
             return;
         };
-        if !set.set.is_match(line) {
+        if from > line.len() || !set.set.is_match_at(line, from) {
             return;
         }
         // Rare from here on: allocation is fine.
+        let matches = set.set.matches_at(line, from);
+        // A long line's excerpt starts near its first match, not at its start.
+        let shown = match matches.iter().next() {
+            Some(first) if line.len() > LONG_EXCERPT_LINE => {
+                let at = set.match_start(first, line, from).unwrap_or(from);
+                char_bounded(line, at.saturating_sub(EXCERPT_BEFORE), LONG_EXCERPT_LINE)
+            }
+            _ => line,
+        };
         // CP949 lines (Korean Windows) decode as such: an excerpt never shows mojibake.
-        let text = super::decode::line(line);
-        for index in set.set.matches(line).iter() {
+        let text = super::decode::line(shown);
+        for index in matches.iter() {
             match set.meanings.get(index) {
                 Some(Meaning::Fire(rule)) => {
                     self.hits.insert(
@@ -318,6 +365,7 @@ impl<'c> Scan<'c> {
         self.current_set = self.catalogue.patterns_for(path);
         self.current_bom_sensitive = inputs::is_bom_sensitive(path);
         self.current_utf16 = false;
+        self.last_line_no = 0;
     }
 
     pub fn finish(mut self, facts: &Facts) -> Evidence {
@@ -350,6 +398,27 @@ impl<'c> Scan<'c> {
         evidence.gi.became_primary = self.became_primary;
         evidence
     }
+}
+
+/// At most `len` bytes of `line` from `start`, both ends moved off the middle of a UTF-8
+/// character.
+fn char_bounded(line: &[u8], start: usize, len: usize) -> &[u8] {
+    let inside = |at: usize| line.get(at).is_some_and(|b| (0x80..0xC0).contains(b));
+    let mut start = start.min(line.len());
+    // A character has at most three continuation bytes; bytes that are not UTF-8 are cut
+    // anywhere.
+    for _ in 0..3 {
+        if inside(start) {
+            start += 1;
+        }
+    }
+    let mut end = (start + len).min(line.len());
+    for _ in 0..3 {
+        if end > start && inside(end) {
+            end -= 1;
+        }
+    }
+    &line[start..end]
 }
 
 /// The scan reads every kept line of the line engine, before redaction.
@@ -466,6 +535,49 @@ mod tests {
             assert_eq!(hits(&lines, &paths, Strategy::Prefilter, block), by_line);
             assert_eq!(hits(&lines, &paths, Strategy::EveryLine, block), by_line);
         }
+    }
+
+    /// Issue 24 item 20: a long line's windows (the same number again) are matched with the
+    /// byte before as context, so `\b` does not fire at a window's start; the excerpt shows the
+    /// match, not the line's start; a first line that only looks like UTF-16 hides no later line.
+    #[test]
+    fn windows_keep_their_context_and_wide_heads_hide_nothing() {
+        let catalogue = Catalogue::embedded().unwrap();
+        let path = "files/var/log/messages";
+        let fired = |calls: &[(u64, Vec<u8>)]| {
+            let mut scan = Scan::new(&catalogue);
+            for (line_no, line) in calls {
+                scan.line(path, *line_no, line);
+            }
+            let evidence = scan.finish(&Facts::default());
+            evidence
+                .hits
+                .iter()
+                .find(|h| h.rule == "REPL-SPLIT-BRAIN")
+                .map(|h| (h.place.line, h.place.excerpt.clone().unwrap_or_default()))
+        };
+        let filler = vec![b'q'; 8192];
+        // A window that starts right at "error:split-brain": the line before it went on with
+        // "x" ("xerror:split-brain", no word boundary), and that start was already matched with
+        // its context in the window before. One byte later it is a real match.
+        let mut previous = filler.clone();
+        previous.push(b'x');
+        let window = b"error:split-brain here".to_vec();
+        assert_eq!(fired(&[(1, previous), (1, window)]), None);
+        let window = b" error:split-brain here".to_vec();
+        let (line, excerpt) = fired(&[(1, filler.clone()), (1, window)]).unwrap();
+        assert_eq!(line, Some(1));
+        assert!(excerpt.contains("error:split-brain"), "{excerpt}");
+        // Far into one long line: the excerpt starts near the match.
+        let mut long = filler.clone();
+        long.extend_from_slice(b" Split-Brain detected, dropping connection!");
+        let (_, excerpt) = fired(&[(3, long)]).unwrap();
+        assert!(excerpt.contains("Split-Brain detected"), "{excerpt}");
+        // A wide-looking first line, then plain text.
+        let head = b"a\0b\0c\0d\0".to_vec();
+        let text =
+            b"kernel: drbd r0: Split-Brain detected but unresolved, dropping connection".to_vec();
+        assert_eq!(fired(&[(1, head), (2, text)]).unwrap().0, Some(2));
     }
 
     /// Every set the catalogue's log paths get has a prefilter: a pattern without a required

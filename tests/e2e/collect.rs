@@ -320,6 +320,47 @@ fn quiet_prints_nothing_on_success() {
     assert!(output.stdout.is_empty() && output.stderr.is_empty());
 }
 
+/// Issue 24 item 22: after the clock ran ahead (snapshots stamped in 2099) and was set right,
+/// `--keep 3` keeps the three bundles written last, not the future-stamped ones: each run
+/// deleted the previous present-day bundle while the clock's leftovers outranked it.
+#[test]
+fn keep_orders_by_write_order_not_by_the_clock_in_the_names() {
+    let f = centos7_node();
+    let x_sum = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+    let future = ["20991231T230000Z", "20991231T235959Z"];
+    for stamp in future {
+        let name = format!("drx-collect-node1-{stamp}.tgz");
+        std::fs::write(f.out.path().join(&name), "x").unwrap();
+        std::fs::write(
+            f.out.path().join(format!("{name}.sha256")),
+            format!("{x_sum}  {name}\n"),
+        )
+        .unwrap();
+    }
+    let mut written = Vec::new();
+    for _ in 0..4 {
+        let output = f.collect(&["--keep", "3"]);
+        assert_success(&output);
+        let mut new: Vec<String> = f
+            .bundles()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .filter(|n| !written.contains(n) && !future.iter().any(|s| n.contains(s)))
+            .collect();
+        assert_eq!(new.len(), 1, "{new:?}");
+        written.push(new.remove(0));
+    }
+    let mut left: Vec<String> = f
+        .bundles()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let mut expected = written[1..].to_vec();
+    expected.sort();
+    assert_eq!(left, expected, "the three written last are kept");
+}
+
 #[test]
 fn keep_deletes_only_this_hosts_oldest_bundles() {
     let f = centos7_node();

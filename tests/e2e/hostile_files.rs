@@ -463,3 +463,112 @@ exit 0"#,
         kept.len()
     );
 }
+
+// ---- long lines and wide-looking heads (issue 24 item 20) -----------------------------------
+
+/// The REPL-SPLIT-BRAIN finding (line, excerpt) of a bundle's index and of `inspect --json`
+/// on it: the two must agree.
+fn split_brain_at(bundle: &Bundle) -> Option<(u64, String)> {
+    let of = |findings: &serde_json::Value| {
+        findings.as_array().unwrap().iter().find_map(|f| {
+            (f["rule"] == "REPL-SPLIT-BRAIN").then(|| {
+                (
+                    f["line"].as_u64().unwrap_or(0),
+                    f["excerpt"].as_str().unwrap_or("").to_string(),
+                )
+            })
+        })
+    };
+    let collected = of(&bundle.index["findings"]);
+    let output = inspect(&[bundle.path.as_os_str(), std::ffi::OsStr::new("--json")]);
+    assert_success(&output);
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        of(&value["findings"]),
+        collected,
+        "collect and inspect disagree"
+    );
+    collected
+}
+
+/// A split brain logged far into a line, after a line longer than any buffer, across the
+/// place where a long line is cut, or after a first line that only looks like UTF-16, is
+/// found at its real line number by collect and by inspect (`grep -n` finds it there too).
+#[test]
+fn rules_see_whole_lines_at_their_real_numbers() {
+    const MIB: usize = 1 << 20;
+    let needle = "kernel: drbd r0: Split-Brain detected but unresolved, dropping connection!";
+    let line = |prefix: usize| {
+        let mut text = "Nov 24 10:00:00 node1 ".to_string();
+        text.push_str(&"x".repeat(prefix));
+        text.push(' ');
+        text.push_str(needle);
+        text
+    };
+    let cases: Vec<(&str, Vec<u8>, u64)> = vec![
+        // At byte ~5,000 of a line.
+        (
+            "past 4 KiB",
+            format!("first\n{}\nlast\n", line(5_000)).into_bytes(),
+            2,
+        ),
+        // After lines over 1 MiB (3 MiB and 1 MiB + 1).
+        (
+            "after long lines",
+            format!(
+                "a\n{}\n{}\nb\n{}\n",
+                "y".repeat(3 * MIB),
+                "z".repeat(MIB + 1),
+                line(10)
+            )
+            .into_bytes(),
+            5,
+        ),
+        // Across the 1 MiB and the 2 MiB cut of a 3 MiB line.
+        (
+            "across a cut",
+            format!("a\n{}\n", line(MIB - 40)).into_bytes(),
+            2,
+        ),
+        (
+            "across the second cut",
+            format!("a\n{}{}\n", line(2 * MIB - 60), "w".repeat(MIB)).into_bytes(),
+            2,
+        ),
+        // A first line that looks like UTF-16LE, then plain text.
+        (
+            "wide-looking head",
+            [b"a\0b\0c\0d\0\n".as_slice(), line(0).as_bytes(), b"\n"].concat(),
+            2,
+        ),
+    ];
+    for (what, content, expected_line) in cases {
+        let f = Fixture::new();
+        f.file("/var/log/messages", &content);
+        let output = collect_with(
+            &f,
+            "[[item]]\nid = \"messages\"\nfiles = [\"/var/log/messages\"]\nlog = true\n",
+            &[],
+        );
+        assert_success(&output);
+        let bundle = f.bundle();
+        let found = split_brain_at(&bundle);
+        let (line_no, excerpt) = found.unwrap_or_else(|| panic!("{what}: not found"));
+        assert_eq!(line_no, expected_line, "{what}");
+        assert!(
+            excerpt.contains("Split-Brain detected"),
+            "{what}: {excerpt:?}"
+        );
+        // grep -n agrees on the line.
+        let grep = std::process::Command::new("grep")
+            .args(["-n", "-a", "Split-Brain detected"])
+            .arg(f.root.path().join("var/log/messages"))
+            .output()
+            .unwrap();
+        let grep = String::from_utf8_lossy(&grep.stdout);
+        assert!(
+            grep.starts_with(&format!("{expected_line}:")),
+            "{what}: grep"
+        );
+    }
+}

@@ -360,3 +360,73 @@ fn the_fail_closed_leak_check_reads_the_encrypted_bundle_back() {
     assert!(!stderr(&out).contains("Sup3rS3cret"));
     assert!(sealed_files(&fx).is_empty(), "{:?}", sealed_files(&fx));
 }
+
+/// `cmd` run to its end, or killed and the test failed after `limit`.
+#[cfg(unix)]
+fn within(mut cmd: Command, limit: std::time::Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{cmd:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 24 item 23: a key file that is a FIFO (nobody ever writes it) or a device is refused
+/// at once, with a sentence naming it, for `--identity` and for `--encrypt-to @FILE`.
+#[cfg(unix)]
+#[test]
+fn key_files_that_are_fifos_or_devices_are_refused_not_waited_on() {
+    let fx = node();
+    let keys = tempfile::tempdir().unwrap();
+    let fifo = keys.path().join("vendor.key");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let limit = std::time::Duration::from_secs(20);
+    for key in [fifo.as_path(), Path::new("/dev/zero")] {
+        let mut cmd = fx.cmd();
+        cmd.arg("inspect")
+            .arg("--identity")
+            .arg(key)
+            .arg(fx.root.path());
+        let out = within(cmd, limit);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&key.display().to_string()),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("not a key file"), "{}", stderr(&out));
+
+        let mut cmd = fx.cmd();
+        cmd.arg("collect")
+            .arg("--root")
+            .arg(fx.root.path())
+            .arg("-o")
+            .arg(fx.out.path())
+            .arg("--encrypt-to")
+            .arg(format!("@{}", key.display()));
+        let out = within(cmd, limit);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&key.display().to_string()),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("not a key file"), "{}", stderr(&out));
+        assert!(sealed_files(&fx).is_empty());
+    }
+}
