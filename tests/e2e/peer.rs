@@ -696,7 +696,7 @@ fn peer_refusing_the_key_is_a_gap() {
 }
 
 /// A peer whose `drx-collect` (a stand-in of this version, first on its PATH) misbehaves.
-fn hostile_peer(stand_in: &str) -> (Lab, TempDir, Output) {
+fn hostile_peer(stand_in: &str) -> (Lab, TempDir, Output, TempDir) {
     let bin = lab_dir("drx-peer-bin");
     std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let version = env!("CARGO_PKG_VERSION");
@@ -714,14 +714,14 @@ fn hostile_peer(stand_in: &str) -> (Lab, TempDir, Output) {
         out.path(),
         &[],
     );
-    std::mem::forget(bin); // the peer's PATH points there until the lab is gone
-    (lab, out, output)
+    // The peer's PATH points there: the caller keeps it while the lab runs.
+    (lab, out, output, bin)
 }
 
 #[test]
 #[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
 fn peer_reporting_a_path_outside_its_directory_is_refused() {
-    let (_lab, out, output) = hostile_peer(
+    let (_lab, out, output, _bin) = hostile_peer(
         "echo '{\"bundle\": \"'$out'/../../../etc/passwd\", \"sha256\": \"'$(printf %064d 0)'\", \"size\": 10}'",
     );
     let reason = assert_local_bundle_and_gap(out.path(), &output);
@@ -731,7 +731,7 @@ fn peer_reporting_a_path_outside_its_directory_is_refused() {
 #[test]
 #[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
 fn peer_sending_a_malformed_bundle_is_refused() {
-    let (_lab, out, output) = hostile_peer(
+    let (_lab, out, output, _bin) = hostile_peer(
         "f=$out/drx-collect-node-b-20261202T000000Z.tgz; head -c 100000 /dev/urandom > $f\n\
          echo '{\"bundle\": \"'$f'\", \"sha256\": \"'$(sha256sum $f | cut -c1-64)'\", \"size\": 100000}'",
     );
@@ -745,7 +745,7 @@ fn peer_sending_a_malformed_bundle_is_refused() {
 #[test]
 #[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
 fn peer_without_space_is_a_gap_with_its_reason() {
-    let (_lab, out, output) = hostile_peer(
+    let (_lab, out, output, _bin) = hostile_peer(
         "echo 'drx-collect: cannot write the bundle in /tmp: No space left on device; free space or choose another place with --output' >&2; exit 1",
     );
     let reason = assert_local_bundle_and_gap(out.path(), &output);
@@ -756,7 +756,7 @@ fn peer_without_space_is_a_gap_with_its_reason() {
 #[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
 fn peer_dying_mid_transfer_leaves_nothing_behind() {
     // The bundle's bytes stop half-way and the peer's session is killed.
-    let (_lab, out, output) = hostile_peer(
+    let (_lab, out, output, _bin) = hostile_peer(
         "f=$out/drx-collect-node-b-20261202T000000Z.tgz; head -c 4000000 /dev/urandom > $f\n\
          cat > $(dirname $0)/cat <<'EOF'\n#!/bin/sh\nhead -c 1000000 \"$2\"; kill -9 $PPID\nEOF\n\
          chmod 755 $(dirname $0)/cat\n\
@@ -892,29 +892,50 @@ fn peer_that_is_this_node_is_a_gap_not_a_second_copy() {
 #[test]
 #[ignore = "needs root, network namespaces and sshd: run scripts/test-peer.sh"]
 fn peer_with_this_nodes_host_name_gives_a_case_that_verifies() {
-    // Cloned VMs: two machines, one host name. Both bundles are named drx-collect-node-a-<stamp>.
-    let lab = Lab::new(None);
+    // Cloned VMs: two machines, one host name, and bundles of one name when both start in the
+    // same second. To make that certain, the peer's drx-collect (a stand-in of this version)
+    // runs the real one and gives its bundle the name of this node's, once that is written.
+    let out = lab_dir("drx-peer-out");
+    let body = format!(
+        "for i in $(seq 300); do l=$(ls {o}/drx-collect-node-a-*.tgz 2>/dev/null | head -n 1); [ -n \"$l\" ] && break; sleep 0.1; done\n\
+         n=$(basename \"$l\"); mkdir $out/real\n\
+         {bin} collect --root {root} --quiet --no-probe --output $out/real > /dev/null || exit 1\n\
+         mv $out/real/drx-collect-*.tgz $out/$n\n\
+         echo '{{\"bundle\": \"'$out/$n'\", \"sha256\": \"'$(sha256sum $out/$n | cut -c1-64)'\", \"size\": '$(stat -c %s $out/$n)'}}'",
+        o = out.path().display(),
+        bin = BIN,
+        root = "$ROOT_OF_LAB",
+    );
+    let (lab, _bin) = lab_with_stand_ins(&[("drx-collect", &body)]);
+    let script = _bin.path().join("drx-collect");
+    let text = std::fs::read_to_string(&script)
+        .unwrap()
+        .replace("$ROOT_OF_LAB", &lab.shared_root().display().to_string());
+    std::fs::write(&script, text).unwrap();
     write(&lab.path("root-b/etc/hostname"), "node-a\n");
-    let out = TempDir::new().unwrap();
-    let config = lab.ssh_config("client_key", "known_hosts");
-    for _ in 0..2 {
-        let output = lab.collect(&config, out.path(), &[]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{stderr}");
-    }
+    let output = lab.collect(
+        &lab.ssh_config("client_key", "known_hosts"),
+        out.path(),
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
     let cases = files_named(out.path(), "drx-case-node-a-node-a-", ".tgz");
-    assert_eq!(cases.len(), 2, "{:?}", files_named(out.path(), "", ""));
-    for case in &cases {
-        let index = case_json(case);
-        let bundles = index["bundles"].as_array().unwrap();
-        assert_eq!(bundles.len(), 2, "{index:#}");
-        assert_ne!(bundles[0]["path"], bundles[1]["path"], "{index:#}");
-        let verdict = drx(&[&"inspect", &"--json", case]);
-        assert_success(&verdict);
-        let report: serde_json::Value = serde_json::from_slice(&verdict.stdout).unwrap();
-        assert_eq!(report["bundles"].as_array().unwrap().len(), 2, "{report:#}");
-        assert_eq!(report["integrity"]["ok"], true, "{report:#}");
-    }
+    assert_eq!(
+        cases.len(),
+        1,
+        "{stderr} {:?}",
+        files_named(out.path(), "", "")
+    );
+    let index = case_json(&cases[0]);
+    let bundles = index["bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 2, "{index:#}");
+    assert_ne!(bundles[0]["path"], bundles[1]["path"], "{index:#}");
+    let verdict = drx(&[&"inspect", &"--json", &cases[0]]);
+    assert_success(&verdict);
+    let report: serde_json::Value = serde_json::from_slice(&verdict.stdout).unwrap();
+    assert_eq!(report["bundles"].as_array().unwrap().len(), 2, "{report:#}");
+    assert_eq!(report["integrity"]["ok"], true, "{report:#}");
     assert!(files_named(out.path(), ".", "").is_empty());
 }
 
@@ -984,8 +1005,17 @@ fn peer_obfuscated_shares_one_pseudonym_table() {
     assert!(!text.contains("192.0.2."), "{text}");
 }
 
-/// A tmpfs of `mib` MiB at a new directory of the lab (unmounted with the lab's directory).
-fn small_disk(lab: &Lab, name: &str, mib: u64) -> PathBuf {
+/// A tmpfs mounted for a test, unmounted when dropped (also when the test fails).
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A tmpfs of `mib` MiB at a new directory of the lab.
+fn small_disk(lab: &Lab, name: &str, mib: u64) -> Mounted {
     let dir = lab.path(name);
     std::fs::create_dir_all(&dir).unwrap();
     run(
@@ -999,11 +1029,7 @@ fn small_disk(lab: &Lab, name: &str, mib: u64) -> PathBuf {
             dir.to_str().unwrap(),
         ],
     );
-    dir
-}
-
-fn unmount(dir: &Path) {
-    let _ = Command::new("umount").arg(dir).status();
+    Mounted(dir)
 }
 
 #[test]
@@ -1023,13 +1049,14 @@ fn peer_bundle_and_case_copy_check_the_free_space_first() {
     let config = lab.ssh_config("client_key", "known_hosts");
     // 1. Room for this node's bundle, not for the peer's: the peer's is not fetched.
     let tiny = small_disk(&lab, "tiny", 80);
-    let output = lab.collect(&config, &tiny, &[]);
-    let reason = assert_local_bundle_and_gap(&tiny, &output);
-    unmount(&tiny);
+    let output = lab.collect(&config, &tiny.0, &[]);
+    let reason = assert_local_bundle_and_gap(&tiny.0, &output);
+    drop(tiny);
     assert!(reason.contains("free"), "{reason}");
     // 2. Room for the peer's bundle, not for the case's copy of both: no case, and nothing is
     // lost: the verified peer bundle stays beside the local one, with its sidecar; exit 1.
-    let small = small_disk(&lab, "small", 100);
+    let disk = small_disk(&lab, "small", 100);
+    let small = disk.0.clone();
     let output = lab.collect(&config, &small, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let local = files_named(&small, "drx-collect-node-a-", ".tgz");
@@ -1042,7 +1069,7 @@ fn peer_bundle_and_case_copy_check_the_free_space_first() {
         .current_dir(&small)
         .output()
         .unwrap();
-    unmount(&small);
+    drop(disk);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("free"), "{stderr}");
     assert_eq!(local.len(), 1, "{stderr}");
