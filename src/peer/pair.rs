@@ -2,7 +2,7 @@
 //! each peer bundle is verified like any untrusted bundle, and one case file holds both bundles
 //! unchanged with the pair's findings. The local bundle is written whatever happens over there;
 //! a peer that fails becomes a recorded gap of the case (`PEER-COLLECT-FAILED`), not a failed run.
-use super::{Destination, Fetched, Request};
+use super::{Destination, Fetched, Link, Request};
 use crate::archive::split::{self, SplitWriter};
 use crate::archive::writer::{BundleWriter, Format, Sink};
 use crate::collect::{self, output, Outcome, Settings, Verbosity};
@@ -13,7 +13,9 @@ use crate::inspect::{self, Inspected};
 use crate::rules::Catalogue;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 /// What a pair run produced.
 pub struct PairOutcome {
@@ -24,6 +26,8 @@ pub struct PairOutcome {
     pub case_parts: Vec<PathBuf>,
     pub gaps: Vec<Gap>,
     pub findings: Vec<Finding>,
+    /// Why the case file was not written (the run then fails, with the bundles kept).
+    pub case_error: Option<String>,
 }
 
 /// Collect options that the peer's run takes over (paths that only exist here are not sent).
@@ -41,13 +45,8 @@ fn forwarded(settings: &Settings) -> Vec<String> {
     args.push(settings.max_file_size.to_string());
     args.push("--timeout".into());
     args.push(format!("{}ms", settings.timeout.as_millis()));
-    if let Some(total) = settings.total_timeout {
-        args.push("--total-timeout".into());
-        args.push(format!("{}ms", total.as_millis()));
-    }
-    if settings.obfuscate {
-        args.push("--obfuscate".into());
-    }
+    // --total-timeout (what is left of the run's) and --obfuscate (with this node's map) are
+    // added per peer by `super::collect`.
     if !settings.redact {
         args.push("--no-redact".into());
     }
@@ -118,14 +117,16 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
         )
     })?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let peer_timeout = settings
-        .total_timeout
-        .unwrap_or(Duration::from_secs(600))
-        .max(Duration::from_secs(30));
+    // --total-timeout is the whole run's: every step on a peer ends by then.
+    let started = Instant::now();
+    let deadline = settings.total_timeout.map(|total| started + total);
+    let marker = SelfMarker::create();
+    let stop = Arc::new(AtomicBool::new(false));
     let requests: Vec<(String, Request)> = settings
         .peers
         .iter()
-        .map(|given| {
+        .enumerate()
+        .map(|(slot, given)| {
             let destination = Destination::parse(given).map_err(Error::usage)?;
             Ok((
                 given.clone(),
@@ -135,8 +136,11 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
                     interactive,
                     forward: forwarded(settings),
                     dir: dir.clone(),
-                    timeout: peer_timeout,
-                    fetch_map: settings.obfuscate,
+                    slot,
+                    timeout: Duration::from_secs(600),
+                    deadline,
+                    obfuscate: settings.obfuscate,
+                    self_marker: marker.as_ref().map(|m| m.path.clone()),
                 },
             ))
         })
@@ -146,32 +150,122 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
             eprintln!("drx-collect: collecting {given} over ssh at the same time");
         }
     }
-    // An interactive ssh may ask for a password: then the peers go first, one after another,
-    // before the local progress display takes the terminal.
-    let mut fetched: Vec<(String, std::result::Result<Fetched, String>)> = Vec::new();
-    let handles: Vec<_> = if interactive {
-        for (given, request) in &requests {
-            fetched.push((given.clone(), super::collect(request)));
+    // Each peer in a thread of its own. An interactive ssh may ask for a password: then the
+    // peers are reached one after another, before the local progress display takes the terminal.
+    let mut running: Vec<Running> = Vec::new();
+    for (given, request) in requests {
+        let (ready, reached) = mpsc::channel();
+        let (map_to_peer, map) = if settings.obfuscate {
+            let (sender, receiver) = mpsc::channel();
+            (Some(sender), Some(receiver))
+        } else {
+            (None, None)
+        };
+        let link = Link {
+            stop: stop.clone(),
+            ready: Some(ready),
+            map,
+        };
+        let handle = std::thread::spawn(move || super::collect(&request, link));
+        if interactive {
+            // Ends when the peer was reached or given up (the sender is dropped).
+            let _ = reached.recv();
         }
-        Vec::new()
-    } else {
-        requests
-            .into_iter()
-            .map(|(given, request)| std::thread::spawn(move || (given, super::collect(&request))))
-            .collect()
-    };
+        running.push(Running {
+            given,
+            handle,
+            map: map_to_peer,
+        });
+    }
     let mut local_settings = settings.clone();
     local_settings.output = Some(dir.clone());
-    let local = collect::run(&local_settings)?
-        .ok_or_else(|| Error::failed("internal error: the local collect wrote no bundle"))?;
-    for handle in handles {
-        match handle.join() {
-            Ok(result) => fetched.push(result),
-            Err(_) => fetched.push((
-                "peer".into(),
-                Err("internal error while collecting the peer".into()),
-            )),
+    if settings.obfuscate {
+        // The peers are collected after this node, with its map: this node takes its share of
+        // the run's time.
+        local_settings.total_timeout = settings
+            .total_timeout
+            .map(|total| total / (1 + running.len() as u32));
+    }
+    let local = match collect::run(&local_settings) {
+        Ok(Some(local)) => local,
+        failed => {
+            // Nothing of this run may stay on the peers: they are stopped and cleaned up first.
+            stop.store(true, Ordering::SeqCst);
+            for peer in running {
+                drop(peer.map);
+                let _ = peer.handle.join();
+            }
+            return Err(failed.err().unwrap_or_else(|| {
+                Error::failed("internal error: the local collect wrote no bundle")
+            }));
         }
+    };
+    // --obfuscate: one pseudonym table for the pair. Each peer in turn collects with the map
+    // as it stands (this node's, extended by the peers before), and what it added comes back
+    // into the map file.
+    let map_file = settings.map_file.clone().filter(|_| settings.obfuscate);
+    let mut fetched: Vec<(String, std::result::Result<Fetched, String>)> = Vec::new();
+    for peer in running {
+        if let (Some(sender), Some(path)) = (peer.map, &map_file) {
+            match read_capped(path, super::MAX_MAP) {
+                Ok(bytes) => {
+                    let _ = sender.send(bytes);
+                }
+                Err(err) => eprintln!(
+                    "drx-collect: cannot read the pseudonym map {} for the peer: {}",
+                    path.display(),
+                    describe_io(&err)
+                ),
+            }
+        }
+        let result = peer
+            .handle
+            .join()
+            .unwrap_or_else(|_| Err("internal error while collecting the peer".into()));
+        if let (Ok(got), Some(path)) = (&result, &map_file) {
+            match &got.map {
+                Some(theirs) => {
+                    match read_capped(theirs, super::MAX_MAP)
+                        .map_err(|err| Error::failed(describe_io(&err)))
+                        .and_then(|bytes| crate::redact::merge_map_file(path, &bytes))
+                    {
+                        Ok(0) => {}
+                        Ok(refused) => eprintln!(
+                            "drx-collect: {refused} pseudonyms from {} contradicted this node's map and were not taken into {}",
+                            peer.given,
+                            path.display()
+                        ),
+                        Err(err) => eprintln!(
+                            "drx-collect: the pseudonyms {} added are not in {}: {err}",
+                            peer.given,
+                            path.display()
+                        ),
+                    }
+                    let _ = std::fs::remove_file(theirs);
+                }
+                None => eprintln!(
+                    "drx-collect: {} sent no pseudonym map back: what only it met is not in {}",
+                    peer.given,
+                    path.display()
+                ),
+            }
+        }
+        fetched.push((peer.given, result));
+    }
+    drop(marker);
+    // Stopped by a signal while the peers were collected: they are cleaned up by now; nothing
+    // half-fetched is kept, the local bundle is.
+    if let Some(signal) = crate::platform::interrupted() {
+        for (_, result) in &fetched {
+            if let Ok(peer) = result {
+                let _ = std::fs::remove_file(&peer.path);
+            }
+        }
+        return Err(Error::failed(format!(
+            "stopped by {} while the peers were collected; no case file was written, the local bundle {} is kept",
+            crate::platform::interruption_name(signal),
+            local.bundle.display()
+        )));
     }
 
     // A manifest's `encrypt_to` sealed the local bundle: a case file of clear and sealed bundles
@@ -180,9 +274,6 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
         for (_, result) in &fetched {
             if let Ok(peer) = result {
                 let _ = std::fs::remove_file(&peer.path);
-                if let Some(map) = &peer.map {
-                    let _ = std::fs::remove_file(map);
-                }
             }
         }
         let gaps = vec![Gap {
@@ -196,6 +287,7 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
             case_parts: Vec::new(),
             gaps,
             findings: Vec::new(),
+            case_error: None,
         });
     }
 
@@ -207,8 +299,8 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
     } else {
         local.parts.clone()
     };
-    let mut members: Vec<(CaseBundle, Vec<PathBuf>)> = vec![(
-        CaseBundle {
+    let mut members: Vec<Member> = vec![Member {
+        bundle: CaseBundle {
             role: "local".into(),
             host: local_inspected.node.clone(),
             path: format!("bundles/{}", file_name(&local.bundle)),
@@ -216,34 +308,35 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
             size: local.size,
             destination: None,
         },
-        local_files,
-    )];
+        files: local_files,
+        fetched: None,
+    }];
     let mut inspected: Vec<Inspected> = vec![local_inspected];
     let mut gaps = Vec::new();
-    let mut temporaries = Vec::new();
     for (given, result) in fetched {
         match result {
-            Ok(peer) => {
-                temporaries.push(peer.path.clone());
-                if let Some(map) = &peer.map {
-                    keep_map(map, &dir, &peer.name);
+            Ok(peer) => match inspect::open(&peer.path, &catalogue, Default::default()) {
+                Ok(one) if one.verification.ok() => {
+                    // Two nodes of one host name (cloned machines) may name their bundles
+                    // alike: each member of the case keeps a name of its own.
+                    let path = unique_member_path(&members, &peer.name);
+                    members.push(Member {
+                        bundle: CaseBundle {
+                            role: "peer".into(),
+                            host: one.node.clone(),
+                            path,
+                            sha256: peer.sha256.clone(),
+                            size: peer.size,
+                            destination: Some(given.clone()),
+                        },
+                        files: vec![peer.path.clone()],
+                        fetched: Some(peer),
+                    });
+                    inspected.push(one);
                 }
-                match inspect::open(&peer.path, &catalogue, Default::default()) {
-                    Ok(one) if one.verification.ok() => {
-                        members.push((
-                            CaseBundle {
-                                role: "peer".into(),
-                                host: one.node.clone(),
-                                path: format!("bundles/{}", peer.name),
-                                sha256: peer.sha256.clone(),
-                                size: peer.size,
-                                destination: Some(given.clone()),
-                            },
-                            vec![peer.path.clone()],
-                        ));
-                        inspected.push(one);
-                    }
-                    Ok(one) => gaps.push(Gap {
+                Ok(one) => {
+                    let _ = std::fs::remove_file(&peer.path);
+                    gaps.push(Gap {
                         peer: given.clone(),
                         reason: format!(
                             "the bundle from {given} failed verification: {}",
@@ -253,13 +346,16 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
                                 .map(|p| format!("{} {}: {}", p.kind.as_str(), p.path, p.detail))
                                 .unwrap_or_else(|| "not intact".into())
                         ),
-                    }),
-                    Err(err) => gaps.push(Gap {
+                    })
+                }
+                Err(err) => {
+                    let _ = std::fs::remove_file(&peer.path);
+                    gaps.push(Gap {
                         peer: given.clone(),
                         reason: format!("the bundle from {given} cannot be read: {err}"),
-                    }),
+                    })
                 }
-            }
+            },
             Err(reason) => gaps.push(Gap {
                 peer: given,
                 reason,
@@ -275,15 +371,37 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
     index::sort_findings(&mut findings);
 
     let result = write_case(settings, &dir, &local, &members, &gaps, &findings);
-    for path in temporaries {
-        let _ = std::fs::remove_file(path);
-    }
-    let (case, case_sha256, case_parts) = match result {
-        Ok((path, sha, parts)) => (Some(path), Some(sha), parts),
+    let (case, case_sha256, case_parts, case_error) = match result {
+        Ok((path, sha, parts)) => {
+            for member in &members {
+                if let Some(peer) = &member.fetched {
+                    let _ = std::fs::remove_file(&peer.path);
+                }
+            }
+            (Some(path), Some(sha), parts, None)
+        }
         Err(err) => {
-            // The local bundle is already in place: the case file is what failed.
-            eprintln!("drx-collect: the case file was not written: {err}");
-            (None, None, Vec::new())
+            // The local bundle is already in place; nothing fetched is lost either: each
+            // verified peer bundle stays beside it as a bundle of its own.
+            let mut kept = vec![local.bundle.display().to_string()];
+            for member in &members {
+                if let Some(peer) = &member.fetched {
+                    match keep_bundle(peer, &dir) {
+                        Ok(path) => kept.push(path.display().to_string()),
+                        Err(why) => eprintln!("drx-collect: {why}"),
+                    }
+                }
+            }
+            (
+                None,
+                None,
+                Vec::new(),
+                Some(format!(
+                    "the case file was not written: {}; the bundles are kept: {} (give them to drx-collect inspect together)",
+                    err.message(),
+                    kept.join(", ")
+                )),
+            )
         }
     };
     Ok(PairOutcome {
@@ -293,25 +411,115 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
         case_parts,
         gaps,
         findings,
+        case_error,
     })
 }
 
-/// The peer's obfuscation map goes beside this node's, named after the peer's bundle.
-fn keep_map(temp: &Path, dir: &Path, bundle_name: &str) {
-    let stem = output::strip_extension(bundle_name);
-    let target = dir.join(format!("{stem}.obfuscation-map.json"));
-    // A hard link never replaces an existing file nor follows a planted link.
-    match std::fs::hard_link(temp, &target) {
-        Ok(()) => {
-            let _ = std::fs::remove_file(temp);
-        }
-        Err(err) => eprintln!(
-            "drx-collect: the peer's obfuscation map stays at {} ({} exists or cannot be written: {})",
-            temp.display(),
-            target.display(),
-            describe_io(&err)
-        ),
+/// A peer being collected in its thread.
+struct Running {
+    given: String,
+    handle: std::thread::JoinHandle<std::result::Result<Fetched, String>>,
+    /// `--obfuscate`: where this node's map goes once it is written.
+    map: Option<mpsc::Sender<Vec<u8>>>,
+}
+
+/// One bundle of the case: its entry in case.json, its files here, and for a peer's bundle
+/// the fetched temporary file.
+struct Member {
+    bundle: CaseBundle,
+    files: Vec<PathBuf>,
+    fetched: Option<Fetched>,
+}
+
+/// A file in this machine's /tmp that only this run knows the name of: a peer that sees it is
+/// this very node (an ssh alias, or a virtual IP that is on this node now). Removed on drop.
+struct SelfMarker {
+    path: PathBuf,
+}
+
+impl SelfMarker {
+    /// `None` when /tmp cannot take it (then the check is not made).
+    fn create() -> Option<SelfMarker> {
+        let path = PathBuf::from(format!("/tmp/.drx-collect-self-{}", super::random_token()));
+        crate::platform::create_new_private(&path).ok()?;
+        Some(SelfMarker { path })
     }
+}
+
+impl Drop for SelfMarker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path)?, cap + 1),
+        &mut bytes,
+    )?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::other("larger than a pseudonym map can be"));
+    }
+    Ok(bytes)
+}
+
+/// `bundles/<name>`, or with `-2`, `-3` … before the extension when another member has it.
+fn unique_member_path(members: &[Member], name: &str) -> String {
+    let taken = |path: &str| members.iter().any(|m| m.bundle.path == path);
+    let path = format!("bundles/{name}");
+    if !taken(&path) {
+        return path;
+    }
+    let stem = output::strip_extension(name);
+    let ext = &name[stem.len()..];
+    (2..)
+        .map(|n| format!("bundles/{stem}-{n}{ext}"))
+        .find(|path| !taken(path))
+        .expect("a free name")
+}
+
+/// A verified peer bundle that no case file took: moved beside the local bundle under its own
+/// name (never over an existing file), with its sidecar.
+fn keep_bundle(peer: &Fetched, dir: &Path) -> std::result::Result<PathBuf, String> {
+    let stem = output::strip_extension(&peer.name);
+    let ext = &peer.name[stem.len()..];
+    for n in 1..1000 {
+        let name = if n == 1 {
+            peer.name.clone()
+        } else {
+            format!("{stem}-{n}{ext}")
+        };
+        let target = dir.join(&name);
+        if target.symlink_metadata().is_ok()
+            || dir
+                .join(format!("{name}.sha256"))
+                .symlink_metadata()
+                .is_ok()
+        {
+            continue;
+        }
+        // A hard link never replaces an existing file nor follows a planted link.
+        match std::fs::hard_link(&peer.path, &target) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&peer.path);
+                let _ = output::write_sidecar(&target, &peer.sha256);
+                return Ok(target);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => {
+                return Err(format!(
+                    "the peer's bundle stays at {} ({})",
+                    peer.path.display(),
+                    describe_io(&err)
+                ))
+            }
+        }
+    }
+    Err(format!(
+        "the peer's bundle stays at {}",
+        peer.path.display()
+    ))
 }
 
 fn file_name(path: &Path) -> String {
@@ -325,7 +533,7 @@ fn write_case(
     settings: &Settings,
     dir: &Path,
     local: &Outcome,
-    members: &[(CaseBundle, Vec<PathBuf>)],
+    members: &[Member],
     gaps: &[Gap],
     findings: &[Finding],
 ) -> Result<(PathBuf, String, Vec<PathBuf>)> {
@@ -340,21 +548,22 @@ fn write_case(
                 .to_string()
         })
         .unwrap_or_else(|| chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
+    // Named by the host names the bundles carry (pseudonyms under --obfuscate), never by how
+    // a peer was reached: a peer that gave no bundle is just `peer`.
     let mut hosts: Vec<String> = members
         .iter()
-        .map(|(m, _)| crate::host::file_safe(&m.host))
+        .map(|m| crate::host::file_safe(&m.bundle.host))
         .collect();
-    for gap in gaps {
-        hosts.push(crate::host::file_safe(
-            Destination::parse(&gap.peer)
-                .map(|d| d.host().to_string())
-                .unwrap_or_default()
-                .as_str(),
-        ));
-    }
+    hosts.extend(gaps.iter().map(|_| GAP_NAME.to_string()));
     let pair = hosts.join("-");
     let top = unique_stem(dir, &format!("drx-case-{pair}-{stamp}"));
     let name = format!("{top}.tgz");
+    let mut bundles: Vec<CaseBundle> = members.iter().map(|m| m.bundle.clone()).collect();
+    let mut gaps = gaps.to_vec();
+    let mut findings = findings.to_vec();
+    if settings.obfuscate {
+        obfuscate_reach(settings, &mut bundles, &mut gaps, &mut findings)?;
+    }
     let case = CaseIndex {
         schema: CASE_SCHEMA.into(),
         tool: index::Tool {
@@ -362,13 +571,29 @@ fn write_case(
             version: env!("CARGO_PKG_VERSION").into(),
         },
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        bundles: members.iter().map(|(m, _)| m.clone()).collect(),
-        gaps: gaps.to_vec(),
-        findings: findings.to_vec(),
+        bundles,
+        gaps,
+        findings,
     };
     let json = serde_json::to_string_pretty(&case)
         .map_err(|err| Error::failed(format!("cannot encode case.json: {err}")))?;
     let target = dir.join(&name);
+    // The case holds a copy of every bundle: it must fit beside them.
+    let needed = members
+        .iter()
+        .map(|m| m.bundle.size.saturating_add(4096))
+        .fold(json.len() as u64 + 65536, u64::saturating_add);
+    if let Some(free) = crate::collect::space::available(dir) {
+        if free < needed.saturating_add(crate::collect::space::MARGIN) {
+            return Err(Error::failed(format!(
+                "only {} is free in {}, and the case file needs about {} plus a {} margin; free some space there or choose another place with --output",
+                crate::units::human_size(free),
+                dir.display(),
+                crate::units::human_size(needed),
+                crate::units::human_size(crate::collect::space::MARGIN)
+            )));
+        }
+    }
     let io_error = |err: std::io::Error| Error::io("write the case file in", dir, &err, "");
     // One temporary file renamed into place, or (--split) numbered parts and one listing.
     let mut temp = None;
@@ -391,7 +616,12 @@ fn write_case(
     writer
         .add_bytes(crate::inspect::case::CASE_JSON, json.as_bytes(), now)
         .map_err(io_error)?;
-    for (member, files) in members {
+    for Member {
+        bundle: member,
+        files,
+        ..
+    } in members
+    {
         let mut source: Box<dyn std::io::Read> = Box::new(std::io::empty());
         for path in files {
             let file = std::fs::File::open(path)
@@ -446,6 +676,47 @@ fn write_case(
     Ok((target, sha256, parts))
 }
 
+/// What names a peer that gave no bundle in the case file's name.
+const GAP_NAME: &str = "peer";
+
+/// Under --obfuscate, how the peers were reached (`--peer` as given, in the gaps, their reasons
+/// and findings) is written with the pair's pseudonyms too, and what was new to the map is kept
+/// in it: case.json carries no address or host name that the bundles hide.
+fn obfuscate_reach(
+    settings: &Settings,
+    bundles: &mut [CaseBundle],
+    gaps: &mut [Gap],
+    findings: &mut [Finding],
+) -> Result<()> {
+    let mut privacy = crate::redact::Privacy::new(crate::redact::PrivacyOptions {
+        redact: true,
+        obfuscate: true,
+        map_file: settings.map_file.clone(),
+    })?;
+    for given in &settings.peers {
+        if let Ok(destination) = Destination::parse(given) {
+            privacy.learn_hostname(destination.host());
+        }
+    }
+    for bundle in bundles.iter_mut() {
+        if let Some(destination) = &bundle.destination {
+            bundle.destination = Some(privacy.obfuscate_text(destination));
+        }
+    }
+    for gap in gaps.iter_mut() {
+        gap.peer = privacy.obfuscate_text(&gap.peer);
+        gap.reason = privacy.obfuscate_text(&gap.reason);
+    }
+    for finding in findings
+        .iter_mut()
+        .filter(|f| f.rule == crate::rules::PEER_COLLECT_FAILED)
+    {
+        finding.node = finding.node.as_deref().map(|n| privacy.obfuscate_text(n));
+        finding.detail = finding.detail.as_deref().map(|d| privacy.obfuscate_text(d));
+    }
+    privacy.save_map()
+}
+
 /// The first free `stem`, `stem-2`, … in `dir` (a run in the same second never overwrites).
 fn unique_stem(dir: &Path, stem: &str) -> String {
     let mut candidate = stem.to_string();
@@ -474,7 +745,7 @@ struct PairJson<'a> {
 /// What the user sees at the end of a pair run (after the local bundle's own report).
 pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
     if settings.json {
-        return crate::stdout::write_json(
+        crate::stdout::write_json(
             &mut std::io::stdout().lock(),
             &crate::stdout::Sorted(PairJson {
                 bundle: &outcome.local.bundle,
@@ -487,7 +758,19 @@ pub fn print(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
                 sha256: &outcome.local.sha256,
                 size: outcome.local.size,
             }),
-        );
+        )?;
+    }
+    print_outcome(settings, outcome)?;
+    // The case file was asked for: without it the run failed, though nothing was lost.
+    match &outcome.case_error {
+        Some(why) => Err(Error::failed(why.clone())),
+        None => Ok(()),
+    }
+}
+
+fn print_outcome(settings: &Settings, outcome: &PairOutcome) -> Result<()> {
+    if settings.json {
+        return Ok(());
     }
     collect::report::print(settings, &outcome.local)?;
     if settings.verbosity == Verbosity::Quiet {
@@ -541,7 +824,6 @@ mod tests {
         let args = forwarded(&settings);
         let joined = args.join(" ");
         assert!(joined.contains("--root /srv/sysroot"), "{joined}");
-        assert!(joined.contains("--obfuscate"));
         assert!(joined.contains("--no-redact"));
         assert!(joined.contains("--since 7d"));
         assert!(joined.contains("--timeout 10000ms"));
@@ -549,5 +831,40 @@ mod tests {
         assert!(!joined.contains("--peer"));
         assert!(!joined.contains("--map-file"));
         assert!(!joined.contains("--output"));
+    }
+
+    fn member(path: &str) -> Member {
+        Member {
+            bundle: CaseBundle {
+                role: "local".into(),
+                host: "node-a".into(),
+                path: path.into(),
+                sha256: String::new(),
+                size: 0,
+                destination: None,
+            },
+            files: Vec::new(),
+            fetched: None,
+        }
+    }
+
+    #[test]
+    fn members_of_one_name_get_names_of_their_own() {
+        let name = "drx-collect-node-a-20261207T010203Z.tgz";
+        let mut members = vec![member(&format!("bundles/{name}"))];
+        let second = unique_member_path(&members, name);
+        assert_eq!(second, "bundles/drx-collect-node-a-20261207T010203Z-2.tgz");
+        assert!(crate::layout::is_bundle_name(
+            second.strip_prefix("bundles/").unwrap()
+        ));
+        members.push(member(&second));
+        assert_eq!(
+            unique_member_path(&members, name),
+            "bundles/drx-collect-node-a-20261207T010203Z-3.tgz"
+        );
+        assert_eq!(
+            unique_member_path(&members, "drx-collect-node-b-20261207T010203Z.tgz"),
+            "bundles/drx-collect-node-b-20261207T010203Z.tgz"
+        );
     }
 }

@@ -1,12 +1,19 @@
 //! The system's OpenSSH client as the transport to a peer: the customer's own keys, agent,
 //! `known_hosts` and password prompt. One master connection (ControlMaster in a private
 //! directory) carries every step, so a password is asked at most once. Each step has a deadline
-//! after which ssh is killed; a peer's answer is untrusted and read with a cap.
+//! after which ssh is killed, and none runs past the run's `--total-timeout`, an interruption
+//! or the run giving up; only the final clean-up is sent even then, briefly. A peer's answer is
+//! untrusted and read with a cap.
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// How long the clean-up on the peer may take, sent even after the deadline or an interruption.
+pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where to reach the peer: what `ssh` takes as destination, and a port when given as `host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +100,20 @@ pub struct Ssh {
     config: Option<PathBuf>,
     control_dir: PathBuf,
     interactive: bool,
+    /// Set when the run gives the peer up (this node's own collection failed).
+    stop: Arc<AtomicBool>,
+    /// The run's `--total-timeout`: no step runs past it.
+    deadline: Option<Instant>,
+}
+
+/// Why a step ended before the peer's command did.
+enum Cut {
+    /// Its own time limit.
+    Timeout,
+    /// The run's `--total-timeout`.
+    Deadline,
+    /// A signal, or the run gave the peer up.
+    Stopped,
 }
 
 /// Quotes `text` for the peer's POSIX shell.
@@ -107,6 +128,8 @@ impl Ssh {
         destination: Destination,
         config: Option<PathBuf>,
         interactive: bool,
+        stop: Arc<AtomicBool>,
+        deadline: Option<Instant>,
     ) -> io::Result<Ssh> {
         let control_dir = private_temp_dir()?;
         Ok(Ssh {
@@ -114,7 +137,20 @@ impl Ssh {
             config,
             control_dir,
             interactive,
+            stop,
+            deadline,
         })
+    }
+
+    /// The run was interrupted or gave the peer up.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || crate::platform::interrupted().is_some()
+    }
+
+    /// The time left before the run's `--total-timeout`, `None` without one.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
     fn command(&self, remote: &str) -> Command {
@@ -149,9 +185,9 @@ impl Ssh {
         command
     }
 
-    /// Runs `remote` (a POSIX shell command line) on the peer with a deadline. `input` is
-    /// copied to its stdin; its stdout goes to `sink` when given (streamed, at most `cap` bytes),
-    /// else is kept (at most `cap` bytes).
+    /// Runs `remote` (a POSIX shell command line) on the peer within `timeout` and the run's
+    /// deadline. `input` is copied to its stdin; its stdout goes to `sink` when given
+    /// (streamed, at most `cap` bytes), else is kept (at most `cap` bytes).
     pub fn run(
         &self,
         remote: &str,
@@ -159,6 +195,39 @@ impl Ssh {
         sink: Option<&mut dyn Write>,
         cap: u64,
         timeout: Duration,
+    ) -> Result<StepOutput, String> {
+        if self.stopped() {
+            return Err(stopped_message(remote));
+        }
+        let (timeout, by_deadline) = match self.time_left() {
+            Some(left) if left <= timeout => (left, true),
+            _ => (timeout, false),
+        };
+        if timeout.is_zero() {
+            return Err(format!(
+                "the run's --total-timeout was reached before `{}` could be sent to the peer",
+                step_name(remote)
+            ));
+        }
+        self.step(remote, input, sink, cap, timeout, by_deadline, true)
+    }
+
+    /// The clean-up on the peer: sent even after the deadline, an interruption or the run
+    /// giving up (nothing may stay there), for [`CLEANUP_TIMEOUT`] at most.
+    pub fn run_cleanup(&self, remote: &str) -> Result<StepOutput, String> {
+        self.step(remote, None, None, 4096, CLEANUP_TIMEOUT, false, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        remote: &str,
+        input: Option<Box<dyn Read + Send>>,
+        sink: Option<&mut dyn Write>,
+        cap: u64,
+        timeout: Duration,
+        by_deadline: bool,
+        stoppable: bool,
     ) -> Result<StepOutput, String> {
         let mut command = self.command(remote);
         command
@@ -189,13 +258,14 @@ impl Ssh {
             })
         });
         let stderr = child.stderr.take().expect("stderr is piped");
-        let stderr_thread = thread::spawn(move || {
+        let (stderr_sender, stderr_text) = std::sync::mpsc::channel();
+        thread::spawn(move || {
             let mut kept = Vec::new();
             let mut stderr = stderr;
             let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut kept);
             // Drain the rest, so a chatty peer never blocks on a full pipe.
             let _ = io::copy(&mut stderr, &mut io::sink());
-            kept
+            let _ = stderr_sender.send(kept);
         });
         let stdout = child.stdout.take().expect("stdout is piped");
         // The reader thread hands chunks over a small bounded channel; this thread writes them
@@ -223,19 +293,31 @@ impl Ssh {
         let mut total: u64 = 0;
         let mut sink = sink;
         let mut over_cap = false;
-        let mut timed_out = false;
+        let mut ended = false;
+        let mut cut = None;
         let mut write_error = None;
         loop {
             let now = Instant::now();
-            if now >= deadline || crate::platform::interrupted().is_some() {
-                timed_out = true;
+            if stoppable && self.stopped() {
+                cut = Some(Cut::Stopped);
+                break;
+            }
+            if now >= deadline {
+                cut = Some(if by_deadline {
+                    Cut::Deadline
+                } else {
+                    Cut::Timeout
+                });
                 break;
             }
             let chunk =
                 match received.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
                     Ok(chunk) => chunk,
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        ended = true;
+                        break;
+                    }
                 };
             total += chunk.len() as u64;
             if total > cap {
@@ -252,12 +334,18 @@ impl Ssh {
                 None => kept.extend_from_slice(&chunk),
             }
         }
-        if timed_out || over_cap || write_error.is_some() {
+        if cut.is_some() || over_cap || write_error.is_some() {
             crate::platform::kill_tree(&mut child);
         }
         drop(received);
-        // Wait for ssh itself, bounded: after stdout closed it exits at once.
-        let wait_until = Instant::now() + Duration::from_secs(10);
+        // Wait for ssh itself, bounded: after stdout closed it exits at once. Under a deadline
+        // or for the clean-up, briefly.
+        let patience = if self.deadline.is_some() || !stoppable {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_secs(10)
+        };
+        let wait_until = Instant::now() + patience;
         while Instant::now() < wait_until {
             if let Ok(Some(_)) = child.try_wait() {
                 break;
@@ -267,27 +355,40 @@ impl Ssh {
         if !matches!(child.try_wait(), Ok(Some(_))) {
             crate::platform::kill_tree(&mut child);
         }
-        let _ = reader.join();
         let status = child.wait();
         crate::platform::unregister_child(&child);
-        if let Some(feeder) = feeder {
-            let _ = feeder.join();
+        // A step cut off is not waited for: ssh hands a session's pipes to its master process,
+        // which holds them open while the peer's command still runs (a stalled peer). The
+        // threads end when the master goes (`close`).
+        if ended {
+            let _ = reader.join();
+            if let Some(feeder) = feeder {
+                let _ = feeder.join();
+            }
         }
-        let stderr = stderr_thread.join().unwrap_or_default();
-        if timed_out {
-            let step: String = remote
-                .split_whitespace()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" ")
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(60)
-                .collect();
-            return Err(format!(
-                "the peer did not finish `{step}` within {:.0} s; the connection was closed",
-                timeout.as_secs_f64()
-            ));
+        let stderr = stderr_text
+            .recv_timeout(if ended {
+                patience
+            } else {
+                Duration::from_millis(200)
+            })
+            .unwrap_or_default();
+        match cut {
+            Some(Cut::Timeout) => {
+                return Err(format!(
+                    "the peer did not finish `{}` within {:.0} s; the connection was closed",
+                    step_name(remote),
+                    timeout.as_secs_f64()
+                ))
+            }
+            Some(Cut::Deadline) => {
+                return Err(format!(
+                    "the peer did not finish `{}` by the run's --total-timeout; the connection was closed",
+                    step_name(remote)
+                ))
+            }
+            Some(Cut::Stopped) => return Err(stopped_message(remote)),
+            None => {}
         }
         if over_cap {
             return Err(format!(
@@ -325,7 +426,8 @@ impl Ssh {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Ok(mut child) = command.spawn() {
-            let until = Instant::now() + Duration::from_secs(5);
+            // ssh talks to its own master process here, which answers at once.
+            let until = Instant::now() + Duration::from_secs(3);
             while Instant::now() < until {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
@@ -344,6 +446,33 @@ impl Drop for Ssh {
         if self.control_dir.exists() {
             self.close();
         }
+    }
+}
+
+/// The first words of a step's command line, for messages.
+fn step_name(remote: &str) -> String {
+    remote
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(60)
+        .collect()
+}
+
+fn stopped_message(remote: &str) -> String {
+    match crate::platform::interrupted() {
+        Some(signal) => format!(
+            "stopped by {} during `{}`",
+            crate::platform::interruption_name(signal),
+            step_name(remote)
+        ),
+        None => format!(
+            "given up during `{}`: this node's own collection failed",
+            step_name(remote)
+        ),
     }
 }
 

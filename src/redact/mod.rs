@@ -23,6 +23,8 @@ mod secrets;
 pub use filter::LineFilter;
 pub use leak::LeakChecker;
 use leak::{LeakSources, Secrets};
+/// One pseudonym table for the two nodes of a `--peer` run: the peer's map taken into ours.
+pub(crate) use obfuscate::merge_map_file;
 use obfuscate::{NameMode, Obfuscator};
 use secrets::{FileKind, SecretRules, Span, REDACTED};
 

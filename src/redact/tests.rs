@@ -1198,3 +1198,58 @@ fn a_cut_inside_a_private_key_redacts_the_key_lines_it_starts_with() {
     filter.apply_lines(input.as_bytes(), &mut out);
     assert!(!String::from_utf8(out).unwrap().contains("privatekeybody"));
 }
+
+/// One table for the two nodes of a pair: the peer's run starts from this node's map, and what
+/// it adds comes back; a peer's pair that contradicts the map is refused.
+#[test]
+fn a_peers_map_merged_into_ours_keeps_one_pseudonym_per_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours.json");
+    let theirs = dir.path().join("theirs.json");
+    let options = |map: &std::path::Path| PrivacyOptions {
+        redact: true,
+        obfuscate: true,
+        map_file: Some(map.to_path_buf()),
+    };
+    let mut local = Privacy::new(options(&ours)).unwrap();
+    local.learn_hostname("node-a");
+    local.learn_hostname("node-b");
+    assert_eq!(
+        local.obfuscate_text("node-a node-b 10.1.1.1"),
+        "host-1 host-2 240.0.1.1"
+    );
+    local.save_map().unwrap();
+    // The peer: this node's map, and an address only it met.
+    std::fs::copy(&ours, &theirs).unwrap();
+    let mut peer = Privacy::new(options(&theirs)).unwrap();
+    peer.learn_hostname("node-b");
+    assert_eq!(
+        peer.obfuscate_text("node-b node-a 10.1.1.2 10.9.9.9"),
+        "host-2 host-1 240.0.1.2 240.0.2.9"
+    );
+    peer.save_map().unwrap();
+    let refused = merge_map_file(&ours, &std::fs::read(&theirs).unwrap()).unwrap();
+    assert_eq!(refused, 0);
+    let mut after = Privacy::new(options(&ours)).unwrap();
+    assert_eq!(
+        after.obfuscate_text("node-a node-b 10.9.9.1 10.1.1.1"),
+        "host-1 host-2 240.0.2.1 240.0.1.1"
+    );
+    // A hostile map: another pseudonym for a known original, a known pseudonym for a new one.
+    let hostile = r#"{"schema": "drx-collect/privacy-map/v1",
+        "hosts": {"node-a": "host-7", "node-z": "host-2", "node-y": "host-9"},
+        "ipv4_networks": {"10.1.1.0/24": "240.0.9.0/24"}}"#;
+    let refused = merge_map_file(&ours, hostile.as_bytes()).unwrap();
+    assert_eq!(refused, 3);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&ours).unwrap()).unwrap();
+    assert_eq!(json["hosts"]["node-a"], "host-1");
+    assert_eq!(json["hosts"]["node-b"], "host-2");
+    assert_eq!(json["hosts"]["node-y"], "host-9");
+    assert!(json["hosts"].get("node-z").is_none());
+    assert_eq!(json["ipv4_networks"]["10.1.1.0/24"], "240.0.1.0/24");
+    // Not a map at all: refused with a sentence, ours unchanged.
+    let before = std::fs::read(&ours).unwrap();
+    assert!(merge_map_file(&ours, b"{\"schema\": \"other\"}").is_err());
+    assert!(merge_map_file(&ours, b"\x00garbage").is_err());
+    assert_eq!(std::fs::read(&ours).unwrap(), before);
+}

@@ -43,7 +43,7 @@ struct MapFile {
 }
 
 impl Obfuscator {
-    fn load(&mut self, map: MapFile) -> std::result::Result<(), String> {
+    fn load(&mut self, map: &MapFile) -> std::result::Result<(), String> {
         if map.schema != MAP_SCHEMA {
             return Err(format!(
                 "unknown schema {:?} (expected {MAP_SCHEMA})",
@@ -156,7 +156,7 @@ impl Obfuscator {
                         path.display()
                     ))
                 })?;
-                self.load(map).map_err(|e| {
+                self.load(&map).map_err(|e| {
                     Error::failed(format!(
                         "cannot use map file {}: {e}; pass another --map-file or remove it",
                         path.display()
@@ -182,6 +182,62 @@ impl Obfuscator {
         // link), then a rename over the map file.
         crate::platform::write_private_replacing(path, &json).map_err(|e| write_error(path, &e))
     }
+}
+
+/// Takes into the map file at `path` what another run's map (`theirs`: a peer's of the same
+/// pair, untrusted) adds to it: a pair of theirs whose original the map already has, or whose
+/// pseudonym the map gave to another original, is refused (the map's own stand). The result is
+/// checked like any map file and written like one (0600, atomically). Returns how many pairs
+/// were refused.
+pub(crate) fn merge_into(path: &Path, theirs: &[u8]) -> Result<usize> {
+    let mut ours: MapFile = match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Error::failed(format!("cannot use map file {}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => MapFile {
+            schema: MAP_SCHEMA.to_string(),
+            ..MapFile::default()
+        },
+        Err(e) => return Err(Error::io("read map file", path, &e, "")),
+    };
+    let theirs: MapFile = serde_json::from_slice(theirs)
+        .map_err(|e| Error::failed(format!("the peer's map is not a drx-collect map ({e})")))?;
+    Obfuscator::new()
+        .load(&theirs)
+        .map_err(|e| Error::failed(format!("the peer's map is not valid: {e}")))?;
+    let mut refused = 0;
+    refused += merge_pairs(&mut ours.ipv4_networks, &theirs.ipv4_networks);
+    refused += merge_pairs(&mut ours.ipv6_prefixes, &theirs.ipv6_prefixes);
+    refused += merge_pairs(&mut ours.ipv6_interface_ids, &theirs.ipv6_interface_ids);
+    refused += merge_pairs(&mut ours.macs, &theirs.macs);
+    refused += merge_pairs(&mut ours.hosts, &theirs.hosts);
+    refused += merge_pairs(&mut ours.domains, &theirs.domains);
+    ours.learned_names
+        .extend(theirs.learned_names.iter().cloned());
+    // Through a table, so the file is written in the map's own form.
+    let mut merged = Obfuscator::new();
+    merged
+        .load(&ours)
+        .map_err(|e| Error::failed(format!("the merged map is not valid: {e}")))?;
+    merged.save_map_file(path)?;
+    Ok(refused)
+}
+
+/// Adds the pairs of `theirs` that contradict none of `ours`; returns how many did.
+fn merge_pairs(ours: &mut BTreeMap<String, String>, theirs: &BTreeMap<String, String>) -> usize {
+    let mut issued: BTreeSet<String> = ours.values().cloned().collect();
+    let mut refused = 0;
+    for (original, pseudonym) in theirs {
+        match ours.get(original) {
+            Some(known) if known == pseudonym => {}
+            Some(_) => refused += 1,
+            None if issued.contains(pseudonym) => refused += 1,
+            None => {
+                issued.insert(pseudonym.clone());
+                ours.insert(original.clone(), pseudonym.clone());
+            }
+        }
+    }
+    refused
 }
 
 /// Fails early, before anything is collected, when the map file could not be written at the end:

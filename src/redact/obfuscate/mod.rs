@@ -69,6 +69,7 @@ mod table;
 
 pub(crate) use lexers::{ipv4_hits, ipv6_hits, is_word_byte, mac_hits, Detectors};
 pub(crate) use map_file::check_writable as check_map_writable;
+pub(crate) use map_file::merge_into as merge_map_file;
 pub(crate) use names::NameMode;
 
 use lexers::{
