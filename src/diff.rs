@@ -562,7 +562,7 @@ fn snapshot(path: &Path, node: Option<&str>) -> Result<Given> {
             _case: None,
         });
     }
-    let opened = crate::inspect::case::open(path, 8 << 30)?;
+    let opened = crate::inspect::case::open(path, crate::inspect::case::DEFAULT_MEMBER_CAP)?;
     if let Some(problem) = opened.problems.first() {
         return Err(Error::integrity(format!(
             "the case file {} is not intact: {}",
