@@ -151,7 +151,9 @@ fn sniff(path: &Path) -> Option<bool> {
         }
     }
     let mut reader = BundleReader::open(path).ok()?;
+    // The head only: no second thread, one decoder.
     reader.set_background(false);
+    reader.set_decoders(1);
     let mut top: Option<String> = None;
     let mut decided = None;
     let walked = reader.for_each(&mut |meta, _| {
@@ -499,4 +501,75 @@ fn private_temp_dir() -> Result<PathBuf> {
         "cannot make a private temporary directory in {}; set TMPDIR to a writable directory",
         base.display()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::testkit::*;
+
+    fn write(dir: &Path, name: &str, members: &[(String, Vec<u8>)]) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, tgz(&case_entries(members))).unwrap();
+        path
+    }
+
+    /// Only bundles are written to the temporary directory, within the cap; a member a case
+    /// file does not have is a problem and is not written; the directory goes with the result.
+    #[test]
+    fn only_bundles_within_the_cap_are_taken_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, ab) = honest_bundle("node1");
+        let (b, bb) = honest_bundle("node2");
+        let json = case_json(&[("local", "node1", &a, &ab), ("peer", "node2", &b, &bb)]);
+        let members = vec![
+            ("case.json".to_string(), json),
+            (format!("bundles/{a}"), ab.clone()),
+            ("notes.txt".to_string(), b"planted".to_vec()),
+            (format!("bundles/{b}"), bb.clone()),
+        ];
+        let path = write(dir.path(), "ATT00001.tgz", &members);
+        assert!(is_case(&path));
+        let opened = open(&path, (ab.len() + bb.len()) as u64).unwrap();
+        assert_eq!(opened.bundles.len(), 2);
+        assert_eq!(opened.hosts, [Some("node1".into()), Some("node2".into())]);
+        assert_eq!(opened.problems.len(), 1, "{:?}", opened.problems);
+        assert!(opened.problems[0].contains("notes.txt"));
+        let taken = opened.dir.clone();
+        let names: Vec<_> = std::fs::read_dir(&taken).unwrap().collect();
+        assert_eq!(names.len(), 2);
+        drop(opened);
+        assert!(!taken.exists());
+        // One byte less than both: the second is not written, and the problem says so.
+        let opened = open(&path, (ab.len() + bb.len()) as u64 - 1).unwrap();
+        assert_eq!(opened.bundles.len(), 1);
+        assert!(
+            opened.problems.iter().any(|p| p.contains("--max-extract")),
+            "{:?}",
+            opened.problems
+        );
+    }
+
+    /// A bundle is not a case file, whatever its name; a case file is one, whatever its name.
+    #[test]
+    fn a_case_file_is_told_by_content_not_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, ab) = honest_bundle("node1");
+        let bundle = dir.path().join("drx-case-node1-node2-20261124T100000Z.tgz");
+        std::fs::write(&bundle, &ab).unwrap();
+        assert!(!is_case(&bundle));
+        let json = case_json(&[("local", "node1", &a, &ab)]);
+        let case = write(
+            dir.path(),
+            "x.bin",
+            &[
+                (format!("bundles/{a}"), ab.clone()),
+                ("case.json".into(), json),
+            ],
+        );
+        assert!(is_case(&case));
+        // Unreadable: judged by its name, so the error names it as a case file.
+        assert!(is_case(&dir.path().join("drx-case-gone.tgz")));
+        assert!(!is_case(&dir.path().join("gone.tgz")));
+    }
 }

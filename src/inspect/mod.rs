@@ -510,7 +510,8 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
             };
             intact &= one.verification.ok();
             summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
-            let host = one.index().map(|index| index.host.hostname.clone());
+            // As case.json names a node (`peer::pair`): its host name, else its file name.
+            let host = Some(one.node.clone());
             if gather {
                 kept.push(one);
             } else {
