@@ -187,6 +187,26 @@ fn sniff(path: &Path) -> Option<bool> {
     }
 }
 
+/// The bundles a case file holds (`bundles/drx-collect-…` files), counted by name in one pass
+/// over the container without writing anything: `--html` refuses more than a cluster before
+/// reading any. An unreadable case file counts none (opening it then says why).
+pub fn count_bundles(path: &Path) -> usize {
+    let Ok(mut reader) = BundleReader::open(path) else {
+        return 0;
+    };
+    let mut count = 0;
+    let _ = reader.for_each(&mut |meta, _| {
+        let in_bundles = verify::split_name(&meta.name).is_ok_and(|parts| {
+            matches!(parts.as_slice(), [_, "bundles", name] if crate::layout::is_bundle_name(name))
+        });
+        if meta.kind == EntryKind::File && in_bundles {
+            count += 1;
+        }
+        Ok(())
+    });
+    count
+}
+
 /// A bundle of the case written to the temporary directory.
 struct Taken {
     rel: String,

@@ -182,6 +182,8 @@ impl Visit for RulesOnly {
 pub struct Options<'v> {
     /// Also gather the timeline and context lines (the HTML report).
     pub gather: bool,
+    /// The nodes gathered for the same report (each holds its share beyond a pair).
+    pub nodes: usize,
     /// A look at every file in the same pass.
     pub visit: Option<&'v mut dyn Visit>,
 }
@@ -191,7 +193,9 @@ pub struct Options<'v> {
 pub fn open(path: &Path, catalogue: &Catalogue, options: Options) -> Result<Inspected> {
     let mut reader = BundleReader::open(path)?;
     let mut scan = Scan::new(catalogue);
-    let mut gatherer = options.gather.then(|| timeline::Gather::new(catalogue));
+    let mut gatherer = options
+        .gather
+        .then(|| timeline::Gather::new(catalogue).sharing(options.nodes));
     let mut feed = Feed::default();
     let mut rules_only = RulesOnly;
     let visit: &mut dyn Visit = match options.visit {
@@ -463,6 +467,22 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     if gather && settings.bundles.len() > CLUSTER_MAX {
         return Err(too_many_for_html(settings.bundles.len()));
     }
+    // The nodes of the report, counted before any is read: the bundles each case file holds.
+    let report_nodes = if gather {
+        let in_cases: usize = settings
+            .bundles
+            .iter()
+            .zip(&is_case)
+            .filter(|(_, case)| **case)
+            .map(|(path, _)| crate::inspect::case::count_bundles(path))
+            .sum();
+        bare + in_cases
+    } else {
+        0
+    };
+    if report_nodes > CLUSTER_MAX {
+        return Err(too_many_for_html(report_nodes));
+    }
     let mut html_nodes = bare;
     let mut intact = true;
     let mut summaries = Vec::new();
@@ -502,6 +522,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         let mut read = |bundle: &Path, judge: &mut Judge<Evidence>| -> Result<Option<String>> {
             let options = Options {
                 gather,
+                nodes: report_nodes,
                 ..Options::default()
             };
             let one = match open(bundle, &catalogue, options) {
