@@ -303,8 +303,8 @@ impl Gather {
     }
 
     /// This node is one of `nodes` gathered for one report: beyond a pair, each holds its share
-    /// of what two would (a cluster of 32 holds what two nodes would, eight times over), so the
-    /// report's memory stays bounded whatever the number of nodes.
+    /// of what two would (each of 32 nodes a sixteenth: the cluster holds what a pair holds),
+    /// so the report's memory stays bounded whatever the number of nodes.
     pub fn sharing(mut self, nodes: usize) -> Gather {
         self.share = nodes.div_ceil(2).max(1);
         self
