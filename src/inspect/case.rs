@@ -217,7 +217,7 @@ struct Taken {
 
 /// Verifies the case file and takes its bundles out (each one still to be verified by its
 /// reader). Only `bundles/<bundle name>` members are written, into a private temporary
-/// directory, at most `max_bytes` of them in all and never leaving the file system with less
+/// directory, at most [`crate::inspect::CLUSTER_MAX`] of them and `max_bytes` in all and never leaving the file system with less
 /// than [`SPACE_MARGIN`] free; an interruption (SIGINT, SIGTERM, SIGHUP once the handler is
 /// installed) stops the copy, and dropping the result removes what was written.
 pub fn open(path: &Path, max_bytes: u64) -> Result<Opened> {
@@ -272,6 +272,14 @@ pub fn open(path: &Path, max_bytes: u64) -> Result<Opened> {
                 ));
                 return Ok(());
             };
+            if members.len() >= crate::inspect::CLUSTER_MAX {
+                // A case file holds one pair's or cluster's nodes; past that it is not one.
+                problems.push(format!(
+                    "{rel}: more bundles than one cluster has ({} at most); not read",
+                    crate::inspect::CLUSTER_MAX
+                ));
+                return Ok(());
+            }
             let declared = declared.get();
             let left = max_bytes.saturating_sub(written);
             if declared > left {
@@ -374,20 +382,23 @@ pub fn open(path: &Path, max_bytes: u64) -> Result<Opened> {
 /// into `members`, with the host case.json names) and one sentence per disagreement. Each
 /// bundle present is read, listed or not; one content is read once, whatever its names.
 fn agree(index: &CaseIndex, members: &[Taken]) -> (Vec<(usize, Option<String>)>, Vec<String>) {
+    use std::collections::{HashMap, HashSet};
+    // Maps, not scans: a hostile case.json may list many bundles, an archive hold many members.
+    let by_rel: HashMap<&str, usize> = members
+        .iter()
+        .enumerate()
+        .map(|(at, m)| (m.rel.as_str(), at))
+        .collect();
     let mut problems = Vec::new();
+    let mut seen_paths: HashSet<&str> = HashSet::new();
     let mut listed: Vec<(usize, &CaseBundle)> = Vec::new();
     for bundle in &index.bundles {
         let shown = crate::escape::field(&bundle.path);
-        if index
-            .bundles
-            .iter()
-            .take_while(|b| !std::ptr::eq(*b, bundle))
-            .any(|b| b.path == bundle.path)
-        {
+        if !seen_paths.insert(bundle.path.as_str()) {
             problems.push(format!("case.json lists {shown} more than once"));
             continue;
         }
-        let Some(at) = members.iter().position(|m| m.rel == bundle.path) else {
+        let Some(&at) = by_rel.get(bundle.path.as_str()) else {
             problems.push(format!(
                 "{shown}: named in case.json, but absent or not confirmed"
             ));
@@ -411,12 +422,13 @@ fn agree(index: &CaseIndex, members: &[Taken]) -> (Vec<(usize, Option<String>)>,
     }
     // Local first, then as listed, then what case.json does not list (by name).
     listed.sort_by_key(|(_, b)| b.role != "local");
+    let listed_at: HashSet<usize> = listed.iter().map(|(at, _)| *at).collect();
     let mut order: Vec<(usize, Option<String>)> = listed
         .iter()
         .map(|(at, b)| (*at, Some(b.host.clone())))
         .collect();
     let mut unlisted: Vec<usize> = (0..members.len())
-        .filter(|at| !listed.iter().any(|(l, _)| l == at))
+        .filter(|at| !listed_at.contains(at))
         .collect();
     unlisted.sort_by(|a, b| members[*a].rel.cmp(&members[*b].rel));
     for at in unlisted {
@@ -426,18 +438,17 @@ fn agree(index: &CaseIndex, members: &[Taken]) -> (Vec<(usize, Option<String>)>,
         ));
         order.push((at, None));
     }
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
     let mut read: Vec<(usize, Option<String>)> = Vec::new();
     for (at, host) in order {
-        if let Some((first, _)) = read
-            .iter()
-            .find(|(r, _)| members[*r].sha256 == members[at].sha256)
-        {
+        if let Some(&first) = first_of.get(members[at].sha256.as_str()) {
             problems.push(format!(
                 "{} and {} are the same bundle (identical content); read once",
-                members[*first].rel, members[at].rel
+                members[first].rel, members[at].rel
             ));
             continue;
         }
+        first_of.insert(members[at].sha256.as_str(), at);
         read.push((at, host));
     }
     (read, problems)
@@ -568,6 +579,31 @@ mod tests {
             "{:?}",
             opened.problems
         );
+    }
+
+    /// A case file holds one cluster's bundles at most: past that they are a problem and are
+    /// not written (a hostile case of thousands of tiny members writes 32 files, not thousands).
+    #[test]
+    fn no_more_than_a_cluster_is_taken_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let members: Vec<(String, Vec<u8>)> = std::iter::once(("case.json".into(), case_json(&[])))
+            .chain((0..40).map(|n| {
+                (
+                    format!("bundles/drx-collect-n{n}-20261124T100000Z.tgz"),
+                    format!("{n}").into_bytes(),
+                )
+            }))
+            .collect();
+        let path = write(dir.path(), "c.tgz", &members);
+        let opened = open(&path, DEFAULT_MEMBER_CAP).unwrap();
+        assert_eq!(opened.bundles.len(), crate::inspect::CLUSTER_MAX);
+        let refused = opened
+            .problems
+            .iter()
+            .filter(|p| p.contains("more bundles than one cluster"))
+            .count();
+        assert_eq!(refused, 40 - crate::inspect::CLUSTER_MAX);
+        assert_eq!(std::fs::read_dir(&opened.dir).unwrap().count(), 32);
     }
 
     /// A bundle is not a case file, whatever its name; a case file is one, whatever its name.
