@@ -303,8 +303,9 @@ pub struct InspectArgs {
     /// and links; stops at --max-extract.
     #[arg(long, value_name = "DIR")]
     pub extract: Option<PathBuf>,
-    /// The most --extract writes (a small bundle can expand to gigabytes).
-    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_size, requires = "extract")]
+    /// The most --extract writes, and the most a case file's bundles take in the temporary
+    /// directory while they are inspected (a small file can expand to gigabytes).
+    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_size)]
     pub max_extract: u64,
     /// Language of titles and remedies [default: from LANG].
     #[arg(long, value_parser = parse_lang)]

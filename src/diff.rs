@@ -562,7 +562,7 @@ fn snapshot(path: &Path, node: Option<&str>) -> Result<Given> {
             _case: None,
         });
     }
-    let opened = crate::inspect::case::open(path, 8 << 30)?;
+    let opened = crate::inspect::case::open(path, crate::inspect::case::DEFAULT_MEMBER_CAP)?;
     if let Some(problem) = opened.problems.first() {
         return Err(Error::integrity(format!(
             "the case file {} is not intact: {}",
@@ -611,6 +611,9 @@ fn snapshot(path: &Path, node: Option<&str>) -> Result<Given> {
 
 pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let catalogue = Catalogue::embedded()?;
+    // A case file's bundles go to a temporary directory: a signal stops the run, which removes
+    // them as it unwinds (as `inspect` does).
+    crate::platform::install_interrupt_handler();
     // The node: as asked, else the node that ran the newer case file (its local bundle).
     let new_snapshot = snapshot(&settings.new, settings.node.as_deref())?;
     // Named by the case file, else by the bundle's recorded index: no second reading with rules.

@@ -50,12 +50,17 @@ pub fn sha(data: &[u8]) -> String {
 
 /// The files of an honest bundle (paths relative to the top directory), SHA256SUMS included.
 pub fn honest_files() -> Vec<(String, Vec<u8>)> {
-    let hosts = b"127.0.0.1 localhost\n10.0.0.1 node1\n".to_vec();
-    let uname = b"Linux node1 3.10.0-1160.el7.x86_64\n".to_vec();
+    honest_files_of("node1")
+}
+
+/// [`honest_files`] of the node `host`.
+pub fn honest_files_of(host: &str) -> Vec<(String, Vec<u8>)> {
+    let hosts = format!("127.0.0.1 localhost\n10.0.0.1 {host}\n").into_bytes();
+    let uname = format!("Linux {host} 3.10.0-1160.el7.x86_64\n").into_bytes();
     let index = serde_json::json!({
         "schema": "drx-collect/index/v1",
         "tool": {"name": "drx-collect", "version": "0.1.0"},
-        "host": {"hostname": "node1", "os": "linux"},
+        "host": {"hostname": host, "os": "linux"},
         "items": [
             {"id": "hosts", "kind": "file", "source": "/etc/hosts", "path": "files/etc/hosts",
              "status": "ok", "bytes": hosts.len(), "sha256": sha(&hosts)},
@@ -70,7 +75,10 @@ pub fn honest_files() -> Vec<(String, Vec<u8>)> {
             "index.json".to_string(),
             serde_json::to_vec_pretty(&index).unwrap_or_default(),
         ),
-        ("SUMMARY.txt".to_string(), b"host node1\n".to_vec()),
+        (
+            "SUMMARY.txt".to_string(),
+            format!("host {host}\n").into_bytes(),
+        ),
         ("collector.log".to_string(), b"started\n".to_vec()),
         ("files/etc/hosts".to_string(), hosts),
         ("commands/uname.txt".to_string(), uname),
@@ -95,6 +103,48 @@ pub fn entries(files: &[(String, Vec<u8>)]) -> Vec<Ent> {
         out.push(file(&format!("{TOP}/{path}"), data));
     }
     out
+}
+
+/// An honest `.tgz` bundle of the node `host`, and its file name.
+pub fn honest_bundle(host: &str) -> (String, Vec<u8>) {
+    let top = format!("drx-collect-{host}-20261124T100000Z");
+    let mut out = vec![dir(&format!("{top}/"))];
+    for (path, data) in honest_files_of(host) {
+        out.push(file(&format!("{top}/{path}"), &data));
+    }
+    (format!("{top}.tgz"), tgz(&out))
+}
+
+/// The top directory of the case files made here.
+pub const CASE_TOP: &str = "drx-case-node1-node2-20261124T100000Z";
+
+/// A case file's entries (SPEC §9): `members` (paths relative to its top directory) in this
+/// order, then a SHA256SUMS of them all, as `peer::pair` writes it.
+pub fn case_entries(members: &[(String, Vec<u8>)]) -> Vec<Ent> {
+    let mut out = vec![dir(&format!("{CASE_TOP}/"))];
+    for (path, data) in members {
+        out.push(file(&format!("{CASE_TOP}/{path}"), data));
+    }
+    out.push(file(&format!("{CASE_TOP}/SHA256SUMS"), &sums_for(members)));
+    out
+}
+
+/// A case.json naming `bundles`: (role, host, file name under `bundles/`, content).
+pub fn case_json(bundles: &[(&str, &str, &str, &[u8])]) -> Vec<u8> {
+    let listed: Vec<serde_json::Value> = bundles
+        .iter()
+        .map(|(role, host, name, data)| {
+            serde_json::json!({"role": role, "host": host, "path": format!("bundles/{name}"),
+                "sha256": sha(data), "size": data.len()})
+        })
+        .collect();
+    serde_json::to_vec_pretty(&serde_json::json!({
+        "schema": "drx-collect/case/v1",
+        "tool": {"name": "drx-collect", "version": "0.1.0"},
+        "created_at": "2026-11-24T10:00:00Z",
+        "bundles": listed,
+    }))
+    .unwrap_or_default()
 }
 
 pub fn tar(entries: &[Ent]) -> Vec<u8> {

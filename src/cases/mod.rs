@@ -386,7 +386,7 @@ pub fn import(
 /// A case file: its container verified (a damaged one is refused whole), then every bundle in
 /// it imported like a bundle given alone; results name `CASE/BUNDLE`.
 fn import_case(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<Vec<ImportResult>> {
-    let opened = match crate::inspect::case::open(path, 8 << 30) {
+    let opened = match crate::inspect::case::open(path, crate::inspect::case::DEFAULT_MEMBER_CAP) {
         Ok(opened) => opened,
         Err(err) => {
             return Ok(vec![

@@ -101,7 +101,22 @@ fn finding_node(finding: &Finding, inspected: &[Inspected]) -> Option<usize> {
     }
 }
 
+/// Events and event text of all lanes together: a pair's lanes get the full per-lane caps, a
+/// larger cluster shares this (the page stays a few megabytes, however many nodes).
+const PAGE_EVENTS: usize = 2 * timeline::EVENT_CAP;
+const PAGE_EVENT_BYTES: usize = 2 * timeline::EVENT_BYTES;
+
+/// One lane's share of the page: (events, bytes).
+fn lane_caps(nodes: usize) -> (usize, usize) {
+    let nodes = nodes.max(1);
+    (
+        timeline::EVENT_CAP.min(PAGE_EVENTS / nodes),
+        timeline::EVENT_BYTES.min(PAGE_EVENT_BYTES / nodes),
+    )
+}
+
 fn lanes(inspected: &[Inspected], findings: &[Finding]) -> Vec<Lane> {
+    let (event_cap, event_bytes) = lane_caps(inspected.len());
     inspected
         .iter()
         .enumerate()
@@ -136,14 +151,7 @@ fn lanes(inspected: &[Inspected], findings: &[Finding]) -> Vec<Lane> {
                 None => (&[][..], &[][..]),
             };
             all.extend(events.iter().cloned());
-            timeline::thin(
-                &all,
-                counted,
-                &pinned,
-                timeline::EVENT_CAP,
-                timeline::EVENT_BYTES,
-                BUCKETS,
-            )
+            timeline::thin(&all, counted, &pinned, event_cap, event_bytes, BUCKETS)
         })
         .collect()
 }
@@ -821,6 +829,17 @@ fn items(l: Lang, inspected: &[Inspected]) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pair's lanes keep the full per-lane caps; a cluster's share the page's.
+    #[test]
+    fn lanes_share_a_bounded_page() {
+        assert_eq!(lane_caps(2), (timeline::EVENT_CAP, timeline::EVENT_BYTES));
+        for nodes in 1..=crate::inspect::CLUSTER_MAX {
+            let (events, bytes) = lane_caps(nodes);
+            assert!(events * nodes <= PAGE_EVENTS.max(timeline::EVENT_CAP));
+            assert!(bytes * nodes <= PAGE_EVENT_BYTES.max(timeline::EVENT_BYTES));
+        }
+    }
 
     #[test]
     fn the_last_pass_breaks_urls_and_control_characters_only() {

@@ -182,6 +182,8 @@ impl Visit for RulesOnly {
 pub struct Options<'v> {
     /// Also gather the timeline and context lines (the HTML report).
     pub gather: bool,
+    /// The nodes gathered for the same report (each holds its share beyond a pair).
+    pub nodes: usize,
     /// A look at every file in the same pass.
     pub visit: Option<&'v mut dyn Visit>,
 }
@@ -191,7 +193,9 @@ pub struct Options<'v> {
 pub fn open(path: &Path, catalogue: &Catalogue, options: Options) -> Result<Inspected> {
     let mut reader = BundleReader::open(path)?;
     let mut scan = Scan::new(catalogue);
-    let mut gatherer = options.gather.then(|| timeline::Gather::new(catalogue));
+    let mut gatherer = options
+        .gather
+        .then(|| timeline::Gather::new(catalogue).sharing(options.nodes));
     let mut feed = Feed::default();
     let mut rules_only = RulesOnly;
     let visit: &mut dyn Visit = match options.visit {
@@ -214,6 +218,16 @@ pub fn open(path: &Path, catalogue: &Catalogue, options: Options) -> Result<Insp
             ))
         })
     })?;
+    let mut verification = verification;
+    if verification.case {
+        // Only `case::open` reads a case file's members; read as one bundle, its bundles
+        // would be opaque files and it would pass as intact.
+        verification.problems.push(verify::Problem {
+            kind: verify::ProblemKind::Layout,
+            path: case::CASE_JSON.to_string(),
+            detail: "this is a case file, not a bundle; inspect it as a case file".to_string(),
+        });
+    }
     let index = verification.index.clone().unwrap_or_default();
     let facts = facts_of(&index);
     let evidence = scan.finish(&facts);
@@ -288,13 +302,21 @@ pub const CLUSTER_MAX: usize = 32;
 
 /// Findings of a run's bundles, gathered one bundle at a time: each node's own, then the
 /// cross-node rules when the bundles are the nodes of a pair or cluster (2 to [`CLUSTER_MAX`]).
+/// A finding's node is named when it is settled, at the end: its host name, and the bundle's
+/// file name too when another bundle of the run has the same host (cloned VMs, an
+/// active/standby pair behind one name).
 struct Judge<E> {
     lang: Lang,
     pair: bool,
-    /// The nodes kept for the cross-node rules; none outside a cluster.
-    nodes: Vec<(String, E)>,
+    /// The nodes kept for the cross-node rules (index into `names`); none outside a cluster.
+    nodes: Vec<(usize, E)>,
+    /// Each node added: its host name and its bundle's file name.
+    names: Vec<(String, String)>,
+    /// Each node's place in the run's summaries (which then name it as its findings do).
+    summaries: Vec<usize>,
     cross: bool,
-    all: Vec<Finding>,
+    /// The findings, each with the node it is to be labelled with.
+    all: Vec<(Option<usize>, Finding)>,
 }
 
 impl<E: std::borrow::Borrow<Evidence>> Judge<E> {
@@ -305,44 +327,103 @@ impl<E: std::borrow::Borrow<Evidence>> Judge<E> {
             lang,
             pair: label,
             nodes: Vec::new(),
+            names: Vec::new(),
+            summaries: Vec::new(),
             cross: bundles > 1 && bundles <= CLUSTER_MAX,
             all: Vec::new(),
         }
     }
 
-    fn add(&mut self, node: &str, evidence: E) {
-        for mut finding in evidence.borrow().findings(self.lang) {
-            if self.pair && finding.node.is_none() {
-                finding.node = Some(node.to_string());
-            }
-            self.all.push(finding);
+    /// One node: `node` is its host name, `bundle` its bundle's path, `summary` its place in
+    /// the run's summaries.
+    fn add(&mut self, node: &str, bundle: &Path, summary: usize, evidence: E) {
+        let at = self.names.len();
+        self.names.push((node.to_string(), file_name(bundle)));
+        self.summaries.push(summary);
+        for finding in evidence.borrow().findings(self.lang) {
+            let label = (self.pair && finding.node.is_none()).then_some(at);
+            self.all.push((label, finding));
         }
         if self.cross {
-            self.nodes.push((node.to_string(), evidence));
+            self.nodes.push((at, evidence));
         }
     }
 
-    fn finish(mut self) -> Vec<Finding> {
+    /// The findings, and each node's name in them with its place in the run's summaries.
+    fn finish(self) -> (Vec<Finding>, Vec<(usize, String)>) {
+        let labels = node_labels(&self.names);
+        let mut all: Vec<Finding> = self
+            .all
+            .into_iter()
+            .map(|(label, mut finding)| {
+                if let Some(at) = label {
+                    finding.node = Some(labels[at].clone());
+                }
+                finding
+            })
+            .collect();
         if self.cross {
             let nodes: Vec<(&str, &Evidence)> = self
                 .nodes
                 .iter()
-                .map(|(node, evidence)| (node.as_str(), evidence.borrow()))
+                .map(|(at, evidence)| (labels[*at].as_str(), evidence.borrow()))
                 .collect();
-            self.all.extend(crate::rules::cross_node(&nodes, self.lang));
+            all.extend(crate::rules::cross_node(&nodes, self.lang));
         }
-        index::sort_findings(&mut self.all);
-        self.all
+        index::sort_findings(&mut all);
+        (all, self.summaries.into_iter().zip(labels).collect())
     }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// The name of each node in findings and reports, one per (host, bundle file name): the host
+/// alone where it is the only bundle of that host, `host (bundle file)` where hosts repeat, and
+/// a number after that should the file names repeat too (one path given twice).
+pub fn node_labels(names: &[(String, String)]) -> Vec<String> {
+    use std::collections::HashMap;
+    let mut hosts: HashMap<&str, usize> = HashMap::new();
+    for (host, _) in names {
+        *hosts.entry(host).or_default() += 1;
+    }
+    let base: Vec<String> = names
+        .iter()
+        .map(|(host, file)| {
+            if hosts[host.as_str()] > 1 && host != file {
+                format!("{host} ({file})")
+            } else {
+                host.clone()
+            }
+        })
+        .collect();
+    let mut total: HashMap<&str, usize> = HashMap::new();
+    for label in &base {
+        *total.entry(label).or_default() += 1;
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    base.iter()
+        .map(|label| {
+            if total[label.as_str()] == 1 {
+                return label.clone();
+            }
+            let n = seen.entry(label).or_default();
+            *n += 1;
+            format!("{label} #{n}")
+        })
+        .collect()
 }
 
 /// Findings of all bundles: each node's own, then the cross-node rules for a pair.
 pub fn findings(inspected: &[Inspected], lang: Lang) -> Vec<Finding> {
     let mut judge = Judge::new(inspected.len(), inspected.len() > 1, lang);
-    for one in inspected {
-        judge.add(&one.node, &one.evidence);
+    for (at, one) in inspected.iter().enumerate() {
+        judge.add(&one.node, &one.path, at, &one.evidence);
     }
-    judge.finish()
+    judge.finish().0
 }
 
 pub fn run(settings: &Settings) -> Result<ExitStatus> {
@@ -357,28 +438,52 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         return extract::run_action(&mut reader, settings).map(|_| ExitStatus::Success);
     }
     let catalogue = Catalogue::embedded()?;
-    let max_case = settings.max_extract.max(8 << 30);
+    // A case file's bundles go to a temporary directory: a signal must not leave them there.
+    crate::platform::install_interrupt_handler();
+    let max_case = settings.max_extract;
     let gather = settings.html.is_some();
     // The bundles given bare are judged together as the nodes of one pair or cluster; a case
-    // file (`--peer`) is a pair of its own, whatever else is on the command line.
-    let bare = settings
+    // file (`--peer`, recognised by its content) is a pair of its own, whatever else is on the
+    // command line.
+    let is_case: Vec<bool> = settings
         .bundles
         .iter()
-        .filter(|p| !crate::inspect::case::is_case(p))
-        .count();
+        .map(|p| crate::inspect::case::is_case(p))
+        .collect();
+    let bare = is_case.iter().filter(|case| !**case).count();
     let several = settings.bundles.len() > 1 || bare < settings.bundles.len();
     if bare > CLUSTER_MAX && !settings.quiet {
         eprintln!(
             "drx-collect: {bare} bundles are more nodes than one cluster has ({CLUSTER_MAX} at most): each is diagnosed alone, without the cross-node rules"
         );
     }
-    // A case file holds two bundles.
-    let nodes = bare + 2 * (settings.bundles.len() - bare);
-    if gather && nodes > CLUSTER_MAX {
-        return Err(Error::usage(format!(
-            "--html makes one report of a pair or cluster, at most {CLUSTER_MAX} bundles; give it the bundles of one cluster"
-        )));
+    // The HTML report holds every node whole: at most one cluster's. A case file counts as the
+    // bundles it holds, known once it is opened (below); here, at least one each.
+    let too_many_for_html = |nodes: usize| {
+        Error::usage(format!(
+            "--html makes one report of a pair or cluster, at most {CLUSTER_MAX} bundles, and these inputs hold {nodes}; give it the bundles of one cluster"
+        ))
+    };
+    if gather && settings.bundles.len() > CLUSTER_MAX {
+        return Err(too_many_for_html(settings.bundles.len()));
     }
+    // The nodes of the report, counted before any is read: the bundles each case file holds.
+    let report_nodes = if gather {
+        let in_cases: usize = settings
+            .bundles
+            .iter()
+            .zip(&is_case)
+            .filter(|(_, case)| **case)
+            .map(|(path, _)| crate::inspect::case::count_bundles(path))
+            .sum();
+        bare + in_cases
+    } else {
+        0
+    };
+    if report_nodes > CLUSTER_MAX {
+        return Err(too_many_for_html(report_nodes));
+    }
+    let mut html_nodes = bare;
     let mut intact = true;
     let mut summaries = Vec::new();
     let mut findings = Vec::new();
@@ -387,7 +492,6 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     // cluster); otherwise a bundle is reduced to its summary and findings before the next is
     // read, and a case file's bundles are taken out only while it is judged.
     let mut kept = Vec::new();
-    let mut cases = Vec::new();
     let mut bare_judge = Judge::new(bare, several, settings.lang);
     // In a queue, an input that cannot be read at all (not a bundle, unreadable, sealed to
     // another key) is named on stderr and the others are still read and reported; the exit
@@ -398,7 +502,10 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     // Problems of the run beyond each bundle's own: inputs not read, case file containers.
     let mut run_problems: Vec<(PathBuf, verify::Problem)> = Vec::new();
     let mut skip = |input: &Path, err: Error| -> Result<()> {
-        if !queue || crate::platform::interrupted().is_some() {
+        if let Some(signal) = crate::platform::interrupted() {
+            return Err(stopped(signal));
+        }
+        if !queue {
             return Err(err);
         }
         eprintln!("drx-collect: {}", crate::escape::block(err.message()));
@@ -409,27 +516,31 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         }
         Ok(())
     };
-    for path in &settings.bundles {
-        // One bundle read: its summary kept, then whole (HTML) or only for its judge.
-        let mut read = |bundle: &Path, judge: &mut Judge<Evidence>| -> Result<()> {
+    for (path, case) in settings.bundles.iter().zip(&is_case) {
+        // One bundle read: its summary kept, then whole (HTML) or only for its judge; the
+        // host it was read as returned.
+        let mut read = |bundle: &Path, judge: &mut Judge<Evidence>| -> Result<Option<String>> {
             let options = Options {
                 gather,
+                nodes: report_nodes,
                 ..Options::default()
             };
             let one = match open(bundle, &catalogue, options) {
                 Ok(one) => one,
-                Err(err) => return skip(bundle, err),
+                Err(err) => return skip(bundle, err).map(|()| None),
             };
             intact &= one.verification.ok();
             summaries.push(report::Summary::of(&one, settings.json, settings.quiet));
+            // As case.json names a node (`peer::pair`): its host name, else its file name.
+            let host = Some(one.node.clone());
             if gather {
                 kept.push(one);
             } else {
-                judge.add(&one.node, one.evidence);
+                judge.add(&one.node, &one.path, summaries.len() - 1, one.evidence);
             }
-            Ok(())
+            Ok(host)
         };
-        if !crate::inspect::case::is_case(path) {
+        if !case {
             read(path, &mut bare_judge)?;
             continue;
         }
@@ -440,28 +551,65 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
                 continue;
             }
         };
-        let mut judge = Judge::new(case.bundles.len(), true, settings.lang);
-        for bundle in &case.bundles {
-            read(bundle, &mut judge)?;
+        if gather {
+            html_nodes += case.bundles.len();
+            if html_nodes > CLUSTER_MAX {
+                return Err(too_many_for_html(html_nodes));
+            }
         }
-        findings.extend(judge.finish());
+        let mut problems = case.problems.clone();
+        let mut judge = Judge::new(case.bundles.len(), true, settings.lang);
+        for (bundle, listed) in case.bundles.iter().zip(&case.hosts) {
+            let host = read(bundle, &mut judge)?;
+            // case.json names each bundle's node: it must be the node the bundle says it is.
+            if let (Some(listed), Some(host)) = (listed, host) {
+                if !listed.eq_ignore_ascii_case(&host) {
+                    problems.push(format!(
+                        "case.json names the node of {} {}, the bundle says {}",
+                        file_name(bundle),
+                        crate::escape::field(listed),
+                        crate::escape::field(&host)
+                    ));
+                }
+            }
+        }
+        let (found, labels) = judge.finish();
+        findings.extend(found);
+        for (at, label) in labels {
+            summaries[at].set_node(label);
+        }
         findings.extend(crate::inspect::case::gap_findings(
             &case.index.gaps,
             &catalogue,
             settings.lang,
         ));
-        for problem in &case.problems {
-            case_problems.push((case.path.clone(), problem.clone()));
+        for problem in problems {
+            case_problems.push((case.path.clone(), problem));
         }
-        if gather {
-            // The report reads the bundles again: keep them until it is written.
-            cases.push(case);
-        }
+        // Dropped here: its temporary directory goes before the next input is read (the HTML
+        // report needs only what was gathered).
+    }
+    if let Some(signal) = crate::platform::interrupted() {
+        return Err(stopped(signal));
     }
     if gather {
+        // Named as the findings name them (the report matches the two).
+        let names: Vec<(String, String)> = kept
+            .iter()
+            .map(|one| (one.node.clone(), file_name(&one.path)))
+            .collect();
+        for ((one, label), summary) in kept.iter_mut().zip(node_labels(&names)).zip(&mut summaries)
+        {
+            summary.set_node(label.clone());
+            one.node = label;
+        }
         findings.extend(self::findings(&kept, settings.lang));
     } else {
-        findings.extend(bare_judge.finish());
+        let (found, labels) = bare_judge.finish();
+        findings.extend(found);
+        for (at, label) in labels {
+            summaries[at].set_node(label);
+        }
     }
     index::sort_findings(&mut findings);
     for (case, problem) in &case_problems {
@@ -500,6 +648,15 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     } else {
         ExitStatus::Integrity
     })
+}
+
+/// The run was interrupted (SIGINT, SIGTERM, SIGHUP): what it took out of case files is removed
+/// as it unwinds.
+fn stopped(signal: i32) -> Error {
+    Error::failed(format!(
+        "inspect was stopped by {}; nothing it took out of a case file was left behind",
+        crate::platform::interruption_name(signal)
+    ))
 }
 
 /// A problem of an input as a whole: not a bundle that could be read, or a case file's container.
@@ -559,27 +716,83 @@ mod tests {
     fn evidence_is_kept_for_a_cluster_only() {
         let catalogue = Catalogue::embedded().unwrap();
         let mut pair = Judge::new(2, true, Lang::En);
-        pair.add("a", evidence(&catalogue));
-        pair.add("b", evidence(&catalogue));
+        pair.add("a", Path::new("a.tgz"), 0, evidence(&catalogue));
+        pair.add("b", Path::new("b.tgz"), 1, evidence(&catalogue));
         assert_eq!(pair.nodes.len(), 2);
         let mut cluster = Judge::new(CLUSTER_MAX, true, Lang::En);
         for n in 0..CLUSTER_MAX {
-            cluster.add(&format!("n{n}"), evidence(&catalogue));
+            cluster.add(
+                &format!("n{n}"),
+                Path::new("n.tgz"),
+                n,
+                evidence(&catalogue),
+            );
         }
         assert_eq!(cluster.nodes.len(), CLUSTER_MAX);
         let mut queue = Judge::new(CLUSTER_MAX + 1, true, Lang::En);
         for n in 0..=CLUSTER_MAX {
-            queue.add(&format!("n{n}"), evidence(&catalogue));
+            queue.add(
+                &format!("n{n}"),
+                Path::new("n.tgz"),
+                n,
+                evidence(&catalogue),
+            );
         }
         assert!(queue.nodes.is_empty());
         let mut one = Judge::new(1, false, Lang::En);
-        one.add("a", evidence(&catalogue));
+        one.add("a", Path::new("a.tgz"), 0, evidence(&catalogue));
         assert!(one.nodes.is_empty());
         // Each node's own findings are still there, named by node when there are several.
         let own = evidence(&catalogue).findings(Lang::En).len();
-        let found = queue.finish();
+        let (found, _) = queue.finish();
         assert_eq!(found.len(), own * (CLUSTER_MAX + 1));
         assert!(found.iter().all(|f| f.node.is_some()));
+    }
+
+    /// Bundles of one host name are told apart by their file; the same file twice by a number;
+    /// a host alone in the run keeps its plain name.
+    #[test]
+    fn nodes_of_one_host_name_get_distinct_labels() {
+        let names = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(h, f)| (h.to_string(), f.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            node_labels(&names(&[("alice", "a.tgz"), ("bob", "b.tgz")])),
+            ["alice", "bob"]
+        );
+        assert_eq!(
+            node_labels(&names(&[
+                ("alice", "a.tgz"),
+                ("alice", "b.tgz"),
+                ("bob", "c.tgz")
+            ])),
+            ["alice (a.tgz)", "alice (b.tgz)", "bob"]
+        );
+        assert_eq!(
+            node_labels(&names(&[("alice", "a.tgz"), ("alice", "a.tgz")])),
+            ["alice (a.tgz) #1", "alice (a.tgz) #2"]
+        );
+        // A bundle without a host name is named by its file already.
+        assert_eq!(
+            node_labels(&names(&[("x.tgz", "x.tgz"), ("x.tgz", "x.tgz")])),
+            ["x.tgz #1", "x.tgz #2"]
+        );
+        // The cross-node rules and each node's findings use the same names.
+        let catalogue = Catalogue::embedded().unwrap();
+        let mut pair = Judge::new(2, true, Lang::En);
+        pair.add("alice", Path::new("a.tgz"), 0, evidence(&catalogue));
+        pair.add("alice", Path::new("b.tgz"), 1, evidence(&catalogue));
+        let (found, labels) = pair.finish();
+        assert_eq!(
+            labels,
+            [
+                (0, "alice (a.tgz)".to_string()),
+                (1, "alice (b.tgz)".to_string())
+            ]
+        );
+        assert!(found.iter().all(|f| f.node.as_deref() != Some("alice")));
     }
 
     /// What the rules hold whole is bounded per bundle, however many large configs it has.

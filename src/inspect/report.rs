@@ -28,6 +28,13 @@ pub enum Summary {
 }
 
 impl Summary {
+    /// Names the bundle's node as the findings name it (`inspect::node_labels`).
+    pub fn set_node(&mut self, node: String) {
+        if let Summary::Json(json) = self {
+            json.node = node;
+        }
+    }
+
     pub fn of(one: &Inspected, json: bool, quiet: bool) -> Summary {
         if json {
             Summary::Json(Box::new(BundleJson::of(one)))

@@ -258,6 +258,9 @@ pub struct Gather {
     pub context_dropped: u64,
     pub extra: HostExtra,
     matched: Vec<usize>,
+    /// What the node's held events, counts and context are divided by: one node's share when
+    /// more than two are gathered for one report (`sharing`).
+    share: usize,
 }
 
 impl Gather {
@@ -295,7 +298,16 @@ impl Gather {
             context_dropped: 0,
             extra: HostExtra::default(),
             matched: Vec::new(),
+            share: 1,
         }
+    }
+
+    /// This node is one of `nodes` gathered for one report: beyond a pair, each holds its share
+    /// of what two would (each of 32 nodes a sixteenth: the cluster holds what a pair holds),
+    /// so the report's memory stays bounded whatever the number of nodes.
+    pub fn sharing(mut self, nodes: usize) -> Gather {
+        self.share = nodes.div_ceil(2).max(1);
+        self
     }
 
     fn switch_to(&mut self, path: &str) -> u32 {
@@ -317,7 +329,7 @@ impl Gather {
         if lines.contains_key(&line_no) {
             return;
         }
-        if self.context_bytes + line.len().min(LINE_CAP) > CONTEXT_BUDGET {
+        if self.context_bytes + line.len().min(LINE_CAP) > CONTEXT_BUDGET / self.share {
             self.context_dropped += 1;
             return;
         }
@@ -494,7 +506,7 @@ impl Gather {
     /// Holds a candidate; when full, a more relevant one replaces one of the least relevant.
     fn push(&mut self, raw: Raw) {
         let rank = rank(raw.kind, raw.level);
-        if self.held < PASS_CAP {
+        if self.held < PASS_CAP / self.share {
             self.held += 1;
             self.raw[rank].push(raw);
             return;
@@ -533,7 +545,7 @@ impl Gather {
                 return;
             }
         }
-        if self.drops.len() >= COUNT_RECORDS {
+        if self.drops.len() >= COUNT_RECORDS / self.share {
             self.unplaced += 1;
             return;
         }
@@ -1022,6 +1034,26 @@ mod tests {
         assert!(done.around("files/var/log/messages", 2001).is_empty());
         // The head is kept whole.
         assert_eq!(done.around("files/var/log/messages", 20).len(), 11);
+    }
+
+    /// One of a cluster's 32 nodes holds a sixteenth of what one of a pair holds.
+    #[test]
+    fn a_node_of_a_cluster_holds_its_share() {
+        let pair = Gather::new(&catalogue()).sharing(2);
+        assert_eq!(pair.share, 1);
+        let mut gather = Gather::new(&catalogue()).sharing(crate::inspect::CLUSTER_MAX);
+        let mut text = String::new();
+        for i in 0..PASS_CAP / 16 + 100 {
+            text.push_str(&format!(
+                "Nov 24 10:{:02}:{:02} n1 kernel: drbd r0: conn( A -> B ) {i}\n",
+                (i / 60) % 60,
+                i % 60
+            ));
+        }
+        feed(&mut gather, "files/var/log/messages", &text);
+        assert_eq!(gather.dropped_in_pass, 100);
+        assert!(gather.context_bytes <= CONTEXT_BUDGET / 16);
+        assert_eq!(gather.finish(None, false).events.len(), PASS_CAP / 16);
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub struct Verification {
     /// Files hashed, and their bytes.
     pub files: u64,
     pub bytes: u64,
+    /// The archive is a case file (SPEC §9): `<top>/case.json` comes before any file but
+    /// SHA256SUMS and `bundles/…` (`case::says_case`). It then has no index.json of its own (its
+    /// bundles do); in a bundle, a top-level case.json is a problem.
+    pub case: bool,
 }
 
 impl Verification {
@@ -93,6 +97,7 @@ pub struct Member<'a> {
 pub const MAX_INDEX_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_SUMS_BYTES: usize = 64 * 1024 * 1024;
 
+use crate::inspect::case::CASE_JSON;
 use crate::layout::{INDEX, SUMS};
 
 /// Verifies the bundle in one pass, handing every file (path relative to the top directory) to
@@ -146,6 +151,9 @@ struct State {
     index_too_big: bool,
     bytes: u64,
     entries: u64,
+    /// Whether this is a case file is decided by the first files (`case::says_case`).
+    decided: bool,
+    case: bool,
 }
 
 impl State {
@@ -203,6 +211,13 @@ impl State {
                 let detail = format!("a {what}, not a regular file");
                 self.reject(inside, &rel, shown, detail);
                 return Ok(());
+            }
+        }
+        if !self.decided {
+            // The same test as `case::is_case`.
+            if let Some(case) = crate::inspect::case::says_case(inside.then_some(rel.as_str())) {
+                self.case = case;
+                self.decided = true;
             }
         }
         if !inside {
@@ -280,6 +295,15 @@ impl State {
         }
         self.check_sums();
         let index = self.check_index();
+        if !self.case && self.files.contains_key(CASE_JSON) {
+            // A case file's index after a bundle's own files: a bundle with a planted case.json,
+            // or a case file with a bundle's files planted first; neither passes as intact.
+            self.problem(
+                ProblemKind::Layout,
+                CASE_JSON,
+                "a case file's index among a bundle's files; ask the sender for the case file or the bundles themselves",
+            );
+        }
         let mut problems = std::mem::take(&mut self.problems);
         problems.sort_by(|a, b| (&a.path, a.kind).cmp(&(&b.path, b.kind)));
         problems.dedup();
@@ -289,6 +313,7 @@ impl State {
             problems,
             files: self.files.len() as u64,
             bytes: self.bytes,
+            case: self.case,
         }
     }
 
@@ -371,11 +396,13 @@ impl State {
     }
 
     fn check_index(&mut self) -> Option<Index> {
+        if self.case {
+            // A case file has case.json instead: its bundles carry their own index (an
+            // index.json beside them is a member a case file does not have: `case::open`).
+            return None;
+        }
         let Some(bytes) = self.index.take() else {
-            // A `--peer` case file has case.json instead: its bundles carry their own index.
-            if !self.rejected.contains(INDEX)
-                && !self.files.contains_key(crate::inspect::case::CASE_JSON)
-            {
+            if !self.rejected.contains(INDEX) {
                 self.problem(ProblemKind::Missing, INDEX, "the bundle has no index.json");
             }
             return None;
@@ -664,6 +691,38 @@ mod tests {
                 (ProblemKind::Missing, "commands/uname.txt"),
                 (ProblemKind::Index, "commands/uname.txt"),
                 (ProblemKind::Extra, "files/etc/added"),
+            ]
+        );
+    }
+
+    /// A case file is told by its content: case.json before any file but SHA256SUMS and
+    /// bundles/; it then needs no index.json. A case.json after a bundle's own files is a
+    /// problem, never a pass for a missing index.json.
+    #[test]
+    fn a_case_file_is_told_by_its_content_and_a_planted_case_json_is_a_problem() {
+        let (name, bundle) = honest_bundle("node2");
+        let json = case_json(&[("peer", "node2", &name, &bundle)]);
+        let member = (format!("bundles/{name}"), bundle);
+        for members in [
+            vec![("case.json".to_string(), json.clone()), member.clone()],
+            vec![member.clone(), ("case.json".to_string(), json.clone())],
+        ] {
+            let v = run(tgz(&case_entries(&members)));
+            assert!(v.case);
+            assert!(v.ok(), "{:?}", v.problems);
+        }
+        let planted = vec![
+            ("files/etc/hosts".to_string(), b"x\n".to_vec()),
+            ("case.json".to_string(), json),
+            member,
+        ];
+        let v = run(tgz(&case_entries(&planted)));
+        assert!(!v.case);
+        assert_eq!(
+            kinds(&v),
+            [
+                (ProblemKind::Layout, "case.json"),
+                (ProblemKind::Missing, "index.json")
             ]
         );
     }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary against fixture sysroots (`--root`) with stand-in commands
 //! first on PATH, checked with the real tools users have (tar, sha256sum, unzip).
 mod case;
+mod case_file;
 #[cfg(feature = "cases")]
 mod cases;
 mod collect;
