@@ -46,6 +46,9 @@ pub enum Command {
     Inspect(InspectArgs),
     /// What changed between two snapshots of one node.
     Diff(DiffArgs),
+    /// Watch the node live (sockets, replication events, kernel and DRX logs), then write a
+    /// bundle whose watch/ part holds the sampled series.
+    Watch(Box<WatchArgs>),
     /// Install, remove or show periodic snapshots (cron, systemd timer, Task Scheduler).
     Schedule(ScheduleArgs),
     /// Print the embedded manifest, or validate a manifest file.
@@ -364,6 +367,30 @@ pub struct ScheduleArgs {
     pub unit_dir: PathBuf,
 }
 
+const WATCH_AFTER_HELP: &str = "\
+Sampled: the TCP sockets of the replication and DRX ports (/proc/net/tcp, tcp6) every --interval;
+the replication state from `drbdsetup events2` (else `bsrsetup events2`) as a stream; the kernel
+log as it grows (/dev/kmsg; under --root the syslog files); the DRX logs' state lines. Only changes
+are kept, at most 32 MiB; a sampler that could not sample is recorded as a gap. On a terminal the
+live state is shown in place, otherwise one line per change (stderr). Ctrl-C ends the watch and
+the bundle is still written. Details: docs/watch.md.";
+
+#[derive(Args, Debug)]
+#[command(after_help = WATCH_AFTER_HELP)]
+pub struct WatchArgs {
+    /// How long to watch [default: until Ctrl-C].
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// How often the sockets are sampled.
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Also watch the sockets of this port (repeatable; the configuration's ports always are).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    #[command(flatten)]
+    pub collect: CollectArgs,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum ScheduleAction {
     Install,
@@ -499,6 +526,7 @@ impl CollectArgs {
             probe: self.probe || (!self.peers.is_empty() && !self.no_probe),
             peers: self.peers,
             ssh_config: self.ssh_config,
+            extra: Vec::new(),
         })
     }
 }

@@ -28,9 +28,11 @@ pub mod process;
 pub mod redact;
 pub mod rules;
 pub mod schedule;
+pub mod series;
 pub mod stdout;
 pub mod summary;
 pub mod units;
+pub mod watch;
 
 use clap::Parser;
 use cli::{Cli, Command, ManifestAction, RulesAction};
@@ -114,6 +116,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             })
         }
         Some(Command::Cases(args)) => run_cases(args),
+        Some(Command::Watch(args)) => run_watch(*args, argv),
         Some(Command::Schedule(args)) => schedule::run(&schedule::Settings {
             action: match args.action {
                 cli::ScheduleAction::Install => schedule::Action::Install,
@@ -225,6 +228,29 @@ fn run_collect(args: cli::CollectArgs, argv: Vec<String>) -> Result<ExitStatus> 
     let outcome = collect::run(&settings)?;
     if let Some(outcome) = outcome {
         collect::report::print(&settings, &outcome)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn run_watch(args: cli::WatchArgs, argv: Vec<String>) -> Result<ExitStatus> {
+    if args.interval < std::time::Duration::from_millis(50) {
+        return Err(Error::usage(
+            "--interval must be at least 50ms (the default 250ms samples 4 times a second)",
+        ));
+    }
+    let settings = watch::Settings {
+        collect: args.collect.into_settings(argv).map_err(Error::usage)?,
+        duration: args.duration,
+        interval: args.interval,
+        ports: args.ports,
+    };
+    if settings.collect.dry_run {
+        return Err(Error::usage(
+            "watch has no --dry-run: it samples, then writes a bundle; `drx-collect --dry-run` shows what the bundle collects",
+        ));
+    }
+    if let Some(outcome) = watch::run(&settings)? {
+        collect::report::print(&settings.collect, &outcome)?;
     }
     Ok(ExitStatus::Success)
 }

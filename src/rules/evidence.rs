@@ -167,6 +167,8 @@ pub struct Evidence {
     pub(crate) windows_firewall: Option<WindowsFirewall>,
     pub(crate) drx_running: Option<Place>,
     pub(crate) windows: WindowsInfo,
+    /// `watch/series.jsonl`: what `watch` / `record` sampled, and where it was read.
+    pub(crate) series: Option<(String, crate::series::Series)>,
 }
 
 fn text(whole: &BTreeMap<String, Vec<u8>>, path: &str) -> Option<String> {
@@ -341,6 +343,8 @@ impl Evidence {
             windows_firewall: read_windows_firewall(whole),
             drx_running: drx_running(whole),
             windows: windows_info,
+            series: text(whole, layout::WATCH_SERIES)
+                .map(|t| (layout::WATCH_SERIES.to_string(), crate::series::read(&t))),
             catalogue,
         }
     }

@@ -16,6 +16,7 @@ mod sockets;
 mod timeouts;
 mod versions;
 mod vip;
+mod watch;
 
 use super::evidence::Evidence;
 use super::model::Place;
@@ -125,6 +126,17 @@ pub const CHECKS: &[Check] = &[
         run: Run::Node(probes::check),
     },
     Check {
+        name: "watch",
+        rules: &[
+            "WATCH-SYN-SENT",
+            "WATCH-FLAPPING",
+            "WATCH-STUCK",
+            "WATCH-STANDALONE",
+            "WATCH-GAP",
+        ],
+        run: Run::Node(watch::check),
+    },
+    Check {
         name: "cross",
         rules: &[
             "FIREWALL-PORT-BLOCKED",
@@ -226,6 +238,7 @@ mod tests {
         ("vip", include_str!("vip.rs")),
         ("collect", include_str!("collect.rs")),
         ("probes", include_str!("probes.rs")),
+        ("watch", include_str!("watch.rs")),
         ("cross", include_str!("cross.rs")),
     ];
 
