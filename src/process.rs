@@ -379,10 +379,11 @@ mod tests {
 
 /// A command that runs for as long as its reader wants (`drbdsetup events2`): in its own process
 /// group like every command, its stdout delivered line by line (each line cut at `max_line`
-/// bytes) to a channel, and the whole group killed when the `Stream` is dropped.
+/// bytes, with the instant it arrived) to a channel, and the whole group killed when the
+/// `Stream` is dropped.
 pub struct Stream {
     child: std::process::Child,
-    pub lines: std::sync::mpsc::Receiver<Vec<u8>>,
+    pub lines: std::sync::mpsc::Receiver<(Instant, Vec<u8>)>,
 }
 
 /// Lines a stream may have waiting before its reader blocks (the child then blocks on its pipe).
@@ -414,7 +415,7 @@ impl Stream {
         thread::spawn(move || {
             let mut reader = std::io::BufReader::new(stdout);
             while let Some(line) = read_line_capped(&mut reader, max_line) {
-                if send.send(line).is_err() {
+                if send.send((Instant::now(), line)).is_err() {
                     break;
                 }
             }

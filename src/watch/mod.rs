@@ -128,6 +128,10 @@ impl Clock {
         self.mono.elapsed().as_millis() as u64
     }
 
+    pub fn origin(&self) -> Instant {
+        self.mono
+    }
+
     pub fn stamp(&self, ms: u64) -> String {
         (self.wall + chrono::Duration::milliseconds(ms as i64))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -211,6 +215,7 @@ fn sample(
         ports: ports.to_vec(),
         interval: settings.interval,
         events,
+        origin: clock.origin(),
     });
     let mut writer = SeriesWriter::create(path, MAX_SERIES_BYTES)?;
     let start = Record::Start {

@@ -32,6 +32,9 @@ pub struct Sources {
     pub interval: Duration,
     /// The events2 command (`None`: none found; the series says so).
     pub events: Option<Vec<String>>,
+    /// The instant the series' `ms` counts from: a streamed line gets the `ms` it arrived at,
+    /// not the tick's that took it.
+    pub origin: std::time::Instant,
 }
 
 /// Where a sampler is failing since (`ms`) and why, until it samples again.
@@ -229,7 +232,11 @@ impl Samplers {
         let mut ended = false;
         for _ in 0..MAX_EVENT_LINES_PER_TICK {
             match stream.lines.try_recv() {
-                Ok(line) => {
+                Ok((arrived, line)) => {
+                    let ms = (arrived
+                        .saturating_duration_since(self.sources.origin)
+                        .as_millis() as u64)
+                        .min(ms);
                     for change in events::parse_line(&String::from_utf8_lossy(&line)) {
                         let key = change.key();
                         if self.repl_values.get(&key) == Some(&change.value) {
@@ -509,6 +516,7 @@ mod tests {
             ports: vec![7788],
             interval: Duration::from_millis(250),
             events: None,
+            origin: std::time::Instant::now(),
         });
         let stamp = |ms: u64| format!("t{ms}");
         let mut out = Vec::new();

@@ -1,0 +1,228 @@
+//! `drx-collect watch`: the samplers against a sysroot whose /proc/net/tcp and logs change while
+//! it watches, a stand-in `drbdsetup events2` replaying real events2 output
+//! (tests/realworld/events2/), Ctrl-C, and the bundle with its series and WATCH-* findings.
+use crate::util::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REAL_STANDALONE: &str =
+    include_str!("../realworld/events2/linstor-server-connection-standalone.txt");
+const REAL_KERNEL: &str = include_str!("../realworld/events2/kernel-drbd-issue-106.txt");
+
+const RES: &str = "resource r0 {\n  on node1 { device /dev/drbd0; disk /dev/sdb1; address 10.0.0.1:7789; meta-disk internal; }\n  on node2 { device /dev/drbd0; disk /dev/sdb1; address 10.0.0.2:7789; meta-disk internal; }\n}\n";
+const TCP_HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+/// 10.0.0.1:7789 LISTEN, and 10.0.0.1:40000 → 10.0.0.2:7789 SYN_SENT (the kernel's layout).
+const TCP_SYN_SENT: &str = "   0: 0100000A:1E6D 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0\n   1: 0100000A:9C40 0200000A:1E6D 02 00000001:00000000 01:00000100 00000002     0        0 1002 2 0000000000000000 200 0 0 1 7\n";
+/// The same attempt from another local port, still SYN_SENT.
+const TCP_SYN_SENT_AGAIN: &str = "   0: 0100000A:1E6D 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0\n   1: 0100000A:9C42 0200000A:1E6D 02 00000001:00000000 01:00000100 00000002     0        0 1003 2 0000000000000000 200 0 0 1 7\n";
+
+/// A sysroot with one resource and its sockets, and a stand-in `drbdsetup events2` that prints
+/// the initial dump of `events`, waits `pause`, prints the rest, then stays (like the real one)
+/// until it is killed; it leaves its pid in `pid_file`.
+fn fixture(events: &str, pause: &str, pid_file: &Path) -> Fixture {
+    let fixture = Fixture::new();
+    fixture
+        .file("/etc/drbd.d/r0.res", RES)
+        .file("/proc/net/tcp", format!("{TCP_HEADER}{TCP_SYN_SENT}"))
+        .file(
+            "/var/log/messages",
+            "Dec  7 10:00:00 node1 kernel: old line drbd\n",
+        );
+    let data = fixture.bin.path().join(".events2");
+    std::fs::write(&data, events).unwrap();
+    fixture.command(
+        "drbdsetup",
+        &format!(
+            "[ \"$1\" = events2 ] || exit 1\necho $$ > '{pid}'\nsed -n '1,/^exists -$/p' '{data}'\nsleep {pause}\nsed '1,/^exists -$/d' '{data}'\nexec sleep 60",
+            pid = pid_file.display(),
+            data = data.display()
+        ),
+    );
+    fixture
+}
+
+fn watch_cmd(fixture: &Fixture, args: &[&str]) -> Command {
+    let mut cmd = fixture.cmd();
+    cmd.arg("watch")
+        .arg("--root")
+        .arg(fixture.root.path())
+        .arg("-o")
+        .arg(fixture.out.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn series_of(bundle: &Bundle) -> Vec<serde_json::Value> {
+    bundle
+        .read("watch/series.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn pid_gone(pid_file: &Path) -> bool {
+    let pid = std::fs::read_to_string(pid_file).unwrap();
+    !Path::new(&format!("/proc/{}", pid.trim())).exists()
+}
+
+#[test]
+fn watch_records_the_series_and_finds_what_only_a_series_shows() {
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    let fixture = fixture(REAL_STANDALONE, "1", pid_file.path());
+    let child = watch_cmd(&fixture, &["--for", "3s"]).spawn().unwrap();
+    // While it watches: the connection attempt is repeated from another port, and the kernel
+    // log grows by real DRBD lines.
+    std::thread::sleep(Duration::from_millis(1200));
+    fixture.file("/proc/net/tcp", format!("{TCP_HEADER}{TCP_SYN_SENT_AGAIN}"));
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(fixture.root.path().join("var/log/messages"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, REAL_KERNEL.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_success(&output);
+    let err = stderr(&output);
+    // Not a terminal: one plain line per change.
+    assert!(
+        err.contains("connection rsc0 node-b connection:StandAlone"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tcp 10.0.0.1:40000 → 10.0.0.2:7789 SYN_SENT"),
+        "{err}"
+    );
+
+    let bundle = fixture.bundle();
+    bundle.assert_verifies();
+    let series = series_of(&bundle);
+    assert_eq!(series[0]["kind"], "start");
+    assert_eq!(series[0]["schema"], "drx-collect/watch/v1");
+    assert_eq!(series[0]["ports"], serde_json::json!([7789]));
+    assert_eq!(series.last().unwrap()["kind"], "end");
+    let has = |kind: &str, field: &str, value: &str| {
+        series
+            .iter()
+            .any(|r| r["kind"] == kind && r[field].as_str().is_some_and(|v| v.contains(value)))
+    };
+    assert!(has("repl", "value", "Connected"));
+    assert!(has("repl", "value", "StandAlone"));
+    assert!(has("socket", "remote", "10.0.0.2:7789"));
+    assert!(
+        has("socket", "state", "gone"),
+        "the first attempt went away"
+    );
+    assert!(has("kernel", "line", "conn( Unconnected -> Connecting )"));
+    assert!(
+        !has("kernel", "line", "old line"),
+        "only what the log gained while watched"
+    );
+    // The StandAlone change came after the initial dump, a second later.
+    let ms_of = |value: &str| {
+        series
+            .iter()
+            .find(|r| r["kind"] == "repl" && r["value"] == value)
+            .and_then(|r| r["ms"].as_u64())
+            .unwrap()
+    };
+    assert!(ms_of("StandAlone") >= ms_of("Connected") + 800);
+
+    let rules = rule_ids(&bundle.index["findings"]);
+    assert!(rules.contains(&"WATCH-STANDALONE"), "{rules:?}");
+    assert!(rules.contains(&"WATCH-SYN-SENT"), "{rules:?}");
+    assert!(!rules.contains(&"WATCH-GAP"), "{rules:?}");
+    let items = bundle.items("watch-series");
+    assert_eq!(items[0]["path"], "watch/series.jsonl");
+
+    // inspect reads the series again with its own rules.
+    let inspected = Command::new(BIN)
+        .env_clear()
+        .env("LANG", "C")
+        .args(["inspect", "--json"])
+        .arg(&bundle.path)
+        .output()
+        .unwrap();
+    assert_success(&inspected);
+    let report: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    let rules = rule_ids(&report["findings"]);
+    assert!(rules.contains(&"WATCH-STANDALONE"), "{rules:?}");
+    // The events2 stream was killed with its process group.
+    assert!(pid_gone(pid_file.path()));
+}
+
+#[test]
+fn ctrl_c_ends_the_watch_and_the_bundle_is_still_written() {
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    let fixture = fixture(REAL_STANDALONE, "30", pid_file.path());
+    let child = watch_cmd(&fixture, &[]).spawn().unwrap();
+    // Bounded wait for the stream to start, then Ctrl-C.
+    let started = Instant::now();
+    while std::fs::read_to_string(pid_file.path())
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_success(&output);
+    let bundle = fixture.bundle();
+    bundle.assert_verifies();
+    let series = series_of(&bundle);
+    let end = series.last().unwrap();
+    assert_eq!(end["kind"], "end");
+    assert!(end["reason"].as_str().unwrap().contains("Ctrl-C"), "{end}");
+    // Only the initial dump came before Ctrl-C: Connected, and no StandAlone.
+    assert!(series.iter().any(|r| r["value"] == "Connected"));
+    assert!(!series.iter().any(|r| r["value"] == "StandAlone"));
+    assert!(pid_gone(pid_file.path()));
+}
+
+#[test]
+fn without_events2_the_series_says_so_and_a_missing_proc_is_a_gap() {
+    let fixture = Fixture::new();
+    fixture.file("/etc/drbd.d/r0.res", RES);
+    let output = watch_cmd(&fixture, &["--for", "1s", "-q"])
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let bundle = fixture.bundle();
+    let series = series_of(&bundle);
+    let samplers = series[0]["samplers"].to_string();
+    assert!(samplers.contains("replication: none"), "{samplers}");
+    let gap = series
+        .iter()
+        .find(|r| r["kind"] == "gap" && r["sampler"] == "sockets")
+        .expect("a gap for the unreadable socket tables");
+    assert!(gap["reason"].as_str().unwrap().contains("proc/net/tcp"));
+    assert!(gap["for_ms"].as_u64().unwrap() >= 900, "{gap}");
+    assert!(rule_ids(&bundle.index["findings"]).contains(&"WATCH-GAP"));
+}
+
+#[test]
+fn watch_usage_errors_exit_2() {
+    let fixture = Fixture::new();
+    for args in [
+        &["--interval", "1ms"][..],
+        &["--peer", "node2"][..],
+        &["--dry-run"][..],
+        &["--for", "soon"][..],
+    ] {
+        let output = watch_cmd(&fixture, args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
