@@ -226,3 +226,139 @@ fn watch_usage_errors_exit_2() {
         );
     }
 }
+
+/// For real, in two network namespaces of the test's own (TEST-NET-1 addresses that exist only
+/// inside them): a real TCP listener in the peer's namespace, a client in ours that connects,
+/// closes, and connects again three times (the peer comes and goes), then a DROP rule in the
+/// peer's namespace that leaves the next attempt in SYN_SENT. `watch` runs in our namespace and
+/// reads its /proc/net/tcp (the fixture's `proc/net` is a link to the live one). Needs root and
+/// iptables: `#[ignore]`d here, run by scripts/test-watch.sh.
+#[test]
+#[ignore = "needs root and network namespaces: scripts/test-watch.sh"]
+fn watch_in_network_namespaces_sees_the_flaps_and_the_dropped_syn() {
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::os::unix::io::AsRawFd;
+    extern "C" {
+        fn setns(fd: i32, nstype: i32) -> i32;
+        fn geteuid() -> u32;
+    }
+    const CLONE_NEWNET: i32 = 0x4000_0000;
+    assert_eq!(
+        unsafe { geteuid() },
+        0,
+        "needs root: run scripts/test-watch.sh as root"
+    );
+    let tag = format!("dxw{}", std::process::id() % 100_000);
+    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
+    let ip = |args: &[&str]| {
+        let status = Command::new("ip").args(args).status().unwrap();
+        assert!(status.success(), "ip {args:?}");
+    };
+    struct Namespaces(String, String);
+    impl Drop for Namespaces {
+        fn drop(&mut self) {
+            for ns in [&self.0, &self.1] {
+                let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            }
+        }
+    }
+    ip(&["netns", "add", &a]);
+    ip(&["netns", "add", &b]);
+    let _cleanup = Namespaces(a.clone(), b.clone());
+    let (va, vb) = (format!("{tag}va"), format!("{tag}vb"));
+    ip(&[
+        "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b,
+    ]);
+    ip(&["-n", &a, "addr", "add", "192.0.2.1/30", "dev", &va]);
+    ip(&["-n", &b, "addr", "add", "192.0.2.2/30", "dev", &vb]);
+    for (ns, dev) in [(&a, &va), (&b, &vb)] {
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+        ip(&["-n", ns, "link", "set", dev, "up"]);
+    }
+    // A thread enters a namespace for the sockets it makes from then on.
+    let enter = |ns: &str| {
+        let file = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
+        assert_eq!(
+            unsafe { setns(file.as_raw_fd(), CLONE_NEWNET) },
+            0,
+            "setns {ns}"
+        );
+    };
+    let peer: SocketAddr = "192.0.2.2:7789".parse().unwrap();
+    let b_name = b.clone();
+    let listener = std::thread::spawn(move || {
+        enter(&b_name);
+        let listener = TcpListener::bind(peer).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(20);
+        let mut held = Vec::new();
+        while Instant::now() < until {
+            if let Ok((stream, _)) = listener.accept() {
+                held.push(stream);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+
+    let fixture = Fixture::new();
+    fixture.file(
+        "/etc/drbd.d/r0.res",
+        "resource r0 {\n  on node1 { device /dev/drbd0; disk /dev/sdb1; address 192.0.2.1:7789; meta-disk internal; }\n  on node2 { device /dev/drbd0; disk /dev/sdb1; address 192.0.2.2:7789; meta-disk internal; }\n}\n",
+    );
+    std::fs::create_dir_all(fixture.root.path().join("proc")).unwrap();
+    std::os::unix::fs::symlink("/proc/net", fixture.root.path().join("proc/net")).unwrap();
+    let mut cmd = Command::new("ip");
+    // The watch itself with a clean environment: PATH holds only the (empty) stand-ins.
+    cmd.args(["netns", "exec", &a, "env", "-i", "LANG=C"])
+        .arg(format!("PATH={}", fixture.bin.path().display()))
+        .args([BIN, "watch", "--for", "7s", "--root"])
+        .arg(fixture.root.path())
+        .arg("-o")
+        .arg(fixture.out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let watcher = cmd.spawn().unwrap();
+
+    let a_name = a.clone();
+    let b_name = b.clone();
+    let client = std::thread::spawn(move || {
+        enter(&a_name);
+        std::thread::sleep(Duration::from_millis(800));
+        for _ in 0..3 {
+            let stream = TcpStream::connect_timeout(&peer, Duration::from_secs(2)).unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            drop(stream);
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        let status = Command::new("ip")
+            .args([
+                "netns", "exec", &b_name, "iptables", "-A", "INPUT", "-p", "tcp",
+            ])
+            .args(["--dport", "7789", "-j", "DROP"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "iptables in the peer's namespace");
+        // The SYN is dropped: the attempt stays in SYN_SENT until it gives up.
+        assert!(TcpStream::connect_timeout(&peer, Duration::from_secs(2)).is_err());
+    });
+    client.join().unwrap();
+    let output = watcher.wait_with_output().unwrap();
+    assert_success(&output);
+    drop(listener);
+
+    let bundle = fixture.bundle();
+    let series = series_of(&bundle);
+    let states: Vec<String> = series
+        .iter()
+        .filter(|r| r["kind"] == "socket" && r["remote"] == "192.0.2.2:7789")
+        .map(|r| r["state"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        states.iter().filter(|s| *s == "ESTABLISHED").count() >= 3,
+        "{states:?}"
+    );
+    assert!(states.contains(&"SYN_SENT".to_string()), "{states:?}");
+    let rules = rule_ids(&bundle.index["findings"]);
+    assert!(rules.contains(&"WATCH-FLAPPING"), "{rules:?}");
+    assert!(rules.contains(&"WATCH-SYN-SENT"), "{rules:?}");
+}
