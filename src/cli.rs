@@ -49,6 +49,9 @@ pub enum Command {
     /// Watch the node live (sockets, replication events, kernel and DRX logs), then write a
     /// bundle whose watch/ part holds the sampled series.
     Watch(Box<WatchArgs>),
+    /// Record the same samples unattended into a fixed-size ring on disk; freeze the window
+    /// around a trigger (a lost connection, StandAlone, split brain, --freeze) into a bundle.
+    Record(Box<RecordArgs>),
     /// Install, remove or show periodic snapshots (cron, systemd timer, Task Scheduler).
     Schedule(ScheduleArgs),
     /// Print the embedded manifest, or validate a manifest file.
@@ -385,6 +388,50 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
     pub interval: Duration,
     /// Also watch the sockets of this port (repeatable; the configuration's ports always are).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    #[command(flatten)]
+    pub collect: CollectArgs,
+}
+
+const RECORD_AFTER_HELP: &str = "\
+The same samplers as `watch`, at low priority, into a ring of 16 segment files in DIR/ring that
+never holds more than --ring (a kill -9, a restart or a full disk is recorded as a gap, never
+silence). A trigger (a replication connection that leaves Connected or goes StandAlone, a kernel
+line naming a split brain, or `record --freeze`) writes the window from --before to --after it
+as a normal bundle into --output (with --keep). Stop it with Ctrl-C / SIGTERM; remove DIR to
+forget what it recorded. Details: docs/watch.md.";
+
+#[derive(Args, Debug)]
+#[command(after_help = RECORD_AFTER_HELP)]
+pub struct RecordArgs {
+    /// The recorder's directory (the ring, the freeze request).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/drx-collect/record"
+    )]
+    pub dir: PathBuf,
+    /// The ring's size on disk.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub ring: u64,
+    /// How much before a trigger the frozen bundle holds.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub before: Duration,
+    /// How long after a trigger the recorder waits before it freezes.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub after: Duration,
+    /// Ask the recorder running on DIR to freeze now, and return.
+    #[arg(long)]
+    pub freeze: bool,
+    /// Stop after this long [default: until stopped] (trials and tests).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// How often the sockets are sampled.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Also record the sockets of this port (repeatable). Without any port (none configured,
+    /// none given) the recorder samples no sockets.
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<u16>,
     #[command(flatten)]

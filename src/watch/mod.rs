@@ -6,6 +6,8 @@
 mod display;
 pub mod events;
 pub mod follow;
+pub mod record;
+pub mod ring;
 pub mod sampler;
 pub mod sockets;
 
@@ -213,6 +215,7 @@ fn sample(
     let mut samplers = sampler::Samplers::new(sampler::Sources {
         root,
         ports: ports.to_vec(),
+        sockets: true,
         interval: settings.interval,
         events,
         origin: clock.origin(),

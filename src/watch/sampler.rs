@@ -17,8 +17,11 @@ const MAX_EVENT_LINES_PER_TICK: usize = 2000;
 const MAX_KERNEL_LINES_PER_TICK: usize = 200;
 /// A tick later than this many periods is a gap in the socket series.
 const LATE_FACTOR: u64 = 4;
-/// How long a stream that ended waits before it is started again.
+/// How long a stream that ended waits before it is started again; doubled after each start
+/// that ended again, up to `RESTART_MAX` (a drbdsetup without its kernel module exits at once:
+/// starting it every few seconds would be most of an idle recorder's work).
 const RESTART_AFTER: Duration = Duration::from_secs(5);
+const RESTART_MAX: Duration = Duration::from_secs(300);
 /// How often the DRX log directories are looked at again for new files.
 const RESCAN_EVERY: Duration = Duration::from_secs(5);
 /// Most DRX log files followed.
@@ -29,6 +32,8 @@ const MAX_DRX_LOGS: usize = 64;
 pub struct Sources {
     pub root: Option<PathBuf>,
     pub ports: Vec<u16>,
+    /// Whether sockets are sampled at all (`record` without a known port does not).
+    pub sockets: bool,
     pub interval: Duration,
     /// The events2 command (`None`: none found; the series says so).
     pub events: Option<Vec<String>>,
@@ -63,6 +68,7 @@ pub struct Samplers {
     stream: Option<crate::process::Stream>,
     stream_down_since: Option<(u64, String)>,
     stream_started: Option<u64>,
+    restart_after: Duration,
     repl_values: HashMap<String, String>,
     kernel: KernelSource,
     drx: Vec<(String, Follower)>,
@@ -111,6 +117,7 @@ impl Samplers {
             stream: None,
             stream_down_since: None,
             stream_started: None,
+            restart_after: RESTART_AFTER,
             repl_values: HashMap::new(),
             kernel,
             drx: Vec::new(),
@@ -122,7 +129,11 @@ impl Samplers {
     /// The sources, for the start record.
     pub fn describe(&self) -> Vec<String> {
         vec![
-            self.sockets.describe(),
+            if self.sources.sockets {
+                self.sockets.describe()
+            } else {
+                "sockets: none (no replication or DRX port configured or given)".into()
+            },
             match &self.sources.events {
                 Some(argv) => format!("replication: {}", argv.join(" ")),
                 None => "replication: none (neither drbdsetup nor bsrsetup is installed)".into(),
@@ -158,6 +169,9 @@ impl Samplers {
     }
 
     fn tick_sockets(&mut self, ms: u64, stamp: &dyn Fn(u64) -> String, out: &mut Vec<Record>) {
+        if !self.sources.sockets {
+            return;
+        }
         let period = self.sources.interval.as_millis() as u64;
         if let Some(last) = self.last_tick {
             if ms.saturating_sub(last) > period * LATE_FACTOR {
@@ -204,9 +218,12 @@ impl Samplers {
         if self.stream.is_none() {
             let due = self
                 .stream_started
-                .is_none_or(|at| ms >= at + RESTART_AFTER.as_millis() as u64);
+                .is_none_or(|at| ms >= at + self.restart_after.as_millis() as u64);
             if !due {
                 return;
+            }
+            if self.stream_started.is_some() {
+                self.restart_after = (self.restart_after * 2).min(RESTART_MAX);
             }
             self.stream_started = Some(ms);
             match crate::process::Stream::start(
@@ -514,6 +531,7 @@ mod tests {
         let mut samplers = Samplers::new(Sources {
             root: Some(dir.path().to_path_buf()),
             ports: vec![7788],
+            sockets: true,
             interval: Duration::from_millis(250),
             events: None,
             origin: std::time::Instant::now(),

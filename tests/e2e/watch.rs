@@ -362,3 +362,95 @@ fn watch_in_network_namespaces_sees_the_flaps_and_the_dropped_syn() {
     assert!(rules.contains(&"WATCH-FLAPPING"), "{rules:?}");
     assert!(rules.contains(&"WATCH-SYN-SENT"), "{rules:?}");
 }
+
+fn record_cmd(fixture: &Fixture, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = fixture.cmd();
+    cmd.arg("record")
+        .arg("--dir")
+        .arg(dir)
+        .arg("--root")
+        .arg(fixture.root.path())
+        .arg("-o")
+        .arg(fixture.out.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+#[test]
+fn record_freezes_the_window_around_a_standalone_into_a_bundle() {
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    let fixture = fixture(REAL_STANDALONE, "1", pid_file.path());
+    let dir = tempfile::tempdir().unwrap();
+    let output = record_cmd(
+        &fixture,
+        dir.path(),
+        &["--for", "4s", "--after", "1s", "--ring", "1MiB"],
+    )
+    .output()
+    .unwrap();
+    assert_success(&output);
+    let bundle = fixture.bundle();
+    bundle.assert_verifies();
+    let series = series_of(&bundle);
+    assert_eq!(series[0]["kind"], "start");
+    let trigger = series
+        .iter()
+        .find(|r| r["kind"] == "trigger")
+        .expect("the trigger is in the frozen window");
+    assert!(
+        trigger["reason"].as_str().unwrap().contains("StandAlone"),
+        "{trigger}"
+    );
+    assert!(
+        series.iter().any(|r| r["value"] == "Connected"),
+        "the time before"
+    );
+    assert!(series.last().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("frozen"));
+    assert!(rule_ids(&bundle.index["findings"]).contains(&"WATCH-STANDALONE"));
+    assert!(pid_gone(pid_file.path()));
+}
+
+#[test]
+fn record_killed_and_restarted_records_the_gap_and_freezes_on_request() {
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    let fixture = fixture(REAL_STANDALONE, "30", pid_file.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = record_cmd(&fixture, dir.path(), &["--for", "60s"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    first.kill().unwrap(); // SIGKILL: nothing can be cleaned up
+    first.wait().unwrap();
+    // Its events2 stand-in outlived it (a kill -9 kills no group); the test ends it.
+    let orphan = std::fs::read_to_string(pid_file.path()).unwrap();
+    let _ = Command::new("kill").args(["-9", orphan.trim()]).status();
+    let killed_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(700));
+    let second = record_cmd(&fixture, dir.path(), &["--for", "3s", "--after", "0s"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let ask = record_cmd(&fixture, dir.path(), &["--freeze"])
+        .output()
+        .unwrap();
+    assert_success(&ask);
+    let output = second.wait_with_output().unwrap();
+    assert_success(&output);
+    assert!(killed_at.elapsed() < Duration::from_secs(30));
+    let bundle = fixture.bundle();
+    let series = series_of(&bundle);
+    let gap = series
+        .iter()
+        .find(|r| r["kind"] == "gap" && r["sampler"] == "recorder")
+        .expect("the time the recorder was dead is a gap");
+    assert!(gap["for_ms"].as_u64().unwrap() >= 500, "{gap}");
+    assert!(series
+        .iter()
+        .any(|r| r["kind"] == "trigger" && r["reason"] == "record --freeze"));
+    assert!(rule_ids(&bundle.index["findings"]).contains(&"WATCH-GAP"));
+}
