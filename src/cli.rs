@@ -368,6 +368,10 @@ pub struct ScheduleArgs {
     /// Where the systemd units go.
     #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
     pub unit_dir: PathBuf,
+    /// The incident recorder (`drx-collect record`) as a service instead of periodic
+    /// snapshots (with --systemd).
+    #[arg(long)]
+    pub record: bool,
 }
 
 const WATCH_AFTER_HELP: &str = "\

@@ -454,3 +454,37 @@ fn record_killed_and_restarted_records_the_gap_and_freezes_on_request() {
         .any(|r| r["kind"] == "trigger" && r["reason"] == "record --freeze"));
     assert!(rule_ids(&bundle.index["findings"]).contains(&"WATCH-GAP"));
 }
+
+#[test]
+fn schedule_install_record_writes_the_recorders_service_and_remove_deletes_it() {
+    let units = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .env_clear()
+            .env("LANG", "C")
+            .arg("schedule")
+            .args(args)
+            .arg("--unit-dir")
+            .arg(units.path())
+            .arg("--output")
+            .arg(out.path())
+            .output()
+            .unwrap()
+    };
+    let installed = run(&["install", "--record", "--systemd", "--keep", "5"]);
+    assert_success(&installed);
+    let unit = std::fs::read_to_string(units.path().join("drx-collect-record.service")).unwrap();
+    let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+    assert!(
+        exec.contains(" record --quiet --keep 5 --output "),
+        "{exec}"
+    );
+    assert!(unit.contains("Restart=always"));
+    // The snapshots' units are not touched.
+    assert!(!units.path().join("drx-collect.timer").exists());
+    let without_systemd = run(&["install", "--record"]);
+    assert_eq!(without_systemd.status.code(), Some(2));
+    assert_success(&run(&["remove", "--record", "--systemd"]));
+    assert!(!units.path().join("drx-collect-record.service").exists());
+}
