@@ -140,8 +140,12 @@ impl Ring {
                 true
             }
             Err(_) => {
-                // A partly written line is cut: end it so the next line starts clean.
-                let _ = file.write_all(b"\n");
+                // What was partly written (a full disk takes part of a write) goes: the file
+                // keeps whole lines only.
+                if file.set_len(self.written).is_err() {
+                    let _ = file.write_all(b"\n");
+                    self.open_current(false);
+                }
                 false
             }
         }

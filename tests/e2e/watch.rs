@@ -488,3 +488,73 @@ fn schedule_install_record_writes_the_recorders_service_and_remove_deletes_it() 
     assert_success(&run(&["remove", "--record", "--systemd"]));
     assert!(!units.path().join("drx-collect-record.service").exists());
 }
+
+/// A full disk under the ring: a tmpfs of the test's own, filled while the recorder writes
+/// (a stand-in events2 that changes state every 100 ms keeps records coming), then freed. The
+/// records that could not be written are counted in one `ring` gap. Needs root (mount):
+/// `#[ignore]`d here, run by scripts/test-watch.sh.
+#[test]
+#[ignore = "needs root to mount a small tmpfs: scripts/test-watch.sh"]
+fn record_on_a_full_disk_records_the_loss_as_a_gap() {
+    let fixture = Fixture::new();
+    fixture.file("/etc/drbd.d/r0.res", RES);
+    fixture.command(
+        "drbdsetup",
+        "[ \"$1\" = events2 ] || exit 1\ni=0\nwhile [ $i -lt 100 ]; do\n  echo \"change connection name:r0 peer-node-id:1 conn-name:node2 connection:Connecting\"\n  sleep 0.1\n  echo \"change connection name:r0 peer-node-id:1 conn-name:node2 connection:Unconnected\"\n  sleep 0.1\n  i=$((i+1))\ndone",
+    );
+    let mnt = tempfile::tempdir().unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount a tmpfs (needs root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.path().to_path_buf());
+    let dir = mnt.path().join("rec");
+    let child = record_cmd(
+        &fixture,
+        &dir,
+        &[
+            "--for",
+            "5s",
+            "--after",
+            "10m",
+            "--ring",
+            "1MiB",
+            "--interval",
+            "100ms",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    // Fill what is left of the tmpfs (dd stops at ENOSPC).
+    let filler = mnt.path().join("filler");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(Stdio::null())
+        .status();
+    // Long enough to need more than the page the segment already has (tmpfs allocates pages).
+    std::thread::sleep(Duration::from_millis(3500));
+    std::fs::remove_file(&filler).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_success(&output);
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir.join("ring")).unwrap() {
+        text.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let gap = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["kind"] == "gap" && r["sampler"] == "ring")
+        .unwrap_or_else(|| panic!("no ring gap in:\n{text}"));
+    assert!(gap["lost"].as_u64().unwrap() > 0, "{gap}");
+    assert!(gap["reason"].as_str().unwrap().contains("disk full"));
+}
