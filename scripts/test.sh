@@ -46,6 +46,9 @@ scripts/test-cases-pg.sh
 echo "== --peer for real: two network namespaces, sshd, probes (tests/e2e/peer.rs)"
 scripts/test-peer.sh
 
+echo "== watch for real: network namespaces, a listener, a DROP rule (tests/e2e/watch.rs)"
+scripts/test-watch.sh
+
 echo "== release artefacts: static Linux binary and Windows .exe, checked"
 scripts/dist.sh
 scripts/check-dist.sh

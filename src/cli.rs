@@ -46,6 +46,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// What changed between two snapshots of one node.
     Diff(DiffArgs),
+    /// Watch the node live (sockets, replication events, kernel and DRX logs), then write a
+    /// bundle whose watch/ part holds the sampled series.
+    Watch(Box<WatchArgs>),
+    /// Record the same samples unattended into a fixed-size ring on disk; freeze the window
+    /// around a trigger (a lost connection, StandAlone, split brain, --freeze) into a bundle.
+    Record(Box<RecordArgs>),
     /// Install, remove or show periodic snapshots (cron, systemd timer, Task Scheduler).
     Schedule(ScheduleArgs),
     /// Print the embedded manifest, or validate a manifest file.
@@ -367,6 +373,78 @@ pub struct ScheduleArgs {
     /// Where the systemd units go.
     #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
     pub unit_dir: PathBuf,
+    /// The incident recorder (`drx-collect record`) as a service instead of periodic
+    /// snapshots (with --systemd).
+    #[arg(long)]
+    pub record: bool,
+}
+
+const WATCH_AFTER_HELP: &str = "\
+Sampled: the TCP sockets of the replication and DRX ports (/proc/net/tcp, tcp6) every --interval;
+the replication state from `drbdsetup events2` (else `bsrsetup events2`) as a stream; the kernel
+log as it grows (/dev/kmsg; under --root the syslog files); the DRX logs' state lines. Only changes
+are kept, at most 32 MiB; a sampler that could not sample is recorded as a gap. On a terminal the
+live state is shown in place, otherwise one line per change (stderr). Ctrl-C ends the watch and
+the bundle is still written. Details: docs/watch.md.";
+
+#[derive(Args, Debug)]
+#[command(after_help = WATCH_AFTER_HELP)]
+pub struct WatchArgs {
+    /// How long to watch [default: until Ctrl-C].
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// How often the sockets are sampled.
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Also watch the sockets of this port (repeatable; the configuration's ports always are).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    #[command(flatten)]
+    pub collect: CollectArgs,
+}
+
+const RECORD_AFTER_HELP: &str = "\
+The same samplers as `watch`, at low priority, into a ring of 16 segment files in DIR/ring that
+never holds more than --ring (a kill -9, a restart or a full disk is recorded as a gap, never
+silence). A trigger (a replication connection that leaves Connected or goes StandAlone, a kernel
+line naming a split brain, or `record --freeze`) writes the window from --before to --after it
+as a normal bundle into --output (with --keep). Stop it with Ctrl-C / SIGTERM; remove DIR to
+forget what it recorded. Details: docs/watch.md.";
+
+#[derive(Args, Debug)]
+#[command(after_help = RECORD_AFTER_HELP)]
+pub struct RecordArgs {
+    /// The recorder's directory (the ring, the freeze request).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/drx-collect/record"
+    )]
+    pub dir: PathBuf,
+    /// The ring's size on disk.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub ring: u64,
+    /// How much before a trigger the frozen bundle holds.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub before: Duration,
+    /// How long after a trigger the recorder waits before it freezes.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub after: Duration,
+    /// Ask the recorder running on DIR to freeze now, and return.
+    #[arg(long)]
+    pub freeze: bool,
+    /// Stop after this long [default: until stopped] (trials and tests).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// How often the sockets are sampled.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Also record the sockets of this port (repeatable). Without any port (none configured,
+    /// none given) the recorder samples no sockets.
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    #[command(flatten)]
+    pub collect: CollectArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -504,6 +582,7 @@ impl CollectArgs {
             probe: self.probe || (!self.peers.is_empty() && !self.no_probe),
             peers: self.peers,
             ssh_config: self.ssh_config,
+            extra: Vec::new(),
         })
     }
 }

@@ -8,6 +8,7 @@
 //!   commands/<id>.txt          stdout of the command item <id>
 //!   commands/<id>.stderr.txt   its stderr, when not empty
 //!   files/<absolute path>      copied files (Windows: files/C/...)
+//!   watch/series.jsonl         what `watch` / `record` sampled (only in their bundles)
 //! ```
 //!
 //! Paths are bundle paths: relative to the top directory, `/`-separated. The predicates on file
@@ -27,6 +28,9 @@ pub const META: [&str; 4] = [INDEX, SUMS, SUMMARY, COLLECTOR_LOG];
 /// The command id of the probes' results (`--probe`): written by the collector, not a manifest
 /// item.
 pub const PROBE_ID: &str = "probe";
+
+/// The series `drx-collect watch` / `record` sampled (docs/watch.md), when the bundle has one.
+pub const WATCH_SERIES: &str = "watch/series.jsonl";
 
 const COMMANDS: &str = "commands/";
 const FILES: &str = "files/";

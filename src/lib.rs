@@ -28,9 +28,11 @@ pub mod process;
 pub mod redact;
 pub mod rules;
 pub mod schedule;
+pub mod series;
 pub mod stdout;
 pub mod summary;
 pub mod units;
+pub mod watch;
 
 use clap::Parser;
 use cli::{Cli, Command, ManifestAction, RulesAction};
@@ -114,6 +116,8 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             })
         }
         Some(Command::Cases(args)) => run_cases(args),
+        Some(Command::Watch(args)) => run_watch(*args, argv),
+        Some(Command::Record(args)) => run_record(*args, argv),
         Some(Command::Schedule(args)) => schedule::run(&schedule::Settings {
             action: match args.action {
                 cli::ScheduleAction::Install => schedule::Action::Install,
@@ -127,6 +131,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             cron_file: args.cron_file,
             systemd: args.systemd,
             unit_dir: args.unit_dir,
+            record: args.record,
         }),
     }
 }
@@ -227,6 +232,58 @@ fn run_collect(args: cli::CollectArgs, argv: Vec<String>) -> Result<ExitStatus> 
     let outcome = collect::run(&settings)?;
     if let Some(outcome) = outcome {
         collect::report::print(&settings, &outcome)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn run_watch(args: cli::WatchArgs, argv: Vec<String>) -> Result<ExitStatus> {
+    if args.interval < std::time::Duration::from_millis(50) {
+        return Err(Error::usage(
+            "--interval must be at least 50ms (the default 250ms samples 4 times a second)",
+        ));
+    }
+    let settings = watch::Settings {
+        collect: args.collect.into_settings(argv).map_err(Error::usage)?,
+        duration: args.duration,
+        interval: args.interval,
+        ports: args.ports,
+    };
+    if settings.collect.dry_run {
+        return Err(Error::usage(
+            "watch has no --dry-run: it samples, then writes a bundle; `drx-collect --dry-run` shows what the bundle collects",
+        ));
+    }
+    if let Some(outcome) = watch::run(&settings)? {
+        collect::report::print(&settings.collect, &outcome)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn run_record(args: cli::RecordArgs, argv: Vec<String>) -> Result<ExitStatus> {
+    if args.interval < std::time::Duration::from_millis(50) {
+        return Err(Error::usage("--interval must be at least 50ms"));
+    }
+    if args.ring < 1 << 20 {
+        return Err(Error::usage("--ring must be at least 1MiB"));
+    }
+    let settings = watch::record::Settings {
+        collect: args.collect.into_settings(argv).map_err(Error::usage)?,
+        dir: args.dir,
+        ring: args.ring,
+        interval: args.interval,
+        ports: args.ports,
+        before: args.before,
+        after: args.after,
+        duration: args.duration,
+        freeze: args.freeze,
+    };
+    if settings.collect.dry_run || !settings.collect.peers.is_empty() {
+        return Err(Error::usage(
+            "record takes neither --dry-run nor --peer (not available yet)",
+        ));
+    }
+    for outcome in watch::record::run(&settings)? {
+        collect::report::print(&settings.collect, &outcome)?;
     }
     Ok(ExitStatus::Success)
 }

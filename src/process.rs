@@ -376,3 +376,121 @@ mod tests {
         );
     }
 }
+
+/// A command that runs for as long as its reader wants (`drbdsetup events2`): in its own process
+/// group like every command, its stdout delivered line by line (each line cut at `max_line`
+/// bytes, with the instant it arrived) to a channel, and the whole group killed when the
+/// `Stream` is dropped.
+pub struct Stream {
+    child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<(Instant, Vec<u8>)>,
+}
+
+/// Lines a stream may have waiting before its reader blocks (the child then blocks on its pipe).
+const STREAM_BACKLOG: usize = 4096;
+
+impl Stream {
+    /// Starts `argv` (stderr discarded). `Err` is one sentence: not installed, or could not start.
+    pub fn start(argv: &[String], max_line: usize, path_only: bool) -> Result<Stream, String> {
+        let program = find_program(&argv[0], path_only)
+            .ok_or_else(|| format!("{} is not installed (not found in PATH)", argv[0]))?;
+        let mut command = Command::new(&program);
+        command
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        platform::plain_output(&mut command);
+        platform::own_process_group(&mut command);
+        let mut child = command.spawn().map_err(|err| {
+            format!(
+                "could not start {}: {}",
+                program.display(),
+                crate::error::describe_io(&err)
+            )
+        })?;
+        platform::register_child(&child);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (send, lines) = std::sync::mpsc::sync_channel(STREAM_BACKLOG);
+        thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(stdout);
+            while let Some(line) = read_line_capped(&mut reader, max_line) {
+                if send.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Stream { child, lines })
+    }
+
+    /// How the command ended, once it has.
+    pub fn ended(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(match status.code() {
+                Some(code) => format!("exited with status {code}"),
+                None => "was killed by a signal".to_string(),
+            }),
+            Ok(None) => None,
+            Err(err) => Some(format!("could not be waited for: {err}")),
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        platform::kill_tree(&mut self.child);
+        let until = Instant::now() + KILL_GRACE;
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                platform::unregister_child(&self.child);
+                return;
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
+/// One line without its end (`\n`, `\r\n`), at most `max_line` bytes of it: the rest of a
+/// longer line is read and dropped, so memory stays bounded whatever the command prints.
+/// `None` at the end of the stream.
+pub fn read_line_capped(reader: &mut impl std::io::BufRead, max_line: usize) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut started = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok([]) => return started.then_some(line),
+            Ok(chunk) => chunk,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return started.then_some(line),
+        };
+        started = true;
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(at) => (at, true),
+            None => (chunk.len(), false),
+        };
+        let room = max_line.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume(if done { take + 1 } else { take });
+        if done {
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Some(line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_capped_and_the_rest_dropped() {
+        let text = format!("short\r\n{}\nlast", "x".repeat(100_000));
+        let mut reader = std::io::BufReader::with_capacity(1024, text.as_bytes());
+        assert_eq!(read_line_capped(&mut reader, 10).unwrap(), b"short");
+        assert_eq!(read_line_capped(&mut reader, 10).unwrap(), b"xxxxxxxxxx");
+        assert_eq!(read_line_capped(&mut reader, 10).unwrap(), b"last");
+        assert_eq!(read_line_capped(&mut reader, 10), None);
+    }
+}

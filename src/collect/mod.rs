@@ -79,6 +79,19 @@ pub struct Settings {
     pub ssh_config: Option<PathBuf>,
     /// `--probe` / `--no-probe` (default: on with `--peer`).
     pub probe: bool,
+    /// Files the collector made itself and adds to the bundle (`watch`'s series), after the
+    /// manifest's items, read through the same line engine.
+    pub extra: Vec<Extra>,
+}
+
+/// A file made by drx-collect itself for this bundle (not a manifest item).
+#[derive(Debug, Clone)]
+pub struct Extra {
+    pub id: String,
+    /// What it is, for the index's `source`.
+    pub source: String,
+    pub fs_path: PathBuf,
+    pub bundle_path: String,
 }
 
 impl Default for Settings {
@@ -111,6 +124,7 @@ impl Default for Settings {
             peers: Vec::new(),
             ssh_config: None,
             probe: false,
+            extra: Vec::new(),
         }
     }
 }
@@ -156,7 +170,18 @@ pub fn run(settings: &Settings) -> Result<Option<Outcome>> {
         root: settings.root.as_deref(),
         os: manifest.os,
     };
-    let sources = plan::expand(&manifest, &roots);
+    let mut sources = plan::expand(&manifest, &roots);
+    sources.extend(settings.extra.iter().map(|extra| {
+        Source::File(plan::FileSource {
+            id: extra.id.clone(),
+            source: extra.source.clone(),
+            fs_path: extra.fs_path.clone(),
+            bundle_path: extra.bundle_path.clone(),
+            log: false,
+            skip_binary: false,
+            name_encoding: None,
+        })
+    }));
     let sealed_settings;
     let settings = if manifest.encrypt_to.is_empty() {
         settings

@@ -45,6 +45,12 @@ pub fn request_stop() {
     set_interrupted(-1);
 }
 
+/// Forgets an interruption that was handled: `watch` ends its sampling at Ctrl-C and then still
+/// writes its bundle (a second Ctrl-C stops that as usual).
+pub fn clear_interrupted() {
+    set_interrupted(0);
+}
+
 /// Interruptions on Windows, which has console events instead of signals. Ctrl-C keeps SIGINT's
 /// number; the others are outside the signal range.
 #[cfg_attr(not(windows), allow(dead_code))]

@@ -180,6 +180,8 @@ pub struct Evidence {
     pub(crate) windows: WindowsInfo,
     /// Generation identifiers: `get-gi` records and the handshakes the logs show.
     pub(crate) gi: GiEvidence,
+    /// `watch/series.jsonl`: what `watch` / `record` sampled, and where it was read.
+    pub(crate) series: Option<(String, crate::series::Series)>,
 }
 
 fn text(whole: &BTreeMap<String, Vec<u8>>, path: &str) -> Option<String> {
@@ -354,6 +356,8 @@ impl Evidence {
             drx_running: drx_running(whole),
             windows: windows_info,
             gi: GiEvidence::gather(whole),
+            series: text(whole, layout::WATCH_SERIES)
+                .map(|t| (layout::WATCH_SERIES.to_string(), crate::series::read(&t))),
             catalogue,
         }
     }

@@ -108,6 +108,7 @@ pub fn wants_whole(path: &str) -> bool {
         return DUMPS.iter().any(|c| c.is(id));
     }
     WHOLE_FILES.contains(&path)
+        || path == layout::WATCH_SERIES
         || layout::is_interface_config(path)
         || layout::is_firewalld_config(path)
         || is_bom_sensitive(path)

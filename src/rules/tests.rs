@@ -170,6 +170,67 @@ fn healthy_windows_node_yields_no_error_or_warning() {
 
 const BSR_CONF_DIR: &str = "files/etc/bsr.d/r0.res";
 
+/// A watch series (`watch/series.jsonl`) of the given records, in the collector's encoding.
+fn watch_series(records: &[crate::series::Record]) -> String {
+    records.iter().map(crate::series::Record::to_line).collect()
+}
+
+mod series_kit {
+    use crate::series::Record;
+
+    pub fn sock(ms: u64, local: &str, remote: &str, state: &str) -> Record {
+        Record::Socket {
+            t: String::new(),
+            ms,
+            local: local.into(),
+            remote: remote.into(),
+            state: state.into(),
+        }
+    }
+
+    pub fn conn(ms: u64, value: &str) -> Record {
+        Record::Repl {
+            t: String::new(),
+            ms,
+            resource: "r0".into(),
+            peer: Some("node2".into()),
+            volume: None,
+            object: "connection".into(),
+            field: "connection".into(),
+            value: value.into(),
+        }
+    }
+
+    pub fn drx(ms: u64, state: &str) -> Record {
+        Record::Drx {
+            t: String::new(),
+            ms,
+            resource: "r0".into(),
+            state: state.into(),
+            line: format!("I1120 16:37:02.690660 t42053 r0] state {state}"),
+        }
+    }
+
+    pub fn end(ms: u64) -> Record {
+        Record::End {
+            t: String::new(),
+            ms,
+            reason: "the watch time was over".into(),
+        }
+    }
+
+    pub fn gap(ms: u64) -> Record {
+        Record::Gap {
+            t: String::new(),
+            ms,
+            sampler: "sockets".into(),
+            for_ms: 2000,
+            lost: 0,
+            reason: "no sample was taken".into(),
+        }
+    }
+}
+
 /// (name, rule, fixture findings, should fire)
 type Case = (&'static str, &'static str, Vec<Finding>, bool);
 
@@ -200,7 +261,67 @@ fn cases() -> Vec<Case> {
     let loopback_ok = probe_line("ping", "loopback", "127.0.0.1", "answered");
     let local_silent = format!("{loopback_ok}ping\tlocal\t10.0.0.1\tno-answer\t2004\taddress of resource r0 on this node\n");
     let all_silent = local_silent.replace("answered", "no-answer");
+    use series_kit::{conn, drx, end, gap, sock};
+    const SERIES: &str = "watch/series.jsonl";
+    let (me, peer) = ("10.0.0.1", "10.0.0.2:7789");
+    let syn_never = watch_series(&[
+        sock(250, &format!("{me}:40000"), peer, "SYN_SENT"),
+        sock(1000, &format!("{me}:40000"), peer, "gone"),
+        sock(3000, &format!("{me}:40002"), peer, "SYN_SENT"),
+        end(20_000),
+    ]);
+    let syn_then_established = watch_series(&[
+        sock(250, &format!("{me}:40000"), peer, "SYN_SENT"),
+        sock(500, &format!("{me}:40000"), peer, "ESTABLISHED"),
+        end(20_000),
+    ]);
+    let flaps = |drops: usize| {
+        let mut records = vec![conn(0, "Connected")];
+        for n in 0..drops as u64 {
+            records.push(conn(1000 + n * 2000, "NetworkFailure"));
+            records.push(conn(2000 + n * 2000, "Connected"));
+        }
+        records.push(end(30_000));
+        watch_series(&records)
+    };
+    let (flapping, two_drops) = (flaps(3), flaps(2));
+    let socket_flaps = {
+        let mut records = Vec::new();
+        for n in 0..3u64 {
+            let local = format!("{me}:{}", 40000 + n);
+            records.push(sock(n * 1000, &local, peer, "ESTABLISHED"));
+            records.push(sock(n * 1000 + 500, &local, peer, "gone"));
+        }
+        records.push(end(10_000));
+        watch_series(&records)
+    };
+    let stuck = watch_series(&[conn(1000, "Connecting"), end(15_000)]);
+    let connects_soon = watch_series(&[
+        conn(1000, "Connecting"),
+        conn(5000, "Connected"),
+        end(15_000),
+    ]);
+    let bridging = watch_series(&[drx(0, "bridging"), end(12_000)]);
+    let bridged_soon = watch_series(&[drx(0, "bridging"), drx(3000, "bridged"), end(12_000)]);
+    let went_standalone =
+        watch_series(&[conn(0, "Connected"), conn(4000, "StandAlone"), end(5000)]);
+    let was_standalone = watch_series(&[conn(0, "StandAlone"), conn(4000, "Connected"), end(5000)]);
+    let gapped = watch_series(&[conn(0, "Connected"), gap(1000), end(5000)]);
+    let whole = watch_series(&[conn(0, "Connected"), end(5000)]);
     vec![
+        ("watch: SYN_SENT and never ESTABLISHED", "WATCH-SYN-SENT", linux(&[(SERIES, &syn_never)]), true),
+        ("watch: SYN_SENT, then ESTABLISHED (a slow connect)", "WATCH-SYN-SENT", linux(&[(SERIES, &syn_then_established)]), false),
+        ("watch: Connected lost 3 times", "WATCH-FLAPPING", linux(&[(SERIES, &flapping)]), true),
+        ("watch: TCP established and dropped 3 times", "WATCH-FLAPPING", linux(&[(SERIES, &socket_flaps)]), true),
+        ("watch: Connected lost twice", "WATCH-FLAPPING", linux(&[(SERIES, &two_drops)]), false),
+        ("watch: Connecting for 14 s", "WATCH-STUCK", linux(&[(SERIES, &stuck)]), true),
+        ("watch: DRX bridging for 12 s", "WATCH-STUCK", linux(&[(SERIES, &bridging)]), true),
+        ("watch: Connecting for 4 s", "WATCH-STUCK", linux(&[(SERIES, &connects_soon)]), false),
+        ("watch: DRX bridged after 3 s", "WATCH-STUCK", linux(&[(SERIES, &bridged_soon)]), false),
+        ("watch: Connected -> StandAlone", "WATCH-STANDALONE", linux(&[(SERIES, &went_standalone)]), true),
+        ("watch: StandAlone -> Connected", "WATCH-STANDALONE", linux(&[(SERIES, &was_standalone)]), false),
+        ("watch: a gap in the series", "WATCH-GAP", linux(&[(SERIES, &gapped)]), true),
+        ("watch: a series without gaps", "WATCH-GAP", linux(&[(SERIES, &whole)]), false),
         ("probe: a peer endpoint refuses TCP", "NET-PEER-REFUSED", linux(&[("commands/probe.txt", &refused)]), true),
         ("probe: a peer endpoint connects", "NET-PEER-REFUSED", linux(&[("commands/probe.txt", &connected)]), false),
         ("probe: a peer endpoint does not answer TCP", "NET-PEER-TIMEOUT", linux(&[("commands/probe.txt", &timed_out)]), true),

@@ -3,6 +3,7 @@
 //! absolute path with `--quiet --keep N --output DIR`, at low priority, at a minute (and hour)
 //! chosen at random on install so a fleet of nodes does not collect at the same moment.
 mod cron;
+mod record;
 mod schtasks;
 mod status;
 mod systemd;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub cron_file: PathBuf,
     pub systemd: bool,
     pub unit_dir: PathBuf,
+    /// `--record`: the recorder's service instead of the snapshots' schedule.
+    pub record: bool,
 }
 
 /// How often, in the units cron and systemd can express evenly.
@@ -163,6 +166,9 @@ pub fn collect_argv(exe: &Path, keep: usize, keep_size: Option<u64>, output: &Pa
 }
 
 pub fn run(settings: &Settings) -> Result<ExitStatus> {
+    if settings.record {
+        return record::run(settings);
+    }
     if cfg!(windows) {
         return schtasks::run(settings);
     }

@@ -53,7 +53,7 @@ pub fn systemd_units(every: Every, offset: Offset, argv: &[String]) -> (String, 
 }
 
 /// systemd's command-line quoting: double quotes, `%` doubled (specifiers), `$` doubled.
-fn systemd_quote(word: &str) -> String {
+pub(super) fn systemd_quote(word: &str) -> String {
     let escaped = word.replace('%', "%%").replace('$', "$$");
     let plain = !escaped.is_empty()
         && escaped

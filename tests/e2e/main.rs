@@ -22,4 +22,5 @@ mod sealed;
 mod shell;
 mod split;
 mod util;
+mod watch;
 mod windows;

@@ -18,6 +18,7 @@ mod sockets;
 mod timeouts;
 mod versions;
 mod vip;
+mod watch;
 
 use super::evidence::Evidence;
 use super::model::Place;
@@ -125,6 +126,17 @@ pub const CHECKS: &[Check] = &[
             "NET-LOCAL-IP-SILENT",
         ],
         run: Run::Node(probes::check),
+    },
+    Check {
+        name: "watch",
+        rules: &[
+            "WATCH-SYN-SENT",
+            "WATCH-FLAPPING",
+            "WATCH-STUCK",
+            "WATCH-STANDALONE",
+            "WATCH-GAP",
+        ],
+        run: Run::Node(watch::check),
     },
     Check {
         name: "cross",
@@ -242,6 +254,7 @@ mod tests {
         ("vip", include_str!("vip.rs")),
         ("collect", include_str!("collect.rs")),
         ("probes", include_str!("probes.rs")),
+        ("watch", include_str!("watch.rs")),
         ("cross", include_str!("cross.rs")),
         ("gi", include_str!("gi.rs")),
         ("gi-kernel", include_str!("gi_kernel.rs")),

@@ -1,0 +1,281 @@
+//! The sampled series of `drx-collect watch` / `record` (docs/watch.md): one JSON object a line,
+//! in time order, stored in a bundle as `watch/series.jsonl`. The samplers write it, the rules
+//! (`WATCH-*`) and the report's lanes read it. One home for the format: the records, their
+//! encoding, and a reader that takes untrusted text (a bundle) without trusting it.
+//!
+//! Every record has `t` (RFC 3339 UTC, milliseconds) and `ms` (milliseconds since the series
+//! began: what the rules compute with, so a clock step does not bend the series). Only changes
+//! are recorded, never the same state twice; a sampler that could not sample records a `gap`.
+use serde::{Deserialize, Serialize};
+
+/// The `schema` of the first record.
+pub const SCHEMA: &str = "drx-collect/watch/v1";
+
+/// One line of the series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// The first line: what is sampled and how often.
+    Start {
+        t: String,
+        ms: u64,
+        schema: String,
+        host: String,
+        /// The socket sampler's period.
+        interval_ms: u64,
+        /// The ports whose sockets are sampled (empty: every TCP socket).
+        ports: Vec<u16>,
+        /// The samplers that run, and the source each reads (`sockets: /proc/net/tcp`).
+        samplers: Vec<String>,
+    },
+    /// A TCP socket of a watched port appeared, changed state, or went away (`state: "gone"`).
+    Socket {
+        t: String,
+        ms: u64,
+        local: String,
+        remote: String,
+        state: String,
+    },
+    /// A replication state field changed (from `events2`): `object` is `resource`,
+    /// `connection`, `device`, `peer-device` or `path`; `field` the key (`connection`, `role`,
+    /// `disk`, `replication`, `established` ...).
+    Repl {
+        t: String,
+        ms: u64,
+        resource: String,
+        /// The peer (`conn-name`, else `peer-node-id`), for connection-level objects.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        volume: Option<String>,
+        object: String,
+        field: String,
+        value: String,
+    },
+    /// A kernel log line about the replication (drbd, bsr).
+    Kernel { t: String, ms: u64, line: String },
+    /// A DRX log line that names a state (`bridging`, `bridged`, ...).
+    Drx {
+        t: String,
+        ms: u64,
+        /// The DRX resource, from the log's directory; `main` for the process-wide log.
+        resource: String,
+        state: String,
+        line: String,
+    },
+    /// A sampler could not sample from `ms` for `for_ms` milliseconds (or lost `lost` lines).
+    Gap {
+        t: String,
+        ms: u64,
+        sampler: String,
+        for_ms: u64,
+        #[serde(default)]
+        lost: u64,
+        reason: String,
+    },
+    /// A trigger of `record` fired here (or `--freeze`).
+    Trigger { t: String, ms: u64, reason: String },
+    /// The last line: why sampling stopped.
+    End { t: String, ms: u64, reason: String },
+}
+
+impl Record {
+    pub fn ms(&self) -> u64 {
+        match self {
+            Record::Start { ms, .. }
+            | Record::Socket { ms, .. }
+            | Record::Repl { ms, .. }
+            | Record::Kernel { ms, .. }
+            | Record::Drx { ms, .. }
+            | Record::Gap { ms, .. }
+            | Record::Trigger { ms, .. }
+            | Record::End { ms, .. } => *ms,
+        }
+    }
+
+    pub fn t(&self) -> &str {
+        match self {
+            Record::Start { t, .. }
+            | Record::Socket { t, .. }
+            | Record::Repl { t, .. }
+            | Record::Kernel { t, .. }
+            | Record::Drx { t, .. }
+            | Record::Gap { t, .. }
+            | Record::Trigger { t, .. }
+            | Record::End { t, .. } => t,
+        }
+    }
+
+    /// The record as one line for people (a log, a finding's excerpt): `+12.250s socket 10.0.0.1:40000 → 10.0.0.2:7788 SYN_SENT`.
+    pub fn describe(&self) -> Option<String> {
+        let at = |ms: &u64| format!("+{:.3}s", *ms as f64 / 1000.0);
+        Some(match self {
+            Record::Start { .. } => return None,
+            Record::Socket {
+                ms,
+                local,
+                remote,
+                state,
+                ..
+            } => format!("{} tcp {local} → {remote} {state}", at(ms)),
+            Record::Repl {
+                ms,
+                resource,
+                peer,
+                volume,
+                object,
+                field,
+                value,
+                ..
+            } => {
+                let mut who = resource.clone();
+                if let Some(peer) = peer {
+                    who.push(' ');
+                    who.push_str(peer);
+                }
+                if let Some(volume) = volume {
+                    who.push('/');
+                    who.push_str(volume);
+                }
+                format!("{} {object} {who} {field}:{value}", at(ms))
+            }
+            Record::Kernel { ms, line, .. } => format!("{} kernel {line}", at(ms)),
+            Record::Drx {
+                ms,
+                resource,
+                state,
+                ..
+            } => format!("{} drx {resource} {state}", at(ms)),
+            Record::Gap {
+                ms,
+                sampler,
+                for_ms,
+                lost,
+                reason,
+                ..
+            } => {
+                let mut text = format!("{} gap {sampler} {:.1}s", at(ms), *for_ms as f64 / 1000.0);
+                if *lost > 0 {
+                    text.push_str(&format!(" lost {lost}"));
+                }
+                format!("{text}: {reason}")
+            }
+            Record::Trigger { ms, reason, .. } => format!("{} trigger {reason}", at(ms)),
+            Record::End { ms, reason, .. } => format!("{} end {reason}", at(ms)),
+        })
+    }
+
+    /// One JSON line with its newline.
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).unwrap_or_default();
+        line.push('\n');
+        line
+    }
+}
+
+/// A series read back, with what could not be read.
+#[derive(Debug, Default, Clone)]
+pub struct Series {
+    pub records: Vec<Record>,
+    /// The line of the file each record was read from (1-based), index for index.
+    pub lines: Vec<u64>,
+    /// Lines that were not records (1-based line numbers, the first few).
+    pub bad_lines: Vec<u64>,
+    pub bad_count: u64,
+}
+
+/// Longest line the reader takes: a longer one is counted bad, not parsed.
+const MAX_LINE: usize = 64 * 1024;
+/// Most records the reader keeps: a hostile bundle cannot make the rules' memory grow past this.
+pub const MAX_RECORDS: usize = 2_000_000;
+
+/// Reads a series from `text` (a bundle's `watch/series.jsonl`). Bad lines are counted, not
+/// fatal; the records are put in `ms` order (a hand-edited or merged file may not be).
+pub fn read(text: &str) -> Series {
+    let mut series = Series::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if series.records.len() >= MAX_RECORDS {
+            series.bad_count += 1;
+            continue;
+        }
+        let parsed = (line.len() <= MAX_LINE)
+            .then(|| serde_json::from_str::<Record>(line).ok())
+            .flatten();
+        match parsed {
+            Some(record) => {
+                series.records.push(record);
+                series.lines.push(n as u64 + 1);
+            }
+            None => {
+                series.bad_count += 1;
+                if series.bad_lines.len() < 8 {
+                    series.bad_lines.push(n as u64 + 1);
+                }
+            }
+        }
+    }
+    // Stable: records of one instant keep the file's order.
+    let mut order: Vec<usize> = (0..series.records.len()).collect();
+    order.sort_by_key(|&i| series.records[i].ms());
+    let mut records = Vec::with_capacity(order.len());
+    let mut lines = Vec::with_capacity(order.len());
+    for i in order {
+        records.push(series.records[i].clone());
+        lines.push(series.lines[i]);
+    }
+    series.records = records;
+    series.lines = lines;
+    series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_as_one_line_each() {
+        let records = vec![
+            Record::Socket {
+                t: "2026-12-07T10:00:00.250Z".into(),
+                ms: 250,
+                local: "10.0.0.1:40000".into(),
+                remote: "10.0.0.2:7788".into(),
+                state: "SYN_SENT".into(),
+            },
+            Record::Gap {
+                t: "2026-12-07T10:00:01.000Z".into(),
+                ms: 1000,
+                sampler: "sockets".into(),
+                for_ms: 750,
+                lost: 0,
+                reason: "late".into(),
+            },
+        ];
+        let text: String = records.iter().map(Record::to_line).collect();
+        assert_eq!(text.lines().count(), 2);
+        let back = read(&text);
+        assert_eq!(back.records, records);
+        assert_eq!(back.bad_count, 0);
+    }
+
+    #[test]
+    fn bad_lines_are_counted_and_order_restored() {
+        let text = "not json\n{\"kind\":\"end\",\"t\":\"x\",\"ms\":9,\"reason\":\"r\"}\n{\"kind\":\"kernel\",\"t\":\"x\",\"ms\":3,\"line\":\"l\"}\n{\"kind\":\"martian\",\"t\":\"x\",\"ms\":1}\n";
+        let series = read(text);
+        assert_eq!(series.bad_count, 2);
+        assert_eq!(series.bad_lines, [1, 4]);
+        assert_eq!(
+            series.records.iter().map(Record::ms).collect::<Vec<_>>(),
+            [3, 9]
+        );
+        let long = format!(
+            "{{\"kind\":\"kernel\",\"t\":\"x\",\"ms\":1,\"line\":\"{}\"}}",
+            "a".repeat(MAX_LINE)
+        );
+        assert_eq!(read(&long).bad_count, 1);
+    }
+}
