@@ -49,6 +49,9 @@ scripts/test-peer.sh
 echo "== watch for real: network namespaces, a listener, a DROP rule (tests/e2e/watch.rs)"
 scripts/test-watch.sh
 
+echo "== a case file with TMPDIR on a small tmpfs (tests/e2e/case_file.rs)"
+scripts/test-root.sh
+
 echo "== release artefacts: static Linux binary and Windows .exe, checked"
 scripts/dist.sh
 scripts/check-dist.sh

@@ -440,3 +440,72 @@ fn two_bundles_of_one_host_are_told_apart_in_findings() {
     let page = std::fs::read_to_string(&page).unwrap();
     assert!(page.contains(&format!("alice ({a_name})")));
 }
+
+/// A small tmpfs, unmounted (and its mount point removed) when dropped.
+struct SmallTmpfs(tempfile::TempDir);
+
+impl SmallTmpfs {
+    fn new(size: &str) -> SmallTmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mount tmpfs (run as root: scripts/test-root.sh)"
+        );
+        SmallTmpfs(dir)
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+/// A temporary directory with too little room for a case file's bundles: the run stops before
+/// the member that would leave less than the reserve, with one sentence naming the directory and
+/// TMPDIR, and nothing of the customer's bundles stays there.
+#[test]
+#[ignore = "needs root: mounts a small tmpfs as TMPDIR (scripts/test-root.sh)"]
+fn a_case_file_stops_before_the_temporary_directory_fills() {
+    let (quiet, split) = pair();
+    let (a, b) = (collected(&quiet), collected(&split));
+    let (ab, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("drx-collect-node3-20261207T000000Z.tgz");
+    let zeros = vec![0u8; 64 << 20];
+    std::fs::write(&big, &zeros).unwrap();
+    let json = case_json(&[
+        ("local", "node1", &a, &ab),
+        ("peer", "node2", &b, &bb),
+        ("peer", "node3", &big, &zeros),
+    ]);
+    let case = dir.path().join("ATT00001.tgz");
+    case_file(&case, &[json, member(&a), member(&b), member(&big)]);
+    // 72 MiB: room for the two real bundles, not for 64 MiB more and the 64 MiB reserve.
+    let tmp = SmallTmpfs::new("72m");
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("LANG", "C")
+        .env("TMPDIR", tmp.0.path())
+        .arg("inspect")
+        .arg(&case)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("set TMPDIR"), "{err}");
+    assert!(err.contains("too little"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
+    assert_empty(tmp.0.path());
+}
