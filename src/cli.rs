@@ -115,30 +115,65 @@ pub enum CasesAction {
         #[arg(short = 'i', long = "identity", value_name = "FILE")]
         identities: Vec<PathBuf>,
     },
-    /// The newest bundles first.
+    /// The newest bundles first; the last line says how many there are in all.
     List {
         #[arg(long, value_name = "N", default_value_t = 50)]
         limit: u64,
+        /// Skip the first N (the next page: --offset 50).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        offset: u64,
     },
     /// One bundle: identity, facts, findings. ID is the row id or a sha256 prefix (6+ hex digits).
     Show { id: String },
     /// Bundles matching every condition given, newest first.
     Search {
-        /// Has a finding of this rule (repeatable).
-        #[arg(long, value_name = "ID")]
-        rule: Vec<String>,
-        /// A version condition, COMPONENT OP VERSION: components drbd, drbd-utils, bsr, bsr-utils,
-        /// drx; operators < <= = >= > != (e.g. 'drbd<8.4.8'; repeatable).
-        #[arg(long, value_name = "COND")]
-        version: Vec<String>,
-        /// This host (case-insensitive).
-        #[arg(long, value_name = "NAME")]
-        host: Option<String>,
-        /// This support case (the bundle's --case-id).
-        #[arg(long, value_name = "ID")]
-        case_id: Option<String>,
+        #[command(flatten)]
+        filter: CasesFilterArgs,
         #[arg(long, value_name = "N", default_value_t = 50)]
         limit: u64,
+        /// Skip the first N matches (the next page: --offset 50).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        offset: u64,
+    },
+    /// The desk's fields of a support case (a bundle's --case-id): status, assignee, note,
+    /// ticket. Shown by `cases show`, `cases list`, exported by `cases export`.
+    Set {
+        #[arg(value_name = "CASE-ID")]
+        case_id: String,
+        #[arg(long, value_parser = ["open", "waiting", "closed"])]
+        status: Option<String>,
+        /// Who works on it ('' clears it).
+        #[arg(long, value_name = "NAME")]
+        assignee: Option<String>,
+        /// A free note ('' clears it).
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// The ticket's link or number ('' clears it).
+        #[arg(long, value_name = "URL")]
+        ticket: Option<String>,
+    },
+    /// Every bundle matching the conditions (all without any) as CSV on stdout (RFC 4180; a
+    /// value starting with = + - @ is prefixed with ' so a spreadsheet shows it as text).
+    Export {
+        /// CSV (the default; --json prints the same rows as JSON).
+        #[arg(long)]
+        csv: bool,
+        #[command(flatten)]
+        filter: CasesFilterArgs,
+    },
+    /// Run the current rules again over stored bundles, opened where they were imported from,
+    /// and replace their findings; a bundle no longer there is reported and skipped.
+    Rediagnose {
+        /// The support case (a bundle's --case-id) whose bundles to re-diagnose.
+        #[arg(
+            value_name = "CASE-ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        case_id: Option<String>,
+        /// Every stored bundle.
+        #[arg(long)]
+        all: bool,
     },
     /// Findings by frequency, bundles by version of drbd/bsr/drx, and the trend per month.
     Stats,
@@ -149,6 +184,40 @@ pub enum CasesAction {
         #[arg(long, value_name = "N", default_value_t = 100)]
         limit: u64,
     },
+}
+
+/// The conditions of `cases search` and `cases export`; every one given must hold.
+#[derive(Args, Debug)]
+pub struct CasesFilterArgs {
+    /// Has a finding of this rule (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub rule: Vec<String>,
+    /// A version condition, COMPONENT OP VERSION: components drbd, drbd-utils, bsr, bsr-utils,
+    /// drx; operators < <= = >= > != (e.g. 'drbd<8.4.8'; repeatable).
+    #[arg(long, value_name = "COND")]
+    pub version: Vec<String>,
+    /// This host (case-insensitive).
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// This support case (the bundle's --case-id).
+    #[arg(long, value_name = "ID")]
+    pub case_id: Option<String>,
+    /// This label (the bundle's --label), exactly.
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+    /// Collected on or after this day or time (2026-11-20, RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Collected on or before this day (the whole day) or time.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Has a finding of this severity or a worse one.
+    #[arg(long, value_parser = ["error", "warning", "info"])]
+    pub severity: Option<String>,
+    /// This text in a finding's title, detail or evidence, or in the host, label or case id
+    /// (a substring; ASCII letters in any case).
+    #[arg(long, value_name = "TEXT")]
+    pub text: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

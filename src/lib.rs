@@ -180,30 +180,44 @@ fn run_cases(args: cli::CasesArgs) -> Result<ExitStatus> {
             quiet_import = quiet;
             cases::Action::Import { paths, recursive }
         }
-        A::List { limit } => cases::Action::List { limit },
+        A::List { limit, offset } => cases::Action::List {
+            page: cases::store::Paging { limit, offset },
+        },
         A::Show { id } => cases::Action::Show { id },
         A::Search {
-            rule,
-            version,
-            host,
-            case_id,
+            filter,
             limit,
+            offset,
+        } => cases::Action::Search {
+            filter: cases_filter(filter)?,
+            page: cases::store::Paging { limit, offset },
+        },
+        A::Set {
+            case_id,
+            status,
+            assignee,
+            note,
+            ticket,
         } => {
-            let versions = version
-                .iter()
-                .map(|v| cases::store::parse_version_cond(v))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(Error::usage)?;
-            cases::Action::Search {
-                filter: cases::store::Filter {
-                    rules: rule,
-                    versions,
-                    host,
-                    case_id,
+            if status.is_none() && assignee.is_none() && note.is_none() && ticket.is_none() {
+                return Err(Error::usage(
+                    "cases set: give at least one of --status, --assignee, --note, --ticket",
+                ));
+            }
+            cases::Action::Set {
+                case_id,
+                change: cases::store::CaseChange {
+                    status,
+                    assignee,
+                    note,
+                    ticket,
                 },
-                limit,
             }
         }
+        A::Export { csv: _, filter } => cases::Action::Export {
+            filter: cases_filter(filter)?,
+        },
+        A::Rediagnose { case_id, all: _ } => cases::Action::Rediagnose { case_id },
         A::Stats => cases::Action::Stats,
         A::History { host, limit } => cases::Action::History { host, limit },
     };
@@ -212,6 +226,39 @@ fn run_cases(args: cli::CasesArgs) -> Result<ExitStatus> {
         json: args.json,
         quiet: quiet_import,
         action,
+    })
+}
+
+/// The conditions of `cases search` / `cases export`, checked: a bad one is a usage error.
+#[cfg(feature = "cases")]
+fn cases_filter(args: cli::CasesFilterArgs) -> Result<cases::store::Filter> {
+    use cases::store;
+    let versions = args
+        .version
+        .iter()
+        .map(|v| store::parse_version_cond(v))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Error::usage)?;
+    let bound = |flag: &str, text: &Option<String>, end: bool| {
+        text.as_deref()
+            .map(|t| store::date_bound(t, end).map_err(|e| Error::usage(format!("{flag} {e}"))))
+            .transpose()
+    };
+    Ok(store::Filter {
+        rules: args.rule,
+        versions,
+        host: args.host,
+        case_id: args.case_id,
+        label: args.label,
+        since: bound("--since", &args.since, false)?,
+        until: bound("--until", &args.until, true)?,
+        severity: args.severity.as_deref().and_then(|s| match s {
+            "error" => Some(index::Severity::Error),
+            "warning" => Some(index::Severity::Warning),
+            "info" => Some(index::Severity::Info),
+            _ => None,
+        }),
+        text: args.text,
     })
 }
 

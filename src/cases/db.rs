@@ -7,7 +7,10 @@ use std::time::Duration;
 
 /// The migrations, in order; a database records the ones applied in `schema_version`.
 /// `{{ID}}` in them is each engine's auto-numbered primary key.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "desk", include_str!("migrations/0002_desk.sql")),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -564,6 +567,46 @@ mod tests {
         assert!(
             err.message().contains("newer than this drx-collect"),
             "{err}"
+        );
+    }
+
+    /// A database written by a binary of schema 1 opens: migrated to the current schema, its
+    /// rows kept, the new columns empty.
+    #[test]
+    fn a_schema_1_database_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&MIGRATIONS[0].2.replace("{{ID}}", "INTEGER PRIMARY KEY"))
+            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL); \
+             INSERT INTO schema_version VALUES (1, 'init', '2026-11-24T10:00:00Z'); \
+             INSERT INTO bundles (sha256, file_name, host, host_lower, case_id, tool_name, tool_version, size_bytes, files, imported_at, os, os_release, kernel) \
+             VALUES ('ab', 'b.tgz', 'n1', 'n1', 'CASE-1', 'drx-collect', '0.1', 1, 1, '2026-11-24T10:00:00Z', 'linux', 'x', 'y'); \
+             INSERT INTO findings (bundle_id, seq, rule, severity, title) VALUES (1, 0, 'CONFIG-BOM', 'error', 't');",
+        )
+        .unwrap();
+        drop(conn);
+        let mut db = Db::open(path.to_str().unwrap(), false).unwrap();
+        let rows = db
+            .query("SELECT MAX(version) FROM schema_version", &[])
+            .unwrap();
+        assert_eq!(rows[0][0], Value::Int(SCHEMA_VERSION));
+        let rows = db
+            .query(
+                "SELECT b.host, b.path, f.excerpt, (SELECT COUNT(*) FROM cases) FROM bundles b JOIN findings f ON f.bundle_id = b.id",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![vec![
+                Value::from("n1"),
+                Value::Null,
+                Value::Null,
+                Value::Int(0)
+            ]]
         );
     }
 

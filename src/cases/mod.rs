@@ -22,14 +22,27 @@ pub enum Action {
         recursive: bool,
     },
     List {
-        limit: u64,
+        page: store::Paging,
     },
     Show {
         id: String,
     },
     Search {
         filter: store::Filter,
-        limit: u64,
+        page: store::Paging,
+    },
+    /// `cases set`: the desk's fields of one support case.
+    Set {
+        case_id: String,
+        change: store::CaseChange,
+    },
+    /// `cases export`: every bundle matching the filter, as CSV (or JSON).
+    Export {
+        filter: store::Filter,
+    },
+    /// `cases rediagnose`: the current rules over the stored bundles of a case (None: all).
+    Rediagnose {
+        case_id: Option<String>,
     },
     Stats,
     History {
@@ -69,13 +82,23 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
     let importing = matches!(settings.action, Action::Import { .. });
     let mut db = open(settings.db.as_deref(), importing)?;
     let mut out = std::io::stdout().lock();
+    let lang = Lang::from_env();
     match &settings.action {
         Action::Import { paths, recursive } => {
             let report = import(&mut db, paths, *recursive, &mut |result| {
-                if !settings.json && !settings.quiet {
+                // Sidecars are many and say nothing: one count at the end instead of a line each.
+                if !settings.json && !settings.quiet && !result.sidecar {
                     eprintln!("{}", result.line());
                 }
             })?;
+            let sidecars = report.results.iter().filter(|r| r.sidecar).count();
+            if sidecars > 0 && !settings.json && !settings.quiet {
+                eprintln!(
+                    "{}",
+                    lang.ui("cases.sidecars_skipped")
+                        .replace("{n}", &sidecars.to_string())
+                );
+            }
             if settings.json {
                 print_json(&mut out, &report)?;
             } else if !settings.quiet {
@@ -95,20 +118,59 @@ pub fn run(settings: Settings) -> Result<ExitStatus> {
                 ExitStatus::Success
             });
         }
-        Action::List { limit } => {
-            let list = store::list(&mut db, *limit)?;
+        Action::List { page } => {
+            let list = store::list(&mut db, *page)?;
             if settings.json {
                 print_json(&mut out, &list)?;
             } else {
-                crate::stdout::write_human(&mut out, &text::summaries(&list))?;
+                crate::stdout::write_human(&mut out, &text::page(&list, lang))?;
             }
         }
-        Action::Search { filter, limit } => {
-            let list = store::search(&mut db, filter, *limit)?;
+        Action::Search { filter, page } => {
+            let list = store::search(&mut db, filter, *page)?;
             if settings.json {
                 print_json(&mut out, &list)?;
             } else {
-                crate::stdout::write_human(&mut out, &text::summaries(&list))?;
+                crate::stdout::write_human(&mut out, &text::page(&list, lang))?;
+            }
+        }
+        Action::Set { case_id, change } => {
+            let info = store::set_case(&mut db, case_id, change)?;
+            if settings.json {
+                print_json(&mut out, &info)?;
+            } else {
+                crate::stdout::write_human(&mut out, &text::case(&info, lang))?;
+            }
+        }
+        Action::Export { filter } => {
+            let page = store::search(&mut db, filter, store::Paging::ALL)?;
+            let cases = store::all_cases(&mut db)?;
+            if settings.json {
+                let rows: Vec<export::Row> = page
+                    .bundles
+                    .iter()
+                    .map(|s| export::Row::of(s, &cases))
+                    .collect();
+                print_json(&mut out, &rows)?;
+            } else {
+                crate::stdout::write_out(&mut out, export::csv(&page.bundles, &cases).as_bytes())?;
+            }
+        }
+        Action::Rediagnose { case_id } => {
+            let report = rediagnose(&mut db, case_id.as_deref(), &mut |line| {
+                if !settings.json {
+                    eprintln!("{}", line.line(lang));
+                }
+            })?;
+            if settings.json {
+                print_json(&mut out, &report)?;
+            } else {
+                let line = lang
+                    .ui("cases.rediagnosed")
+                    .replace("{changed}", &report.changed.to_string())
+                    .replace("{unchanged}", &report.unchanged.to_string())
+                    .replace("{missing}", &report.not_rediagnosed.to_string());
+                crate::stdout::write_human(&mut out, &format!("{line}\n"))?;
             }
         }
         Action::Show { id } => {
@@ -171,6 +233,9 @@ pub struct ImportResult {
     pub findings: Option<usize>,
     /// Why it was refused or skipped.
     pub reason: Option<String>,
+    /// Skipped as a checksum sidecar (counted in one line, not shown one by one).
+    #[serde(skip)]
+    pub sidecar: bool,
 }
 
 impl ImportResult {
@@ -183,6 +248,7 @@ impl ImportResult {
             host: None,
             findings: None,
             reason: None,
+            sidecar: false,
         }
     }
 
@@ -229,6 +295,16 @@ enum Source {
     Skip(PathBuf, String),
     /// Named on the command line but not importable, with the reason.
     Refuse(PathBuf, String),
+}
+
+fn is_sidecar(path: &Path) -> bool {
+    path.file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .to_ascii_lowercase()
+                .ends_with(".sha256")
+        })
+        .unwrap_or(false)
 }
 
 /// Classifies one regular file by name.
@@ -361,12 +437,26 @@ pub fn import(
     for source in sources {
         let results = match source {
             Source::Skip(path, why) => {
-                vec![ImportResult::new(&path, Outcome::Skipped).because(why)]
+                let mut result = ImportResult::new(&path, Outcome::Skipped).because(why);
+                result.sidecar = is_sidecar(&path);
+                vec![result]
             }
             Source::Refuse(path, why) => {
                 vec![ImportResult::new(&path, Outcome::Refused).because(why)]
             }
-            Source::Bundle(path) => vec![import_bundle(db, &catalogue, &path)?],
+            Source::Bundle(path) => {
+                let result = import_bundle(db, &catalogue, &path)?;
+                // Where it is now, for `rediagnose` (a bundle moved and imported again, or one
+                // stored before the database kept paths).
+                if let (Outcome::Imported | Outcome::Already, Some(id)) =
+                    (result.outcome, result.id)
+                {
+                    if let Ok(absolute) = std::path::absolute(&path) {
+                        store::set_path(db, id, &absolute.to_string_lossy())?;
+                    }
+                }
+                vec![result]
+            }
             Source::Case(path) => import_case(db, &catalogue, &path)?,
         };
         for result in results {
@@ -466,7 +556,7 @@ pub fn import_bundle(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<
     let record = record::Record::new(sha256, &inspected, findings, &capture.0);
     result.host = Some(record.host.clone());
     result.findings = Some(record.findings.len());
-    match store::insert(db, &record)? {
+    match store::insert(db, &record, None)? {
         Some(id) => {
             result.outcome = Outcome::Imported;
             result.id = Some(id);
@@ -477,13 +567,433 @@ pub fn import_bundle(db: &mut Db, catalogue: &Catalogue, path: &Path) -> Result<
     Ok(result)
 }
 
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Rediagnosis {
+    /// The current rules find something else than the stored findings: replaced.
+    Changed,
+    /// The same findings.
+    Unchanged,
+    /// Stored from a case file, or before the database kept paths: import it again.
+    NoPath,
+    /// Nothing at the stored path any more.
+    Missing,
+    /// The file at the path is not the bundle imported (another sha256).
+    Replaced,
+    /// It cannot be read or fails verification now.
+    Unreadable,
+}
+
+/// What `rediagnose` did with one stored bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct RediagnoseResult {
+    pub id: i64,
+    pub sha256: String,
+    pub path: Option<String>,
+    pub outcome: Rediagnosis,
+    /// The stored findings before and after (after = before when not re-diagnosed).
+    pub findings_before: Option<usize>,
+    pub findings_after: Option<usize>,
+    pub reason: Option<String>,
+}
+
+impl RediagnoseResult {
+    /// One line for people; the path and the reason are escaped (they came from a database
+    /// others may write to, and from a file system).
+    pub fn line(&self, lang: Lang) -> String {
+        use crate::escape::field;
+        let path = field(self.path.as_deref().unwrap_or("-")).into_owned();
+        // Each key spelled out where it is used (the ui.toml test finds them so).
+        let template = match self.outcome {
+            Rediagnosis::Changed => lang.ui("cases.rediagnose_changed"),
+            Rediagnosis::Unchanged => lang.ui("cases.rediagnose_unchanged"),
+            Rediagnosis::NoPath => lang.ui("cases.rediagnose_no_path"),
+            Rediagnosis::Missing => lang.ui("cases.rediagnose_missing"),
+            Rediagnosis::Replaced => lang.ui("cases.rediagnose_replaced"),
+            Rediagnosis::Unreadable => lang.ui("cases.rediagnose_unreadable"),
+        };
+        template
+            .replace("{id}", &self.id.to_string())
+            .replace("{path}", &path)
+            .replace(
+                "{before}",
+                &self
+                    .findings_before
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            )
+            .replace(
+                "{after}",
+                &self
+                    .findings_after
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            )
+            .replace("{reason}", &field(self.reason.as_deref().unwrap_or("")))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct RediagnoseReport {
+    pub changed: usize,
+    pub unchanged: usize,
+    /// No path, missing, replaced or unreadable: reported, the others still done.
+    pub not_rediagnosed: usize,
+    pub results: Vec<RediagnoseResult>,
+}
+
+/// Runs the current rule catalogue over the stored bundles of `case_id` (None: every bundle),
+/// each opened where it was imported from through `inspect::open`, and replaces their stored
+/// findings. A bundle no longer there (or no longer the same file) is reported and skipped;
+/// only a database error stops the run.
+pub fn rediagnose(
+    db: &mut Db,
+    case_id: Option<&str>,
+    each: &mut dyn FnMut(&RediagnoseResult),
+) -> Result<RediagnoseReport> {
+    let stored = store::stored(db, case_id)?;
+    if stored.is_empty() {
+        if let Some(case) = case_id {
+            return Err(Error::failed(format!(
+                "no bundle of case '{}' in the case database {}; a case is a bundle's --case-id (`drx-collect cases list` shows them)",
+                crate::escape::field(case),
+                db.label
+            )));
+        }
+    }
+    let catalogue = Catalogue::embedded()?;
+    let mut report = RediagnoseReport::default();
+    for bundle in stored {
+        let result = rediagnose_one(db, &catalogue, bundle)?;
+        match result.outcome {
+            Rediagnosis::Changed => report.changed += 1,
+            Rediagnosis::Unchanged => report.unchanged += 1,
+            _ => report.not_rediagnosed += 1,
+        }
+        each(&result);
+        report.results.push(result);
+    }
+    Ok(report)
+}
+
+fn rediagnose_one(
+    db: &mut Db,
+    catalogue: &Catalogue,
+    bundle: store::Stored,
+) -> Result<RediagnoseResult> {
+    let mut result = RediagnoseResult {
+        id: bundle.id,
+        sha256: bundle.sha256.clone(),
+        path: bundle.path.clone(),
+        outcome: Rediagnosis::NoPath,
+        findings_before: None,
+        findings_after: None,
+        reason: None,
+    };
+    let Some(path) = bundle.path.as_deref().map(PathBuf::from) else {
+        return Ok(result);
+    };
+    let not_done = |mut result: RediagnoseResult, outcome, reason: String| {
+        result.outcome = outcome;
+        result.reason = Some(reason);
+        Ok(result)
+    };
+    let sha256 = match file_sha256(&path) {
+        Ok(sha) => sha,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return not_done(result, Rediagnosis::Missing, crate::error::describe_io(&e))
+        }
+        Err(e) => {
+            return not_done(
+                result,
+                Rediagnosis::Unreadable,
+                crate::error::describe_io(&e),
+            )
+        }
+    };
+    if sha256 != bundle.sha256 {
+        return not_done(
+            result,
+            Rediagnosis::Replaced,
+            format!("its sha256 is now {sha256}"),
+        );
+    }
+    let mut capture = record::Capture::default();
+    let options = inspect::Options {
+        visit: Some(&mut capture),
+        ..Default::default()
+    };
+    let inspected = match inspect::open(&path, catalogue, options) {
+        Ok(done) => done,
+        Err(err) => return not_done(result, Rediagnosis::Unreadable, err.message().to_string()),
+    };
+    if !inspected.verification.ok() {
+        return not_done(
+            result,
+            Rediagnosis::Unreadable,
+            "it fails verification now".to_string(),
+        );
+    }
+    let findings = inspect::findings(std::slice::from_ref(&inspected), Lang::En);
+    let record = record::Record::new(sha256, &inspected, findings, &capture.0);
+    let (before, changed) = store::replace_findings(db, bundle.id, &record.findings)?;
+    result.findings_before = Some(before.len());
+    result.findings_after = Some(record.findings.len());
+    result.outcome = if changed {
+        Rediagnosis::Changed
+    } else {
+        Rediagnosis::Unchanged
+    };
+    Ok(result)
+}
+
+/// `cases export`: one row per bundle, with the desk's fields of its case.
+mod export {
+    use super::store::{CaseInfo, Summary};
+    use serde::Serialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Row {
+        pub id: i64,
+        pub sha256: String,
+        pub host: String,
+        pub case_id: Option<String>,
+        pub label: Option<String>,
+        pub started_at: Option<String>,
+        pub os: String,
+        pub os_release: String,
+        pub kernel: String,
+        pub drbd: Option<String>,
+        pub drbd_utils: Option<String>,
+        pub bsr: Option<String>,
+        pub bsr_utils: Option<String>,
+        pub drx: Option<String>,
+        pub findings: i64,
+        pub errors: i64,
+        pub warnings: i64,
+        pub status: Option<String>,
+        pub assignee: Option<String>,
+        pub ticket: Option<String>,
+        pub note: Option<String>,
+        pub file_name: String,
+        pub path: Option<String>,
+    }
+
+    const HEADER: [&str; 23] = [
+        "id",
+        "sha256",
+        "host",
+        "case_id",
+        "label",
+        "started_at",
+        "os",
+        "os_release",
+        "kernel",
+        "drbd",
+        "drbd_utils",
+        "bsr",
+        "bsr_utils",
+        "drx",
+        "findings",
+        "errors",
+        "warnings",
+        "status",
+        "assignee",
+        "ticket",
+        "note",
+        "file_name",
+        "path",
+    ];
+
+    impl Row {
+        pub fn of(s: &Summary, cases: &BTreeMap<String, CaseInfo>) -> Row {
+            let case = s.case_id.as_ref().and_then(|c| cases.get(c));
+            let v = &s.versions;
+            Row {
+                id: s.id,
+                sha256: s.sha256.clone(),
+                host: s.host.clone(),
+                case_id: s.case_id.clone(),
+                label: s.label.clone(),
+                started_at: s.started_at.clone(),
+                os: s.os.clone(),
+                os_release: s.os_release.clone(),
+                kernel: s.kernel.clone(),
+                drbd: v.drbd.clone(),
+                drbd_utils: v.drbd_utils.clone(),
+                bsr: v.bsr.clone(),
+                bsr_utils: v.bsr_utils.clone(),
+                drx: v.drx.clone(),
+                findings: s.findings,
+                errors: s.errors,
+                warnings: s.warnings,
+                status: case.and_then(|c| c.status.clone()),
+                assignee: case.and_then(|c| c.assignee.clone()),
+                ticket: case.and_then(|c| c.ticket.clone()),
+                note: case.and_then(|c| c.note.clone()),
+                file_name: s.file_name.clone(),
+                path: s.path.clone(),
+            }
+        }
+
+        fn fields(&self) -> [String; 23] {
+            let o = |v: &Option<String>| v.clone().unwrap_or_default();
+            [
+                self.id.to_string(),
+                self.sha256.clone(),
+                self.host.clone(),
+                o(&self.case_id),
+                o(&self.label),
+                o(&self.started_at),
+                self.os.clone(),
+                self.os_release.clone(),
+                self.kernel.clone(),
+                o(&self.drbd),
+                o(&self.drbd_utils),
+                o(&self.bsr),
+                o(&self.bsr_utils),
+                o(&self.drx),
+                self.findings.to_string(),
+                self.errors.to_string(),
+                self.warnings.to_string(),
+                o(&self.status),
+                o(&self.assignee),
+                o(&self.ticket),
+                o(&self.note),
+                self.file_name.clone(),
+                o(&self.path),
+            ]
+        }
+    }
+
+    /// One CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF, quotes
+    /// doubled. A value a spreadsheet would run as a formula (starting with = + - @, or a tab
+    /// or CR that some strip first) gets a leading `'`: bundle values are untrusted, and a host
+    /// named `=HYPERLINK(...)` must stay text when the desk opens the export.
+    pub fn field(value: &str) -> String {
+        let mut text = String::with_capacity(value.len() + 2);
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            text.push('\'');
+        }
+        text.push_str(value);
+        if text.contains([',', '"', '\r', '\n']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text
+        }
+    }
+
+    pub fn csv(list: &[Summary], cases: &BTreeMap<String, CaseInfo>) -> String {
+        let mut out = HEADER.join(",");
+        out.push_str("\r\n");
+        for s in list {
+            let row = Row::of(s, cases);
+            let line: Vec<String> = row.fields().iter().map(|f| field(f)).collect();
+            out.push_str(&line.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::field;
+
+        #[test]
+        fn fields_are_quoted_and_formulas_defused() {
+            assert_eq!(field("node1"), "node1");
+            assert_eq!(field("a,b"), "\"a,b\"");
+            assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+            assert_eq!(field("two\nlines"), "\"two\nlines\"");
+            assert_eq!(field("=1+1"), "'=1+1");
+            assert_eq!(field("+1"), "'+1");
+            assert_eq!(field("-cmd"), "'-cmd");
+            assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
+            assert_eq!(
+                field("=HYPERLINK(\"x\",\"y\")"),
+                "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
+            );
+            assert_eq!(field(""), "");
+            assert_eq!(field("노드1"), "노드1");
+        }
+    }
+}
+
 /// Plain-text renderings. Every stored value came from a bundle (or from whoever else writes to
 /// a shared database): each goes through [`field`] as `inspect` shows the same values, so an
 /// escape sequence or a line break in a host name, label or path never reaches the terminal raw.
 mod text {
-    use super::store::{Detail, Snapshot, Stats, StoredFinding, Summary};
+    use super::store::{CaseInfo, Detail, Page, Snapshot, Stats, StoredFinding, Summary};
     use crate::escape::field;
+    use crate::lang::Lang;
     use std::fmt::Write;
+
+    /// A page of bundles and the line that says how many match in all, so a limit never
+    /// silently hides the rest.
+    pub fn page(page: &Page, lang: Lang) -> String {
+        let mut out = if page.bundles.is_empty() {
+            String::new()
+        } else {
+            summaries(&page.bundles)
+        };
+        let shown = page.bundles.len() as u64;
+        let template = if page.total == 0 {
+            lang.ui("cases.no_bundles")
+        } else if shown == 0 {
+            lang.ui("cases.page_past_end")
+        } else if (page.offset + shown) < page.total as u64 {
+            lang.ui("cases.page_more")
+        } else {
+            lang.ui("cases.page_all")
+        };
+        let line = template
+            .replace("{first}", &(page.offset + 1).to_string())
+            .replace("{last}", &(page.offset + shown).to_string())
+            .replace("{shown}", &shown.to_string())
+            .replace("{total}", &page.total.to_string())
+            .replace("{next}", &(page.offset + shown).to_string());
+        let _ = writeln!(out, "{line}");
+        out
+    }
+
+    /// The desk's fields of one case.
+    pub fn case(c: &CaseInfo, lang: Lang) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} {} ({} {})",
+            lang.ui("cases.case"),
+            field(&c.case_id),
+            c.bundles,
+            lang.ui("cases.bundles")
+        );
+        case_fields(&mut out, c, lang);
+        out
+    }
+
+    fn case_fields(out: &mut String, c: &CaseInfo, lang: Lang) {
+        let none = "-";
+        for (name, value) in [
+            (lang.ui("cases.status"), &c.status),
+            (lang.ui("cases.assignee"), &c.assignee),
+            (lang.ui("cases.ticket"), &c.ticket),
+            (lang.ui("cases.note"), &c.note),
+        ] {
+            let _ = writeln!(
+                out,
+                "  {:<10} {}",
+                name,
+                field(value.as_deref().unwrap_or(none))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {:<10} {}",
+            lang.ui("cases.updated"),
+            field(&c.updated_at)
+        );
+    }
 
     /// The first 12 characters of a sha256 (as stored: escaped, it may not be hex).
     fn short(sha: &str) -> String {
@@ -588,8 +1098,14 @@ mod text {
         if let Some(case) = &s.case_id {
             let _ = writeln!(out, "  case       {}", field(case));
         }
-        if let Some(label) = &d.label {
+        if let Some(label) = &s.label {
             let _ = writeln!(out, "  label      {}", field(label));
+        }
+        if let Some(path) = &s.path {
+            let _ = writeln!(out, "  path       {}", field(path));
+        }
+        if let Some(case) = &d.case {
+            case_fields(&mut out, case, Lang::from_env());
         }
         let _ = writeln!(
             out,

@@ -236,6 +236,7 @@ impl Record {
                 title: free_text(&f.title),
                 path: f.path.as_deref().map(free_text),
                 detail: f.detail.as_deref().map(free_text),
+                excerpt: f.excerpt.as_deref().map(free_text),
                 ..f
             })
             .collect();

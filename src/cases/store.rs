@@ -10,15 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Inserts `record` unless a bundle with its sha256 is there: Some(new row id), or None.
 /// One transaction, so a bundle is all there or not at all, and two importers of the same bundle
 /// leave one row (UNIQUE sha256 + ON CONFLICT DO NOTHING).
-pub fn insert(db: &mut Db, record: &Record) -> Result<Option<i64>> {
+/// `path`: where the bundle is (absolute), for `rediagnose`; None for a case file's member.
+pub fn insert(db: &mut Db, record: &Record, path: Option<&str>) -> Result<Option<i64>> {
     db.write(|db| {
         let v = &record.versions;
         let key = |text: &Option<String>| Value::from(text.as_deref().and_then(version_key));
         let rows = db.query(
             "INSERT INTO bundles (sha256, file_name, host, host_lower, case_id, label, started_at, finished_at, \
              tool_name, tool_version, size_bytes, files, imported_at, os, os_release, kernel, \
-             drbd, drbd_key, drbd_utils, drbd_utils_key, bsr, bsr_key, bsr_utils, bsr_utils_key, drx, drx_key) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             drbd, drbd_key, drbd_utils, drbd_utils_key, bsr, bsr_key, bsr_utils, bsr_utils_key, drx, drx_key, path) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (sha256) DO NOTHING RETURNING id",
             &[
                 record.sha256.clone().into(),
@@ -47,6 +48,8 @@ pub fn insert(db: &mut Db, record: &Record) -> Result<Option<i64>> {
                 key(&v.bsr_utils),
                 v.drx.clone().into(),
                 key(&v.drx),
+                path.map(|p| super::record::storable(p, super::record::MAX_TEXT_BYTES))
+                    .into(),
             ],
         )?;
         let Some(id) = rows.first().and_then(|r| r.first()).map(Value::int) else {
@@ -58,24 +61,101 @@ pub fn insert(db: &mut Db, record: &Record) -> Result<Option<i64>> {
                 &[Value::Int(id), name.clone().into()],
             )?;
         }
-        for (seq, f) in record.findings.iter().enumerate() {
-            db.exec(
-                "INSERT INTO findings (bundle_id, seq, rule, severity, title, path, line, detail) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                &[
-                    Value::Int(id),
-                    Value::Int(seq as i64),
-                    f.rule.clone().into(),
-                    f.severity.as_str().into(),
-                    f.title.clone().into(),
-                    f.path.clone().into(),
-                    f.line.map(|l| l.min(i64::MAX as u64) as i64).into(),
-                    f.detail.clone().into(),
-                ],
-            )?;
-        }
+        insert_findings(db, id, &record.findings)?;
         Ok(Some(id))
     })
+}
+
+fn insert_findings(db: &mut Db, id: i64, findings: &[crate::index::Finding]) -> Result<()> {
+    for (seq, f) in findings.iter().enumerate() {
+        db.exec(
+            "INSERT INTO findings (bundle_id, seq, rule, severity, title, path, line, detail, excerpt) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                Value::Int(id),
+                Value::Int(seq as i64),
+                f.rule.clone().into(),
+                f.severity.as_str().into(),
+                f.title.clone().into(),
+                f.path.clone().into(),
+                f.line.map(|l| l.min(i64::MAX as u64) as i64).into(),
+                f.detail.clone().into(),
+                f.excerpt.clone().into(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Records where an imported bundle is now (a bundle imported again from another place, or
+/// first seen by a database older than schema 2).
+pub fn set_path(db: &mut Db, id: i64, path: &str) -> Result<()> {
+    db.exec(
+        "UPDATE bundles SET path = ? WHERE id = ?",
+        &[
+            super::record::storable(path, super::record::MAX_TEXT_BYTES).into(),
+            Value::Int(id),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Replaces the findings of bundle `id` (`rediagnose`), in one transaction: the stored ones
+/// before, and whether they differ from the new ones.
+pub fn replace_findings(
+    db: &mut Db,
+    id: i64,
+    findings: &[crate::index::Finding],
+) -> Result<(Vec<StoredFinding>, bool)> {
+    db.write(|db| {
+        let before = findings_of(db, id)?;
+        let after: Vec<StoredFinding> = findings
+            .iter()
+            .map(|f| StoredFinding {
+                rule: f.rule.clone(),
+                severity: f.severity.as_str().to_string(),
+                title: f.title.clone(),
+                path: f.path.clone(),
+                line: f.line.map(|l| l.min(i64::MAX as u64) as i64),
+                detail: f.detail.clone(),
+            })
+            .collect();
+        let changed = before != after;
+        if changed || findings.iter().any(|f| f.excerpt.is_some()) {
+            db.exec(
+                "DELETE FROM findings WHERE bundle_id = ?",
+                &[Value::Int(id)],
+            )?;
+            insert_findings(db, id, findings)?;
+        }
+        Ok((before, changed))
+    })
+}
+
+/// A bundle `rediagnose` goes over.
+pub struct Stored {
+    pub id: i64,
+    pub sha256: String,
+    pub path: Option<String>,
+}
+
+/// The bundles of support case `case_id`, or all (None), oldest row first.
+pub fn stored(db: &mut Db, case_id: Option<&str>) -> Result<Vec<Stored>> {
+    let rows = match case_id {
+        Some(case) => db.query(
+            "SELECT id, sha256, path FROM bundles WHERE case_id = ? ORDER BY id",
+            &[case.trim().into()],
+        )?,
+        None => db.query("SELECT id, sha256, path FROM bundles ORDER BY id", &[])?,
+    };
+    Ok(rows
+        .iter()
+        .map(|r| Stored {
+            id: r[0].int(),
+            sha256: r[1].text(),
+            path: r[2].opt_text(),
+        })
+        .collect())
 }
 
 /// The row id of the bundle with this sha256, if imported.
@@ -92,6 +172,7 @@ pub struct Summary {
     pub file_name: String,
     pub host: String,
     pub case_id: Option<String>,
+    pub label: Option<String>,
     pub started_at: Option<String>,
     pub os: String,
     pub os_release: String,
@@ -100,14 +181,26 @@ pub struct Summary {
     pub findings: i64,
     pub errors: i64,
     pub warnings: i64,
+    /// Where the bundle was imported from (None: from a case file, or before schema 2).
+    pub path: Option<String>,
+    /// The desk's status of its support case (`cases set`).
+    pub status: Option<String>,
+    pub assignee: Option<String>,
 }
+
+/// The bundles and their support case's desk fields.
+const SUMMARY_FROM: &str = "FROM bundles b LEFT JOIN cases c ON c.case_id = b.case_id";
+
+/// How many columns SUMMARY_COLUMNS has (the columns a query adds come after).
+const SUMMARY_LEN: usize = 21;
 
 const SUMMARY_COLUMNS: &str =
     "b.id, b.sha256, b.file_name, b.host, b.case_id, b.started_at, b.os, b.os_release, b.kernel, \
      b.drbd, b.drbd_utils, b.bsr, b.bsr_utils, b.drx, \
      (SELECT COUNT(*) FROM findings f WHERE f.bundle_id = b.id), \
      (SELECT COUNT(*) FROM findings f WHERE f.bundle_id = b.id AND f.severity = 'error'), \
-     (SELECT COUNT(*) FROM findings f WHERE f.bundle_id = b.id AND f.severity = 'warning')";
+     (SELECT COUNT(*) FROM findings f WHERE f.bundle_id = b.id AND f.severity = 'warning'), \
+     b.label, b.path, c.status, c.assignee";
 
 /// Newest first; bundles without a time last; ties by sha256, the same on every engine.
 const NEWEST_FIRST: &str =
@@ -134,11 +227,38 @@ fn summary(row: &Row) -> Summary {
         findings: row[14].int(),
         errors: row[15].int(),
         warnings: row[16].int(),
+        label: row[17].opt_text(),
+        path: row[18].opt_text(),
+        status: row[19].opt_text(),
+        assignee: row[20].opt_text(),
     }
 }
 
-pub fn list(db: &mut Db, limit: u64) -> Result<Vec<Summary>> {
-    search(db, &Filter::default(), limit)
+pub fn list(db: &mut Db, page: Paging) -> Result<Page> {
+    search(db, &Filter::default(), page)
+}
+
+/// `--limit` / `--offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: u64,
+    pub offset: u64,
+}
+
+impl Paging {
+    pub const ALL: Paging = Paging {
+        limit: u64::MAX,
+        offset: 0,
+    };
+}
+
+/// One page of a list or search, and how many bundles match in all: a limit never hides that
+/// there are more.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Page {
+    pub total: i64,
+    pub offset: u64,
+    pub bundles: Vec<Summary>,
 }
 
 /// A version condition: `drbd<8.4.8`.
@@ -192,10 +312,100 @@ pub struct Filter {
     pub versions: Vec<VersionCond>,
     pub host: Option<String>,
     pub case_id: Option<String>,
+    /// The bundle's label, exactly.
+    pub label: Option<String>,
+    /// Collected at or after (RFC 3339 UTC text, as stored).
+    pub since: Option<String>,
+    /// Collected before (exclusive).
+    pub until: Option<String>,
+    /// Has a finding of this severity or a worse one.
+    pub severity: Option<crate::index::Severity>,
+    /// In a finding's title, detail or excerpt, the label, the host or the case id; any case of
+    /// ASCII letters.
+    pub text: Option<String>,
 }
 
-pub fn search(db: &mut Db, filter: &Filter, limit: u64) -> Result<Vec<Summary>> {
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM bundles b WHERE 1 = 1");
+/// A `--since` / `--until` value as the stored time text it compares with: a day
+/// (`2026-11-20`) or an RFC 3339 time (any offset, turned to UTC). `end`: the exclusive upper
+/// bound of `--until`, so a day includes all of it and a time includes its own second.
+pub fn date_bound(text: &str, end: bool) -> std::result::Result<String, String> {
+    use chrono::{Duration, NaiveDate, TimeZone, Utc};
+    let text = text.trim();
+    let time = if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let start = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default());
+        if end {
+            start + Duration::days(1)
+        } else {
+            start
+        }
+    } else if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        let at = at.with_timezone(&Utc);
+        if end {
+            at + Duration::seconds(1)
+        } else {
+            at
+        }
+    } else {
+        return Err(format!(
+            "'{text}' is neither a day (2026-11-20) nor an RFC 3339 time (2026-11-20T10:00:00Z)"
+        ));
+    };
+    Ok(time.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// `text` as a LIKE pattern matching it anywhere: `%`, `_` and the escape character itself are
+/// escaped (`ESCAPE '\'`, the same on both engines), so a desk searching for `50%` or `r_0`
+/// finds those characters and nothing else.
+pub fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// `expr` with its ASCII letters lowered, alike on both engines: SQLite's lower() touches ASCII
+/// only, PostgreSQL's follows the server's locale, so it gets an explicit ASCII translate.
+fn ascii_lower(db: &Db, expr: &str) -> String {
+    if db.is_postgres() {
+        format!("translate({expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')")
+    } else {
+        format!("lower({expr})")
+    }
+}
+
+pub fn search(db: &mut Db, filter: &Filter, page: Paging) -> Result<Page> {
+    let (conditions, mut params) = conditions(db, filter)?;
+    let total = db
+        .query(
+            &format!("SELECT COUNT(*) FROM bundles b WHERE 1 = 1{conditions}"),
+            &params,
+        )?
+        .first()
+        .and_then(|r| r.first())
+        .map(Value::int)
+        .unwrap_or(0);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} {SUMMARY_FROM} WHERE 1 = 1{conditions} {NEWEST_FIRST} LIMIT ? OFFSET ?"
+    );
+    params.push(Value::Int(page.limit.min(i64::MAX as u64) as i64));
+    params.push(Value::Int(page.offset.min(i64::MAX as u64) as i64));
+    Ok(Page {
+        total,
+        offset: page.offset,
+        bundles: db.query(&sql, &params)?.iter().map(summary).collect(),
+    })
+}
+
+/// The WHERE conditions of `filter` (each starting with ` AND`) on `bundles b`, and their
+/// parameters: every value a parameter, never SQL text.
+fn conditions(db: &Db, filter: &Filter) -> Result<(String, Vec<Value>)> {
+    let mut sql = String::new();
     let mut params = Vec::new();
     for rule in &filter.rules {
         sql.push_str(
@@ -224,11 +434,163 @@ pub fn search(db: &mut Db, filter: &Filter, limit: u64) -> Result<Vec<Summary>> 
         sql.push_str(" AND b.case_id = ?");
         params.push(Value::from(case_id.trim()));
     }
-    sql.push(' ');
-    sql.push_str(NEWEST_FIRST);
-    sql.push_str(" LIMIT ?");
-    params.push(Value::Int(limit.min(i64::MAX as u64) as i64));
-    Ok(db.query(&sql, &params)?.iter().map(summary).collect())
+    if let Some(label) = &filter.label {
+        sql.push_str(" AND b.label = ?");
+        params.push(Value::from(label.trim()));
+    }
+    if let Some(since) = &filter.since {
+        sql.push_str(" AND b.started_at >= ?");
+        params.push(Value::from(since.as_str()));
+    }
+    if let Some(until) = &filter.until {
+        sql.push_str(" AND b.started_at < ?");
+        params.push(Value::from(until.as_str()));
+    }
+    if let Some(severity) = filter.severity {
+        use crate::index::Severity;
+        let worse: &[&str] = match severity {
+            Severity::Error => &["error"],
+            Severity::Warning => &["error", "warning"],
+            Severity::Info => &["error", "warning", "info"],
+        };
+        let marks = vec!["?"; worse.len()].join(", ");
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM findings f WHERE f.bundle_id = b.id AND f.severity IN ({marks}))"
+        ));
+        params.extend(worse.iter().map(|s| Value::from(*s)));
+    }
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let pattern = like_pattern(&text.to_ascii_lowercase());
+        let like = |expr: &str| format!("{} LIKE ? ESCAPE '\\'", ascii_lower(db, expr));
+        sql.push_str(&format!(
+            " AND ({} OR {} OR {} OR EXISTS (SELECT 1 FROM findings f WHERE f.bundle_id = b.id AND ({} OR {} OR {})))",
+            like("b.host"),
+            like("b.label"),
+            like("b.case_id"),
+            like("f.title"),
+            like("f.detail"),
+            like("f.excerpt"),
+        ));
+        params.extend(std::iter::repeat_n(Value::from(pattern), 6));
+    }
+    Ok((sql, params))
+}
+
+/// The desk's fields of one support case.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct CaseInfo {
+    pub case_id: String,
+    pub status: Option<String>,
+    pub assignee: Option<String>,
+    pub note: Option<String>,
+    pub ticket: Option<String>,
+    pub updated_at: String,
+    /// How many bundles of this case are in the database.
+    pub bundles: i64,
+}
+
+/// What `cases set` changes: Some("") clears a field, None leaves it.
+#[derive(Debug, Clone, Default)]
+pub struct CaseChange {
+    pub status: Option<String>,
+    pub assignee: Option<String>,
+    pub note: Option<String>,
+    pub ticket: Option<String>,
+}
+
+pub fn case_info(db: &mut Db, case_id: &str) -> Result<Option<CaseInfo>> {
+    let rows = db.query(
+        "SELECT c.case_id, c.status, c.assignee, c.note, c.ticket, c.updated_at, \
+         (SELECT COUNT(*) FROM bundles b WHERE b.case_id = c.case_id) FROM cases c WHERE c.case_id = ?",
+        &[case_id.into()],
+    )?;
+    Ok(rows.first().map(|r| CaseInfo {
+        case_id: r[0].text(),
+        status: r[1].opt_text(),
+        assignee: r[2].opt_text(),
+        note: r[3].opt_text(),
+        ticket: r[4].opt_text(),
+        updated_at: r[5].text(),
+        bundles: r[6].int(),
+    }))
+}
+
+/// Sets the desk's fields of support case `case_id`, which must be the --case-id of a bundle in
+/// the database (a mistyped id is named, not stored as a new case nobody will find).
+pub fn set_case(db: &mut Db, case_id: &str, change: &CaseChange) -> Result<CaseInfo> {
+    let case_id = case_id.trim().to_string();
+    let label = db.label.clone();
+    db.write(|db| {
+        let bundles = db
+            .query(
+                "SELECT COUNT(*) FROM bundles WHERE case_id = ?",
+                &[case_id.as_str().into()],
+            )?
+            .first()
+            .map(|r| r[0].int())
+            .unwrap_or(0);
+        if bundles == 0 {
+            return Err(Error::failed(format!(
+                "no bundle of case '{}' in the case database {label}; a case is a bundle's --case-id (`drx-collect cases list` shows them)",
+                crate::escape::field(&case_id)
+            )));
+        }
+        let old = case_info(db, &case_id)?.unwrap_or_default();
+        let merge = |new: &Option<String>, old: Option<String>| -> Value {
+            match new {
+                Some(text) if text.trim().is_empty() => Value::Null,
+                Some(text) => super::record::storable(text.trim(), super::record::MAX_TEXT_BYTES).into(),
+                None => old.into(),
+            }
+        };
+        let values = [
+            merge(&change.status, old.status),
+            merge(&change.assignee, old.assignee),
+            merge(&change.note, old.note),
+            merge(&change.ticket, old.ticket),
+        ];
+        let mut params = vec![Value::from(case_id.as_str())];
+        params.extend(values.iter().cloned());
+        params.push(super::now_text().into());
+        db.exec(
+            "INSERT INTO cases (case_id, status, assignee, note, ticket, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, assignee = excluded.assignee, \
+             note = excluded.note, ticket = excluded.ticket, updated_at = excluded.updated_at",
+            &params,
+        )?;
+        case_info(db, &case_id)?
+            .ok_or_else(|| Error::failed(format!("case {case_id} vanished from the case database")))
+    })
+}
+
+/// The desk's fields of every case that has some, by case id.
+pub fn all_cases(db: &mut Db) -> Result<BTreeMap<String, CaseInfo>> {
+    Ok(db
+        .query(
+            "SELECT c.case_id, c.status, c.assignee, c.note, c.ticket, c.updated_at FROM cases c",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            (
+                r[0].text(),
+                CaseInfo {
+                    case_id: r[0].text(),
+                    status: r[1].opt_text(),
+                    assignee: r[2].opt_text(),
+                    note: r[3].opt_text(),
+                    ticket: r[4].opt_text(),
+                    updated_at: r[5].text(),
+                    bundles: 0,
+                },
+            )
+        })
+        .collect())
 }
 
 /// One finding as stored.
@@ -247,7 +609,6 @@ pub struct StoredFinding {
 pub struct Detail {
     #[serde(flatten)]
     pub summary: Summary,
-    pub label: Option<String>,
     pub finished_at: Option<String>,
     pub tool: String,
     pub tool_version: String,
@@ -256,6 +617,8 @@ pub struct Detail {
     pub imported_at: String,
     pub resources: Vec<String>,
     pub finding_list: Vec<StoredFinding>,
+    /// The desk's fields of its support case, if `cases set` gave any.
+    pub case: Option<CaseInfo>,
 }
 
 /// `ID`: a row id, or a sha256 prefix of at least 6 hex digits. A decimal ID is a row id when
@@ -324,8 +687,8 @@ pub fn show(db: &mut Db, id: &str) -> Result<Detail> {
     let id = resolve(db, id)?;
     let rows = db.query(
         &format!(
-            "SELECT {SUMMARY_COLUMNS}, b.label, b.finished_at, b.tool_name, b.tool_version, b.size_bytes, b.files, b.imported_at \
-             FROM bundles b WHERE b.id = ?"
+            "SELECT {SUMMARY_COLUMNS}, b.finished_at, b.tool_name, b.tool_version, b.size_bytes, b.files, b.imported_at \
+             {SUMMARY_FROM} WHERE b.id = ?"
         ),
         &[Value::Int(id)],
     )?;
@@ -342,17 +705,23 @@ pub fn show(db: &mut Db, id: &str) -> Result<Detail> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let summary = summary(row);
+    let case = match &summary.case_id {
+        Some(case_id) => case_info(db, case_id)?,
+        None => None,
+    };
+    let n = SUMMARY_LEN;
     Ok(Detail {
-        summary: summary(row),
-        label: row[17].opt_text(),
-        finished_at: row[18].opt_text(),
-        tool: row[19].text(),
-        tool_version: row[20].text(),
-        size_bytes: row[21].int(),
-        files: row[22].int(),
-        imported_at: row[23].text(),
+        finished_at: row[n].opt_text(),
+        tool: row[n + 1].text(),
+        tool_version: row[n + 2].text(),
+        size_bytes: row[n + 3].int(),
+        files: row[n + 4].int(),
+        imported_at: row[n + 5].text(),
+        summary,
         resources,
         finding_list: findings_of(db, id)?,
+        case,
     })
 }
 
@@ -526,7 +895,7 @@ pub fn history(db: &mut Db, host: &str, limit: u64) -> Result<Vec<Snapshot>> {
     let mut summaries: Vec<Summary> = db
         .query(
             &format!(
-                "SELECT {SUMMARY_COLUMNS} FROM bundles b WHERE b.host_lower = ? {NEWEST_FIRST} LIMIT ?"
+                "SELECT {SUMMARY_COLUMNS} {SUMMARY_FROM} WHERE b.host_lower = ? {NEWEST_FIRST} LIMIT ?"
             ),
             &[host.into(), Value::Int(limit.min(i64::MAX as u64) as i64)],
         )?
@@ -613,6 +982,42 @@ fn changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_patterns_match_their_text_only() {
+        assert_eq!(like_pattern("50%"), "%50\\%%");
+        assert_eq!(like_pattern("r_0"), "%r\\_0%");
+        assert_eq!(like_pattern("a\\b"), "%a\\\\b%");
+        assert_eq!(like_pattern("노드"), "%노드%");
+    }
+
+    #[test]
+    fn date_bounds() {
+        assert_eq!(
+            date_bound("2026-11-20", false).unwrap(),
+            "2026-11-20T00:00:00Z"
+        );
+        assert_eq!(
+            date_bound("2026-11-20", true).unwrap(),
+            "2026-11-21T00:00:00Z"
+        );
+        assert_eq!(
+            date_bound("2026-12-31", true).unwrap(),
+            "2027-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            date_bound("2026-11-20T10:00:00+09:00", false).unwrap(),
+            "2026-11-20T01:00:00Z"
+        );
+        assert_eq!(
+            date_bound("2026-11-20T10:00:00Z", true).unwrap(),
+            "2026-11-20T10:00:01Z"
+        );
+        assert!(date_bound("yesterday", false)
+            .unwrap_err()
+            .contains("neither"));
+        assert!(date_bound("2026-02-30", false).is_err());
+    }
 
     #[test]
     fn version_conditions() {

@@ -17,6 +17,13 @@ fn cases(db: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The bundles of a `list` / `search --json` answer, checked to say its total.
+fn page(output: &Output) -> Value {
+    let answer = json(output);
+    assert!(answer["total"].is_i64(), "no total: {answer}");
+    answer["bundles"].clone()
+}
+
 fn json(output: &Output) -> Value {
     assert_success(output);
     serde_json::from_slice(&output.stdout)
@@ -99,7 +106,7 @@ fn import_then_every_query() {
     );
     assert!(stdout(&again).starts_with("0 imported, 1 already imported"));
 
-    let list = json(&cases(&db, &["list", "--json"]));
+    let list = page(&cases(&db, &["list", "--json"]));
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 3);
     // Newest first: node2 was collected last.
@@ -109,7 +116,7 @@ fn import_then_every_query() {
     assert_eq!(list[1]["versions"]["drbd"], "8.4.11");
     assert_eq!(list[2]["versions"]["drbd"], "8.4.5");
     assert_eq!(list[2]["versions"]["drx"], "3.2.1");
-    let limited = json(&cases(&db, &["list", "--limit", "1", "--json"]));
+    let limited = page(&cases(&db, &["list", "--limit", "1", "--json"]));
     assert_eq!(limited.as_array().unwrap().len(), 1);
 
     // show by sha256 prefix and by row id give the same bundle, with its findings.
@@ -148,26 +155,26 @@ fn import_then_every_query() {
             })
             .collect()
     };
-    let bom = json(&cases(&db, &["search", "--rule", "CONFIG-BOM", "--json"]));
+    let bom = page(&cases(&db, &["search", "--rule", "CONFIG-BOM", "--json"]));
     assert_eq!(hosts(&bom), ["node1@8.4.5"]);
-    let old = json(&cases(
+    let old = page(&cases(
         &db,
         &["search", "--version", "drbd<8.4.8", "--json"],
     ));
     assert_eq!(hosts(&old), ["node1@8.4.5"]);
-    let not_old = json(&cases(
+    let not_old = page(&cases(
         &db,
         &["search", "--version", "drbd>=8.4.8", "--json"],
     ));
     assert_eq!(hosts(&not_old), ["node2@9.0.22", "node1@8.4.11"]);
-    let ne = json(&cases(
+    let ne = page(&cases(
         &db,
         &["search", "--version", "drx!=3.2.4", "--json"],
     ));
     assert_eq!(hosts(&ne), ["node1@8.4.5"]);
-    let host = json(&cases(&db, &["search", "--host", "NODE1", "--json"]));
+    let host = page(&cases(&db, &["search", "--host", "NODE1", "--json"]));
     assert_eq!(hosts(&host), ["node1@8.4.11", "node1@8.4.5"]);
-    let both = json(&cases(
+    let both = page(&cases(
         &db,
         &[
             "search",
@@ -179,7 +186,7 @@ fn import_then_every_query() {
         ],
     ));
     assert_eq!(hosts(&both), ["node1@8.4.11"]);
-    let none = json(&cases(
+    let none = page(&cases(
         &db,
         &[
             "search",
@@ -338,7 +345,7 @@ fn a_damaged_bundle_is_refused_with_its_reason_and_the_others_imported() {
         "{}",
         stdout(&out)
     );
-    let list = json(&cases(&db, &["list", "--json"]));
+    let list = page(&cases(&db, &["list", "--json"]));
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["sha256"], sha256_of(&good));
 
@@ -381,7 +388,7 @@ fn two_importers_at_once_leave_each_bundle_once() {
     let imported = a["imported"].as_i64().unwrap() + b["imported"].as_i64().unwrap();
     let already = a["already"].as_i64().unwrap() + b["already"].as_i64().unwrap();
     assert_eq!((imported, already), (8, 8), "{a}\n{b}");
-    let list = json(&cases(&db, &["list", "--json"]));
+    let list = page(&cases(&db, &["list", "--json"]));
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 8);
     let mut shas: Vec<&str> = list.iter().map(|b| b["sha256"].as_str().unwrap()).collect();
@@ -512,7 +519,7 @@ fn a_sealed_bundle_is_imported_with_its_identity() {
     );
     let report = json(&out);
     assert_eq!(report["imported"], 1, "{report}");
-    let list = json(&cases(&db, &["list", "--json"]));
+    let list = page(&cases(&db, &["list", "--json"]));
     assert_eq!(list[0]["host"], "node1");
 }
 
@@ -768,4 +775,194 @@ fn the_later_parts_of_a_split_case_file_are_not_refused() {
         .filter_map(|r| r["host"].as_str())
         .collect();
     assert_eq!(hosts.len(), 2, "{report}");
+}
+
+/// Issue 28 item 5, the case database as a desk uses it: paths kept, per-case fields, search by
+/// label / dates / severity / text, totals with --limit/--offset, CSV export, re-diagnosis of
+/// stored bundles, one line for the skipped sidecars.
+#[test]
+fn the_desk_sets_cases_searches_exports_and_rediagnoses() {
+    let one = Fixture::new();
+    one.file(
+        "/etc/drbd.d/r0.res",
+        [&b"\xEF\xBB\xBF"[..], RES.as_bytes()].concat(),
+    );
+    // A label a spreadsheet would run as a formula, with a comma to quote.
+    assert_success(&one.collect(&["--quiet", "--case-id", "CASE-7", "--label", "=cmd,x"]));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let two = Fixture::new();
+    two.file("/etc/hostname", "node2\n")
+        .file("/etc/drbd.d/r0.res", RES);
+    assert_success(&two.collect(&["--quiet", "--case-id", "CASE-8", "--label", "nightly"]));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cases.sqlite");
+
+    // Two directories with a bundle and its sidecar each: one summary line for the sidecars.
+    let out = cases(
+        &db,
+        &[
+            "import",
+            one.out.path().to_str().unwrap(),
+            two.out.path().to_str().unwrap(),
+        ],
+    );
+    assert_success(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("skipped: "), "{err}");
+    assert_eq!(
+        err.matches("skipped 2 checksum sidecar file(s)").count(),
+        1,
+        "{err}"
+    );
+
+    // Totals: a limit shows a page and says how many there are.
+    let first = json(&cases(&db, &["list", "--limit", "1", "--json"]));
+    assert_eq!(first["total"], 2, "{first}");
+    assert_eq!(first["bundles"].as_array().unwrap().len(), 1);
+    assert_eq!(first["bundles"][0]["host"], "node2");
+    let next = json(&cases(
+        &db,
+        &["list", "--limit", "1", "--offset", "1", "--json"],
+    ));
+    assert_eq!(next["bundles"][0]["host"], "node1");
+    assert_eq!(next["offset"], 1);
+    let text = stdout(&cases(&db, &["list", "--limit", "1"]));
+    assert!(
+        text.contains("1-1 of 2 bundles shown; --offset 1 for the next ones"),
+        "{text}"
+    );
+    let text = stdout(&cases(&db, &["list"]));
+    assert!(text.trim_end().ends_with("2 of 2 bundles"), "{text}");
+    // The path is stored, absolute.
+    let path = first["bundles"][0]["path"].as_str().unwrap().to_string();
+    assert_eq!(Path::new(&path), two.bundles()[0].as_path());
+
+    let hosts = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["search", "--json"];
+        full.extend_from_slice(args);
+        let answer = json(&cases(&db, &full));
+        let list = answer["bundles"].as_array().unwrap();
+        assert_eq!(answer["total"].as_u64().unwrap() as usize, list.len());
+        list.iter()
+            .map(|b| b["host"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(hosts(&["--label", "nightly"]), ["node2"]);
+    assert_eq!(hosts(&["--label", "=cmd,x"]), ["node1"]);
+    // Text: a finding's title (any case), the host, the label; % is a character, not a wildcard.
+    assert_eq!(hosts(&["--text", "utf-8 bom"]), ["node1"]);
+    assert_eq!(hosts(&["--text", "NODE2"]), ["node2"]);
+    assert_eq!(hosts(&["--text", "cmd,"]), ["node1"]);
+    assert_eq!(hosts(&["--text", "%"]), Vec::<String>::new());
+    assert_eq!(hosts(&["--text", "_"]).len(), 0);
+    assert_eq!(hosts(&["--severity", "error"]), ["node1"]);
+    assert!(hosts(&["--severity", "info"]).contains(&"node1".to_string()));
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let (yesterday, tomorrow) = (
+        day(today.pred_opt().unwrap()),
+        day(today.succ_opt().unwrap()),
+    );
+    assert_eq!(
+        hosts(&["--since", &yesterday, "--until", &tomorrow]).len(),
+        2
+    );
+    assert_eq!(hosts(&["--since", &tomorrow]).len(), 0);
+    assert_eq!(hosts(&["--until", &yesterday]).len(), 0);
+    let bad = cases(&db, &["search", "--since", "last week"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--since"), "{}", stderr(&bad));
+
+    // The desk's fields of a case.
+    let set = json(&cases(
+        &db,
+        &[
+            "set",
+            "CASE-7",
+            "--status",
+            "waiting",
+            "--assignee",
+            "김민수",
+            "--ticket",
+            "https://desk.example/T-1",
+            "--note",
+            "asked for dmesg",
+            "--json",
+        ],
+    ));
+    assert_eq!(set["status"], "waiting", "{set}");
+    assert_eq!(set["assignee"], "김민수");
+    assert_eq!(set["bundles"], 1);
+    let set = json(&cases(&db, &["set", "CASE-7", "--note", "", "--json"]));
+    assert!(set["note"].is_null(), "{set}");
+    assert_eq!(
+        set["ticket"], "https://desk.example/T-1",
+        "a field not given is kept"
+    );
+    let shown = json(&cases(
+        &db,
+        &["show", &next["bundles"][0]["id"].to_string(), "--json"],
+    ));
+    assert_eq!(shown["case"]["status"], "waiting", "{shown}");
+    assert_eq!(shown["status"], "waiting");
+    let typo = cases(&db, &["set", "CASE-77", "--status", "closed"]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(stderr(&typo).contains("CASE-77"), "{}", stderr(&typo));
+    assert_eq!(cases(&db, &["set", "CASE-7"]).status.code(), Some(2));
+    assert_eq!(
+        cases(&db, &["set", "CASE-7", "--status", "done"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    // CSV: RFC 4180, the formula defused, the desk's fields beside the bundle's.
+    let csv = cases(&db, &["export", "--csv"]);
+    assert_success(&csv);
+    let csv = stdout(&csv);
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert!(
+        lines[0].starts_with("id,sha256,host,case_id,label,"),
+        "{csv}"
+    );
+    assert_eq!(lines.len(), 4, "header, two rows, the last CRLF: {csv}");
+    let node1 = lines.iter().find(|l| l.contains(",node1,")).expect("node1");
+    assert!(node1.contains(",CASE-7,\"'=cmd,x\","), "{node1}");
+    assert!(
+        node1.contains(",waiting,김민수,https://desk.example/T-1,,"),
+        "{node1}"
+    );
+    let rows = json(&cases(&db, &["export", "--label", "nightly", "--json"]));
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["host"], "node2");
+
+    // Re-diagnosis: the same rules find the same; stored findings lost are found again; a bundle
+    // moved away is reported, and the others are still done.
+    let again = json(&cases(&db, &["rediagnose", "CASE-7", "--json"]));
+    assert_eq!(
+        (again["unchanged"].as_i64(), again["changed"].as_i64()),
+        (Some(1), Some(0)),
+        "{again}"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("DELETE FROM findings", []).unwrap();
+    drop(conn);
+    std::fs::rename(&two.bundles()[0], dir.path().join("moved.tgz")).unwrap();
+    let out = cases(&db, &["rediagnose", "--all"]);
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("no bundle at") && stderr(&out).contains(&path),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out)
+            .contains("1 re-diagnosed with changed findings, 0 unchanged, 1 not re-diagnosed"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(hosts(&["--rule", "CONFIG-BOM"]), ["node1"]);
+    let unknown = cases(&db, &["rediagnose", "CASE-99"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(cases(&db, &["rediagnose"]).status.code(), Some(2));
 }
