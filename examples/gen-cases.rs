@@ -155,6 +155,13 @@ fn bundle(i: u64, hosts: u64) -> (String, Vec<u8>) {
     if snap % 5 == 2 {
         index["case_id"] = serde_json::Value::String(format!("CASE-{}", 1000 + node));
     }
+    // Labels for `cases search --label/--text`: a plain one, and one with LIKE's wildcards and
+    // a non-ASCII capital (folded alike, i.e. not at all, by both engines).
+    if snap % 4 == 1 {
+        index["label"] = serde_json::Value::String("nightly".into());
+    } else if snap % 4 == 3 && node % 2 == 0 {
+        index["label"] = serde_json::Value::String("50% off_x Ä".into());
+    }
     let mut files: Vec<(String, Vec<u8>)> = vec![
         (
             "index.json".into(),

@@ -5,7 +5,8 @@
 #   - generates CASES_PG_BUNDLES (default 300) valid bundles with examples/gen-cases.rs;
 #   - imports them into PostgreSQL and into SQLite, and compares the --json answers of every query
 #     (list, show by id and by sha256 prefix, search by rule / version / host / case id, stats,
-#     history) between the two;
+#     history; the desk's: pages, label, text, severity, dates, export as JSON and CSV, set,
+#     rediagnose) between the two;
 #   - refuses a damaged bundle on both (exit 3), re-imports nothing twice;
 #   - imports the same directory from two processes at once, on both engines: no duplicates and
 #     no lost rows;
@@ -83,7 +84,7 @@ done
 echo "== comparing every query"
 compare list --limit 100000
 compare list --limit 7
-first_sha=$("$bin" cases list --limit 1 --json --db "$lite" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sha256"])')
+first_sha=$("$bin" cases list --limit 1 --json --db "$lite" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bundles"][0]["sha256"])')
 compare show 1
 compare show "$count"
 compare show 17
@@ -103,12 +104,51 @@ compare stats
 compare history node001
 compare history node012 --limit 3
 compare history node029
+# The desk's queries (issue 28 item 5): pages, label, text (LIKE wildcards as characters, ASCII
+# case folding only), severity, dates, export.
+compare list --limit 5 --offset 3
+compare list --limit 5 --offset 100000
+compare search --label nightly --limit 100000
+compare search --label '50% off_x Ä' --limit 100000
+compare search --text '50%' --limit 100000
+compare search --text '%' --limit 100000
+compare search --text '_x' --limit 100000
+compare search --text 'ä' --limit 100000
+compare search --text 'Ä' --limit 100000
+compare search --text 'NODE01' --limit 100000
+compare search --text 'bom' --limit 100000
+compare search --text 'case-100' --limit 100000
+compare search --severity error --limit 100000
+compare search --severity warning --limit 30 --offset 10
+compare search --severity info --rule CONFIG-BOM --limit 100000
+compare search --since 2025-01-03 --until 2025-01-05 --limit 100000
+compare search --since 2025-01-02T08:30:00Z --host node003 --limit 100000
+compare search --until 2025-01-02T08:00:00+09:00 --limit 100000
+compare export
+compare export --severity error --label nightly
+a=$("$bin" cases export --db "$lite") || fail "sqlite: cases export"
+b=$("$bin" cases export --db "$pg") || fail "postgres: cases export"
+[ "$a" = "$b" ] || { diff <(echo "$a") <(echo "$b") | head -n 20 >&2; fail "cases export (CSV) differs"; }
+echo "   same answer: cases export (CSV, $(echo "$a" | wc -l) lines)"
+for target in "$lite" "$pg"; do
+    "$bin" cases set CASE-1003 --status waiting --assignee 김민수 --note '=1+1, "quoted"' \
+        --ticket https://desk.example/T-1003 --json --db "$target" >/dev/null || fail "cases set on $target"
+    "$bin" cases set CASE-1003 --ticket '' --json --db "$target" >/dev/null || fail "cases set '' on $target"
+done
+compare search --case-id CASE-1003 --limit 100000
+compare export --case-id CASE-1003
+compare rediagnose CASE-1003
+compare rediagnose CASE-1005
+a=$("$bin" cases export --case-id CASE-1003 --db "$pg") || fail "postgres: cases export"
+grep -q "waiting,김민수,,\"'=1+1, \"\"quoted\"\"\"" <<<"$a" || fail "the desk's fields are not exported as set: $a"
 
 # Non-empty where the generator guarantees it, so the comparisons above compared something.
 for q in "--rule CONFIG-BOM" "--version drbd<8.4.8" "--case-id CASE-1003" "--version bsr>1.6.4" \
-    "--version drbd>=8.4.7 --version drx!=3.2.1" "--host node005 --rule CONFIG-BOM"; do
+    "--version drbd>=8.4.7 --version drx!=3.2.1" "--host node005 --rule CONFIG-BOM" \
+    "--label nightly" "--text 50%" "--text bom" "--text NODE01" "--severity error" \
+    "--since 2025-01-03 --until 2025-01-05"; do
     # shellcheck disable=SC2086
-    n=$("$bin" cases search $q --limit 100000 --json --db "$pg" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+    n=$("$bin" cases search $q --limit 100000 --json --db "$pg" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["bundles"]))')
     [ "$n" -gt 0 ] || fail "search $q found nothing; the generated bundles should have some"
 done
 

@@ -833,6 +833,18 @@ fn the_desk_sets_cases_searches_exports_and_rediagnoses() {
     );
     let text = stdout(&cases(&db, &["list"]));
     assert!(text.trim_end().ends_with("2 of 2 bundles"), "{text}");
+    let korean = Command::new(BIN)
+        .env_clear()
+        .env("LANG", "ko_KR.UTF-8")
+        .args(["cases", "list", "--limit", "1", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&korean).contains("번들 2개 중 1-1번째 표시; 다음은 --offset 1"),
+        "{}",
+        stdout(&korean)
+    );
     // The path is stored, absolute.
     let path = first["bundles"][0]["path"].as_str().unwrap().to_string();
     assert_eq!(Path::new(&path), two.bundles()[0].as_path());
