@@ -174,6 +174,9 @@ pub enum CasesAction {
         /// Every stored bundle.
         #[arg(long)]
         all: bool,
+        /// The private key that opens encrypted bundles (.tgz.age), as for import (repeatable).
+        #[arg(short = 'i', long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
     },
     /// Findings by frequency, bundles by version of drbd/bsr/drx, and the trend per month.
     Stats,

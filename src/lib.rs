@@ -217,7 +217,14 @@ fn run_cases(args: cli::CasesArgs) -> Result<ExitStatus> {
         A::Export { csv: _, filter } => cases::Action::Export {
             filter: cases_filter(filter)?,
         },
-        A::Rediagnose { case_id, all: _ } => cases::Action::Rediagnose { case_id },
+        A::Rediagnose {
+            case_id,
+            all: _,
+            identities,
+        } => {
+            register_identities(&identities)?;
+            cases::Action::Rediagnose { case_id }
+        }
         A::Stats => cases::Action::Stats,
         A::History { host, limit } => cases::Action::History { host, limit },
     };

@@ -917,6 +917,18 @@ fn the_desk_sets_cases_searches_exports_and_rediagnoses() {
     ));
     assert_eq!(shown["case"]["status"], "waiting", "{shown}");
     assert_eq!(shown["status"], "waiting");
+    // The desk's fields go through the same escaping as a bundle's values (a shared database
+    // is written by others too).
+    let set = cases(&db, &["set", "CASE-7", "--assignee", "kim\x1b[2J\rroot"]);
+    assert_success(&set);
+    assert!(
+        stdout(&set).contains("kim\\e[2J\\rroot"),
+        "{}",
+        stdout(&set)
+    );
+    let show = cases(&db, &["show", &next["bundles"][0]["id"].to_string()]);
+    assert!(!stdout(&show).contains('\x1b'), "{}", stdout(&show));
+    assert!(stdout(&show).contains("waiting"), "{}", stdout(&show));
     let typo = cases(&db, &["set", "CASE-77", "--status", "closed"]);
     assert_eq!(typo.status.code(), Some(1));
     assert!(stderr(&typo).contains("CASE-77"), "{}", stderr(&typo));
@@ -941,8 +953,8 @@ fn the_desk_sets_cases_searches_exports_and_rediagnoses() {
     let node1 = lines.iter().find(|l| l.contains(",node1,")).expect("node1");
     assert!(node1.contains(",CASE-7,\"'=cmd,x\","), "{node1}");
     assert!(
-        node1.contains(",waiting,김민수,https://desk.example/T-1,,"),
-        "{node1}"
+        node1.contains(",waiting,\"kim\x1b[2J\rroot\",https://desk.example/T-1,,"),
+        "CSV keeps the exact value (quoted: it holds a CR): {node1:?}"
     );
     let rows = json(&cases(&db, &["export", "--label", "nightly", "--json"]));
     assert_eq!(rows.as_array().unwrap().len(), 1);
