@@ -159,7 +159,7 @@ fn bundle(i: u64, hosts: u64) -> (String, Vec<u8>) {
     // a non-ASCII capital (folded alike, i.e. not at all, by both engines).
     if snap % 4 == 1 {
         index["label"] = serde_json::Value::String("nightly".into());
-    } else if snap % 4 == 3 && node % 2 == 0 {
+    } else if snap % 4 == 3 && node.is_multiple_of(2) {
         index["label"] = serde_json::Value::String("50% off_x Ä".into());
     }
     let mut files: Vec<(String, Vec<u8>)> = vec![
