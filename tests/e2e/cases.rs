@@ -986,6 +986,15 @@ fn the_desk_sets_cases_searches_exports_and_rediagnoses() {
         stdout(&out)
     );
     assert_eq!(hosts(&["--rule", "CONFIG-BOM"]), ["node1"]);
+    // A FIFO where the bundle was is not read (it would block): reported, not waited on.
+    assert!(Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success());
+    let fifo = json(&cases(&db, &["rediagnose", "CASE-8", "--json"]));
+    assert_eq!(fifo["results"][0]["outcome"], "unreadable", "{fifo}");
+    assert_eq!(fifo["not_rediagnosed"], 1);
     let unknown = cases(&db, &["rediagnose", "CASE-99"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert_eq!(cases(&db, &["rediagnose"]).status.code(), Some(2));
