@@ -136,7 +136,7 @@ pub enum CasesAction {
         offset: u64,
     },
     /// The desk's fields of a support case (a bundle's --case-id): status, assignee, note,
-    /// ticket. Shown by `cases show`, `cases list`, exported by `cases export`.
+    /// ticket. Shown by `cases show`, exported by `cases export`, in list/search --json.
     Set {
         #[arg(value_name = "CASE-ID")]
         case_id: String,
