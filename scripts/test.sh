@@ -18,11 +18,13 @@ as_root() {
 # (tests/e2e/realworld.rs); ansible-core, OpenSSH and iproute2 run the fleet and --peer tests;
 # age, python3-jsonschema, man-db, rpm/rpm2cpio/cpio check sealed bundles, schemas and packages;
 # postgresql: the case database's server (scripts/test-cases-pg.sh starts its own cluster);
-# systemd: systemd-analyze verify checks the units `schedule install --systemd` writes.
+# systemd: systemd-analyze verify checks the units `schedule install --systemd` writes;
+# bash-completion, zsh, fish and tmux drive the completion scripts in real shells (tests/e2e/shell.rs).
 packages=(drbd-utils file tar gzip pigz unzip zip coreutils procps python3 chromium
     iptables ufw firewalld iproute2 util-linux time
     ansible-core openssh-server openssh-client iputils-ping
-    age python3-jsonschema man-db rpm rpm2cpio cpio postgresql systemd)
+    age python3-jsonschema man-db rpm rpm2cpio cpio postgresql systemd
+    bash-completion zsh fish tmux)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

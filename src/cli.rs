@@ -17,7 +17,15 @@ Exit codes: 0 success, 1 the job failed (no bundle written, unreadable bundle, b
 2 usage error, 3 inspect found an integrity problem (or an encrypted bundle does not open with
 the --identity given: wrong key, truncated, altered; cases import: a bundle was refused).
 
-Environment: DRX_COLLECT_ENCRYPT_TO (recipients for --encrypt-to), NO_COLOR, LANG.";
+Environment: DRX_COLLECT_ENCRYPT_TO (recipients for --encrypt-to), NO_COLOR, LANG, TMPDIR.
+`drx-collect help COMMAND` (or COMMAND --help) shows one command; `drx-collect man` the manual.
+
+Examples:
+  drx-collect                                  # collect this node into the current directory
+  drx-collect --case-id 4711 -o /tmp           # the bundle for support case 4711, into /tmp
+  drx-collect --peer node2                     # both nodes of the pair in one case file
+  drx-collect inspect drx-collect-node1-20261124T100000Z.tgz   # verify and diagnose a bundle
+  drx-collect help inspect                     # the options of one command";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,8 +33,7 @@ Environment: DRX_COLLECT_ENCRYPT_TO (recipients for --encrypt-to), NO_COLOR, LAN
     version,
     about = ABOUT,
     after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true,
-    disable_help_subcommand = true
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -38,13 +45,65 @@ pub struct Cli {
     pub color: crate::color::Choice,
 }
 
+const COLLECT_EXAMPLES: &str = "\
+Examples:
+  drx-collect collect                          # the same as drx-collect alone
+  drx-collect collect --dry-run                # what would be collected, and its size
+  drx-collect collect --since 72h --obfuscate  # recent logs only, addresses and names pseudonymised
+  drx-collect collect --encrypt-to @vendor.pub   # only the holder of the vendor's key can open it
+  drx-collect collect --split 10MiB -o /tmp    # numbered parts of 10 MiB for e-mail";
+
+const INSPECT_EXAMPLES: &str = "\
+Examples:
+  drx-collect inspect B.tgz                    # verify, then the findings with their remedies
+  drx-collect inspect --lang ko B.tgz          # the findings in Korean
+  drx-collect inspect node1.tgz node2.tgz      # a pair: also the rules that compare the nodes
+  drx-collect inspect --json B.tgz             # one JSON object for scripts
+  drx-collect inspect --cat files/etc/drbd.conf B.tgz   # one verified file of the bundle
+  drx-collect inspect -i key.txt B.tgz.age     # an encrypted bundle";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  drx-collect diff before.tgz after.tgz        # findings new, resolved and still; files changed
+  drx-collect diff --json before.tgz after.tgz   # the same as one JSON object";
+
+const SCHEDULE_EXAMPLES: &str = "\
+Examples:
+  drx-collect schedule install --every 1h --keep 24   # a cron entry: hourly, the newest 24 kept
+  drx-collect schedule install --systemd       # a systemd timer instead
+  drx-collect schedule status                  # what is installed, and the last snapshot";
+
+const MANIFEST_EXAMPLES: &str = "\
+Examples:
+  drx-collect manifest show --os windows       # the embedded Windows manifest
+  drx-collect manifest check my-items.toml     # validate a manifest before --manifest uses it";
+
+const RULES_EXAMPLES: &str = "\
+Examples:
+  drx-collect rules list --lang ko             # every rule, titles in Korean
+  drx-collect rules explain CONFIG-BOM         # what one rule looks for, and what to do";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  drx-collect completions bash > /usr/share/bash-completion/completions/drx-collect
+  drx-collect completions zsh > ~/.zfunc/_drx-collect   # with fpath+=(~/.zfunc) before compinit
+  drx-collect completions fish > ~/.config/fish/completions/drx-collect.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  drx-collect man | man -l -                   # read the manual without installing it
+  drx-collect man --dir /usr/local/share/man/man1   # install every page";
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Collect a bundle (the default when no subcommand is given).
+    #[command(after_help = COLLECT_EXAMPLES)]
     Collect(Box<CollectArgs>),
     /// Verify and diagnose bundles or case files; the bundles of a pair or cluster are compared.
+    #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
     /// What changed between two snapshots of one node.
+    #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
     /// Watch the node live (sockets, replication events, kernel and DRX logs), then write a
     /// bundle whose watch/ part holds the sampled series.
@@ -53,24 +112,29 @@ pub enum Command {
     /// around a trigger (a lost connection, StandAlone, split brain, --freeze) into a bundle.
     Record(Box<RecordArgs>),
     /// Install, remove or show periodic snapshots (cron, systemd timer, Task Scheduler).
+    #[command(after_help = SCHEDULE_EXAMPLES)]
     Schedule(ScheduleArgs),
     /// Print the embedded manifest, or validate a manifest file.
+    #[command(after_help = MANIFEST_EXAMPLES)]
     Manifest {
         #[command(subcommand)]
         action: ManifestAction,
     },
     /// The knowledge base: list the rules, or explain one.
+    #[command(after_help = RULES_EXAMPLES)]
     Rules {
         #[command(subcommand)]
         action: RulesAction,
     },
     /// Print a shell completion script (bash: source it, or put it in
     /// /usr/share/bash-completion/completions/drx-collect).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the manual page drx-collect(1), or write one page per command into DIR.
+    #[command(after_help = MAN_EXAMPLES)]
     Man {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
@@ -83,7 +147,13 @@ const CASES_AFTER_HELP: &str = "\
 The database is one SQLite file (default: $XDG_DATA_HOME/drx-collect/cases.sqlite, else
 ~/.local/share/drx-collect/cases.sqlite; %LOCALAPPDATA%\\drx-collect\\cases.sqlite on Windows) or a
 PostgreSQL database (--db postgres://user@host/db). Every bundle is verified and diagnosed with
-this binary's rules before it is stored; one that fails verification is refused (exit 3).";
+this binary's rules before it is stored; one that fails verification is refused (exit 3).
+
+Examples:
+  drx-collect cases import ~/bundles -r        # every bundle under ~/bundles, each once
+  drx-collect cases search --rule CONFIG-BOM --version 'drbd<8.4.8'   # the cases like this one
+  drx-collect cases show 3                     # one stored bundle: facts and findings
+  drx-collect cases --db postgres://support@db.example/cases stats   # the shared database";
 
 #[derive(Args, Debug)]
 #[command(after_help = CASES_AFTER_HELP)]
@@ -239,7 +309,7 @@ pub enum ManifestAction {
 pub enum RulesAction {
     /// Every rule: ID, severity, title.
     List {
-        #[arg(long, value_parser = parse_lang)]
+        #[arg(long, value_parser = LangParser)]
         lang: Option<Lang>,
         /// Print the catalogue as JSON.
         #[arg(long)]
@@ -248,7 +318,7 @@ pub enum RulesAction {
     /// What a rule looks for and what to do about it.
     Explain {
         id: String,
-        #[arg(long, value_parser = parse_lang)]
+        #[arg(long, value_parser = LangParser)]
         lang: Option<Lang>,
     },
 }
@@ -268,92 +338,97 @@ pub enum FormatArg {
 #[derive(Args, Debug, Default)]
 pub struct CollectArgs {
     /// A directory (the bundle gets its default name inside) or a file path ending in .tgz or .zip.
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(short, long, value_name = "PATH", help_heading = "Output")]
     pub output: Option<PathBuf>,
     /// Archive format [default: tgz on Linux, zip on Windows].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = "Output")]
     pub format: Option<FormatArg>,
     /// Use this manifest instead of the embedded one (repeatable: later files add items).
-    #[arg(short, long = "manifest", value_name = "FILE")]
+    #[arg(
+        short,
+        long = "manifest",
+        value_name = "FILE",
+        help_heading = "Collection"
+    )]
     pub manifests: Vec<PathBuf>,
     /// Read every collected file under DIR instead of / (a mounted disk, a chroot, a fixture).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Collection")]
     pub root: Option<PathBuf>,
     /// Keep only log lines newer than WHEN (72h, 7d, 2026-11-20, RFC 3339).
-    #[arg(long, value_name = "WHEN")]
+    #[arg(long, value_name = "WHEN", help_heading = "Collection")]
     pub since: Option<String>,
     /// Per-file cap; a longer file keeps its newest part and is marked truncated.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size, help_heading = "Collection")]
     pub max_file_size: u64,
     /// Per-command timeout (a manifest item may set its own).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Collection")]
     pub timeout: Duration,
     /// Commands run in parallel.
-    #[arg(short, long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(short, long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Collection")]
     pub jobs: u16,
     /// Replace IP addresses, host names and MAC addresses with consistent pseudonyms.
-    #[arg(long)]
+    #[arg(long, help_heading = "Privacy")]
     pub obfuscate: bool,
     /// Where --obfuscate keeps its private mapping (never inside the bundle)
     /// [default: drx-collect-obfuscation-map.json in the output directory].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Privacy")]
     pub map_file: Option<PathBuf>,
     /// Keep secrets (shared-secret, passwords, keys); the index records that this was asked.
-    #[arg(long)]
+    #[arg(long, help_heading = "Privacy")]
     pub no_redact: bool,
     /// Print what would be collected and the estimated size; write nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Collection")]
     pub dry_run: bool,
     /// After writing, delete the oldest bundles made by drx-collect for this host in the output directory beyond N.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Output")]
     pub keep: Option<usize>,
     /// After writing, delete this host's oldest bundles in the output directory until its bundles take at most SIZE (the newest is always kept).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Output")]
     pub keep_size: Option<u64>,
     /// Write the bundle as numbered parts of at most SIZE each (for e-mail limits).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Output")]
     pub split: Option<u64>,
     /// A deadline for the whole run: what is collected by then is written, marked partial.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Collection")]
     pub total_timeout: Option<Duration>,
     /// Language of titles and remedies [default: from LANG].
-    #[arg(long, value_parser = parse_lang)]
+    #[arg(long, value_parser = LangParser, help_heading = "Output")]
     pub lang: Option<Lang>,
     /// Print nothing but errors.
-    #[arg(short, long, conflicts_with = "verbose")]
+    #[arg(short, long, conflicts_with = "verbose", help_heading = "Output")]
     pub quiet: bool,
     /// Also list every item with its status at the end.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
     /// Print the result (bundle path, sha256, counts, findings) as JSON on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Also collect HOST over ssh (user@host, host:port, an ssh config alias; repeatable) and
     /// write one case file with both bundles. Not on Windows (no OpenSSH on 2008 R2 / 2012 R2).
-    #[arg(long = "peer", value_name = "HOST")]
+    #[arg(long = "peer", value_name = "HOST", help_heading = "Peer")]
     pub peers: Vec<String>,
     /// An ssh configuration file for reaching the peer (ssh -F FILE).
-    #[arg(long, value_name = "FILE", requires = "peers")]
+    #[arg(long, value_name = "FILE", requires = "peers", help_heading = "Peer")]
     pub ssh_config: Option<PathBuf>,
     /// Run the guide's connectivity tests (ping, TCP connect to the configured peer endpoints)
     /// [default: on with --peer].
-    #[arg(long, conflicts_with = "no_probe")]
+    #[arg(long, conflicts_with = "no_probe", help_heading = "Peer")]
     pub probe: bool,
     /// Do not probe.
-    #[arg(long)]
+    #[arg(long, help_heading = "Peer")]
     pub no_probe: bool,
     /// Encrypt the bundle to this public key and write NAME.tgz.age (repeatable): an age key
     /// (age1…), an ssh-ed25519 or ssh-rsa public key, or @FILE with one key a line. Also read from
     /// DRX_COLLECT_ENCRYPT_TO and the manifest's encrypt_to. The clear bundle never touches the
     /// disk; only the holder of a matching private key can open it (inspect --identity).
-    #[arg(long, value_name = "RECIPIENT")]
+    #[arg(long, value_name = "RECIPIENT", help_heading = "Privacy")]
     pub encrypt_to: Vec<String>,
     /// The support case this bundle belongs to (letters, digits, '.', '_', '-'); it goes into the
     /// file name (drx-collect-HOST-ID-STAMP.tgz), index.json and SUMMARY.txt.
-    #[arg(long, value_name = "ID", value_parser = crate::case_id::check_case_id)]
+    #[arg(long, value_name = "ID", value_parser = crate::case_id::check_case_id, help_heading = "Output")]
     pub case_id: Option<String>,
     /// A one-line note for people ("before the upgrade"), kept in index.json and SUMMARY.txt.
-    #[arg(long, value_name = "TEXT", value_parser = crate::case_id::check_label)]
+    #[arg(long, value_name = "TEXT", value_parser = crate::case_id::check_label, help_heading = "Output")]
     pub label: Option<String>,
 }
 
@@ -365,35 +440,45 @@ pub struct InspectArgs {
     #[arg(required = true, num_args = 1.., value_name = "BUNDLE")]
     pub bundles: Vec<PathBuf>,
     /// Print one JSON object: bundles, integrity, findings.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Write a self-contained HTML case report to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub html: Option<PathBuf>,
     /// List the bundle's files.
-    #[arg(long, conflicts_with_all = ["cat", "extract"])]
+    #[arg(long, conflicts_with_all = ["cat", "extract"], help_heading = "Files")]
     pub list: bool,
     /// Print one file of the bundle, raw, once verified (path relative to the bundle's top
     /// directory); exit 3 if it fails its check.
-    #[arg(long, value_name = "PATH", conflicts_with = "extract")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "extract",
+        help_heading = "Files"
+    )]
     pub cat: Option<String>,
     /// Unpack the bundle into DIR: only verified files, private to you; refuses unsafe paths
     /// and links; stops at --max-extract.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Files")]
     pub extract: Option<PathBuf>,
     /// The most --extract writes, and the most a case file's bundles take in the temporary
     /// directory while they are inspected (a small file can expand to gigabytes).
-    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_size, help_heading = "Files")]
     pub max_extract: u64,
     /// Language of titles and remedies [default: from LANG].
-    #[arg(long, value_parser = parse_lang)]
+    #[arg(long, value_parser = LangParser, help_heading = "Output")]
     pub lang: Option<Lang>,
     /// Print only the verdict line.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
     /// The private key that opens encrypted bundles (.tgz.age): an age identity file or an SSH
     /// private key (repeatable).
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    #[arg(
+        short = 'i',
+        long = "identity",
+        value_name = "FILE",
+        help_heading = "Privacy"
+    )]
     pub identities: Vec<PathBuf>,
 }
 
@@ -409,14 +494,19 @@ pub struct DiffArgs {
     #[arg(long, value_name = "HOST")]
     pub node: Option<String>,
     /// Print one JSON object: findings new/resolved/still, files added/removed/changed.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Language of titles and remedies [default: from LANG].
-    #[arg(long, value_parser = parse_lang)]
+    #[arg(long, value_parser = LangParser, help_heading = "Output")]
     pub lang: Option<Lang>,
     /// The private key that opens encrypted snapshots (.tgz.age): an age identity file or an
     /// SSH private key (repeatable).
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    #[arg(
+        short = 'i',
+        long = "identity",
+        value_name = "FILE",
+        help_heading = "Privacy"
+    )]
     pub identities: Vec<PathBuf>,
 }
 
@@ -457,7 +547,11 @@ the replication state from `drbdsetup events2` (else `bsrsetup events2`) as a st
 log as it grows (/dev/kmsg; under --root the syslog files); the DRX logs' state lines. Only changes
 are kept, at most 32 MiB; a sampler that could not sample is recorded as a gap. On a terminal the
 live state is shown in place, otherwise one line per change (stderr). Ctrl-C ends the watch and
-the bundle is still written. Details: docs/watch.md.";
+the bundle is still written. Details: docs/watch.md.
+
+Examples:
+  drx-collect watch --for 60s                  # one minute, then the bundle with the series
+  drx-collect watch --port 7789 -o /tmp        # also the sockets of port 7789; bundle into /tmp";
 
 #[derive(Args, Debug)]
 #[command(after_help = WATCH_AFTER_HELP)]
@@ -481,7 +575,11 @@ never holds more than --ring (a kill -9, a restart or a full disk is recorded as
 silence). A trigger (a replication connection that leaves Connected or goes StandAlone, a kernel
 line naming a split brain, or `record --freeze`) writes the window from --before to --after it
 as a normal bundle into --output (with --keep). Stop it with Ctrl-C / SIGTERM; remove DIR to
-forget what it recorded. Details: docs/watch.md.";
+forget what it recorded. Details: docs/watch.md.
+
+Examples:
+  drx-collect record --ring 64MiB --before 10m   # keep the last minutes ready for an incident
+  drx-collect record --freeze                  # freeze the window around now into a bundle";
 
 #[derive(Args, Debug)]
 #[command(after_help = RECORD_AFTER_HELP)]
@@ -536,6 +634,36 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn parse_lang(text: &str) -> Result<Lang, String> {
     Lang::parse(text).ok_or_else(|| format!("'{text}' is not a language; use en or ko"))
+}
+
+/// `--lang`: parsed by `parse_lang` (any case), and it names its values so that `--help`
+/// and the completion scripts offer `en` and `ko`.
+#[derive(Clone)]
+struct LangParser;
+
+impl clap::builder::TypedValueParser for LangParser {
+    type Value = Lang;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Lang, clap::Error> {
+        clap::builder::StringValueParser::new()
+            .try_map(|text| parse_lang(&text))
+            .parse_ref(command, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            ["en", "ko"]
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 impl CollectArgs {

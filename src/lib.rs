@@ -21,6 +21,7 @@ pub mod layout;
 pub mod lines;
 pub mod logtime;
 pub mod manifest;
+pub mod manual;
 pub mod peer;
 pub mod platform;
 pub mod probe;
@@ -80,10 +81,10 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
     color::init(cli.color);
     match cli.command {
         Some(Command::Completions { shell }) => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut command, "drx-collect", &mut out);
-            write_out(&mut std::io::stdout().lock(), &out)?;
+            write_out(
+                &mut std::io::stdout().lock(),
+                &manual::completion_script(shell),
+            )?;
             Ok(ExitStatus::Success)
         }
         Some(Command::Man { dir }) => run_man(dir),
@@ -139,19 +140,21 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
 /// `drx-collect man`: drx-collect(1) on stdout, or with `--dir` one page per command
 /// (drx-collect.1, drx-collect-inspect.1, …), as the packages install them.
 fn run_man(dir: Option<std::path::PathBuf>) -> Result<ExitStatus> {
-    let command = <Cli as clap::CommandFactory>::command();
     match dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir)
-                .and_then(|_| clap_mangen::generate_to(command, &dir))
+                .and_then(|_| {
+                    for (name, page) in manual::all_pages()? {
+                        std::fs::write(dir.join(name), page)?;
+                    }
+                    Ok(())
+                })
                 .map_err(|err| Error::io("write the manual pages to", &dir, &err, ""))?;
         }
         None => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(command)
-                .render(&mut out)
+            let page = manual::main_page()
                 .map_err(|err| Error::failed(format!("cannot render the manual page: {err}")))?;
-            write_out(&mut std::io::stdout().lock(), &out)?;
+            write_out(&mut std::io::stdout().lock(), &page)?;
         }
     }
     Ok(ExitStatus::Success)
