@@ -1069,8 +1069,9 @@ fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host, gaps: &[Item]) -
 pub struct GiEvidence {
     pub records: Vec<(Kernel, Place, gi::GiRecord)>,
     pub handshakes: Vec<(Place, gi::Handshake)>,
-    /// The last log line where this node became Primary (files are read in bundle order).
-    pub became_primary: Option<Place>,
+    /// Per resource (DRBD 9, BSR) or minor (8.4), the last log line where this node became
+    /// Primary (files are read in bundle order).
+    pub became_primary: Vec<(gi::RoleOwner, Place)>,
 }
 
 impl GiEvidence {
@@ -1097,7 +1098,7 @@ impl GiEvidence {
         GiEvidence {
             records,
             handshakes: Vec::new(),
-            became_primary: None,
+            became_primary: Vec::new(),
         }
     }
 }
