@@ -1072,6 +1072,8 @@ pub struct GiEvidence {
     /// Per resource (DRBD 9, BSR) or minor (8.4), the last log line where this node became
     /// Primary (files are read in bundle order).
     pub became_primary: Vec<(gi::RoleOwner, Place)>,
+    /// The roles and connections now (`drbdsetup` / `bsrsetup events2 --now`): where, and what.
+    pub now: Option<(String, Vec<crate::rules::parse::events2::ResourceNow>)>,
 }
 
 impl GiEvidence {
@@ -1099,6 +1101,11 @@ impl GiEvidence {
             records,
             handshakes: Vec::new(),
             became_primary: Vec::new(),
+            now: [Cmd::DrbdsetupEvents2, Cmd::BsrsetupEvents2]
+                .into_iter()
+                .filter_map(|cmd| command(whole, cmd))
+                .map(|(path, text)| (path, crate::rules::parse::events2::snapshot(&text)))
+                .find(|(_, resources)| !resources.is_empty()),
         }
     }
 }

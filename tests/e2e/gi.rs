@@ -167,6 +167,15 @@ fn the_timeline_shows_role_changes_handshakes_and_the_split_brain_beside_the_ver
     );
     let fa = node("alpha", tool!("drbd84-split-brain.alpha.txt"));
     fa.file("/var/log/messages", alpha_log);
+    // alpha's state now: the real events2 lines of LINBIT/linstor-server's test
+    // (tests/realworld/events2/); beta has no drbdsetup.
+    fa.prints_by_args(
+        "drbdsetup",
+        &[(
+            "*events2*",
+            include_str!("../realworld/events2/linstor-server-connection-standalone.txt"),
+        )],
+    );
     let fb = node("beta", tool!("drbd84-split-brain.beta.txt"));
     fb.file("/var/log/messages", beta_log);
     let (a, b) = (collected(&fa), collected(&fb));
