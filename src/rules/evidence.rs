@@ -594,7 +594,10 @@ pub(crate) fn to_findings(catalogue: &Catalogue, raws: Vec<Raw>, lang: Lang) -> 
                 excerpt: place.excerpt,
                 remedy: rule.remedy(lang).to_string(),
                 node: raw.node,
-                detail: raw.detail,
+                detail: match lang {
+                    Lang::Ko => raw.detail_ko.or(raw.detail),
+                    Lang::En => raw.detail,
+                },
             })
         })
         .collect()

@@ -621,4 +621,19 @@ fn kernel_log_handshakes_are_cross_checked() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].path.as_deref(), Some("files/var/log/messages"));
     assert_eq!(found[0].line, Some(4));
+    // In Korean the sentence is Korean; the quoted kernel words stay as logged.
+    let ko = node(&[("files/var/log/messages", &changed)])
+        .findings(crate::lang::Lang::Ko)
+        .into_iter()
+        .find(|f| f.rule == "REPL-GI-DISAGREES-WITH-KERNEL")
+        .and_then(|f| f.detail)
+        .unwrap();
+    assert!(
+        ko.contains("커널 기록은 uuid_compare()=source-use-bitmap by rule=bitmap-self"),
+        "{ko}"
+    );
+    assert!(
+        !ko.contains("the kernel logged") && !ko.contains("trust its line"),
+        "{ko}"
+    );
 }

@@ -148,7 +148,7 @@ struct Names<'a> {
 }
 
 /// `template` with each `{name}` replaced by its value (one pass: values are not re-read).
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
+pub(super) fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
