@@ -637,3 +637,51 @@ fn kernel_log_handshakes_are_cross_checked() {
         "{ko}"
     );
 }
+
+/// DRBD 9: the Primary transition is matched by resource (`drbd r0:`, printed by
+/// `drbd_info(resource, …)`); r1's later one is not r0's. The pair is derived from the real
+/// drbd9-in-sync outputs: both nodes moved on from the same bitmap UUID (rule `bitmap-both`).
+#[test]
+fn drbd9_split_brain_names_the_resource_s_primary_transitions() {
+    let alpha = tool!("drbd9-in-sync.alpha.txt");
+    // The GI line: the current UUID (16 digits and `:`) replaced, bitmap and history kept.
+    let gi = alpha.lines().last().unwrap();
+    let rest = &gi[17..];
+    let alpha_gi = alpha.replace(gi, &format!("1111111111111110:{rest}"));
+    let beta_gi = alpha.replace(gi, &format!("2222222222222220:{rest}"));
+    let a = node(&[
+        ("commands/drbdadm-get-gi.txt", alpha_gi.as_str()),
+        (
+            "files/var/log/messages",
+            "Nov 24 10:00:00 alpha kernel: drbd r0: role( Secondary -> Primary )\n\
+             Nov 24 10:05:00 alpha kernel: drbd r1: role( Secondary -> Primary )\n",
+        ),
+    ]);
+    let b = node(&[
+        ("commands/drbdadm-get-gi.txt", beta_gi.as_str()),
+        (
+            "files/var/log/messages",
+            "Nov 24 10:02:00 beta kernel: drbd r0: role( Secondary -> Primary )\n",
+        ),
+    ]);
+    let found = crate::rules::cross_node(&[("alpha", &a), ("beta", &b)], crate::lang::Lang::En);
+    let split = found
+        .iter()
+        .find(|f| f.rule == "REPL-GI-SPLIT-BRAIN")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    let detail = split.detail.as_deref().unwrap();
+    assert!(detail.contains("bitmap-both"), "{detail}");
+    assert!(
+        detail.contains(
+            "On alpha, r0/0 last became Primary at files/var/log/messages:1: `Nov 24 10:00:00"
+        ),
+        "{detail}"
+    );
+    assert!(!detail.contains("drbd r1:"), "{detail}");
+    assert!(
+        detail.contains(
+            "On beta, r0/0 last became Primary at files/var/log/messages:1: `Nov 24 10:02:00"
+        ),
+        "{detail}"
+    );
+}
