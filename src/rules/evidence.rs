@@ -1108,7 +1108,13 @@ impl GiEvidence {
                 .into_iter()
                 .filter_map(|cmd| command(whole, cmd))
                 .map(|(path, text)| (path, crate::rules::parse::events2::snapshot(&text)))
-                .find(|(_, resources)| !resources.is_empty()),
+                .find(|(_, resources)| !resources.is_empty())
+                .or_else(|| {
+                    let text = text(whole, crate::rules::inputs::PROC_DRBD)?;
+                    let resources = crate::rules::parse::events2::proc_drbd(&text);
+                    (!resources.is_empty())
+                        .then(|| (crate::rules::inputs::PROC_DRBD.to_string(), resources))
+                }),
         }
     }
 }

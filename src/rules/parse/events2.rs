@@ -77,6 +77,39 @@ pub fn snapshot(text: &str) -> Vec<ResourceNow> {
     out
 }
 
+/// DRBD 8.4 has no events2: its `/proc/drbd` line per minor (drbd-8.4 `drbd_proc.c`:
+/// `"%2d: cs:%s ro:%s/%s ds:%s/%s %c …"`) gives the same facts, the resource named by minor and
+/// the one peer as `peer`.
+pub fn proc_drbd(text: &str) -> Vec<ResourceNow> {
+    let mut out = Vec::new();
+    for line in text.lines().take(MAX_LINES) {
+        if out.len() >= MAX_RESOURCES {
+            break;
+        }
+        let Some((minor, rest)) = line.trim_start().split_once(": cs:") else {
+            continue;
+        };
+        let Ok(minor) = minor.parse::<u32>() else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let Some(state) = words.next() else {
+            continue;
+        };
+        let roles = words.next().and_then(|w| w.strip_prefix("ro:"));
+        let (role, peer_role) = match roles.and_then(|r| r.split_once('/')) {
+            Some((own, peer)) => (Some(own.to_string()), Some(peer.to_string())),
+            None => (None, None),
+        };
+        out.push(ResourceNow {
+            resource: format!("minor {minor}"),
+            role,
+            connections: vec![("peer".to_string(), state.to_string(), peer_role)],
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +138,26 @@ mod tests {
             "../../../tests/realworld/events2/drbd-utils-events2-all-create-change.txt"
         );
         assert!(snapshot(text).is_empty());
+    }
+
+    #[test]
+    fn proc_drbd_of_84_names_roles_by_minor() {
+        // The lines in drbd_proc.c's format (the repository's healthy 8.4 fixture and an
+        // unconfigured minor, which the kernel prints as `cs:Unconfigured` alone).
+        let text = "version: 8.4.11-1 (api:1/proto:86-101)\n \
+                    0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate A r-----\n    \
+                    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0\n \
+                    1: cs:Unconfigured\n";
+        let now = proc_drbd(text);
+        assert_eq!(now.len(), 2, "{now:?}");
+        assert_eq!(now[0].resource, "minor 0");
+        assert_eq!(now[0].role.as_deref(), Some("Primary"));
+        assert_eq!(
+            now[0].connections,
+            vec![("peer".into(), "Connected".into(), Some("Secondary".into()))]
+        );
+        assert_eq!(now[1].role, None);
+        assert!(proc_drbd("garbage\n: cs:\nx: cs:Connected\n").is_empty());
     }
 
     #[test]
