@@ -324,6 +324,7 @@ fn generations(l: Lang, inspected: &[Inspected], findings: &[Finding]) -> Markup
                         @if let Some(detail) = &f.detail { p { (detail) } }
                     }
                 }
+                (gi_now(l, inspected))
                 table {
                     tr {
                         th { (l.ui("html.js_node")) }
@@ -347,6 +348,36 @@ fn generations(l: Lang, inspected: &[Inspected], findings: &[Finding]) -> Markup
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Beside the GI verdict: which node is Primary and connected now, by each node's
+/// `events2 --now` snapshot (the GIs say who has the good data, this says who serves now).
+fn gi_now(l: Lang, inspected: &[Inspected]) -> Markup {
+    html! {
+        p.now { b { (l.ui("html.gi_now")) } }
+        ul.now {
+            @for one in inspected {
+                @match &one.evidence.gi.now {
+                    Some((path, resources)) => {
+                        @for r in resources.iter().take(64) {
+                            li {
+                                b { (one.node) } ": " code { (r.resource) } " "
+                                (l.ui("html.gi_role")) " " b { (r.role.as_deref().unwrap_or("?")) }
+                                @for (peer, state, role) in &r.connections {
+                                    " · " (l.ui("html.gi_connection_to")) " " (peer) ": " b { (state) }
+                                    @if let Some(role) = role {
+                                        " (" (l.ui("html.gi_peer_role")) " " (role) ")"
+                                    }
+                                }
+                                " " span.sub { "(" (path) ")" }
+                            }
+                        }
+                    }
+                    None => li { b { (one.node) } ": " (l.ui("html.gi_now_none")) }
                 }
             }
         }

@@ -142,7 +142,9 @@ const OWN: [&str; 13] = [
     r"^\[[0-9A-Fa-f]+:[0-9A-Fa-f]+\]\[[^\]]+\]w\d{3}",
     r"(?i)kernel:.*\berror\b",
     r"(?i)split-brain|authentication of peer failed|failure to authentication|unrelated data",
-    r"Handshake (?:to peer \d+ )?successful",
+    // The handshake: DRBD 9's result, the sync handshake's first line and its verdict
+    // (`uuid_compare()=R by rule M`, BSR's `uuid_compare(R) by rule M`).
+    r"Handshake (?:to peer \d+ )?successful|drbd_sync_handshake:|bsr_sync_handshake|uuid_compare\(",
 ];
 
 /// States a connection or disk falls into when something is wrong.
@@ -173,7 +175,7 @@ pub fn classify(line: &str, matched: &[usize]) -> Option<(Kind, Level)> {
         || has(SERIOUS)
         || has(REFUSED);
     let warning = has(GLOG_WARNING) || has(BSR_WARNING) || has(BURN_WARNING);
-    let state = has(STATE_CHANGE) || has(HANDSHAKE) || (has(STATE_WORD) && replication_context);
+    let state = replication_event(&has, replication_context);
     let kind = if has(BRIDGE) || (has(REFUSED) && !state && !replication_context) {
         Kind::Drx
     } else if state {
@@ -194,6 +196,16 @@ pub fn classify(line: &str, matched: &[usize]) -> Option<(Kind, Level)> {
         Level::Info
     };
     Some((kind, level))
+}
+
+/// A replication state event: a state change (`role( Secondary -> Primary )`, `conn( … -> … )`),
+/// a handshake line, a connection state named by a replication module, or the module's verdict
+/// on the connection (split brain, unrelated data, failed authentication): the last are errors,
+/// and still state changes, so they sit on the timeline beside the role and conn changes.
+fn replication_event(has: &dyn Fn(usize) -> bool, replication_context: bool) -> bool {
+    has(STATE_CHANGE)
+        || has(HANDSHAKE)
+        || ((has(STATE_WORD) || has(SERIOUS)) && replication_context)
 }
 
 /// True when a `x( A -> B )` change ends in a bad state, or a bad state is named without one.
@@ -919,6 +931,28 @@ mod tests {
         assert_eq!(
             kinds("Nov 24 10:00:00 n1 kernel: sd 0:0:0:0: I/O error, dev sda"),
             Some((Kind::Log, Level::Error))
+        );
+        // Role changes, the handshake and the connection's verdict are state changes, the
+        // verdicts errors (lines of tests/realworld/gi/).
+        assert_eq!(
+            kinds("Nov 24 10:00:00 n1 kernel: drbd r0: role( Secondary -> Primary )"),
+            Some((Kind::Replication, Level::Info))
+        );
+        assert_eq!(
+            kinds("Jan 23 22:19:35 emlsurit-v4 kernel: [25910.905963] block drbd9: drbd_sync_handshake:"),
+            Some((Kind::Replication, Level::Info))
+        );
+        assert_eq!(
+            kinds("Jan 23 22:19:35 emlsurit-v4 kernel: [25910.905975] block drbd9: uuid_compare()=100 by rule 90"),
+            Some((Kind::Replication, Level::Info))
+        );
+        assert_eq!(
+            kinds("Sep  7 19:56:52 hp7 kernel: [  118.684221] block drbd6: Split-Brain detected but unresolved, dropping connection!"),
+            Some((Kind::Replication, Level::Error))
+        );
+        assert_eq!(
+            kinds("[ 5508.438369] block drbd1: Unrelated data, aborting!"),
+            Some((Kind::Replication, Level::Error))
         );
         // Words alone outside a replication context are not events.
         assert_eq!(

@@ -594,7 +594,10 @@ pub(crate) fn to_findings(catalogue: &Catalogue, raws: Vec<Raw>, lang: Lang) -> 
                 excerpt: place.excerpt,
                 remedy: rule.remedy(lang).to_string(),
                 node: raw.node,
-                detail: raw.detail,
+                detail: match lang {
+                    Lang::Ko => raw.detail_ko.or(raw.detail),
+                    Lang::En => raw.detail,
+                },
             })
         })
         .collect()
@@ -1069,8 +1072,11 @@ fn read_windows(whole: &BTreeMap<String, Vec<u8>>, host: &Host, gaps: &[Item]) -
 pub struct GiEvidence {
     pub records: Vec<(Kernel, Place, gi::GiRecord)>,
     pub handshakes: Vec<(Place, gi::Handshake)>,
-    /// The last log line where this node became Primary (files are read in bundle order).
-    pub became_primary: Option<Place>,
+    /// Per resource (DRBD 9, BSR) or minor (8.4), the last log line where this node became
+    /// Primary (files are read in bundle order).
+    pub became_primary: Vec<(gi::RoleOwner, Place)>,
+    /// The roles and connections now (`drbdsetup` / `bsrsetup events2 --now`): where, and what.
+    pub now: Option<(String, Vec<crate::rules::parse::events2::ResourceNow>)>,
 }
 
 impl GiEvidence {
@@ -1097,7 +1103,18 @@ impl GiEvidence {
         GiEvidence {
             records,
             handshakes: Vec::new(),
-            became_primary: None,
+            became_primary: Vec::new(),
+            now: [Cmd::DrbdsetupEvents2, Cmd::BsrsetupEvents2]
+                .into_iter()
+                .filter_map(|cmd| command(whole, cmd))
+                .map(|(path, text)| (path, crate::rules::parse::events2::snapshot(&text)))
+                .find(|(_, resources)| !resources.is_empty())
+                .or_else(|| {
+                    let text = text(whole, crate::rules::inputs::PROC_DRBD)?;
+                    let resources = crate::rules::parse::events2::proc_drbd(&text);
+                    (!resources.is_empty())
+                        .then(|| (crate::rules::inputs::PROC_DRBD.to_string(), resources))
+                }),
         }
     }
 }

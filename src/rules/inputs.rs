@@ -44,6 +44,8 @@ commands! {
     BsradmVersion = "bsradm-version",
     DrbdadmDump = "drbdadm-dump",
     DrbdsetupShow = "drbdsetup-show",
+    DrbdsetupEvents2 = "drbdsetup-events2",
+    BsrsetupEvents2 = "bsrsetup-events2",
     DrbdadmVersion = "drbdadm-version",
     DrbdadmGetGi = "drbdadm-get-gi",
     BsradmGetGi = "bsradm-get-gi",

@@ -48,8 +48,8 @@ pub struct Scan<'c> {
     handshake_scan: crate::rules::parse::gi::HandshakeScan,
     handshake_path: String,
     handshakes: Vec<(Place, crate::rules::parse::gi::Handshake)>,
-    /// The last line of the logs where the node became Primary.
-    became_primary: Option<Place>,
+    /// Per resource or minor, the last line of the logs where the node became Primary.
+    became_primary: Vec<(crate::rules::parse::gi::RoleOwner, Place)>,
     /// Lines of the current file waiting to be matched, joined by `\n`, and their numbers and
     /// ends in `pending`.
     pending: Vec<u8>,
@@ -90,7 +90,7 @@ impl<'c> Scan<'c> {
             handshake_scan: Default::default(),
             handshake_path: String::new(),
             handshakes: Vec::new(),
-            became_primary: None,
+            became_primary: Vec::new(),
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             pending_lines: Vec::new(),
             lowered: Vec::with_capacity(BLOCK_BYTES + 4096),
@@ -335,10 +335,25 @@ impl<'c> Scan<'c> {
                 }
                 Some(Meaning::Handshake) => self.handshake_line(bundle_path, line_no, &text),
                 Some(Meaning::BecamePrimary) => {
-                    self.became_primary = Some(Place::new(bundle_path, line_no, &text));
+                    self.became_primary_line(bundle_path, line_no, &text)
                 }
                 None => {}
             }
+        }
+    }
+
+    /// Keeps the latest Primary transition per owner, for a bounded number of owners (a real
+    /// node has tens of resources; a hostile log cannot grow the list past the bound).
+    fn became_primary_line(&mut self, bundle_path: &str, line_no: u64, text: &str) {
+        const MAX_OWNERS: usize = 1024;
+        let Some(owner) = crate::rules::parse::gi::role_owner(text) else {
+            return;
+        };
+        let place = Place::new(bundle_path, line_no, text);
+        if let Some(kept) = self.became_primary.iter_mut().find(|(o, _)| *o == owner) {
+            kept.1 = place;
+        } else if self.became_primary.len() < MAX_OWNERS {
+            self.became_primary.push((owner, place));
         }
     }
 

@@ -466,6 +466,8 @@ fn pair_of_bundles_split_brain_names_both_current_uuids() {
     assert!(detail.contains("DRBD 8.4 rule 90"), "{detail}");
 }
 
+/// The Primary transition named is the one of the resource in question (8.4: its minor, as
+/// `drbdsetup get-gi 0` names it), not the node's last one of any resource.
 #[test]
 fn split_brain_names_when_each_node_became_primary() {
     let a = node(&[
@@ -475,25 +477,74 @@ fn split_brain_names_when_each_node_became_primary() {
         ),
         (
             "files/var/log/messages",
-            "Jan 23 21:02:11 alpha kernel: block drbd9: role( Secondary -> Primary ) \n",
+            "Jan 23 21:02:11 alpha kernel: block drbd0: role( Secondary -> Primary ) \n\
+             Jan 23 21:30:00 alpha kernel: block drbd9: role( Secondary -> Primary ) \n",
         ),
     ]);
     let b = node(&[
         ("commands/drbdadm-get-gi.txt", tool!("drbd84-split-brain.beta.txt")),
-        ("files/var/log/messages", "Jan 23 21:40:05 beta kernel: block drbd9: role( Secondary -> Primary ) \nJan 23 21:50:00 beta kernel: block drbd9: role( Primary -> Secondary ) \n"),
+        ("files/var/log/messages", "Jan 23 21:40:05 beta kernel: block drbd0: role( Secondary -> Primary ) \nJan 23 21:50:00 beta kernel: block drbd0: role( Primary -> Secondary ) \n"),
     ]);
-    let found: Vec<_> =
-        crate::rules::cross_node(&[("alpha", &a), ("beta", &b)], crate::lang::Lang::En)
+    let detail = |lang| {
+        crate::rules::cross_node(&[("alpha", &a), ("beta", &b)], lang)
             .into_iter()
-            .filter(|f| f.rule == "REPL-GI-SPLIT-BRAIN")
-            .collect();
-    let detail = found[0].detail.as_deref().unwrap();
+            .find(|f| f.rule == "REPL-GI-SPLIT-BRAIN")
+            .and_then(|f| f.detail)
+            .unwrap()
+    };
+    let en = detail(crate::lang::Lang::En);
     assert!(
-        detail.contains("alpha last became Primary at files/var/log/messages:1: `Jan 23 21:02:11"),
-        "{detail}"
+        en.contains(
+            "On alpha, minor 0 last became Primary at files/var/log/messages:1: `Jan 23 21:02:11"
+        ),
+        "{en}"
+    );
+    assert!(!en.contains("21:30:00"), "another minor's transition: {en}");
+    assert!(
+        en.contains(
+            "On beta, minor 0 last became Primary at files/var/log/messages:1: `Jan 23 21:40:05"
+        ),
+        "{en}"
+    );
+    let ko = detail(crate::lang::Lang::Ko);
+    assert!(
+        ko.contains("스플릿 브레인") && ko.contains("희생 노드"),
+        "{ko}"
     );
     assert!(
-        detail.contains("beta last became Primary at files/var/log/messages:1: `Jan 23 21:40:05"),
+        ko.contains("alpha 에서 minor 0 이(가) 마지막으로 Primary"),
+        "{ko}"
+    );
+    for english in [
+        "split brain",
+        "both changed",
+        "Recovery",
+        "decided by",
+        "last became",
+    ] {
+        assert!(!ko.contains(english), "{english} in {ko}");
+    }
+}
+
+/// With no Primary line for the resource, the finding says the logs do not show it.
+#[test]
+fn split_brain_without_primary_lines_says_the_logs_do_not_show_it() {
+    let a = node(&[(
+        "commands/drbdadm-get-gi.txt",
+        tool!("drbd84-split-brain.alpha.txt"),
+    )]);
+    let b = node(&[(
+        "commands/drbdadm-get-gi.txt",
+        tool!("drbd84-split-brain.beta.txt"),
+    )]);
+    let found = crate::rules::cross_node(&[("alpha", &a), ("beta", &b)], crate::lang::Lang::En);
+    let detail = found
+        .iter()
+        .find(|f| f.rule == "REPL-GI-SPLIT-BRAIN")
+        .and_then(|f| f.detail.as_deref())
+        .unwrap();
+    assert!(
+        detail.contains("alpha's logs do not show when minor 0 became Primary there"),
         "{detail}"
     );
 }
@@ -570,4 +621,67 @@ fn kernel_log_handshakes_are_cross_checked() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].path.as_deref(), Some("files/var/log/messages"));
     assert_eq!(found[0].line, Some(4));
+    // In Korean the sentence is Korean; the quoted kernel words stay as logged.
+    let ko = node(&[("files/var/log/messages", &changed)])
+        .findings(crate::lang::Lang::Ko)
+        .into_iter()
+        .find(|f| f.rule == "REPL-GI-DISAGREES-WITH-KERNEL")
+        .and_then(|f| f.detail)
+        .unwrap();
+    assert!(
+        ko.contains("커널 기록은 uuid_compare()=source-use-bitmap by rule=bitmap-self"),
+        "{ko}"
+    );
+    assert!(
+        !ko.contains("the kernel logged") && !ko.contains("trust its line"),
+        "{ko}"
+    );
+}
+
+/// DRBD 9: the Primary transition is matched by resource (`drbd r0:`, printed by
+/// `drbd_info(resource, …)`); r1's later one is not r0's. The pair is derived from the real
+/// drbd9-in-sync outputs: both nodes moved on from the same bitmap UUID (rule `bitmap-both`).
+#[test]
+fn drbd9_split_brain_names_the_resource_s_primary_transitions() {
+    let alpha = tool!("drbd9-in-sync.alpha.txt");
+    // The GI line: the current UUID (16 digits and `:`) replaced, bitmap and history kept.
+    let gi = alpha.lines().last().unwrap();
+    let rest = &gi[17..];
+    let alpha_gi = alpha.replace(gi, &format!("1111111111111110:{rest}"));
+    let beta_gi = alpha.replace(gi, &format!("2222222222222220:{rest}"));
+    let a = node(&[
+        ("commands/drbdadm-get-gi.txt", alpha_gi.as_str()),
+        (
+            "files/var/log/messages",
+            "Nov 24 10:00:00 alpha kernel: drbd r0: role( Secondary -> Primary )\n\
+             Nov 24 10:05:00 alpha kernel: drbd r1: role( Secondary -> Primary )\n",
+        ),
+    ]);
+    let b = node(&[
+        ("commands/drbdadm-get-gi.txt", beta_gi.as_str()),
+        (
+            "files/var/log/messages",
+            "Nov 24 10:02:00 beta kernel: drbd r0: role( Secondary -> Primary )\n",
+        ),
+    ]);
+    let found = crate::rules::cross_node(&[("alpha", &a), ("beta", &b)], crate::lang::Lang::En);
+    let split = found
+        .iter()
+        .find(|f| f.rule == "REPL-GI-SPLIT-BRAIN")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    let detail = split.detail.as_deref().unwrap();
+    assert!(detail.contains("bitmap-both"), "{detail}");
+    assert!(
+        detail.contains(
+            "On alpha, r0/0 last became Primary at files/var/log/messages:1: `Nov 24 10:00:00"
+        ),
+        "{detail}"
+    );
+    assert!(!detail.contains("drbd r1:"), "{detail}");
+    assert!(
+        detail.contains(
+            "On beta, r0/0 last became Primary at files/var/log/messages:1: `Nov 24 10:02:00"
+        ),
+        "{detail}"
+    );
 }

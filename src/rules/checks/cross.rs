@@ -31,7 +31,7 @@ pub fn cross_node(nodes: &[(&str, &Evidence)], lang: Lang) -> Vec<Finding> {
     let mut gi_raws = Vec::new();
     for (i, (label_a, a)) in nodes.iter().enumerate() {
         for (label_b, b) in nodes.iter().skip(i + 1) {
-            super::gi::pair(label_a, a, label_b, b, &mut gi_raws);
+            super::gi::pair(label_a, a, label_b, b, lang, &mut gi_raws);
         }
     }
     super::debug_assert_declared("gi", &gi_raws);

@@ -4,9 +4,10 @@
 //! unrelated data. The rule that decided is named in the kernel's own numbering.
 use super::Raw;
 use crate::index::Severity;
+use crate::lang::Lang;
 use crate::rules::evidence::Evidence;
 use crate::rules::model::Place;
-use crate::rules::parse::gi::GiRecord;
+use crate::rules::parse::gi::{GiRecord, RoleOwner};
 use crate::rules::uuid_compare::{compare, Amount, Gi, Kernel, Outcome, Side, Tie, Verdict};
 
 pub const IN_SYNC: &str = "REPL-GI-IN-SYNC";
@@ -65,8 +66,15 @@ fn toward<'a>(mine: &[Entry<'a>], theirs: &[Entry<'_>]) -> Option<(Entry<'a>, Ve
     Some((**one, others))
 }
 
-/// The pair's verdicts, `a` taken as the comparing ("self") side.
-pub fn pair(label_a: &str, a: &Evidence, label_b: &str, b: &Evidence, out: &mut Vec<Raw>) {
+/// The pair's verdicts, `a` taken as the comparing ("self") side; details in `lang`.
+pub fn pair(
+    label_a: &str,
+    a: &Evidence,
+    label_b: &str,
+    b: &Evidence,
+    lang: Lang,
+    out: &mut Vec<Raw>,
+) {
     let (ours, theirs) = (entries(a), entries(b));
     let mut keys: Vec<&(String, Option<u32>)> = ours.iter().map(|(k, _)| k).collect();
     keys.dedup();
@@ -104,8 +112,9 @@ pub fn pair(label_a: &str, a: &Evidence, label_b: &str, b: &Evidence, out: &mut 
             a: label_a,
             b: label_b,
             kernel,
-            primary_a: a.gi.became_primary.as_ref(),
-            primary_b: b.gi.became_primary.as_ref(),
+            lang,
+            primary_a: became_primary(a, record),
+            primary_b: became_primary(b, remote.2),
         };
         if let Some(raw) = names.raw(&verdict, &local_gi, &remote_gi, place) {
             out.push(raw);
@@ -113,107 +122,172 @@ pub fn pair(label_a: &str, a: &Evidence, label_b: &str, b: &Evidence, out: &mut 
     }
 }
 
+/// The node's last Primary transition of the resource (DRBD 9, BSR) or minor (8.4) `record`
+/// belongs to, as its logs show it.
+fn became_primary<'a>(evidence: &'a Evidence, record: &GiRecord) -> Option<&'a Place> {
+    evidence
+        .gi
+        .became_primary
+        .iter()
+        .find(|(owner, _)| match owner {
+            RoleOwner::Resource(name) => record.resource.as_deref() == Some(name.as_str()),
+            RoleOwner::Minor(minor) => record.minor == Some(*minor),
+        })
+        .map(|(_, place)| place)
+}
+
 struct Names<'a> {
     resource: String,
     a: &'a str,
     b: &'a str,
     kernel: Kernel,
-    /// Each node's last log line where it became Primary.
+    lang: Lang,
+    /// Each node's last log line where this resource became Primary there.
     primary_a: Option<&'a Place>,
     primary_b: Option<&'a Place>,
+}
+
+/// `template` with each `{name}` replaced by its value (one pass: values are not re-read).
+pub(super) fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Names<'_> {
     fn rule(&self, verdict: &Verdict) -> String {
         let kernel = self.kernel.as_str();
+        let number = verdict.rule.number.to_string();
         match verdict.rule.name {
-            Some(name) => format!(
-                "{kernel} rule `{name}` (rule {} before 9.0.29 / 9.1.1)",
-                verdict.rule.number
+            Some(name) => fill(
+                self.lang.ui("gi.rule_named"),
+                &[("kernel", kernel), ("name", name), ("number", &number)],
             ),
-            None => format!("{kernel} rule {}", verdict.rule.number),
+            None => fill(
+                self.lang.ui("gi.rule_numbered"),
+                &[("kernel", kernel), ("number", &number)],
+            ),
         }
     }
 
     fn raw(&self, verdict: &Verdict, a: &Gi, b: &Gi, place: &Place) -> Option<Raw> {
-        let (res, na, nb) = (&self.resource, self.a, self.b);
+        let lang = self.lang;
         let rule = self.rule(verdict);
-        let uuids = format!(
-            "{na}: current {:016X} bitmap {:016X} history {}; {nb}: current {:016X} bitmap {:016X} history {}",
-            a.current,
-            a.bitmap,
-            history(a),
-            b.current,
-            b.bitmap,
-            history(b)
+        let (current_a, current_b) = (format!("{:016X}", a.current), format!("{:016X}", b.current));
+        let uuids = fill(
+            lang.ui("gi.uuids"),
+            &[
+                ("a", self.a),
+                ("b", self.b),
+                ("current_a", &current_a),
+                ("bitmap_a", &format!("{:016X}", a.bitmap)),
+                ("history_a", &history(a)),
+                ("current_b", &current_b),
+                ("bitmap_b", &format!("{:016X}", b.bitmap)),
+                ("history_b", &history(b)),
+            ],
         );
+        let common = [
+            ("res", self.resource.as_str()),
+            ("a", self.a),
+            ("b", self.b),
+            ("rule", rule.as_str()),
+            ("uuids", uuids.as_str()),
+        ];
         let (id, severity, detail) = match verdict.outcome {
-            Outcome::NoSync => (
-                IN_SYNC,
-                None,
-                format!("{res}: {na} and {nb} hold the same data generation; a reconnect resyncs nothing (decided by {rule}). {uuids}"),
-            ),
+            Outcome::NoSync => (IN_SYNC, None, fill(lang.ui("gi.in_sync"), &common)),
             Outcome::Resync { source, amount } => {
                 let (from, to) = match source {
-                    Side::Local => (na.to_string(), nb.to_string()),
-                    Side::Peer => (nb.to_string(), na.to_string()),
+                    Side::Local => (self.a.to_string(), self.b.to_string()),
+                    Side::Peer => (self.b.to_string(), self.a.to_string()),
                     Side::TieBreak => (
-                        format!("{na} or {nb} (whichever holds the connection's tie-break)"),
-                        "the other".to_string(),
+                        fill(lang.ui("gi.tie_source"), &common),
+                        lang.ui("gi.tie_target").to_string(),
                     ),
                 };
                 let how = match amount {
-                    Amount::Bitmap => "bitmap-based: only the blocks changed since they last agreed",
-                    Amount::Full => "FULL: every block of the device is copied, the target's data is overwritten",
-                    Amount::OtherBitmap => "bitmap-based, from the bitmap the source keeps toward a third node",
-                    Amount::ClearBitmap => "nothing beyond what a third node already resynced",
-                    Amount::IfBothFailed => "bitmap-based, as after a crash of the primary",
+                    Amount::Bitmap => lang.ui("gi.how_bitmap"),
+                    Amount::Full => lang.ui("gi.how_full"),
+                    Amount::OtherBitmap => lang.ui("gi.how_other_bitmap"),
+                    Amount::ClearBitmap => lang.ui("gi.how_clear_bitmap"),
+                    Amount::IfBothFailed => lang.ui("gi.how_if_both_failed"),
                 };
                 let severity = (amount == Amount::Full).then_some(Severity::Warning);
+                let mut values = common.to_vec();
+                values.extend([("from", from.as_str()), ("to", to.as_str()), ("how", how)]);
                 (
                     SYNC_SOURCE,
                     severity,
-                    format!("{res}: {from} is the sync source, {to} the sync target; {how} (decided by {rule}). {uuids}"),
+                    fill(lang.ui("gi.sync_source"), &values),
                 )
             }
             Outcome::SplitBrain { .. } | Outcome::BothPrimary => {
                 let auto = matches!(verdict.outcome, Outcome::SplitBrain { auto: true });
                 let policy = if auto {
-                    "the after-sb policies may resolve it automatically, discarding one side's changes"
+                    lang.ui("gi.policy_auto")
                 } else {
-                    "the kernel drops the connection; only a manual recovery resolves it"
+                    lang.ui("gi.policy_manual")
                 };
-                (
-                    SPLIT_BRAIN,
-                    None,
-                    format!("{res}: split brain: {na} (current {:016X}) and {nb} (current {:016X}) both changed the data since they last agreed; {policy}. Recovery keeps one node's changes and discards the other's (the victim's) (decided by {rule}).{} {uuids}", a.current, b.current, self.primaries()),
-                )
+                let primaries = self.primaries();
+                let mut values = common.to_vec();
+                values.extend([
+                    ("current_a", current_a.as_str()),
+                    ("current_b", current_b.as_str()),
+                    ("policy", policy),
+                    ("primaries", primaries.as_str()),
+                ]);
+                (SPLIT_BRAIN, None, fill(lang.ui("gi.split_brain"), &values))
             }
-            Outcome::Unrelated => (
-                UNRELATED,
-                None,
-                format!("{res}: {na} and {nb} never shared a data generation: no UUID of one is in the other's history; the kernel refuses to connect (decided by {rule}). {uuids}"),
-            ),
+            Outcome::Unrelated => (UNRELATED, None, fill(lang.ui("gi.unrelated"), &common)),
             _ => return None,
         };
         let mut raw = Raw::new(id, Some(place.clone()), Some(detail));
         raw.severity = severity;
         Some(raw)
     }
-}
 
-impl Names<'_> {
-    /// When each node last became Primary, as its logs show it.
+    /// When each node last made this resource Primary, as its logs show it.
     fn primaries(&self) -> String {
         let mut out = String::new();
         for (node, place) in [(self.a, self.primary_a), (self.b, self.primary_b)] {
-            if let Some(place) = place {
-                let line = place.excerpt.as_deref().unwrap_or_default();
-                out.push_str(&format!(
-                    " {node} last became Primary at {}:{}: `{line}`.",
-                    place.path,
-                    place.line.unwrap_or(0)
-                ));
+            let res = self.resource.as_str();
+            match place {
+                Some(place) => out.push_str(&fill(
+                    self.lang.ui("gi.became_primary"),
+                    &[
+                        ("node", node),
+                        ("res", res),
+                        ("path", &place.path),
+                        ("line", &place.line.unwrap_or(0).to_string()),
+                        ("excerpt", place.excerpt.as_deref().unwrap_or_default()),
+                    ],
+                )),
+                None => out.push_str(&fill(
+                    self.lang.ui("gi.no_primary"),
+                    &[("node", node), ("res", res)],
+                )),
             }
         }
         out

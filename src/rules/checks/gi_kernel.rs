@@ -4,6 +4,7 @@
 //! kernel decided on state the GIs do not carry, or it is a kernel our tables do not know: the
 //! engineer must not trust our verdict over the log without reading both.
 use super::Raw;
+use crate::lang::Lang;
 use crate::rules::evidence::Evidence;
 use crate::rules::parse::gi::RuleName;
 use crate::rules::uuid_compare::{compare, Outcome, Tie};
@@ -43,15 +44,20 @@ pub fn kernel_log(evidence: &Evidence, out: &mut Vec<Raw>) {
         } else {
             format!("{}: ", handshake.device)
         };
-        out.push(Raw::new(
-            DISAGREES,
-            Some(place.clone()),
-            Some(format!(
-                "{device}the kernel logged uuid_compare()={theirs}; the {} rule table gives {:?} by rule {} for the same self/peer UUIDs. The kernel used state the UUIDs do not carry (roles, flags, a connection tie-break) or rules of another version: trust its line for this handshake",
-                kernel.as_str(),
-                ours.outcome,
-                ours.rule
-            )),
-        ));
+        let printed = |lang: Lang| {
+            super::gi::fill(
+                lang.ui("gi.disagrees"),
+                &[
+                    ("device", device.as_str()),
+                    ("theirs", theirs.as_str()),
+                    ("kernel", kernel.as_str()),
+                    ("outcome", &format!("{:?}", ours.outcome)),
+                    ("rule", &ours.rule.to_string()),
+                ],
+            )
+        };
+        let mut raw = Raw::new(DISAGREES, Some(place.clone()), Some(printed(Lang::En)));
+        raw.detail_ko = Some(printed(Lang::Ko));
+        out.push(raw);
     }
 }

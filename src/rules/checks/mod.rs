@@ -206,6 +206,9 @@ pub struct Raw {
     pub rule: String,
     pub place: Option<Place>,
     pub detail: Option<String>,
+    /// The detail in Korean, for a check that runs without knowing the output language (the
+    /// single-node checks); `to_findings` picks it for `--lang ko`.
+    pub detail_ko: Option<String>,
     pub node: Option<String>,
     /// A severity other than the catalogue's, for a rule whose weight depends on the case
     /// (REPL-GI-SYNC-SOURCE: info for a bitmap-based resync, warning for a full one).
@@ -218,6 +221,7 @@ impl Raw {
             rule: rule.to_string(),
             place,
             detail,
+            detail_ko: None,
             node: None,
             severity: None,
         }

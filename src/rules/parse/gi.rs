@@ -477,9 +477,72 @@ fn device_of(line: &str, tag: &str) -> String {
     head.trim().chars().take(200).collect()
 }
 
+/// Whose role a `role( … -> … )` state-change line reports, as the kernel names it before the
+/// change: DRBD 8.4 prints the device (`block drbd0:`, `dev_info`), DRBD 9 the resource
+/// (`drbd r0:`, `drbd_info(resource, …)`; device lines are `drbd r0/0 drbd0:`), BSR the resource
+/// on Linux (`<6> bsr r0:`) and on Windows with its state after the name
+/// (`<6> bsr r0, r(Secondary), f(0x…), scf(0x…):`, bsr/bsr_int.h `__bsr_printk_resource`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleOwner {
+    Resource(String),
+    Minor(u32),
+}
+
+/// The owner named last before `role(` in `line`; None when the line names none.
+pub fn role_owner(line: &str) -> Option<RoleOwner> {
+    static OWNER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let owner = OWNER.get_or_init(|| {
+        regex::Regex::new(
+            r"(?:^|[\s>\]])(?:block drbd(\d{1,7})|(?:drbd|bsr) ([^\s:/,()]{1,128})(?:/\d+ (?:drbd|bsr)\d+)?)[:,]",
+        )
+        .expect("the owner pattern compiles")
+    });
+    let before = &line[..line.find("role(")?];
+    let found = owner.captures_iter(before).last()?;
+    if let Some(minor) = found.get(1) {
+        return minor.as_str().parse().ok().map(RoleOwner::Minor);
+    }
+    found
+        .get(2)
+        .map(|name| RoleOwner::Resource(name.as_str().to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The owners of role lines in the forms the kernels' print macros give (8.4 `dev_info`,
+    /// DRBD 9 `drbd_info(resource)`, BSR `__bsr_printk_resource` on Linux and Windows).
+    #[test]
+    fn a_role_line_names_its_minor_or_resource() {
+        let cases = [
+            (
+                "Jan 23 21:02:11 alpha kernel: [25910.9] block drbd9: role( Secondary -> Primary ) ",
+                Some(RoleOwner::Minor(9)),
+            ),
+            (
+                "Nov 24 10:00:00 n1 kernel: drbd r0: role( Secondary -> Primary ) [primary]",
+                Some(RoleOwner::Resource("r0".into())),
+            ),
+            (
+                "Nov 24 10:00:00 n1 kernel: drbd halodb-dg/0 drbd0: role( Secondary -> Primary )",
+                Some(RoleOwner::Resource("halodb-dg".into())),
+            ),
+            (
+                "Nov 24 10:00:00 n1 kernel: <6> bsr r0: change_role, role( Secondary -> Primary )",
+                Some(RoleOwner::Resource("r0".into())),
+            ),
+            (
+                "<6> bsr r1, r(Secondary), f(0x0), scf(0x0): change_role, role( Secondary -> Primary )",
+                Some(RoleOwner::Resource("r1".into())),
+            ),
+            ("kernel: role( Secondary -> Primary )", None),
+            ("block drbd0: conn( Connected -> StandAlone )", None),
+        ];
+        for (line, owner) in cases {
+            assert_eq!(role_owner(line), owner, "{line}");
+        }
+    }
     use crate::rules::uuid_compare::{Amount, Side};
 
     #[test]
