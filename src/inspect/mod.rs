@@ -4,6 +4,7 @@ pub mod case;
 pub mod extract;
 pub mod html;
 pub mod report;
+pub mod series_lanes;
 pub mod timeline;
 pub mod verify;
 

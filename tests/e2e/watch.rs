@@ -558,3 +558,138 @@ fn record_on_a_full_disk_records_the_loss_as_a_gap() {
     assert!(gap["lost"].as_u64().unwrap() > 0, "{gap}");
     assert!(gap["reason"].as_str().unwrap().contains("disk full"));
 }
+
+/// Issue 27 item 3: `inspect` says what a frozen bundle's series holds (span, records, the
+/// trigger and the window around it), the HTML report draws it as lanes per node with the
+/// trigger and the windows, and `diff` of two frozen bundles compares them as any two bundles.
+#[test]
+fn inspect_html_and_diff_read_the_series_of_frozen_bundles() {
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    let fixture = fixture(REAL_STANDALONE, "1", pid_file.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut bundles = Vec::new();
+    for _ in 0..2 {
+        let output = record_cmd(
+            &fixture,
+            dir.path(),
+            &["--for", "3s", "--after", "1s", "--ring", "1MiB"],
+        )
+        .output()
+        .unwrap();
+        assert_success(&output);
+        let new = fixture
+            .bundles()
+            .into_iter()
+            .find(|p| !bundles.contains(p))
+            .expect("a frozen bundle");
+        bundles.push(new);
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let inspect = |args: &[&str]| {
+        Command::new(BIN)
+            .env_clear()
+            .env("LANG", "C")
+            .arg("inspect")
+            .args(args)
+            .arg(&bundles[0])
+            .output()
+            .unwrap()
+    };
+    let text = inspect(&[]);
+    let out = stdout(&text);
+    let series_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("series "))
+        .unwrap_or_else(|| panic!("no series line: {out}"));
+    assert!(series_line.contains(" records ("), "{series_line}");
+    assert!(series_line.contains(" repl"), "{series_line}");
+    let trigger_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("trigger "))
+        .unwrap_or_else(|| panic!("no trigger line: {out}"));
+    assert!(trigger_line.contains("StandAlone"), "{trigger_line}");
+    assert!(trigger_line.contains(" before, "), "{trigger_line}");
+    assert!(out.contains("ended      frozen by the recorder"), "{out}");
+
+    let json = inspect(&["--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let series = &report["bundles"][0]["series"];
+    assert!(series["records"].as_u64().unwrap() >= 4, "{series}");
+    assert!(series["kinds"]["repl"].as_u64().unwrap() >= 2, "{series}");
+    let trigger = &series["trigger"];
+    assert!(trigger["reason"].as_str().unwrap().contains("StandAlone"));
+    // The window after the trigger is the --after second (and the trigger lies within the span).
+    let after = trigger["after_ms"].as_u64().unwrap();
+    assert!((900..=3000).contains(&after), "{trigger}");
+    assert_eq!(
+        trigger["before_ms"].as_u64().unwrap() + after,
+        series["span_ms"].as_u64().unwrap()
+    );
+
+    // The HTML report of both nodes: lanes of the sampled states, the trigger, the windows.
+    let html_dir = tempfile::tempdir().unwrap();
+    let html = html_dir.path().join("report.html");
+    let output = Command::new(BIN)
+        .env_clear()
+        .env("LANG", "C")
+        .arg("inspect")
+        .arg("--html")
+        .arg(&html)
+        .args(&bundles)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        stderr(&output)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("id=\"series\""), "the series section");
+    assert_eq!(
+        page.matches("class=\"series-node\"").count(),
+        2,
+        "one block per node"
+    );
+    assert!(
+        page.contains("rsc0 · node-b · connection<"),
+        "a connection lane"
+    );
+    assert!(
+        page.contains("data-state=\"StandAlone\""),
+        "its StandAlone stretch"
+    );
+    assert!(page.contains("seg t-bad"), "drawn as lost");
+    assert!(
+        page.contains("tcp 10.0.0.1:40000 → 10.0.0.2:7789"),
+        "a socket lane"
+    );
+    assert!(page.contains("class=\"trig\""), "the trigger");
+    assert!(page.contains("class=\"win before\"") && page.contains("class=\"win after\""));
+    assert!(page.len() < 2_000_000);
+
+    // diff of the two frozen bundles: as for any two bundles, the series is a changed file.
+    let diff = fixture
+        .cmd()
+        .arg("diff")
+        .arg(&bundles[0])
+        .arg(&bundles[1])
+        .output()
+        .unwrap();
+    assert_success(&diff);
+    let text = stdout(&diff);
+    assert!(text.contains("changed  watch/series.jsonl"), "{text}");
+    let json = fixture
+        .cmd()
+        .args(["diff", "--json"])
+        .arg(&bundles[0])
+        .arg(&bundles[1])
+        .output()
+        .unwrap();
+    assert_success(&json);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let still = value["findings"]["still"].as_array().unwrap();
+    assert!(
+        still.iter().any(|f| f["rule"] == "WATCH-STANDALONE"),
+        "{value}"
+    );
+}
