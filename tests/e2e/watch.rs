@@ -693,3 +693,62 @@ fn inspect_html_and_diff_read_the_series_of_frozen_bundles() {
         "{value}"
     );
 }
+
+/// Issue 27 item 1 without events2: DRBD 8.4 (drbd-utils 8.4 has no events2; a drbdsetup that
+/// cannot run it exits at once) is sampled by polling `/proc/drbd` at the sampling rate, the
+/// series says so, and a change between two polls is recorded (real 8.4.6 outputs).
+#[test]
+fn without_events2_proc_drbd_is_polled_and_its_changes_recorded() {
+    let fixture = Fixture::new();
+    fixture
+        .file("/etc/drbd.d/r0.res", RES)
+        .file("/proc/net/tcp", TCP_HEADER)
+        .file(
+            "/proc/drbd",
+            include_str!("../realworld/events2/proc-drbd-trinity-651-wfconnection.txt"),
+        );
+    // drbd-utils 8.4's drbdsetup: no events2 (a usage error at once).
+    fixture.command("drbdsetup", "echo \"unknown command '$1'\" >&2; exit 20");
+    let child = watch_cmd(&fixture, &["--for", "2s", "--interval", "100ms", "-q"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    fixture.file(
+        "/proc/drbd",
+        include_str!("../realworld/events2/proc-drbd-trinity-651-standalone.txt"),
+    );
+    let output = child.wait_with_output().unwrap();
+    assert_success(&output);
+    let bundle = fixture.bundle();
+    let series = series_of(&bundle);
+    let samplers = series[0]["samplers"].to_string();
+    assert!(
+        samplers.contains("proc/drbd polled every 100ms (no events2 stream)"),
+        "{samplers}"
+    );
+    let values: Vec<(String, String)> = series
+        .iter()
+        .filter(|r| {
+            r["kind"] == "repl" && r["object"] == "connection" && r["field"] == "connection"
+        })
+        .map(|r| {
+            (
+                r["resource"].as_str().unwrap().to_string(),
+                r["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("drbd1".to_string(), "WFConnection".to_string()),
+            ("drbd1".to_string(), "StandAlone".to_string())
+        ]
+    );
+    assert!(series
+        .iter()
+        .any(|r| r["kind"] == "repl" && r["field"] == "role" && r["value"] == "Primary"));
+    let rules = rule_ids(&bundle.index["findings"]);
+    assert!(rules.contains(&"WATCH-STANDALONE"), "{rules:?}");
+    assert!(!rules.contains(&"WATCH-GAP"), "{rules:?}");
+}
