@@ -180,11 +180,6 @@ impl Samplers {
         )
     }
 
-    /// Whether the replication state is polled from `/proc/drbd` (for the live display).
-    pub fn polling(&self) -> bool {
-        self.polling
-    }
-
     fn drx_dirs_described(&self) -> String {
         super::display_paths(&drx_dirs(self.sources.root.as_deref()))
     }

@@ -458,6 +458,7 @@ fn record_killed_and_restarted_records_the_gap_and_freezes_on_request() {
 #[test]
 fn schedule_install_record_writes_the_recorders_service_and_remove_deletes_it() {
     let units = tempfile::tempdir().unwrap();
+    let init = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         Command::new(BIN)
@@ -467,6 +468,8 @@ fn schedule_install_record_writes_the_recorders_service_and_remove_deletes_it() 
             .args(args)
             .arg("--unit-dir")
             .arg(units.path())
+            .arg("--init-dir")
+            .arg(init.path())
             .arg("--output")
             .arg(out.path())
             .output()
@@ -483,10 +486,72 @@ fn schedule_install_record_writes_the_recorders_service_and_remove_deletes_it() 
     assert!(unit.contains("Restart=always"));
     // The snapshots' units are not touched.
     assert!(!units.path().join("drx-collect.timer").exists());
-    let without_systemd = run(&["install", "--record"]);
-    assert_eq!(without_systemd.status.code(), Some(2));
     assert_success(&run(&["remove", "--record", "--systemd"]));
     assert!(!units.path().join("drx-collect-record.service").exists());
+
+    // Without --systemd: a SysV init script (CentOS 6), executable, with chkconfig's header.
+    let script_path = init.path().join("drx-collect-record");
+    let status = run(&["status", "--record"]);
+    assert_success(&status);
+    assert!(
+        stdout(&status).contains("recorder: not installed"),
+        "{}",
+        stdout(&status)
+    );
+    assert_success(&run(&["install", "--record", "--keep", "5"]));
+    let script = std::fs::read_to_string(&script_path).unwrap();
+    assert!(script.contains("\n# chkconfig: 2345 99 01\n"), "{script}");
+    assert!(script.contains("PIDFILE=/var/run/drx-collect-record.pid"));
+    let start = script
+        .lines()
+        .find(|l| l.contains("nice -n 19 $IDLE "))
+        .unwrap();
+    assert!(
+        start.contains(" record --quiet --keep 5 --output "),
+        "{start}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&script_path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    // sh reads it, and `status` says "not running" with LSB's exit code 3.
+    let syntax = Command::new("sh")
+        .arg("-n")
+        .arg(&script_path)
+        .output()
+        .unwrap();
+    assert_success(&syntax);
+    let not_running = Command::new("sh")
+        .arg(&script_path)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(
+        not_running.status.code(),
+        Some(3),
+        "{}",
+        stdout(&not_running)
+    );
+    let status = run(&["status", "--record"]);
+    assert!(
+        stdout(&status).contains("recorder: installed"),
+        "{}",
+        stdout(&status)
+    );
+    // A script of someone else's is left alone.
+    std::fs::write(&script_path, "#!/bin/sh\n# theirs\n").unwrap();
+    assert_eq!(run(&["install", "--record"]).status.code(), Some(1));
+    assert_eq!(run(&["remove", "--record"]).status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&script_path).unwrap(),
+        "#!/bin/sh\n# theirs\n"
+    );
+    std::fs::remove_file(&script_path).unwrap();
+    assert_success(&run(&["install", "--record"]));
+    assert_success(&run(&["remove", "--record"]));
+    assert!(!script_path.exists());
 }
 
 /// A full disk under the ring: a tmpfs of the test's own, filled while the recorder writes
