@@ -184,6 +184,10 @@ pub struct Series {
     pub bad_count: u64,
 }
 
+/// The most bytes a series holds (the writer stops there and records one gap); the readers of a
+/// bundle give the rules a series up to this size whole, beyond the other files' budget.
+pub const MAX_BYTES: usize = 32 << 20;
+
 /// Longest line the reader takes: a longer one is counted bad, not parsed.
 const MAX_LINE: usize = 64 * 1024;
 /// Most records the reader keeps: a hostile bundle cannot make the rules' memory grow past this.
