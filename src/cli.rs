@@ -536,9 +536,12 @@ pub struct ScheduleArgs {
     #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
     pub unit_dir: PathBuf,
     /// The incident recorder (`drx-collect record`) as a service instead of periodic
-    /// snapshots (with --systemd).
+    /// snapshots: a systemd unit (--systemd), else an init script (Windows: a task at start-up).
     #[arg(long)]
     pub record: bool,
+    /// Where the recorder's init script goes (--record without --systemd).
+    #[arg(long, value_name = "DIR", default_value = "/etc/init.d")]
+    pub init_dir: PathBuf,
 }
 
 const WATCH_AFTER_HELP: &str = "\

@@ -132,6 +132,7 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
             cron_file: args.cron_file,
             systemd: args.systemd,
             unit_dir: args.unit_dir,
+            init_dir: args.init_dir,
             record: args.record,
         }),
     }

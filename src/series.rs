@@ -184,6 +184,10 @@ pub struct Series {
     pub bad_count: u64,
 }
 
+/// The most bytes a series holds (the writer stops there and records one gap); the readers of a
+/// bundle give the rules a series up to this size whole, beyond the other files' budget.
+pub const MAX_BYTES: usize = 32 << 20;
+
 /// Longest line the reader takes: a longer one is counted bad, not parsed.
 const MAX_LINE: usize = 64 * 1024;
 /// Most records the reader keeps: a hostile bundle cannot make the rules' memory grow past this.
@@ -232,6 +236,103 @@ pub fn read(text: &str) -> Series {
     series
 }
 
+/// What a series holds, for `inspect` (text and `--json`) and the report: its span, its records,
+/// its gaps, and for a bundle `record` froze, the trigger and the window around it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Overview {
+    /// The wall time the series began (its `start` record), as written.
+    pub start: Option<String>,
+    /// Milliseconds from the first to the last record.
+    pub span_ms: u64,
+    pub records: usize,
+    /// Records per kind (`socket`, `repl`, ...).
+    pub kinds: std::collections::BTreeMap<String, usize>,
+    /// The samplers and their sources, from the `start` record.
+    pub samplers: Vec<String>,
+    pub gaps: usize,
+    /// Milliseconds the gaps cover (summed; gaps of different samplers may overlap).
+    pub gap_ms: u64,
+    /// Lines the samplers lost (counted in gaps).
+    pub lost: u64,
+    /// Lines of the file that were not records.
+    pub unreadable: u64,
+    /// The first trigger (`record`), if any.
+    pub trigger: Option<TriggerWindow>,
+    /// Why sampling stopped (the `end` record); `None` when the series has no end (cut off).
+    pub end: Option<String>,
+}
+
+/// A trigger and the window around it: what the series holds before it and after it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TriggerWindow {
+    pub t: String,
+    pub ms: u64,
+    pub reason: String,
+    pub before_ms: u64,
+    pub after_ms: u64,
+}
+
+impl Series {
+    pub fn overview(&self) -> Overview {
+        let mut o = Overview {
+            records: self.records.len(),
+            unreadable: self.bad_count,
+            ..Overview::default()
+        };
+        let first = self.records.first().map_or(0, Record::ms);
+        let last = self.records.last().map_or(0, Record::ms);
+        o.span_ms = last.saturating_sub(first);
+        for record in &self.records {
+            let kind = match record {
+                Record::Start { t, samplers, .. } => {
+                    if o.start.is_none() {
+                        o.start = Some(t.clone());
+                        o.samplers = samplers.clone();
+                    }
+                    "start"
+                }
+                Record::Socket { .. } => "socket",
+                Record::Repl { .. } => "repl",
+                Record::Kernel { .. } => "kernel",
+                Record::Drx { .. } => "drx",
+                Record::Gap { for_ms, lost, .. } => {
+                    o.gaps += 1;
+                    o.gap_ms = o.gap_ms.saturating_add(*for_ms);
+                    o.lost = o.lost.saturating_add(*lost);
+                    "gap"
+                }
+                Record::Trigger { t, ms, reason } => {
+                    o.trigger.get_or_insert_with(|| TriggerWindow {
+                        t: t.clone(),
+                        ms: *ms,
+                        reason: reason.clone(),
+                        before_ms: ms.saturating_sub(first),
+                        after_ms: last.saturating_sub(*ms),
+                    });
+                    "trigger"
+                }
+                Record::End { reason, .. } => {
+                    o.end = Some(reason.clone());
+                    "end"
+                }
+            };
+            *o.kinds.entry(kind.to_string()).or_default() += 1;
+        }
+        o
+    }
+}
+
+/// Milliseconds as people read a span: `850ms`, `12.3s`, `4m05s`, `2h03m`.
+pub fn span_text(ms: u64) -> String {
+    let s = ms / 1000;
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1000..=59_999 => format!("{:.1}s", ms as f64 / 1000.0),
+        60_000..=3_599_999 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +361,31 @@ mod tests {
         let back = read(&text);
         assert_eq!(back.records, records);
         assert_eq!(back.bad_count, 0);
+    }
+
+    #[test]
+    fn the_overview_names_span_gaps_and_the_window_around_the_trigger() {
+        let text = concat!(
+            "{\"kind\":\"start\",\"t\":\"2026-12-07T10:00:00.000Z\",\"ms\":0,\"schema\":\"s\",\"host\":\"h\",\"interval_ms\":1000,\"ports\":[],\"samplers\":[\"sockets: /proc/net/tcp\"]}\n",
+            "{\"kind\":\"gap\",\"t\":\"x\",\"ms\":1000,\"sampler\":\"kernel\",\"for_ms\":500,\"lost\":3,\"reason\":\"r\"}\n",
+            "{\"kind\":\"trigger\",\"t\":\"2026-12-07T10:00:04.000Z\",\"ms\":4000,\"reason\":\"StandAlone\"}\n",
+            "{\"kind\":\"trigger\",\"t\":\"x\",\"ms\":5000,\"reason\":\"second\"}\n",
+            "broken\n",
+            "{\"kind\":\"end\",\"t\":\"x\",\"ms\":6500,\"reason\":\"frozen\"}\n",
+        );
+        let o = read(text).overview();
+        assert_eq!(o.records, 5);
+        assert_eq!(o.span_ms, 6500);
+        assert_eq!((o.gaps, o.gap_ms, o.lost, o.unreadable), (1, 500, 3, 1));
+        let trigger = o.trigger.unwrap();
+        assert_eq!(
+            (trigger.reason.as_str(), trigger.before_ms, trigger.after_ms),
+            ("StandAlone", 4000, 2500)
+        );
+        assert_eq!(o.kinds["trigger"], 2);
+        assert_eq!(o.end.as_deref(), Some("frozen"));
+        assert_eq!(o.samplers, ["sockets: /proc/net/tcp"]);
+        assert_eq!(span_text(125_000), "2m05s");
     }
 
     #[test]

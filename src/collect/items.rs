@@ -203,7 +203,13 @@ impl Run<'_> {
             whole,
         } = text;
         if whole && scan.wants_whole(path) {
-            scan.add_file(path, &raw[..raw.len().min(RULES_WHOLE_CAP)]);
+            // The series `watch` adds is given whole up to the most a series holds.
+            let cap = if path == crate::layout::WATCH_SERIES {
+                crate::series::MAX_BYTES
+            } else {
+                RULES_WHOLE_CAP
+            };
+            scan.add_file(path, &raw[..raw.len().min(cap)]);
         }
         let mut pipeline = Pipeline::new(raw)
             .since(since)

@@ -281,6 +281,9 @@ pub fn render(
                         a href="#findings" { (l.ui("html.findings")) } " "
                         a href="#generations" { (l.ui("html.gi")) } " "
                         a href="#timeline" { (l.ui("html.timeline")) } " "
+                        @if inspected.iter().any(|one| one.evidence.series.is_some()) {
+                            a href="#series" { (l.ui("html.series")) } " "
+                        }
                         a href="#hosts" { (l.ui("html.hosts")) } " "
                         a href="#items" { (l.ui("html.gaps")) }
                     }
@@ -290,6 +293,7 @@ pub fn render(
                     (generations(l, inspected, findings))
                     (findings_section(l, inspected, findings, &event_of_finding))
                     (timeline_section(l, inspected, &lanes))
+                    (super::series_lanes::section(l, inspected))
                     (hosts(l, inspected))
                     (items(l, inspected))
                 }

@@ -4,6 +4,7 @@ pub mod case;
 pub mod extract;
 pub mod html;
 pub mod report;
+pub mod series_lanes;
 pub mod timeline;
 pub mod verify;
 
@@ -87,12 +88,22 @@ impl Feed {
         path: &str,
         content: &mut dyn Read,
     ) -> io::Result<()> {
-        let cap = RULES_WHOLE_CAP.min(self.whole_left);
+        // A watch series is read whole up to the most a series holds, on a budget of its own
+        // (one a bundle): a series over the other files' cap would otherwise give no lanes
+        // and no WATCH findings at all.
+        let series = path == crate::layout::WATCH_SERIES;
+        let cap = if series {
+            crate::series::MAX_BYTES
+        } else {
+            RULES_WHOLE_CAP.min(self.whole_left)
+        };
         let mut head = Vec::new();
         if scan.wants_whole(path) {
             content.take(cap as u64 + 1).read_to_end(&mut head)?;
             if head.len() <= cap {
-                self.whole_left -= head.len();
+                if !series {
+                    self.whole_left -= head.len();
+                }
                 scan.add_file(path, &head);
             }
         }
@@ -704,6 +715,33 @@ mod tests {
             .unwrap();
         assert_eq!(count.0, 1);
         assert_eq!(feed.whole_left, RULES_WHOLE_TOTAL - line.len());
+    }
+
+    /// A series larger than the other files' whole cap (up to the 32 MiB a series holds) still
+    /// reaches the rules whole, without using the other files' budget.
+    #[test]
+    fn a_series_over_the_whole_cap_is_given_whole() {
+        let catalogue = Catalogue::embedded().unwrap();
+        let mut scan = Scan::new(&catalogue);
+        let record = crate::series::Record::Kernel {
+            t: "2026-12-07T10:00:00.000Z".into(),
+            ms: 1,
+            line: "drbd r0: conn( Connected -> NetworkFailure )".into(),
+        }
+        .to_line();
+        let copies = RULES_WHOLE_CAP / record.len() + 1000;
+        let big = record.repeat(copies);
+        assert!(big.len() > RULES_WHOLE_CAP && big.len() < crate::series::MAX_BYTES);
+        let mut feed = Feed::default();
+        feed.file(&mut scan, crate::layout::WATCH_SERIES, &mut big.as_bytes())
+            .unwrap();
+        assert_eq!(feed.whole_left, RULES_WHOLE_TOTAL);
+        let evidence = scan.finish(&Facts::default());
+        let (_, series) = evidence
+            .series
+            .as_ref()
+            .expect("the series reached the rules");
+        assert_eq!(series.records.len(), copies);
     }
 
     fn evidence(catalogue: &Catalogue) -> Evidence {

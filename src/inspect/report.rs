@@ -126,6 +126,7 @@ fn bundle_text(one: &Inspected, quiet: bool) -> String {
         {
             crate::summary::write_gap(&mut out, "    ", item);
         }
+        series_text(&mut out, one);
     } else {
         let _ = writeln!(out, "  no readable index.json: host facts unknown");
     }
@@ -139,6 +140,61 @@ fn bundle_text(one: &Inspected, quiet: bool) -> String {
         );
     }
     out
+}
+
+/// What the bundle's `watch/series.jsonl` holds (a `watch` / `record` bundle): its span and
+/// records, its gaps, and the trigger with the window around it.
+fn series_text(out: &mut String, one: &Inspected) {
+    let Some(o) = series_overview(one) else {
+        return;
+    };
+    use crate::series::span_text;
+    let kinds: Vec<String> = o
+        .kinds
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "start" | "end"))
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    let mut line = format!(
+        "  series     {} from {}, {} records ({})",
+        span_text(o.span_ms),
+        field(o.start.as_deref().unwrap_or("?")),
+        o.records,
+        kinds.join(", ")
+    );
+    if o.gaps > 0 {
+        line.push_str(&format!(", {} gap(s) over {}", o.gaps, span_text(o.gap_ms)));
+        if o.lost > 0 {
+            line.push_str(&format!(", {} lines lost", o.lost));
+        }
+    }
+    if o.unreadable > 0 {
+        line.push_str(&format!(", {} unreadable line(s)", o.unreadable));
+    }
+    let _ = writeln!(out, "{line}");
+    if let Some(trigger) = &o.trigger {
+        let _ = writeln!(
+            out,
+            "  trigger    {} {}: window {} before, {} after",
+            field(&trigger.t),
+            field(&trigger.reason),
+            span_text(trigger.before_ms),
+            span_text(trigger.after_ms)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  ended      {}",
+        field(
+            o.end
+                .as_deref()
+                .unwrap_or("no end record: the series was cut off")
+        )
+    );
+}
+
+fn series_overview(one: &Inspected) -> Option<crate::series::Overview> {
+    one.evidence.series.as_ref().map(|(_, s)| s.overview())
 }
 
 /// How many items of the bundle's index ended in each status.
@@ -230,6 +286,9 @@ pub struct BundleJson {
     node: String,
     partial: Option<bool>,
     path: PathBuf,
+    /// What `watch/series.jsonl` holds, when the bundle has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    series: Option<crate::series::Overview>,
     size: u64,
     started_at: Option<String>,
     tool: Option<Tool>,
@@ -263,6 +322,7 @@ impl BundleJson {
             node: one.node.clone(),
             partial: index.map(|i| i.partial),
             path: one.path.clone(),
+            series: series_overview(one),
             size: one.size,
             started_at: index.and_then(|i| i.started_at.clone()),
             tool: index.map(|i| i.tool.clone()),

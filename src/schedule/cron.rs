@@ -18,7 +18,7 @@ const END: &str = "# END drx-collect schedule";
 /// quotes as `\%` (which sh also reads as `%`, for a cron that leaves the backslash), and the
 /// word's own backslashes and quotes are written so that each is followed by a quote, never by
 /// `%`: `'it'"'"'s'`, `'a\''b'`.
-fn cron_word(word: &str) -> String {
+pub(super) fn cron_word(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .bytes()
@@ -63,7 +63,7 @@ fn cron_command(text: &str) -> String {
 
 /// The words /bin/sh makes of the quoting [`cron_word`] writes (single and double quotes,
 /// backslashes outside quotes).
-fn sh_words(line: &str) -> Vec<String> {
+pub(super) fn sh_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

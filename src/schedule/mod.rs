@@ -33,6 +33,8 @@ pub struct Settings {
     pub cron_file: PathBuf,
     pub systemd: bool,
     pub unit_dir: PathBuf,
+    /// Where the recorder's init script goes (`--record` without `--systemd`).
+    pub init_dir: PathBuf,
     /// `--record`: the recorder's service instead of the snapshots' schedule.
     pub record: bool,
 }

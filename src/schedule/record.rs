@@ -1,6 +1,7 @@
-//! `schedule install --record --systemd`: `drx-collect record` as a systemd service (restarted
-//! when it ends, at idle priority), marked as ours like the snapshot units. An init script and a
-//! Windows task for the recorder are not written yet.
+//! `schedule install --record`: `drx-collect record` as a service, marked as ours like the
+//! snapshot entries: a systemd unit (`--systemd`: restarted when it ends, at idle priority), else
+//! a SysV init script (CentOS 6: chkconfig headers, start/stop/status, a pid file, `nice` and
+//! `ionice`), and on Windows a task run at start-up as SYSTEM.
 use super::{read_optional, say, write_public, Settings};
 use crate::error::{Error, ExitStatus, Result};
 use std::path::Path;
@@ -9,6 +10,91 @@ const UNIT_MARKER: &str =
     "# Written by `drx-collect schedule install --record --systemd`; `drx-collect schedule remove --record --systemd` deletes it.";
 
 pub(super) const SERVICE: &str = "drx-collect-record.service";
+
+/// The init script's name in `--init-dir`, and the `chkconfig` / `service` name.
+pub(super) const INIT_SCRIPT: &str = "drx-collect-record";
+
+const INIT_MARKER: &str =
+    "# Written by `drx-collect schedule install --record`; `drx-collect schedule remove --record` deletes it.";
+
+/// The recorder's SysV init script for `argv`, each word quoted for /bin/sh by the cron
+/// entries' quoting (one home for it: [`super::cron::cron_word`] writes words sh reads back
+/// exactly). chkconfig reads the `# chkconfig:` line (CentOS 6), insserv/update-rc.d the LSB
+/// block. `start` runs the recorder in the background at the lowest CPU priority (and idle I/O
+/// where `ionice` exists) with its pid in the pid file; `stop` sends SIGTERM (the recorder
+/// writes its end record) and waits up to 30 s; `status` exits 0 running, 3 not running (LSB).
+pub fn init_script(argv: &[String]) -> String {
+    let words: Vec<String> = argv.iter().map(|w| super::cron::cron_word(w)).collect();
+    let command = words.join(" ");
+    format!(
+        r#"#!/bin/sh
+{INIT_MARKER}
+#
+# chkconfig: 2345 99 01
+# description: drx-collect incident recorder (a ring of samples; a bundle around each incident)
+### BEGIN INIT INFO
+# Provides:          {INIT_SCRIPT}
+# Required-Start:    $local_fs $network
+# Required-Stop:     $local_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: drx-collect incident recorder
+### END INIT INFO
+
+PIDFILE=/var/run/{INIT_SCRIPT}.pid
+
+running() {{
+    [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+}}
+
+case "$1" in
+start)
+    if running; then
+        echo "{INIT_SCRIPT} is already running (pid $(cat "$PIDFILE"))"
+        exit 0
+    fi
+    IDLE=
+    if command -v ionice >/dev/null 2>&1; then IDLE="ionice -c 3"; fi
+    nice -n 19 $IDLE {command} </dev/null >/dev/null 2>&1 &
+    echo $! > "$PIDFILE"
+    echo "{INIT_SCRIPT} started (pid $!)"
+    ;;
+stop)
+    if ! running; then
+        rm -f "$PIDFILE"
+        echo "{INIT_SCRIPT} is not running"
+        exit 0
+    fi
+    PID=$(cat "$PIDFILE")
+    kill -TERM "$PID"
+    n=0
+    while kill -0 "$PID" 2>/dev/null && [ $n -lt 30 ]; do sleep 1; n=$((n + 1)); done
+    if kill -0 "$PID" 2>/dev/null; then
+        echo "{INIT_SCRIPT} (pid $PID) did not stop within 30 s"
+        exit 1
+    fi
+    rm -f "$PIDFILE"
+    echo "{INIT_SCRIPT} stopped"
+    ;;
+restart)
+    "$0" stop && "$0" start
+    ;;
+status)
+    if running; then
+        echo "{INIT_SCRIPT} is running (pid $(cat "$PIDFILE"))"
+        exit 0
+    fi
+    echo "{INIT_SCRIPT} is not running"
+    exit 3
+    ;;
+*)
+    echo "usage: $0 start|stop|restart|status" >&2
+    exit 2
+    ;;
+esac
+"#
+    )
+}
 
 /// The recorder's service unit for `argv` (this binary's `record` command line).
 pub fn record_unit(argv: &[String]) -> String {
@@ -47,11 +133,88 @@ fn ours(path: &Path) -> Result<Option<bool>> {
     Ok(read_optional(path)?.map(|text| text.starts_with(UNIT_MARKER)))
 }
 
+fn init_ours(path: &Path) -> Result<Option<bool>> {
+    Ok(read_optional(path)?.map(|text| text.lines().nth(1) == Some(INIT_MARKER)))
+}
+
+/// `--record` without `--systemd`: the init script in `--init-dir`.
+fn init_run(settings: &Settings) -> Result<ExitStatus> {
+    let path = settings.init_dir.join(INIT_SCRIPT);
+    match settings.action {
+        super::Action::Install => {
+            if init_ours(&path)? == Some(false) {
+                return Err(Error::failed(format!(
+                    "{} exists and was not written by drx-collect; move it away first, or choose another directory with --init-dir",
+                    path.display()
+                )));
+            }
+            let argv = record_argv(settings)?;
+            super::warn_about_binary(&argv);
+            write_public(
+                &path,
+                &init_script(&argv),
+                "run as root, or choose another directory with --init-dir",
+            )?;
+            set_executable(&path)?;
+            say(&format!(
+                "Wrote {}.\nTo start it now and at boot, run:\n  chkconfig --add {INIT_SCRIPT} && service {INIT_SCRIPT} start\n(Debian-like systems: update-rc.d {INIT_SCRIPT} defaults && service {INIT_SCRIPT} start)\n",
+                path.display()
+            ))?;
+        }
+        super::Action::Remove => match init_ours(&path)? {
+            Some(true) => {
+                std::fs::remove_file(&path).map_err(|err| {
+                    Error::io("remove", &path, &err, "run as root to change init scripts")
+                })?;
+                say(&format!(
+                    "Removed {}.\nStop a recorder that is still running with its pid in /var/run/{INIT_SCRIPT}.pid (kill -TERM), and run chkconfig --del {INIT_SCRIPT} (update-rc.d {INIT_SCRIPT} remove) if you had added it\n",
+                    path.display()
+                ))?;
+            }
+            Some(false) => {
+                return Err(Error::failed(format!(
+                    "{} was not written by drx-collect, so it was left alone",
+                    path.display()
+                )))
+            }
+            None => say(&format!("not installed: no {}\n", path.display()))?,
+        },
+        super::Action::Status => {
+            let state = match init_ours(&path)? {
+                Some(true) => "installed",
+                Some(false) => "present but not written by drx-collect",
+                None => "not installed",
+            };
+            say(&format!("recorder: {state} ({})\n", path.display()))?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|err| {
+        Error::io(
+            "make executable",
+            path,
+            &err,
+            "run as root, or choose another directory with --init-dir",
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn set_executable(_: &Path) -> Result<()> {
+    Ok(())
+}
+
 pub(super) fn run(settings: &Settings) -> Result<ExitStatus> {
-    if !settings.systemd || cfg!(windows) {
-        return Err(Error::usage(
-            "--record is written as a systemd service only (add --systemd); an init script and a Windows task for the recorder are not available yet",
-        ));
+    if cfg!(windows) {
+        return super::schtasks::run_record(settings, record_argv(settings)?);
+    }
+    if !settings.systemd {
+        return init_run(settings);
     }
     let path = settings.unit_dir.join(SERVICE);
     match settings.action {
@@ -117,5 +280,35 @@ mod tests {
         assert!(unit.starts_with(UNIT_MARKER));
         assert!(unit.contains("ExecStart=/usr/bin/drx-collect record --output \"/srv/my dir\"\n"));
         assert!(unit.contains("Restart=always\n") && unit.contains("Nice=19\n"));
+    }
+
+    /// The init script's command is the argv word for word as sh reads it, whatever the
+    /// words hold (the cron entries' quoting, checked by the same reader).
+    #[test]
+    fn the_init_script_runs_record_with_words_sh_reads_back_exactly() {
+        let argv: Vec<String> = [
+            "/usr/bin/drx-collect",
+            "record",
+            "--output",
+            "/srv/it's a \"dir\" $(reboot) `x` 100%\\",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let script = init_script(&argv);
+        assert!(script.starts_with("#!/bin/sh\n"));
+        assert!(script.contains("\n# chkconfig: 2345 99 01\n"));
+        assert!(script.contains("\n### BEGIN INIT INFO\n"));
+        let line = script
+            .lines()
+            .find(|l| l.trim_start().starts_with("nice -n 19 $IDLE "))
+            .unwrap();
+        let command = line
+            .trim_start()
+            .strip_prefix("nice -n 19 $IDLE ")
+            .unwrap()
+            .strip_suffix(" </dev/null >/dev/null 2>&1 &")
+            .unwrap();
+        assert_eq!(crate::schedule::cron::sh_words(command), argv);
     }
 }

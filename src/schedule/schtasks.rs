@@ -38,6 +38,84 @@ pub fn schtasks_create_argv(every: Every, offset: Offset, argv: &[String]) -> Ve
         .collect()
 }
 
+/// The recorder's task: `drx-collect record` at every start-up, as SYSTEM (`record` itself
+/// runs at low priority), replacing ours.
+const RECORD_TASK: &str = "drx-collect-record";
+
+pub fn record_create_argv(argv: &[String]) -> Vec<String> {
+    let run: Vec<String> = argv.iter().map(|w| windows_quote(w)).collect();
+    [
+        "schtasks",
+        "/Create",
+        "/SC",
+        "ONSTART",
+        "/TN",
+        RECORD_TASK,
+        "/TR",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([run.join(" "), "/RU".into(), "SYSTEM".into(), "/F".into()])
+    .collect()
+}
+
+/// `schedule install|remove|status --record` on Windows.
+pub(super) fn run_record(settings: &Settings, record: Vec<String>) -> Result<ExitStatus> {
+    let argv: Vec<String> = match settings.action {
+        Action::Install => {
+            super::warn_about_binary(&record);
+            record_create_argv(&record)
+        }
+        Action::Remove => ["schtasks", "/Delete", "/TN", RECORD_TASK, "/F"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        Action::Status => [
+            "schtasks",
+            "/Query",
+            "/TN",
+            RECORD_TASK,
+            "/V",
+            "/FO",
+            "LIST",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    };
+    let output = schtasks(&argv)?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if settings.action == Action::Status {
+        if !output.status.success() {
+            text =
+                "recorder: not installed (no drx-collect-record task in Task Scheduler)\n".into();
+        }
+    } else if !output.status.success() {
+        return Err(schtasks_failed(&output));
+    }
+    say(&text)?;
+    Ok(ExitStatus::Success)
+}
+
+fn schtasks(argv: &[String]) -> Result<std::process::Output> {
+    std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .output()
+        .map_err(|err| {
+            Error::failed(format!(
+                "cannot run schtasks: {}; run drx-collect as Administrator on Windows Server 2008 R2 or newer",
+                crate::error::describe_io(&err)
+            ))
+        })
+}
+
+fn schtasks_failed(output: &std::process::Output) -> Error {
+    Error::failed(format!(
+        "schtasks failed: {}; run drx-collect as Administrator",
+        String::from_utf8_lossy(&output.stderr).trim()
+    ))
+}
+
 fn windows_quote(word: &str) -> String {
     if !word.is_empty() && !word.contains([' ', '\t', '"']) {
         word.to_string()
@@ -62,15 +140,7 @@ pub(super) fn run(settings: &Settings) -> Result<ExitStatus> {
             .map(|s| s.to_string())
             .collect(),
     };
-    let output = std::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .output()
-        .map_err(|err| {
-            Error::failed(format!(
-                "cannot run schtasks: {}; run drx-collect as Administrator on Windows Server 2008 R2 or newer",
-                crate::error::describe_io(&err)
-            ))
-        })?;
+    let output = schtasks(&argv)?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     if settings.action == Action::Status {
         if !output.status.success() {
@@ -82,10 +152,7 @@ pub(super) fn run(settings: &Settings) -> Result<ExitStatus> {
             .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData\drx-collect"));
         text.push_str(&status::latest_snapshot(&dir));
     } else if !output.status.success() {
-        return Err(Error::failed(format!(
-            "schtasks failed: {}; run drx-collect as Administrator",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+        return Err(schtasks_failed(&output));
     }
     say(&text)?;
     Ok(ExitStatus::Success)
@@ -133,6 +200,35 @@ mod tests {
         assert_eq!(
             &minutes[2..8],
             ["/SC", "MINUTE", "/MO", "10", "/ST", "00:07"]
+        );
+    }
+
+    #[test]
+    fn the_recorders_task_runs_record_at_start_up_as_system() {
+        let argv: Vec<String> = [
+            r"C:\Program Files\drx\drx-collect.exe",
+            "record",
+            "--output",
+            r"C:\ProgramData\drx-collect",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            record_create_argv(&argv),
+            [
+                "schtasks",
+                "/Create",
+                "/SC",
+                "ONSTART",
+                "/TN",
+                "drx-collect-record",
+                "/TR",
+                r#""C:\Program Files\drx\drx-collect.exe" record --output C:\ProgramData\drx-collect"#,
+                "/RU",
+                "SYSTEM",
+                "/F"
+            ]
         );
     }
 }

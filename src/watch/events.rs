@@ -124,6 +124,55 @@ pub fn command(path_only: bool) -> Option<Vec<String>> {
         .map(|p| vec![p.to_string(), "events2".to_string(), "all".to_string()])
 }
 
+/// The state fields of DRBD 8.4's `/proc/drbd` (8.4 has no events2: it is polled instead), as
+/// the changes events2 would report. A minor's line (drbd-8.4 `drbd/drbd_proc.c`):
+/// ` 1: cs:WFConnection ro:Secondary/Unknown ds:Inconsistent/DUnknown C r-----`. `/proc/drbd`
+/// names minors, not resources: the resource is the device (`drbd1`). Unconfigured minors and
+/// every other line give nothing; DRBD 9's `/proc/drbd` (version lines only) gives nothing.
+pub fn parse_proc_drbd(text: &str) -> Vec<Change> {
+    let mut out = Vec::new();
+    for line in text.lines().take(10_000) {
+        let Some((minor, rest)) = line.trim_start().split_once(": ") else {
+            continue;
+        };
+        if minor.is_empty() || !minor.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let resource = format!("drbd{minor}");
+        let mut add = |object: &str, field: &str, value: &str| {
+            if !value.is_empty() {
+                out.push(Change {
+                    resource: resource.clone(),
+                    peer: None,
+                    volume: None,
+                    object: object.to_string(),
+                    field: field.to_string(),
+                    value: value.to_string(),
+                });
+            }
+        };
+        for word in rest.split_whitespace() {
+            let Some((key, value)) = word.split_once(':') else {
+                continue;
+            };
+            let (local, peer) = value.split_once('/').unwrap_or((value, ""));
+            match key {
+                "cs" if value != "Unconfigured" => add("connection", "connection", value),
+                "ro" => {
+                    add("resource", "role", local);
+                    add("connection", "role", peer);
+                }
+                "ds" => {
+                    add("device", "disk", local);
+                    add("peer-device", "peer-disk", peer);
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +216,33 @@ change resource name:some-resource may_promote:yes promotion_score:10101";
                 "connection some-peer  role=Secondary",
             ]
         );
+    }
+
+    /// Real `/proc/drbd` of DRBD 8.4.6 (tests/realworld/events2/SOURCES.md).
+    #[test]
+    fn real_proc_drbd_gives_the_state_fields_of_each_minor() {
+        let wf =
+            include_str!("../../tests/realworld/events2/proc-drbd-trinity-651-wfconnection.txt");
+        let fields = |text: &str| -> Vec<String> {
+            parse_proc_drbd(text)
+                .into_iter()
+                .map(|c| format!("{} {} {}={}", c.resource, c.object, c.field, c.value))
+                .collect()
+        };
+        assert_eq!(
+            fields(wf),
+            [
+                "drbd1 connection connection=WFConnection",
+                "drbd1 resource role=Secondary",
+                "drbd1 connection role=Unknown",
+                "drbd1 device disk=Inconsistent",
+                "drbd1 peer-device peer-disk=DUnknown",
+            ]
+        );
+        let standalone =
+            include_str!("../../tests/realworld/events2/proc-drbd-trinity-651-standalone.txt");
+        assert!(fields(standalone).contains(&"drbd1 connection connection=StandAlone".to_string()));
+        assert!(fields(" 2: cs:Unconfigured\nversion: 9.2.4 (api:2/proto:86-122)\n").is_empty());
     }
 
     #[test]

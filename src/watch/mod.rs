@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The most bytes of series one `watch` keeps (the rest is recorded as one gap).
-pub const MAX_SERIES_BYTES: u64 = 32 << 20;
+pub const MAX_SERIES_BYTES: u64 = crate::series::MAX_BYTES as u64;
 
 /// Checked settings of one `watch` run.
 #[derive(Debug, Clone)]

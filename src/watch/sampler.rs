@@ -74,6 +74,29 @@ pub struct Samplers {
     drx: Vec<(String, Follower)>,
     drx_scanned: Option<u64>,
     drx_states: HashMap<String, String>,
+    /// `/proc/drbd` (under the sysroot), polled every tick instead of the events2 stream when
+    /// the kernel is DRBD 8.4 (no events2) or the stream exits at once.
+    proc_drbd: PathBuf,
+    polling: bool,
+}
+
+/// A stream that ends this soon after it started "exited at once": events2 does not work here.
+const AT_ONCE_MS: u64 = 2000;
+/// Most bytes of `/proc/drbd` read per poll.
+const PROC_DRBD_CAP: u64 = 1 << 20;
+
+fn read_proc_drbd(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(PROC_DRBD_CAP).read_to_string(&mut text))
+        .map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
+    Ok(text)
+}
+
+/// Whether `/proc/drbd` is DRBD 8.4's, whose states are polled (8.4 has no events2).
+fn is_drbd84(path: &Path) -> bool {
+    read_proc_drbd(path).is_ok_and(|t| t.starts_with("version: 8."))
 }
 
 /// A replication- or DRX-related kernel line.
@@ -108,7 +131,12 @@ impl Samplers {
     pub fn new(sources: Sources) -> Samplers {
         let root = sources.root.clone();
         let kernel = kernel_source(root.as_deref());
+        let proc_drbd = root.as_deref().unwrap_or(Path::new("/")).join("proc/drbd");
+        let polling = is_drbd84(&proc_drbd)
+            || (sources.events.is_none() && read_proc_drbd(&proc_drbd).is_ok());
         Samplers {
+            proc_drbd,
+            polling,
             sockets: sockets::Sampler::new(root.as_deref(), sources.ports.clone()),
             sources,
             last_sockets: None,
@@ -135,12 +163,21 @@ impl Samplers {
                 "sockets: none (no replication or DRX port configured or given)".into()
             },
             match &self.sources.events {
+                _ if self.polling => self.polling_described(),
                 Some(argv) => format!("replication: {}", argv.join(" ")),
                 None => "replication: none (neither drbdsetup nor bsrsetup is installed)".into(),
             },
             format!("kernel log: {}", self.kernel.describe),
             format!("drx log: {}", self.drx_dirs_described()),
         ]
+    }
+
+    fn polling_described(&self) -> String {
+        format!(
+            "replication: {} polled every {}ms (no events2 stream)",
+            self.proc_drbd.display(),
+            self.sources.interval.as_millis()
+        )
     }
 
     fn drx_dirs_described(&self) -> String {
@@ -211,7 +248,51 @@ impl Samplers {
         }
     }
 
+    /// One poll of `/proc/drbd`: its state fields that changed since the last poll.
+    fn poll_proc_drbd(&mut self, ms: u64, stamp: &dyn Fn(u64) -> String, out: &mut Vec<Record>) {
+        match read_proc_drbd(&self.proc_drbd) {
+            Ok(text) => {
+                if let Some((since, reason)) = self.stream_down_since.take() {
+                    out.push(gap(stamp, since, ms, "replication", 0, reason));
+                }
+                for change in events::parse_proc_drbd(&text) {
+                    self.repl_change(ms, stamp, change, out);
+                }
+            }
+            Err(reason) => {
+                self.stream_down_since.get_or_insert((ms, reason));
+            }
+        }
+    }
+
+    fn repl_change(
+        &mut self,
+        ms: u64,
+        stamp: &dyn Fn(u64) -> String,
+        change: events::Change,
+        out: &mut Vec<Record>,
+    ) {
+        let key = change.key();
+        if self.repl_values.get(&key) == Some(&change.value) {
+            return;
+        }
+        self.repl_values.insert(key, change.value.clone());
+        out.push(Record::Repl {
+            t: stamp(ms),
+            ms,
+            resource: change.resource,
+            peer: change.peer,
+            volume: change.volume,
+            object: change.object,
+            field: change.field,
+            value: change.value,
+        });
+    }
+
     fn tick_events(&mut self, ms: u64, stamp: &dyn Fn(u64) -> String, out: &mut Vec<Record>) {
+        if self.polling {
+            return self.poll_proc_drbd(ms, stamp, out);
+        }
         let Some(argv) = self.sources.events.clone() else {
             return;
         };
@@ -247,6 +328,7 @@ impl Samplers {
             return;
         };
         let mut ended = false;
+        let mut got = Vec::new();
         for _ in 0..MAX_EVENT_LINES_PER_TICK {
             match stream.lines.try_recv() {
                 Ok((arrived, line)) => {
@@ -255,21 +337,7 @@ impl Samplers {
                         .as_millis() as u64)
                         .min(ms);
                     for change in events::parse_line(&String::from_utf8_lossy(&line)) {
-                        let key = change.key();
-                        if self.repl_values.get(&key) == Some(&change.value) {
-                            continue;
-                        }
-                        self.repl_values.insert(key, change.value.clone());
-                        out.push(Record::Repl {
-                            t: stamp(ms),
-                            ms,
-                            resource: change.resource,
-                            peer: change.peer,
-                            volume: change.volume,
-                            object: change.object,
-                            field: change.field,
-                            value: change.value,
-                        });
+                        got.push((ms, change));
                     }
                 }
                 Err(TryRecvError::Empty) => break,
@@ -279,9 +347,36 @@ impl Samplers {
                 }
             }
         }
-        if ended {
-            let how = stream.ended().unwrap_or_else(|| "closed its output".into());
+        let how = ended.then(|| stream.ended().unwrap_or_else(|| "closed its output".into()));
+        for (at, change) in got {
+            self.repl_change(at, stamp, change, out);
+        }
+        if let Some(how) = how {
             self.stream = None;
+            let at_once = self
+                .stream_started
+                .is_some_and(|at| ms.saturating_sub(at) < AT_ONCE_MS);
+            if at_once
+                && read_proc_drbd(&self.proc_drbd)
+                    .is_ok_and(|t| !events::parse_proc_drbd(&t).is_empty())
+            {
+                // No events2 here (drbd-utils without it, a tool that does not match the
+                // kernel): poll from now on, and say so in the series.
+                self.polling = true;
+                out.push(gap(
+                    stamp,
+                    ms,
+                    ms,
+                    "replication",
+                    0,
+                    format!(
+                        "{} {how} at once; from here {}",
+                        argv.join(" "),
+                        self.polling_described()
+                    ),
+                ));
+                return self.poll_proc_drbd(ms, stamp, out);
+            }
             self.stream_down_since = Some((ms, format!("{} {how}", argv.join(" "))));
         }
     }

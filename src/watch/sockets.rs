@@ -85,28 +85,187 @@ pub fn parse_into(text: &str, ports: &[u16], sample: &mut Sample) {
     }
 }
 
+/// The endpoint of a socket as the kernel's sock_diag reports it (`family`, the port in network
+/// order, the address: 4 bytes for IPv4, 16 for IPv6; a v4-mapped IPv6 address reads as IPv4,
+/// as in the /proc reader).
+fn diag_endpoint(family: u8, port: [u8; 2], addr: &[u8]) -> Option<SocketAddr> {
+    let port = u16::from_be_bytes(port);
+    let ip = match family {
+        2 => IpAddr::V4(Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3])),
+        10 => {
+            let v6 = Ipv6Addr::from(<[u8; 16]>::try_from(addr.get(..16)?).ok()?);
+            match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            }
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Adds the sockets of one sock_diag reply (`inet_diag_msg`s after their `nlmsghdr`s) to
+/// `sample`; `Ok(true)` when the reply ends the dump (`NLMSG_DONE`).
+fn parse_diag_reply(reply: &[u8], ports: &[u16], sample: &mut Sample) -> Result<bool, String> {
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    let mut off = 0;
+    while off + 16 <= reply.len() {
+        let len = u32::from_ne_bytes(reply[off..off + 4].try_into().unwrap_or_default()) as usize;
+        let kind = u16::from_ne_bytes(reply[off + 4..off + 6].try_into().unwrap_or_default());
+        if len < 16 || off + len > reply.len() {
+            return Err("a sock_diag reply was cut short".into());
+        }
+        match kind {
+            NLMSG_DONE => return Ok(true),
+            NLMSG_ERROR => return Err("the kernel refused the sock_diag request".into()),
+            _ => {}
+        }
+        // inet_diag_msg: family, state, timer, retrans, then inet_diag_sockid: sport, dport
+        // (network order), src[16], dst[16], ...
+        let msg = &reply[off + 16..off + len];
+        if msg.len() >= 40 && sample.len() < MAX_SOCKETS {
+            let (family, state) = (msg[0], msg[1]);
+            if let (Some(local), Some(remote)) = (
+                diag_endpoint(family, [msg[4], msg[5]], &msg[8..24]),
+                diag_endpoint(family, [msg[6], msg[7]], &msg[24..40]),
+            ) {
+                if ports.is_empty()
+                    || ports.contains(&local.port())
+                    || ports.contains(&remote.port())
+                {
+                    sample.insert((local, remote), state_name(state));
+                }
+            }
+        }
+        off += (len + 3) & !3;
+    }
+    Ok(false)
+}
+
+/// One dump of the kernel's TCP sockets of `family` (AF_INET, AF_INET6) through
+/// NETLINK_SOCK_DIAG (`ss` reads them so): a few hundred microseconds where reading
+/// /proc/net/tcp walks and formats the whole table as text (about 10 ms on a VM at rest,
+/// most of an idle recorder's CPU; bench/README.md).
+#[cfg(target_os = "linux")]
+fn diag_dump(family: u8, ports: &[u16], sample: &mut Sample) -> Result<(), String> {
+    const NETLINK_SOCK_DIAG: i32 = 4;
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const FLAGS: u16 = 0x1 | 0x300; // NLM_F_REQUEST | NLM_F_DUMP
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            NETLINK_SOCK_DIAG,
+        )
+    };
+    if fd < 0 {
+        return Err(format!("sock_diag: {}", std::io::Error::last_os_error()));
+    }
+    struct Fd(i32);
+    impl Drop for Fd {
+        fn drop(&mut self) {
+            unsafe { libc::close(self.0) };
+        }
+    }
+    let fd = Fd(fd);
+    // A kernel that does not answer cannot hold the sampler: at most a second a receive.
+    let timeout = libc::timeval {
+        tv_sec: 1,
+        tv_usec: 0,
+    };
+    unsafe {
+        libc::setsockopt(
+            fd.0,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as u32,
+        )
+    };
+    // nlmsghdr (16) + inet_diag_req_v2 (56): family, IPPROTO_TCP, no extensions, every state.
+    let mut request = Vec::with_capacity(72);
+    request.extend_from_slice(&72u32.to_ne_bytes());
+    request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    request.extend_from_slice(&FLAGS.to_ne_bytes());
+    request.extend_from_slice(&1u32.to_ne_bytes());
+    request.extend_from_slice(&0u32.to_ne_bytes());
+    request.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
+    request.extend_from_slice(&u32::MAX.to_ne_bytes());
+    request.resize(72, 0);
+    let sent = unsafe { libc::send(fd.0, request.as_ptr().cast(), request.len(), 0) };
+    if sent != request.len() as isize {
+        return Err(format!("sock_diag: {}", std::io::Error::last_os_error()));
+    }
+    let mut buf = vec![0u8; 64 << 10];
+    // Bounded: MAX_SOCKETS sockets fit in far fewer replies; a kernel that never says DONE
+    // ends the sample anyway.
+    for _ in 0..4096 {
+        let got = unsafe { libc::recv(fd.0, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if got <= 0 {
+            return Err(format!("sock_diag: {}", std::io::Error::last_os_error()));
+        }
+        if parse_diag_reply(&buf[..got as usize], ports, sample)? {
+            return Ok(());
+        }
+    }
+    Err("sock_diag: the dump did not end".into())
+}
+
 /// Reads the socket tables.
 pub struct Sampler {
     files: Vec<PathBuf>,
     ports: Vec<u16>,
+    /// The live host's sockets come from sock_diag (a sysroot's from its files); `false` once
+    /// sock_diag failed, and /proc/net/tcp is read from then on.
+    diag: std::cell::Cell<bool>,
 }
 
 impl Sampler {
     pub fn new(root: Option<&Path>, ports: Vec<u16>) -> Sampler {
         let base = root.map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
-        Sampler {
+        let diag = cfg!(target_os = "linux") && root.is_none();
+        let sampler = Sampler {
             files: vec![base.join("proc/net/tcp"), base.join("proc/net/tcp6")],
             ports,
+            diag: std::cell::Cell::new(diag),
+        };
+        if diag && sampler.sample_diag().is_err() {
+            sampler.diag.set(false);
         }
+        sampler
     }
 
     /// The source, for the series' start record.
     pub fn describe(&self) -> String {
+        if self.diag.get() {
+            return "sockets: NETLINK_SOCK_DIAG (TCP, IPv4 and IPv6; /proc/net/tcp{,6} if it fails)".into();
+        }
         format!("sockets: {}", crate::watch::display_paths(&self.files))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn sample_diag(&self) -> Result<Sample, String> {
+        let mut sample = Sample::new();
+        diag_dump(libc::AF_INET as u8, &self.ports, &mut sample)?;
+        diag_dump(libc::AF_INET6 as u8, &self.ports, &mut sample)?;
+        Ok(sample)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn sample_diag(&self) -> Result<Sample, String> {
+        Err("sock_diag is Linux's".into())
     }
 
     /// One sample; `Err` with a reason when no table could be read.
     pub fn sample(&self) -> Result<Sample, String> {
+        if self.diag.get() {
+            match self.sample_diag() {
+                Ok(sample) => return Ok(sample),
+                // Read the files from now on (and this time).
+                Err(_) => self.diag.set(false),
+            }
+        }
         use std::io::Read;
         let mut sample = Sample::new();
         let mut read_any = false;
@@ -174,6 +333,33 @@ mod tests {
                 "[::1]:7789 [::]:0 LISTEN"
             ]
         );
+    }
+
+    /// sock_diag and /proc/net/tcp agree on a socket this test opens (a listener on a port of
+    /// its own, and a connection to it).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sock_diag_sees_what_proc_net_tcp_shows() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let live = Sampler::new(None, vec![port]);
+        assert!(live.describe().contains("SOCK_DIAG"), "{}", live.describe());
+        let diag = live.sample().unwrap();
+        let from_files = Sampler {
+            diag: std::cell::Cell::new(false),
+            ..Sampler::new(Some(Path::new("/")), vec![port])
+        }
+        .sample()
+        .unwrap();
+        let local = client.local_addr().unwrap();
+        let server = listener.local_addr().unwrap();
+        assert_eq!(
+            diag.get(&(server, "0.0.0.0:0".parse().unwrap())),
+            Some(&"LISTEN")
+        );
+        assert_eq!(diag.get(&(local, server)), Some(&"ESTABLISHED"));
+        assert_eq!(diag, from_files);
     }
 
     #[test]

@@ -458,6 +458,7 @@ fn record_killed_and_restarted_records_the_gap_and_freezes_on_request() {
 #[test]
 fn schedule_install_record_writes_the_recorders_service_and_remove_deletes_it() {
     let units = tempfile::tempdir().unwrap();
+    let init = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         Command::new(BIN)
@@ -467,6 +468,8 @@ fn schedule_install_record_writes_the_recorders_service_and_remove_deletes_it() 
             .args(args)
             .arg("--unit-dir")
             .arg(units.path())
+            .arg("--init-dir")
+            .arg(init.path())
             .arg("--output")
             .arg(out.path())
             .output()
@@ -483,10 +486,72 @@ fn schedule_install_record_writes_the_recorders_service_and_remove_deletes_it() 
     assert!(unit.contains("Restart=always"));
     // The snapshots' units are not touched.
     assert!(!units.path().join("drx-collect.timer").exists());
-    let without_systemd = run(&["install", "--record"]);
-    assert_eq!(without_systemd.status.code(), Some(2));
     assert_success(&run(&["remove", "--record", "--systemd"]));
     assert!(!units.path().join("drx-collect-record.service").exists());
+
+    // Without --systemd: a SysV init script (CentOS 6), executable, with chkconfig's header.
+    let script_path = init.path().join("drx-collect-record");
+    let status = run(&["status", "--record"]);
+    assert_success(&status);
+    assert!(
+        stdout(&status).contains("recorder: not installed"),
+        "{}",
+        stdout(&status)
+    );
+    assert_success(&run(&["install", "--record", "--keep", "5"]));
+    let script = std::fs::read_to_string(&script_path).unwrap();
+    assert!(script.contains("\n# chkconfig: 2345 99 01\n"), "{script}");
+    assert!(script.contains("PIDFILE=/var/run/drx-collect-record.pid"));
+    let start = script
+        .lines()
+        .find(|l| l.contains("nice -n 19 $IDLE "))
+        .unwrap();
+    assert!(
+        start.contains(" record --quiet --keep 5 --output "),
+        "{start}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&script_path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    // sh reads it, and `status` says "not running" with LSB's exit code 3.
+    let syntax = Command::new("sh")
+        .arg("-n")
+        .arg(&script_path)
+        .output()
+        .unwrap();
+    assert_success(&syntax);
+    let not_running = Command::new("sh")
+        .arg(&script_path)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(
+        not_running.status.code(),
+        Some(3),
+        "{}",
+        stdout(&not_running)
+    );
+    let status = run(&["status", "--record"]);
+    assert!(
+        stdout(&status).contains("recorder: installed"),
+        "{}",
+        stdout(&status)
+    );
+    // A script of someone else's is left alone.
+    std::fs::write(&script_path, "#!/bin/sh\n# theirs\n").unwrap();
+    assert_eq!(run(&["install", "--record"]).status.code(), Some(1));
+    assert_eq!(run(&["remove", "--record"]).status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&script_path).unwrap(),
+        "#!/bin/sh\n# theirs\n"
+    );
+    std::fs::remove_file(&script_path).unwrap();
+    assert_success(&run(&["install", "--record"]));
+    assert_success(&run(&["remove", "--record"]));
+    assert!(!script_path.exists());
 }
 
 /// A full disk under the ring: a tmpfs of the test's own, filled while the recorder writes
@@ -557,4 +622,198 @@ fn record_on_a_full_disk_records_the_loss_as_a_gap() {
         .unwrap_or_else(|| panic!("no ring gap in:\n{text}"));
     assert!(gap["lost"].as_u64().unwrap() > 0, "{gap}");
     assert!(gap["reason"].as_str().unwrap().contains("disk full"));
+}
+
+/// Issue 27 item 3: `inspect` says what a frozen bundle's series holds (span, records, the
+/// trigger and the window around it), the HTML report draws it as lanes per node with the
+/// trigger and the windows, and `diff` of two frozen bundles compares them as any two bundles.
+#[test]
+fn inspect_html_and_diff_read_the_series_of_frozen_bundles() {
+    let pid_file = tempfile::NamedTempFile::new().unwrap();
+    let fixture = fixture(REAL_STANDALONE, "1", pid_file.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut bundles = Vec::new();
+    for _ in 0..2 {
+        let output = record_cmd(
+            &fixture,
+            dir.path(),
+            &["--for", "3s", "--after", "1s", "--ring", "1MiB"],
+        )
+        .output()
+        .unwrap();
+        assert_success(&output);
+        let new = fixture
+            .bundles()
+            .into_iter()
+            .find(|p| !bundles.contains(p))
+            .expect("a frozen bundle");
+        bundles.push(new);
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let inspect = |args: &[&str]| {
+        Command::new(BIN)
+            .env_clear()
+            .env("LANG", "C")
+            .arg("inspect")
+            .args(args)
+            .arg(&bundles[0])
+            .output()
+            .unwrap()
+    };
+    let text = inspect(&[]);
+    let out = stdout(&text);
+    let series_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("series "))
+        .unwrap_or_else(|| panic!("no series line: {out}"));
+    assert!(series_line.contains(" records ("), "{series_line}");
+    assert!(series_line.contains(" repl"), "{series_line}");
+    let trigger_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("trigger "))
+        .unwrap_or_else(|| panic!("no trigger line: {out}"));
+    assert!(trigger_line.contains("StandAlone"), "{trigger_line}");
+    assert!(trigger_line.contains(" before, "), "{trigger_line}");
+    assert!(out.contains("ended      frozen by the recorder"), "{out}");
+
+    let json = inspect(&["--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let series = &report["bundles"][0]["series"];
+    assert!(series["records"].as_u64().unwrap() >= 4, "{series}");
+    assert!(series["kinds"]["repl"].as_u64().unwrap() >= 2, "{series}");
+    let trigger = &series["trigger"];
+    assert!(trigger["reason"].as_str().unwrap().contains("StandAlone"));
+    // The window after the trigger is the --after second (and the trigger lies within the span).
+    let after = trigger["after_ms"].as_u64().unwrap();
+    assert!((900..=3000).contains(&after), "{trigger}");
+    assert_eq!(
+        trigger["before_ms"].as_u64().unwrap() + after,
+        series["span_ms"].as_u64().unwrap()
+    );
+
+    // The HTML report of both nodes: lanes of the sampled states, the trigger, the windows.
+    let html_dir = tempfile::tempdir().unwrap();
+    let html = html_dir.path().join("report.html");
+    let output = Command::new(BIN)
+        .env_clear()
+        .env("LANG", "C")
+        .arg("inspect")
+        .arg("--html")
+        .arg(&html)
+        .args(&bundles)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        stderr(&output)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("id=\"series\""), "the series section");
+    assert_eq!(
+        page.matches("class=\"series-node\"").count(),
+        2,
+        "one block per node"
+    );
+    assert!(
+        page.contains("rsc0 · node-b · connection<"),
+        "a connection lane"
+    );
+    assert!(
+        page.contains("data-state=\"StandAlone\""),
+        "its StandAlone stretch"
+    );
+    assert!(page.contains("seg t-bad"), "drawn as lost");
+    assert!(
+        page.contains("tcp 10.0.0.1:40000 → 10.0.0.2:7789"),
+        "a socket lane"
+    );
+    assert!(page.contains("class=\"trig\""), "the trigger");
+    assert!(page.contains("class=\"win before\"") && page.contains("class=\"win after\""));
+    assert!(page.len() < 2_000_000);
+
+    // diff of the two frozen bundles: as for any two bundles, the series is a changed file.
+    let diff = fixture
+        .cmd()
+        .arg("diff")
+        .arg(&bundles[0])
+        .arg(&bundles[1])
+        .output()
+        .unwrap();
+    assert_success(&diff);
+    let text = stdout(&diff);
+    assert!(text.contains("changed  watch/series.jsonl"), "{text}");
+    let json = fixture
+        .cmd()
+        .args(["diff", "--json"])
+        .arg(&bundles[0])
+        .arg(&bundles[1])
+        .output()
+        .unwrap();
+    assert_success(&json);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let still = value["findings"]["still"].as_array().unwrap();
+    assert!(
+        still.iter().any(|f| f["rule"] == "WATCH-STANDALONE"),
+        "{value}"
+    );
+}
+
+/// Issue 27 item 1 without events2: DRBD 8.4 (drbd-utils 8.4 has no events2; a drbdsetup that
+/// cannot run it exits at once) is sampled by polling `/proc/drbd` at the sampling rate, the
+/// series says so, and a change between two polls is recorded (real 8.4.6 outputs).
+#[test]
+fn without_events2_proc_drbd_is_polled_and_its_changes_recorded() {
+    let fixture = Fixture::new();
+    fixture
+        .file("/etc/drbd.d/r0.res", RES)
+        .file("/proc/net/tcp", TCP_HEADER)
+        .file(
+            "/proc/drbd",
+            include_str!("../realworld/events2/proc-drbd-trinity-651-wfconnection.txt"),
+        );
+    // drbd-utils 8.4's drbdsetup: no events2 (a usage error at once).
+    fixture.command("drbdsetup", "echo \"unknown command '$1'\" >&2; exit 20");
+    let child = watch_cmd(&fixture, &["--for", "2s", "--interval", "100ms", "-q"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    fixture.file(
+        "/proc/drbd",
+        include_str!("../realworld/events2/proc-drbd-trinity-651-standalone.txt"),
+    );
+    let output = child.wait_with_output().unwrap();
+    assert_success(&output);
+    let bundle = fixture.bundle();
+    let series = series_of(&bundle);
+    let samplers = series[0]["samplers"].to_string();
+    assert!(
+        samplers.contains("proc/drbd polled every 100ms (no events2 stream)"),
+        "{samplers}"
+    );
+    let values: Vec<(String, String)> = series
+        .iter()
+        .filter(|r| {
+            r["kind"] == "repl" && r["object"] == "connection" && r["field"] == "connection"
+        })
+        .map(|r| {
+            (
+                r["resource"].as_str().unwrap().to_string(),
+                r["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("drbd1".to_string(), "WFConnection".to_string()),
+            ("drbd1".to_string(), "StandAlone".to_string())
+        ]
+    );
+    assert!(series
+        .iter()
+        .any(|r| r["kind"] == "repl" && r["field"] == "role" && r["value"] == "Primary"));
+    let rules = rule_ids(&bundle.index["findings"]);
+    assert!(rules.contains(&"WATCH-STANDALONE"), "{rules:?}");
+    assert!(!rules.contains(&"WATCH-GAP"), "{rules:?}");
 }
