@@ -319,11 +319,11 @@ fn json_outputs_follow_the_published_schemas() {
 /// What a person types, and what the shell must then show (issue 28 item 2): a subcommand's
 /// subcommands, a subcommand's options, an option's values, and `help COMMAND`.
 const COMPLETIONS: &[(&str, &[&str])] = &[
-    ("drx-collect cases s", &["search", "show", "stats"]),
+    ("drx-collect cases s", &["search", "set", "show", "stats"]),
     ("drx-collect inspect --j", &["--json"]),
     ("drx-collect inspect --lang ", &["en", "ko"]),
     ("drx-collect --lang ", &["en", "ko"]),
-    ("drx-collect cases search --l", &["--limit"]),
+    ("drx-collect cases search --li", &["--limit"]),
     ("drx-collect help ins", &["inspect"]),
 ];
 
