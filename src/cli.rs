@@ -346,6 +346,19 @@ pub struct DiffArgs {
     /// SSH private key (repeatable).
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
+    /// Per changed file, the lines added and removed (like git diff --stat), instead of the diffs.
+    #[arg(long)]
+    pub stat: bool,
+    /// Compare only bundle paths matching this glob (files/etc/*, commands/bsr*; repeatable).
+    #[arg(long = "path", value_name = "GLOB", value_parser = parse_glob)]
+    pub paths: Vec<glob::Pattern>,
+    /// Exit 1 when the snapshots differ (files or findings), 0 when not; 3 still wins.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+fn parse_glob(text: &str) -> Result<glob::Pattern, String> {
+    glob::Pattern::new(text).map_err(|e| format!("not a glob pattern: {e}"))
 }
 
 #[derive(Args, Debug)]

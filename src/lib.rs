@@ -113,6 +113,9 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
                 node: args.node,
                 json: args.json,
                 lang: args.lang.unwrap_or_else(Lang::from_env),
+                stat: args.stat,
+                paths: args.paths,
+                exit_code: args.exit_code,
             })
         }
         Some(Command::Cases(args)) => run_cases(args),
