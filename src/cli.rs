@@ -195,9 +195,14 @@ pub enum FormatArg {
 
 #[derive(Args, Debug, Default)]
 pub struct CollectArgs {
-    /// A directory (the bundle gets its default name inside) or a file path ending in .tgz or .zip.
+    /// A directory (the bundle gets its default name inside) or a file path ending in .tgz,
+    /// .tar.gz or .zip (.tgz.age with --encrypt-to).
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Create the missing parent directories of --output (without it, a missing parent is an
+    /// error: a mistyped path does not quietly become a new directory tree).
+    #[arg(long)]
+    pub mkdir: bool,
     /// Archive format [default: tgz on Linux, zip on Windows].
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -569,6 +574,7 @@ impl CollectArgs {
         };
         Ok(Settings {
             output,
+            mkdir: self.mkdir,
             encrypt_to,
             format,
             manifests: self.manifests,

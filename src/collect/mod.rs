@@ -45,6 +45,8 @@ pub enum Verbosity {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub output: Option<PathBuf>,
+    /// Create missing parents of `output` (`--mkdir`).
+    pub mkdir: bool,
     pub format: Format,
     pub manifests: Vec<PathBuf>,
     pub root: Option<PathBuf>,
@@ -98,6 +100,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             output: None,
+            mkdir: false,
             format: Format::native(),
             manifests: Vec::new(),
             root: None,

@@ -10,18 +10,87 @@ use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// The endings that make `--output` a bundle's file name (`.age` is taken off before).
+pub const FILE_EXTENSIONS: [&str; 3] = [".tgz", ".tar.gz", ".zip"];
+
+/// Refuses an `--output` that names no existing thing and looks like a file name (a name with
+/// an extension, no trailing `/`) without a bundle's extension: `-o out/x.tar` would otherwise
+/// become a directory named `x.tar`. `dir_only`: only a directory is accepted (`--peer`).
+pub fn check_output_name(path: &Path, dir_only: bool) -> Result<()> {
+    let text = path.to_string_lossy();
+    if path.symlink_metadata().is_ok()
+        || text.ends_with('/')
+        || text.ends_with(std::path::MAIN_SEPARATOR)
+        || (!dir_only && FILE_EXTENSIONS.iter().any(|e| text.ends_with(e)))
+    {
+        return Ok(());
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let has_extension = name
+        .rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty());
+    if !has_extension {
+        return Ok(());
+    }
+    Err(Error::usage(if dir_only {
+        format!(
+            "--output {} looks like a file name, but here it is the directory for the bundles; give a directory (end it with / if its name has a dot)",
+            crate::escape::field(&text)
+        )
+    } else {
+        format!(
+            "--output {} looks like a file name but does not end in .tgz, .tar.gz or .zip (.tgz.age with --encrypt-to); use one of those, or end a directory's name with /",
+            crate::escape::field(&text)
+        )
+    }))
+}
+
+/// Makes the output directory `dir`. Its parent must exist unless `mkdir` (`--mkdir`): a
+/// mistyped path does not quietly become a new tree of directories.
+pub fn make_output_dir(dir: &Path, mkdir: bool) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    if !mkdir {
+        if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+            return Err(Error::failed(format!(
+                "the directory {} for the output does not exist; create it, or add --mkdir",
+                crate::escape::field(&parent.to_string_lossy())
+            )));
+        }
+    }
+    let made = if mkdir {
+        std::fs::create_dir_all(dir)
+    } else {
+        std::fs::create_dir(dir)
+    };
+    match made {
+        Err(err) if !dir.is_dir() => Err(Error::io(
+            "create the output directory",
+            dir,
+            &err,
+            "choose another place with --output",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Splits `--output` into the directory and the bundle's file name. A path ending in `.tgz`,
-/// `.tar.gz` or `.zip` names the file; anything else is a directory (created if missing).
+/// `.tar.gz` or `.zip` names the file; a directory is created if missing (its parent only with
+/// `--mkdir`); another file-like name is refused ([`check_output_name`]).
 pub fn destination(settings: &Settings, host: &str, stamp: &str) -> Result<(PathBuf, String)> {
     let ext = settings.format.extension();
     let default_stem = format!("drx-collect-{host}-{stamp}");
     let (dir, stem) = match &settings.output {
         None => (PathBuf::from("."), default_stem),
         Some(path) => {
+            check_output_name(path, false)?;
             let text = path.to_string_lossy();
-            let names_file = [".tgz", ".tar.gz", ".zip"]
-                .iter()
-                .any(|e| text.ends_with(e));
+            let names_file = FILE_EXTENSIONS.iter().any(|e| text.ends_with(e));
             if names_file {
                 let dir = path
                     .parent()
@@ -39,14 +108,14 @@ pub fn destination(settings: &Settings, host: &str, stamp: &str) -> Result<(Path
         }
     };
     if !dir.is_dir() {
-        std::fs::create_dir_all(&dir).map_err(|err| {
-            Error::io(
-                "create the output directory",
-                &dir,
-                &err,
-                "choose another place with --output",
-            )
-        })?;
+        if settings.output.as_deref().is_some_and(|o| o != dir) && !settings.mkdir {
+            // `-o missing/x.tgz`: the file's directory is the missing parent.
+            return Err(Error::failed(format!(
+                "the directory {} for the output does not exist; create it, or add --mkdir",
+                crate::escape::field(&dir.to_string_lossy())
+            )));
+        }
+        make_output_dir(&dir, settings.mkdir)?;
     }
     // Never overwrite a bundle: two runs in the same second get -2, -3 ... always above the
     // highest number used (so the name order stays the run order for `--keep`, even after old

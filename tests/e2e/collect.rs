@@ -884,3 +884,67 @@ fn firewalld_lists_are_collected_only_while_firewalld_runs() {
         .read("commands/firewalld-list-all.txt")
         .contains("7789/tcp"));
 }
+
+/// `-o` is a directory or a bundle's file name (SPEC §2): a file-like name without a bundle's
+/// extension is refused (exit 2) instead of becoming a directory, and a missing parent is an
+/// error (exit 1) unless --mkdir; --peer's directory gets the same checks.
+#[test]
+fn output_paths_that_look_like_files_and_missing_parents_are_refused() {
+    let f = Fixture::new();
+    let run = |output: &std::path::Path, extra: &[&str]| {
+        f.cmd()
+            .arg("collect")
+            .arg("--root")
+            .arg(f.root.path())
+            .arg("--quiet")
+            .arg("-o")
+            .arg(output)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = f.out.path();
+    for name in ["x.tar", "bundle.tar.bz2", "x.gz"] {
+        let output = run(&out.join(name), &[]);
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(name) && err.contains(".tgz, .tar.gz or .zip"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!out.join(name).exists(), "{name} was created");
+    }
+    // A missing parent: one sentence, exit 1, nothing made.
+    for target in [out.join("no/such/x.tgz"), out.join("no/such/dir")] {
+        let output = run(&target, &[]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains("does not exist") && err.contains("--mkdir"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!out.join("no").exists());
+    }
+    // --mkdir makes them; a directory whose parent exists is made without it; a dotted
+    // directory name is a directory when it exists or ends with /.
+    assert_success(&run(&out.join("made/deep/x.tgz"), &["--mkdir"]));
+    assert!(out.join("made/deep/x.tgz").is_file());
+    assert_success(&run(&out.join("made/deeper/dir"), &["--mkdir"]));
+    assert!(out.join("made/deeper/dir").is_dir());
+    assert_success(&run(&out.join("fresh"), &[]));
+    assert!(out.join("fresh").is_dir());
+    std::fs::create_dir(out.join("v1.2")).unwrap();
+    assert_success(&run(&out.join("v1.2"), &[]));
+    let slash = format!("{}/v2.0/", out.display());
+    assert_success(&run(std::path::Path::new(&slash), &[]));
+    assert!(out.join("v2.0").is_dir());
+    // --peer: its --output is a directory, with the same checks (refused before any peer is
+    // asked).
+    let output = run(&out.join("case.tar"), &["--peer", "root@127.0.0.1"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let output = run(&out.join("none/dir"), &["--peer", "root@127.0.0.1"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--mkdir"), "{}", stderr(&output));
+}
