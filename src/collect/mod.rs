@@ -193,7 +193,7 @@ pub fn run(settings: &Settings) -> Result<Option<Outcome>> {
         &sealed_settings
     };
     if settings.dry_run {
-        output::print_dry_run(settings, &manifest, &sources);
+        output::print_dry_run(settings, &manifest, &sources)?;
         return Ok(None);
     }
     Run::new(settings, manifest, sources.len())?

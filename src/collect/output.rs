@@ -456,33 +456,61 @@ impl Progress {
     }
 }
 
-pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source]) {
-    let mut out = std::io::stdout().lock();
+/// One planned item of `--dry-run` (`--json`: fields sorted by name).
+#[derive(serde::Serialize)]
+struct PlannedJson<'a> {
+    /// A command's argument vector.
+    argv: Option<&'a [String]>,
+    id: &'a str,
+    /// `file`, `command`, or the status an absent item will have (`missing`, `skipped`, ...).
+    kind: &'a str,
+    /// Why an absent item is absent.
+    reason: Option<&'a str>,
+    /// Bytes a file will contribute (capped at --max-file-size).
+    size: Option<u64>,
+    source: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct DryRunJson<'a> {
+    dry_run: bool,
+    estimated_bytes: u64,
+    estimated_compressed_bytes: u64,
+    items: Vec<PlannedJson<'a>>,
+    manifest: &'a str,
+}
+
+/// `--dry-run`: what would be collected, for people or (`--json`) as one JSON object.
+pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source]) -> Result<()> {
     let mut estimate = 0u64;
-    let _ = writeln!(
-        out,
-        "manifest {} ({} items); nothing is written (--dry-run)",
-        manifest.name,
-        manifest.items.len()
-    );
+    let mut items = Vec::with_capacity(sources.len());
     for source in sources {
-        let line = match source {
+        items.push(match source {
             Source::File(file) => {
                 let size = std::fs::metadata(&file.fs_path)
                     .map(|m| m.len())
                     .unwrap_or(0);
                 let kept = size.min(settings.max_file_size);
                 estimate += kept;
-                format!(
-                    "file     {:<28} {} ({})",
-                    file.id,
-                    file.source,
-                    crate::units::human_size(kept)
-                )
+                PlannedJson {
+                    argv: None,
+                    id: &file.id,
+                    kind: "file",
+                    reason: None,
+                    size: Some(kept),
+                    source: &file.source,
+                }
             }
             Source::Command(command) => {
                 estimate += 16 << 10;
-                format!("command  {:<28} {}", command.id, command.argv.join(" "))
+                PlannedJson {
+                    argv: Some(&command.argv),
+                    id: &command.id,
+                    kind: "command",
+                    reason: None,
+                    size: None,
+                    source: command.argv.first().map_or("", String::as_str),
+                }
             }
             Source::Absent {
                 id,
@@ -490,19 +518,61 @@ pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source
                 status,
                 reason,
                 ..
-            } => {
-                format!("{:<8} {:<28} {} ({reason})", status.as_str(), id, source)
-            }
-        };
-        let _ = writeln!(out, "{line}");
+            } => PlannedJson {
+                argv: None,
+                id,
+                kind: status.as_str(),
+                reason: Some(reason),
+                size: None,
+                source,
+            },
+        });
     }
     // Text logs compress about 8:1 with gzip -6.
-    let _ = writeln!(
-        out,
-        "estimated: {} of data, about {} compressed",
-        crate::units::human_size(estimate),
-        crate::units::human_size(estimate / 8)
+    let compressed = estimate / 8;
+    let mut out = std::io::stdout().lock();
+    if settings.json {
+        return crate::stdout::write_json(
+            &mut out,
+            &DryRunJson {
+                dry_run: true,
+                estimated_bytes: estimate,
+                estimated_compressed_bytes: compressed,
+                items,
+                manifest: &manifest.name,
+            },
+        );
+    }
+    let mut text = format!(
+        "manifest {} ({} items); nothing is written (--dry-run)\n",
+        manifest.name,
+        manifest.items.len()
     );
+    for item in &items {
+        let line = match (item.kind, item.argv, item.size) {
+            ("command", Some(argv), _) => format!("command  {:<28} {}", item.id, argv.join(" ")),
+            ("file", _, Some(size)) => format!(
+                "file     {:<28} {} ({})",
+                item.id,
+                item.source,
+                crate::units::human_size(size)
+            ),
+            (status, _, _) => format!(
+                "{status:<8} {:<28} {} ({})",
+                item.id,
+                item.source,
+                item.reason.unwrap_or("")
+            ),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "estimated: {} of data, about {} compressed\n",
+        crate::units::human_size(estimate),
+        crate::units::human_size(compressed)
+    ));
+    crate::stdout::write_human(&mut out, &text)
 }
 
 #[cfg(test)]

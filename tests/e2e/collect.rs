@@ -296,6 +296,28 @@ fn dry_run_lists_items_and_writes_nothing() {
     assert_eq!(std::fs::read_dir(f.out.path()).unwrap().count(), 0);
 }
 
+/// `--dry-run --json` prints one JSON object (not the text), and still writes nothing.
+#[test]
+fn dry_run_json_prints_the_plan_as_json() {
+    let f = centos7_node();
+    let output = f.collect(&["--dry-run", "--json"]);
+    assert_success(&output);
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)));
+    assert_eq!(plan["dry_run"], true);
+    let items = plan["items"].as_array().unwrap();
+    let messages = items
+        .iter()
+        .find(|i| i["kind"] == "file" && i["source"] == "/var/log/messages")
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(messages["size"].as_u64().unwrap() > 0, "{plan}");
+    let ip = items.iter().find(|i| i["id"] == "ip-a").unwrap();
+    assert_eq!(ip["kind"], "command");
+    assert_eq!(ip["argv"][0], "ip");
+    assert!(plan["estimated_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(std::fs::read_dir(f.out.path()).unwrap().count(), 0);
+}
+
 #[test]
 fn json_prints_the_result_object() {
     let f = centos7_node();
