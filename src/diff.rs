@@ -670,10 +670,10 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         for warning in &report.warnings {
             eprintln!("drx-collect: warning: {}", crate::escape::field(warning));
         }
-        crate::stdout::write_human(
-            &mut out,
-            &to_text(&old, &new, &report, settings.stat, settings.lang),
-        )?;
+        // Escaped first (a bundle's lines are untrusted), then coloured (--color, NO_COLOR).
+        let text = to_text(&old, &new, &report, settings.stat, settings.lang);
+        let text = crate::color::paint_diff(&crate::escape::block(&text));
+        crate::stdout::write_out(&mut out, text.as_bytes())?;
     }
     let different =
         !report.files.is_empty() || !report.new.is_empty() || !report.resolved.is_empty();

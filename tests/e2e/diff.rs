@@ -297,6 +297,28 @@ fn diff_stat_path_filter_exit_code_and_configuration_first() {
         .output()
         .unwrap();
     assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    // --color always colours the diff lines as git does; never, a pipe (auto) and NO_COLOR do not.
+    let colored = stdout(&run(&["--color", "always"]));
+    assert!(
+        colored.contains("\x1b[1;31m-<BOM>resource r0 {\x1b[0m\n\x1b[32m+resource r0 {\x1b[0m\n"),
+        "{colored:?}"
+    );
+    for plain in [
+        stdout(&run(&["--color", "never"])),
+        stdout(&run(&[])),
+        stdout(
+            &f.cmd()
+                .env("NO_COLOR", "1")
+                .args(["diff", "--color", "auto"])
+                .arg(&old)
+                .arg(&new)
+                .output()
+                .unwrap(),
+        ),
+    ] {
+        assert!(!plain.contains('\x1b'), "{plain:?}");
+        assert!(plain.contains("+resource r0 {"), "{plain}");
+    }
     // A bad glob is a usage error.
     assert_eq!(run(&["--path", "a[b"]).status.code(), Some(2));
 }
