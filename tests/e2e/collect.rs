@@ -970,3 +970,37 @@ fn output_paths_that_look_like_files_and_missing_parents_are_refused() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("--mkdir"), "{}", stderr(&output));
 }
+
+/// A command that fails says why in its first stderr line: the item's error carries it, and
+/// inspect shows it; a refusal for lack of privilege (EACCES/EPERM's words) is `denied`.
+#[test]
+fn a_failed_commands_first_stderr_line_is_shown_and_privilege_refusals_are_denied() {
+    let f = centos7_node();
+    f.command(
+        "lsmod",
+        "echo '' >&2; echo 'lsmod: ERROR: could not open /proc/modules: bad thing' >&2; echo 'second line' >&2; exit 1",
+    )
+    .command(
+        "uptime",
+        "echo 'uptime: cannot read /proc/uptime: Operation not permitted' >&2; exit 1",
+    );
+    assert_success(&f.collect(&["--quiet"]));
+    let bundle = f.bundle();
+    assert_eq!(bundle.status("lsmod"), "failed");
+    assert_eq!(bundle.status("uptime"), "denied");
+    let lsmod = &bundle.items("lsmod")[0];
+    assert_eq!(
+        lsmod["error"],
+        "exited with status 1: lsmod: ERROR: could not open /proc/modules: bad thing"
+    );
+    let shown = f.cmd().arg("inspect").arg(&bundle.path).output().unwrap();
+    let text = stdout(&shown);
+    assert!(
+        text.contains(
+            "exited with status 1: lsmod: ERROR: could not open /proc/modules: bad thing"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("second line"), "{text}");
+    assert!(text.contains("denied"), "{text}");
+}
