@@ -169,6 +169,18 @@ pub fn run(settings: &Settings) -> Result<Option<Outcome>> {
             )));
         }
     }
+    // Without root many files and tools refuse us: say so once, up front; the items that are
+    // refused are then `denied` (SUMMARY and inspect list them). Not for --root (a copy of a
+    // system's files, read as they are) and not on Windows (no uid; denied items say it).
+    if settings.root.is_none()
+        && settings.verbosity != Verbosity::Quiet
+        && platform::current_owner().is_some_and(|uid| uid != 0)
+    {
+        eprintln!(
+            "drx-collect: warning: {}",
+            settings.lang.ui("collect.not_root")
+        );
+    }
     let roots = Roots {
         root: settings.root.as_deref(),
         os: manifest.os,

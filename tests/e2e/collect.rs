@@ -1004,3 +1004,72 @@ fn a_failed_commands_first_stderr_line_is_shown_and_privilege_refusals_are_denie
     assert!(!text.contains("second line"), "{text}");
     assert!(text.contains("denied"), "{text}");
 }
+
+/// A run without root warns once on stderr (en and ko), not with --root (a copy) or --quiet;
+/// a file the user may not read is `denied`. As root, the test runs the binary as nobody.
+#[cfg(unix)]
+#[test]
+fn a_run_without_root_warns_once_and_unreadable_items_are_denied() {
+    let f = centos7_node();
+    f.file("/etc/bsr.d/secret.res", "resource r9 {\n}\n");
+    let secret = f.root.path().join("etc/bsr.d/secret.res");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Everyone may enter the fixture and write the output (sticky, as /tmp).
+    for dir in [f.root.path(), f.out.path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let as_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap();
+    let run = |args: &[&str], lang: &str| {
+        let mut cmd = if as_root {
+            let mut c = std::process::Command::new("/usr/bin/setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+            c
+        } else {
+            std::process::Command::new(BIN)
+        };
+        cmd.env_clear()
+            .env("PATH", f.bin.path())
+            .env("LANG", lang)
+            .stdin(std::process::Stdio::null())
+            .arg("collect")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = f.out.path().to_str().unwrap();
+    let warned = |o: &std::process::Output| {
+        stderr(o)
+            .lines()
+            .filter(|l| l.starts_with("drx-collect: warning: ") && l.contains("root"))
+            .count()
+    };
+    let plain = run(&["--dry-run", "-o", out], "C");
+    assert_success(&plain);
+    assert_eq!(warned(&plain), 1, "{}", stderr(&plain));
+    let ko = run(&["--dry-run", "-o", out], "ko_KR.UTF-8");
+    assert!(stderr(&ko).contains("root 권한 없이"), "{}", stderr(&ko));
+    let quiet = run(&["--dry-run", "--quiet", "-o", out], "C");
+    assert_eq!(warned(&quiet), 0, "{}", stderr(&quiet));
+    let root = f.root.path().to_str().unwrap();
+    let copy = run(&["--root", root, "--quiet", "-o", out], "C");
+    assert_success(&copy);
+    assert_eq!(warned(&copy), 0, "{}", stderr(&copy));
+    if as_root {
+        let bundle = f.bundle();
+        let items = bundle.items("bsr-d");
+        let denied = items
+            .iter()
+            .find(|i| {
+                i["source"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with("secret.res"))
+            })
+            .unwrap_or_else(|| panic!("{items:?}"));
+        assert_eq!(denied["status"], "denied", "{denied}");
+    }
+}
