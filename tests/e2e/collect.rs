@@ -1073,3 +1073,48 @@ fn a_run_without_root_warns_once_and_unreadable_items_are_denied() {
         assert_eq!(denied["status"], "denied", "{denied}");
     }
 }
+
+/// Ctrl-C during collect: one sentence, exit 130 (as a shell reports SIGINT), no bundle.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_collect_exits_130() {
+    let f = centos7_node();
+    f.command("lsmod", "sleep 30");
+    let child = f
+        .cmd()
+        .arg("collect")
+        .arg("--root")
+        .arg(f.root.path())
+        .arg("-o")
+        .arg(f.out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded wait until the slow command runs (its process exists).
+    let mut waited = 0;
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", "sleep 30"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    while !running() && waited < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += 1;
+    }
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("stopped by Ctrl-C (SIGINT)"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "{err}"
+    );
+    assert!(f.bundles().is_empty());
+}
