@@ -337,9 +337,14 @@ pub enum FormatArg {
 
 #[derive(Args, Debug, Default)]
 pub struct CollectArgs {
-    /// A directory (the bundle gets its default name inside) or a file path ending in .tgz or .zip.
+    /// A directory (the bundle gets its default name inside) or a file path ending in .tgz,
+    /// .tar.gz or .zip (.tgz.age with --encrypt-to).
     #[arg(short, long, value_name = "PATH", help_heading = "Output")]
     pub output: Option<PathBuf>,
+    /// Create the missing parent directories of --output (without it, a missing parent is an
+    /// error: a mistyped path does not quietly become a new directory tree).
+    #[arg(long, help_heading = "Output")]
+    pub mkdir: bool,
     /// Archive format [default: tgz on Linux, zip on Windows].
     #[arg(long, value_enum, help_heading = "Output")]
     pub format: Option<FormatArg>,
@@ -508,6 +513,19 @@ pub struct DiffArgs {
         help_heading = "Privacy"
     )]
     pub identities: Vec<PathBuf>,
+    /// Per changed file, the lines added and removed (like git diff --stat), instead of the diffs.
+    #[arg(long, help_heading = "Output")]
+    pub stat: bool,
+    /// Compare only bundle paths matching this glob (files/etc/*, commands/bsr*; repeatable).
+    #[arg(long = "path", value_name = "GLOB", value_parser = parse_glob)]
+    pub paths: Vec<glob::Pattern>,
+    /// Exit 1 when the snapshots differ (files or findings), 0 when not; 3 still wins.
+    #[arg(long, help_heading = "Output")]
+    pub exit_code: bool,
+}
+
+fn parse_glob(text: &str) -> Result<glob::Pattern, String> {
+    glob::Pattern::new(text).map_err(|e| format!("not a glob pattern: {e}"))
 }
 
 #[derive(Args, Debug)]
@@ -759,6 +777,7 @@ impl CollectArgs {
         };
         Ok(Settings {
             output,
+            mkdir: self.mkdir,
             encrypt_to,
             format,
             manifests: self.manifests,

@@ -109,6 +109,44 @@ fn paint_always(text: &str) -> String {
     out
 }
 
+const BOLD: &str = "\x1b[1m";
+
+/// Colours `diff`'s text report when enabled, as git does: added lines green, removed lines
+/// red, hunk headers cyan, the file headers (`--- OLD/…`, `+++ NEW/…`) bold, and a NOT intact
+/// verdict red. Only unindented lines: the lists of findings and files stay plain.
+pub fn paint_diff(text: &str) -> String {
+    if !enabled() {
+        return text.to_string();
+    }
+    paint_diff_always(text)
+}
+
+fn paint_diff_always(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let color = if line.starts_with("--- OLD/") || line.starts_with("+++ NEW/") {
+            BOLD
+        } else if line.starts_with("@@ ") {
+            CYAN
+        } else if line.starts_with('+') {
+            GREEN
+        } else if line.starts_with('-') || line.starts_with("integrity: ") {
+            RED
+        } else {
+            out.push_str(line);
+            continue;
+        };
+        let body = line.strip_suffix('\n');
+        out.push_str(color);
+        out.push_str(body.unwrap_or(line));
+        out.push_str(RESET);
+        if body.is_some() {
+            out.push('\n');
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +180,15 @@ mod tests {
             .replace(GREEN, "")
             .replace(RESET, "");
         assert_eq!(stripped, text);
+    }
+
+    #[test]
+    fn diff_lines_are_coloured_as_git_does_and_lists_stay_plain() {
+        let text = "--- OLD/a\n+++ NEW/a\n@@ -1,1 +1,1 @@\n-old\n+new\n same\n  changed  files/a\n";
+        let painted = paint_diff_always(text);
+        assert!(painted.contains("\x1b[1m--- OLD/a\x1b[0m\n"), "{painted:?}");
+        assert!(painted.contains("\x1b[36m@@ -1,1 +1,1 @@\x1b[0m\n"));
+        assert!(painted.contains("\x1b[1;31m-old\x1b[0m\n\x1b[32m+new\x1b[0m\n same\n"));
+        assert!(painted.ends_with("  changed  files/a\n"));
     }
 }

@@ -25,6 +25,12 @@ pub struct Settings {
     pub node: Option<String>,
     pub json: bool,
     pub lang: Lang,
+    /// Per-file line counts instead of the diffs.
+    pub stat: bool,
+    /// Only bundle paths matching one of these (all when empty).
+    pub paths: Vec<glob::Pattern>,
+    /// Exit 1 when the snapshots differ.
+    pub exit_code: bool,
 }
 
 /// Text files up to this size are kept to be diffed.
@@ -38,7 +44,7 @@ const LINE_CHARS: usize = 500;
 /// Bytes of a line compared when looking for OLD's last line in NEW.
 const LINE_CAP: usize = 4096;
 
-use crate::layout::{is_log, is_meta};
+use crate::layout::{is_log, is_meta, volatility};
 
 struct FileInfo {
     sha256: String,
@@ -446,10 +452,25 @@ fn key(finding: &Finding) -> (String, String) {
     )
 }
 
-fn compare(old: &Snapshot, new: &Snapshot, lang: Lang) -> Report {
+/// Whether a bundle path is one `--path` asked for (every path when none was given).
+fn wanted(path: &str, paths: &[glob::Pattern]) -> bool {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: false,
+        require_literal_leading_dot: false,
+    };
+    paths.is_empty() || paths.iter().any(|p| p.matches_with(path, options))
+}
+
+fn compare(old: &Snapshot, new: &Snapshot, lang: Lang, paths: &[glob::Pattern]) -> Report {
     let deadline = Instant::now() + DIFF_BUDGET;
-    let before = old.inspected.evidence.findings(lang);
-    let after = new.inspected.evidence.findings(lang);
+    // With --path, a finding counts when it is about a path asked for.
+    let in_scope =
+        |f: &Finding| paths.is_empty() || f.path.as_deref().is_some_and(|p| wanted(p, paths));
+    let mut before = old.inspected.evidence.findings(lang);
+    let mut after = new.inspected.evidence.findings(lang);
+    before.retain(in_scope);
+    after.retain(in_scope);
     let before_keys: BTreeSet<_> = before.iter().map(key).collect();
     let after_keys: BTreeSet<_> = after.iter().map(key).collect();
     let resolved = before
@@ -462,9 +483,17 @@ fn compare(old: &Snapshot, new: &Snapshot, lang: Lang) -> Report {
         .partition(|f| before_keys.contains(&key(f)));
 
     let mut files = Vec::new();
-    let paths: BTreeSet<&String> = old.files.keys().chain(new.files.keys()).collect();
-    for path in paths {
-        if is_meta(path) {
+    // Configuration changes first, what moves with time (ps, uptime, logs) last.
+    let mut all: Vec<&String> = old
+        .files
+        .keys()
+        .chain(new.files.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    all.sort_by_key(|path| (volatility(path), path.as_str()));
+    for path in all {
+        if is_meta(path) || !wanted(path, paths) {
             continue;
         }
         let change = match (old.files.get(path), new.files.get(path)) {
@@ -632,7 +661,7 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
     let old_snapshot = snapshot(&settings.old, node.as_deref())?;
     let old = read(&old_snapshot.path, &catalogue, None)?;
     let new = read(&new_snapshot.path, &catalogue, Some(&old))?;
-    let report = compare(&old, &new, settings.lang);
+    let report = compare(&old, &new, settings.lang, &settings.paths);
     let intact = old.inspected.verification.ok() && new.inspected.verification.ok();
     let mut out = std::io::stdout().lock();
     if settings.json {
@@ -641,12 +670,19 @@ pub fn run(settings: &Settings) -> Result<ExitStatus> {
         for warning in &report.warnings {
             eprintln!("drx-collect: warning: {}", crate::escape::field(warning));
         }
-        crate::stdout::write_human(&mut out, &to_text(&old, &new, &report))?;
+        // Escaped first (a bundle's lines are untrusted), then coloured (--color, NO_COLOR).
+        let text = to_text(&old, &new, &report, settings.stat, settings.lang);
+        let text = crate::color::paint_diff(&crate::escape::block(&text));
+        crate::stdout::write_out(&mut out, text.as_bytes())?;
     }
-    Ok(if intact {
-        ExitStatus::Success
-    } else {
+    let different =
+        !report.files.is_empty() || !report.new.is_empty() || !report.resolved.is_empty();
+    Ok(if !intact {
         ExitStatus::Integrity
+    } else if settings.exit_code && different {
+        ExitStatus::Failed
+    } else {
+        ExitStatus::Success
     })
 }
 
@@ -782,7 +818,31 @@ fn to_json<'a>(old: &'a Snapshot, new: &'a Snapshot, report: &'a Report) -> Diff
     }
 }
 
-fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
+/// Lines added and removed by a change (`--stat`); `None` when not counted (binary, too large,
+/// a replaced log).
+fn line_counts(change: &Change) -> Option<(usize, usize)> {
+    match change {
+        Change::Changed {
+            growth: Some(Growth::Appended(l) | Growth::AfterLastLine(l)),
+            ..
+        } => Some((l.total, 0)),
+        // The two header lines (--- OLD, +++ NEW) first; every other line is a hunk header
+        // (@@), context (space), or one added (+) or removed (-) line.
+        Change::Changed {
+            diff: Some(diff), ..
+        } => Some(diff.lines().skip(2).fold(
+            (0, 0),
+            |(add, del), line| match line.as_bytes().first() {
+                Some(b'+') => (add + 1, del),
+                Some(b'-') => (add, del + 1),
+                _ => (add, del),
+            },
+        )),
+        _ => None,
+    }
+}
+
+fn to_text(old: &Snapshot, new: &Snapshot, report: &Report, stat: bool, lang: Lang) -> String {
     let mut out = String::new();
     for (label, one) in [("old", old), ("new", new)] {
         out.push_str(&format!(
@@ -855,10 +915,25 @@ fn to_text(old: &Snapshot, new: &Snapshot, report: &Report) -> String {
                     (None, Some(note)) => format!(" ({note})"),
                     (None, None) => String::new(),
                 };
-                format!("  changed  {path}{extra}\n")
+                let counts = match line_counts(change) {
+                    Some((add, del)) if stat => {
+                        format!(" | +{add} -{del}")
+                    }
+                    _ => String::new(),
+                };
+                format!("  changed  {path}{counts}{extra}\n")
             }
         };
         out.push_str(&line);
+    }
+    if stat {
+        let (add, del) = report
+            .files
+            .iter()
+            .filter_map(|(_, c)| line_counts(c))
+            .fold((0, 0), |(a, d), (x, y)| (a + x, d + y));
+        out.push_str(&format!("{} +{add} -{del}\n", lang.ui("diff.stat_total")));
+        return out;
     }
     for (path, change) in &report.files {
         let Change::Changed { diff, growth, .. } = change else {

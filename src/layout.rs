@@ -171,6 +171,58 @@ pub fn is_windows_file(path: &str) -> bool {
         Some([drive, b'/', ..]) if drive.is_ascii_uppercase())
 }
 
+/// How much a change of a bundle path tells about the node, in the order `diff` shows changes:
+/// what an administrator changed first, what merely moves with time last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Volatility {
+    /// A file copied from the node that is not a log: a configuration someone edited.
+    Configuration,
+    /// A command's output that reports state (connection, role, modules, packages).
+    State,
+    /// Changes on every run whatever anyone did: logs, the process and socket tables, uptime,
+    /// the kernel ring buffer, event streams, disk usage.
+    Volatile,
+}
+
+/// Command items whose output differs between any two runs (both manifests' ids; a prefix
+/// covers the families: `netstat-nap` and `netstat-ano`, `journalctl-*`, `wevtutil-*`).
+const VOLATILE_COMMANDS: [&str; 10] = [
+    "ps",
+    "tasklist",
+    "uptime",
+    "netstat-",
+    "ss-",
+    "dmesg",
+    "journalctl-",
+    "wevtutil-",
+    "df-",
+    PROBE_ID,
+];
+
+/// The [`Volatility`] of a bundle path.
+pub fn volatility(path: &str) -> Volatility {
+    let id = command_id(path).or_else(|| stderr_command_id(path));
+    match id {
+        Some(id) => {
+            let volatile = VOLATILE_COMMANDS.iter().any(|v| {
+                if v.ends_with('-') {
+                    id.starts_with(v)
+                } else {
+                    id == *v
+                }
+            }) || id.ends_with("-events2");
+            if volatile {
+                Volatility::Volatile
+            } else {
+                Volatility::State
+            }
+        }
+        None if is_log(path) || path == WATCH_SERIES => Volatility::Volatile,
+        None if is_file(path) => Volatility::Configuration,
+        None => Volatility::State,
+    }
+}
+
 /// A log: a file in a `log`/`logs` directory, named `*.log` or rotated (`*.log.1`,
 /// `*.log_20240101`), or a system log by name (`messages`, `syslog` and their rotations).
 /// Logs grow between snapshots, are never configuration, and hold free text a secret guess may
@@ -291,6 +343,37 @@ pub fn is_bundle_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configuration_comes_before_state_and_volatile_outputs_last() {
+        use Volatility::*;
+        for (path, want) in [
+            ("files/etc/bsr.d/r0.res", Configuration),
+            (
+                "files/etc/sysconfig/network-scripts/ifcfg-eth0",
+                Configuration,
+            ),
+            ("files/C/Program Files/bsr/etc/r0.res", Configuration),
+            ("commands/bsrsetup-show.txt", State),
+            ("commands/lsmod.txt", State),
+            ("commands/ps.txt", Volatile),
+            ("commands/uptime.txt", Volatile),
+            ("commands/netstat-nap.txt", Volatile),
+            ("commands/netstat-ano.stderr.txt", Volatile),
+            ("commands/dmesg.txt", Volatile),
+            ("commands/journalctl-kernel.txt", Volatile),
+            ("commands/bsrsetup-events2.txt", Volatile),
+            ("files/var/log/messages", Volatile),
+            ("files/opt/DRX/logs/drx.log.1", Volatile),
+            ("watch/series.jsonl", Volatile),
+            // A prefix family is a family, not any id that starts with the letters.
+            ("commands/psql-version.txt", State),
+            ("commands/uptime-extra.txt", State),
+        ] {
+            assert_eq!(volatility(path), want, "{path}");
+        }
+        assert!(Configuration < State && State < Volatile);
+    }
 
     #[test]
     fn kinds_follow_spec_section_3() {

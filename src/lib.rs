@@ -39,6 +39,7 @@ use clap::Parser;
 use cli::{Cli, Command, ManifestAction, RulesAction};
 use error::{Error, ExitStatus, Result};
 use lang::Lang;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use stdout::write_out;
 
@@ -61,15 +62,31 @@ pub fn main_entry() -> ExitCode {
     match run(cli, argv) {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) => {
-            if !is_broken_pipe(&err) {
-                eprintln!("drx-collect: {}", escape::block(err.message()));
-            }
             if is_broken_pipe(&err) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(err.status() as u8)
+                return ExitCode::SUCCESS;
+            }
+            let signal = platform::interrupted();
+            if signal.is_some() && std::io::stderr().is_terminal() {
+                // A clean line: no progress line or ^C left in front of the message.
+                eprint!("\r\x1b[2K");
+            }
+            eprintln!("drx-collect: {}", escape::block(err.message()));
+            match signal.and_then(signal_exit_code) {
+                Some(code) => ExitCode::from(code),
+                None => ExitCode::from(err.status() as u8),
             }
         }
+    }
+}
+
+/// A run ended by a signal exits as shells report one: 128 + its number (Ctrl-C: 130); Windows'
+/// Ctrl-Break and console close count as Ctrl-C. An internal stop (`request_stop`) keeps the
+/// error's own status.
+fn signal_exit_code(signal: i32) -> Option<u8> {
+    match signal {
+        1..=64 => Some(128 + signal as u8),
+        s if s > 1000 => Some(130),
+        _ => None,
     }
 }
 
@@ -114,6 +131,9 @@ pub fn run(cli: Cli, argv: Vec<String>) -> Result<ExitStatus> {
                 node: args.node,
                 json: args.json,
                 lang: args.lang.unwrap_or_else(Lang::from_env),
+                stat: args.stat,
+                paths: args.paths,
+                exit_code: args.exit_code,
             })
         }
         Some(Command::Cases(args)) => run_cases(args),

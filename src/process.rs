@@ -248,10 +248,21 @@ pub fn run(
                 if ok {
                     output.status = Some(if cut { Status::Truncated } else { Status::Ok });
                 } else {
-                    output.status = Some(Status::Failed);
-                    output.error = Some(match status.code() {
+                    let how = match status.code() {
                         Some(code) => format!("exited with status {code}"),
                         None => "was killed by a signal".to_string(),
+                    };
+                    // The command's own first words on stderr say why; a refusal for lack of
+                    // privilege is `denied` (run as root), not a failure of the node.
+                    let said = first_line(&output.stderr);
+                    output.status = Some(if said.as_deref().is_some_and(says_denied) {
+                        Status::Denied
+                    } else {
+                        Status::Failed
+                    });
+                    output.error = Some(match said {
+                        Some(line) => format!("{how}: {line}"),
+                        None => how,
                     });
                 }
             }
@@ -262,6 +273,36 @@ pub fn run(
         }
     }
     output
+}
+
+/// Characters of a failed command's stderr line kept in its item's error.
+const SAID_CHARS: usize = 200;
+
+/// The first non-blank line of a command's stderr, trimmed and shortened.
+fn first_line(stderr: &[u8]) -> Option<String> {
+    let line = stderr
+        .split(|&b| b == b'\n')
+        .map(|l| String::from_utf8_lossy(l).trim().to_string())
+        .find(|l| !l.is_empty())?;
+    Some(match line.char_indices().nth(SAID_CHARS) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
+    })
+}
+
+/// What a tool prints when it lacks privilege: EACCES and EPERM as strerror words them, the
+/// "must be root" of drbdsetup/bsrsetup-like tools, and Windows' "Access is denied".
+fn says_denied(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    [
+        "permission denied",
+        "operation not permitted",
+        "must be root",
+        "are you root",
+        "access is denied",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
 }
 
 #[cfg(all(test, unix))]

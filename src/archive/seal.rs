@@ -24,9 +24,13 @@ const KEY_FILE_MAX: u64 = 1 << 20;
 /// The environment variable a vendor can set once for every run (comma- or newline-separated).
 pub const ENV_RECIPIENTS: &str = "DRX_COLLECT_ENCRYPT_TO";
 
-/// True when `head` (the first bytes of a file) starts an age file.
+/// The first line of an ASCII-armored age file (`age -a`, `rage -a`): PEM-like base64 of the
+/// same binary file.
+const ARMOR_MAGIC: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
+
+/// True when `head` (the first bytes of a file) starts an age file, binary or armored.
 pub fn is_sealed(head: &[u8]) -> bool {
-    head.starts_with(MAGIC)
+    head.starts_with(MAGIC) || head.starts_with(ARMOR_MAGIC)
 }
 
 /// Someone a bundle is encrypted to.
@@ -318,28 +322,42 @@ impl Broken {
     }
 }
 
+/// The binary age file, from a binary or an armored one: age's own armor reader tells them
+/// apart by the first line and decodes (and checks) the armor as it streams.
+type Unarmored = age::armor::ArmoredReader<BufReader<BufReader<File>>>;
+
+/// Armor that is not valid base64 or PEM framing is damage (as a bad header is), not an I/O
+/// failure of the disk.
+fn armor_or_io(err: io::Error) -> Broken {
+    if err.kind() == io::ErrorKind::InvalidData {
+        Broken::Header
+    } else {
+        Broken::Io(err)
+    }
+}
+
 fn decrypting(
     path: &Path,
     keys: &[Key],
-) -> std::result::Result<age::stream::StreamReader<BufReader<File>>, Broken> {
-    let mut file = File::open(path).map_err(Broken::Io)?;
+) -> std::result::Result<age::stream::StreamReader<Unarmored>, Broken> {
+    let file = File::open(path).map_err(Broken::Io)?;
     let mut head = Vec::with_capacity(4096);
-    (&mut file)
+    age::armor::ArmoredReader::new(file)
         .take(HEADER_MAX as u64)
         .read_to_end(&mut head)
-        .map_err(Broken::Io)?;
+        .map_err(armor_or_io)?;
     // The header ends with the MAC line "--- …"; it must be within HEADER_MAX.
     if !is_sealed(&head) || memchr::memmem::find(&head, b"\n--- ").is_none() {
         return Err(Broken::Header);
     }
     let file = File::open(path).map_err(Broken::Io)?;
-    let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(256 * 1024, file))
-        .map_err(|err| match err {
-            age::DecryptError::Io(err) if err.kind() != io::ErrorKind::UnexpectedEof => {
-                Broken::Io(err)
-            }
-            _ => Broken::Header,
-        })?;
+    let unarmored = age::armor::ArmoredReader::new(BufReader::with_capacity(256 * 1024, file));
+    let decryptor = age::Decryptor::new_buffered(unarmored).map_err(|err| match err {
+        age::DecryptError::Io(err) if err.kind() != io::ErrorKind::UnexpectedEof => {
+            armor_or_io(err)
+        }
+        _ => Broken::Header,
+    })?;
     if decryptor.is_scrypt() {
         return Err(Broken::NoKey);
     }

@@ -45,6 +45,8 @@ pub enum Verbosity {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub output: Option<PathBuf>,
+    /// Create missing parents of `output` (`--mkdir`).
+    pub mkdir: bool,
     pub format: Format,
     pub manifests: Vec<PathBuf>,
     pub root: Option<PathBuf>,
@@ -98,6 +100,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             output: None,
+            mkdir: false,
             format: Format::native(),
             manifests: Vec::new(),
             root: None,
@@ -166,6 +169,18 @@ pub fn run(settings: &Settings) -> Result<Option<Outcome>> {
             )));
         }
     }
+    // Without root many files and tools refuse us: say so once, up front; the items that are
+    // refused are then `denied` (SUMMARY and inspect list them). Not for --root (a copy of a
+    // system's files, read as they are) and not on Windows (no uid; denied items say it).
+    if settings.root.is_none()
+        && settings.verbosity != Verbosity::Quiet
+        && platform::current_owner().is_some_and(|uid| uid != 0)
+    {
+        eprintln!(
+            "drx-collect: warning: {}",
+            settings.lang.ui("collect.not_root")
+        );
+    }
     let roots = Roots {
         root: settings.root.as_deref(),
         os: manifest.os,
@@ -190,7 +205,7 @@ pub fn run(settings: &Settings) -> Result<Option<Outcome>> {
         &sealed_settings
     };
     if settings.dry_run {
-        output::print_dry_run(settings, &manifest, &sources);
+        output::print_dry_run(settings, &manifest, &sources)?;
         return Ok(None);
     }
     Run::new(settings, manifest, sources.len())?

@@ -10,18 +10,87 @@ use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// The endings that make `--output` a bundle's file name (`.age` is taken off before).
+pub const FILE_EXTENSIONS: [&str; 3] = [".tgz", ".tar.gz", ".zip"];
+
+/// Refuses an `--output` that names no existing thing and looks like a file name (a name with
+/// an extension, no trailing `/`) without a bundle's extension: `-o out/x.tar` would otherwise
+/// become a directory named `x.tar`. `dir_only`: only a directory is accepted (`--peer`).
+pub fn check_output_name(path: &Path, dir_only: bool) -> Result<()> {
+    let text = path.to_string_lossy();
+    if path.symlink_metadata().is_ok()
+        || text.ends_with('/')
+        || text.ends_with(std::path::MAIN_SEPARATOR)
+        || (!dir_only && FILE_EXTENSIONS.iter().any(|e| text.ends_with(e)))
+    {
+        return Ok(());
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let has_extension = name
+        .rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty());
+    if !has_extension {
+        return Ok(());
+    }
+    Err(Error::usage(if dir_only {
+        format!(
+            "--output {} looks like a file name, but here it is the directory for the bundles; give a directory (end it with / if its name has a dot)",
+            crate::escape::field(&text)
+        )
+    } else {
+        format!(
+            "--output {} looks like a file name but does not end in .tgz, .tar.gz or .zip (.tgz.age with --encrypt-to); use one of those, or end a directory's name with /",
+            crate::escape::field(&text)
+        )
+    }))
+}
+
+/// Makes the output directory `dir`. Its parent must exist unless `mkdir` (`--mkdir`): a
+/// mistyped path does not quietly become a new tree of directories.
+pub fn make_output_dir(dir: &Path, mkdir: bool) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    if !mkdir {
+        if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+            return Err(Error::failed(format!(
+                "the directory {} for the output does not exist; create it, or add --mkdir",
+                crate::escape::field(&parent.to_string_lossy())
+            )));
+        }
+    }
+    let made = if mkdir {
+        std::fs::create_dir_all(dir)
+    } else {
+        std::fs::create_dir(dir)
+    };
+    match made {
+        Err(err) if !dir.is_dir() => Err(Error::io(
+            "create the output directory",
+            dir,
+            &err,
+            "choose another place with --output",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Splits `--output` into the directory and the bundle's file name. A path ending in `.tgz`,
-/// `.tar.gz` or `.zip` names the file; anything else is a directory (created if missing).
+/// `.tar.gz` or `.zip` names the file; a directory is created if missing (its parent only with
+/// `--mkdir`); another file-like name is refused ([`check_output_name`]).
 pub fn destination(settings: &Settings, host: &str, stamp: &str) -> Result<(PathBuf, String)> {
     let ext = settings.format.extension();
     let default_stem = format!("drx-collect-{host}-{stamp}");
     let (dir, stem) = match &settings.output {
         None => (PathBuf::from("."), default_stem),
         Some(path) => {
+            check_output_name(path, false)?;
             let text = path.to_string_lossy();
-            let names_file = [".tgz", ".tar.gz", ".zip"]
-                .iter()
-                .any(|e| text.ends_with(e));
+            let names_file = FILE_EXTENSIONS.iter().any(|e| text.ends_with(e));
             if names_file {
                 let dir = path
                     .parent()
@@ -39,14 +108,14 @@ pub fn destination(settings: &Settings, host: &str, stamp: &str) -> Result<(Path
         }
     };
     if !dir.is_dir() {
-        std::fs::create_dir_all(&dir).map_err(|err| {
-            Error::io(
-                "create the output directory",
-                &dir,
-                &err,
-                "choose another place with --output",
-            )
-        })?;
+        if settings.output.as_deref().is_some_and(|o| o != dir) && !settings.mkdir {
+            // `-o missing/x.tgz`: the file's directory is the missing parent.
+            return Err(Error::failed(format!(
+                "the directory {} for the output does not exist; create it, or add --mkdir",
+                crate::escape::field(&dir.to_string_lossy())
+            )));
+        }
+        make_output_dir(&dir, settings.mkdir)?;
     }
     // Never overwrite a bundle: two runs in the same second get -2, -3 ... always above the
     // highest number used (so the name order stays the run order for `--keep`, even after old
@@ -387,33 +456,61 @@ impl Progress {
     }
 }
 
-pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source]) {
-    let mut out = std::io::stdout().lock();
+/// One planned item of `--dry-run` (`--json`: fields sorted by name).
+#[derive(serde::Serialize)]
+struct PlannedJson<'a> {
+    /// A command's argument vector.
+    argv: Option<&'a [String]>,
+    id: &'a str,
+    /// `file`, `command`, or the status an absent item will have (`missing`, `skipped`, ...).
+    kind: &'a str,
+    /// Why an absent item is absent.
+    reason: Option<&'a str>,
+    /// Bytes a file will contribute (capped at --max-file-size).
+    size: Option<u64>,
+    source: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct DryRunJson<'a> {
+    dry_run: bool,
+    estimated_bytes: u64,
+    estimated_compressed_bytes: u64,
+    items: Vec<PlannedJson<'a>>,
+    manifest: &'a str,
+}
+
+/// `--dry-run`: what would be collected, for people or (`--json`) as one JSON object.
+pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source]) -> Result<()> {
     let mut estimate = 0u64;
-    let _ = writeln!(
-        out,
-        "manifest {} ({} items); nothing is written (--dry-run)",
-        manifest.name,
-        manifest.items.len()
-    );
+    let mut items = Vec::with_capacity(sources.len());
     for source in sources {
-        let line = match source {
+        items.push(match source {
             Source::File(file) => {
                 let size = std::fs::metadata(&file.fs_path)
                     .map(|m| m.len())
                     .unwrap_or(0);
                 let kept = size.min(settings.max_file_size);
                 estimate += kept;
-                format!(
-                    "file     {:<28} {} ({})",
-                    file.id,
-                    file.source,
-                    crate::units::human_size(kept)
-                )
+                PlannedJson {
+                    argv: None,
+                    id: &file.id,
+                    kind: "file",
+                    reason: None,
+                    size: Some(kept),
+                    source: &file.source,
+                }
             }
             Source::Command(command) => {
                 estimate += 16 << 10;
-                format!("command  {:<28} {}", command.id, command.argv.join(" "))
+                PlannedJson {
+                    argv: Some(&command.argv),
+                    id: &command.id,
+                    kind: "command",
+                    reason: None,
+                    size: None,
+                    source: command.argv.first().map_or("", String::as_str),
+                }
             }
             Source::Absent {
                 id,
@@ -421,19 +518,61 @@ pub fn print_dry_run(settings: &Settings, manifest: &Manifest, sources: &[Source
                 status,
                 reason,
                 ..
-            } => {
-                format!("{:<8} {:<28} {} ({reason})", status.as_str(), id, source)
-            }
-        };
-        let _ = writeln!(out, "{line}");
+            } => PlannedJson {
+                argv: None,
+                id,
+                kind: status.as_str(),
+                reason: Some(reason),
+                size: None,
+                source,
+            },
+        });
     }
     // Text logs compress about 8:1 with gzip -6.
-    let _ = writeln!(
-        out,
-        "estimated: {} of data, about {} compressed",
-        crate::units::human_size(estimate),
-        crate::units::human_size(estimate / 8)
+    let compressed = estimate / 8;
+    let mut out = std::io::stdout().lock();
+    if settings.json {
+        return crate::stdout::write_json(
+            &mut out,
+            &DryRunJson {
+                dry_run: true,
+                estimated_bytes: estimate,
+                estimated_compressed_bytes: compressed,
+                items,
+                manifest: &manifest.name,
+            },
+        );
+    }
+    let mut text = format!(
+        "manifest {} ({} items); nothing is written (--dry-run)\n",
+        manifest.name,
+        manifest.items.len()
     );
+    for item in &items {
+        let line = match (item.kind, item.argv, item.size) {
+            ("command", Some(argv), _) => format!("command  {:<28} {}", item.id, argv.join(" ")),
+            ("file", _, Some(size)) => format!(
+                "file     {:<28} {} ({})",
+                item.id,
+                item.source,
+                crate::units::human_size(size)
+            ),
+            (status, _, _) => format!(
+                "{status:<8} {:<28} {} ({})",
+                item.id,
+                item.source,
+                item.reason.unwrap_or("")
+            ),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "estimated: {} of data, about {} compressed\n",
+        crate::units::human_size(estimate),
+        crate::units::human_size(compressed)
+    ));
+    crate::stdout::write_human(&mut out, &text)
 }
 
 #[cfg(test)]

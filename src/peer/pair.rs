@@ -108,14 +108,10 @@ pub fn run(settings: &Settings) -> Result<PairOutcome> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir).map_err(|err| {
-        Error::io(
-            "create the output directory",
-            &dir,
-            &err,
-            "choose another place with --output",
-        )
-    })?;
+    if let Some(path) = &settings.output {
+        output::check_output_name(path, true)?;
+    }
+    output::make_output_dir(&dir, settings.mkdir)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     // --total-timeout is the whole run's: every step on a peer ends by then.
     let started = Instant::now();

@@ -296,6 +296,28 @@ fn dry_run_lists_items_and_writes_nothing() {
     assert_eq!(std::fs::read_dir(f.out.path()).unwrap().count(), 0);
 }
 
+/// `--dry-run --json` prints one JSON object (not the text), and still writes nothing.
+#[test]
+fn dry_run_json_prints_the_plan_as_json() {
+    let f = centos7_node();
+    let output = f.collect(&["--dry-run", "--json"]);
+    assert_success(&output);
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)));
+    assert_eq!(plan["dry_run"], true);
+    let items = plan["items"].as_array().unwrap();
+    let messages = items
+        .iter()
+        .find(|i| i["kind"] == "file" && i["source"] == "/var/log/messages")
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(messages["size"].as_u64().unwrap() > 0, "{plan}");
+    let ip = items.iter().find(|i| i["id"] == "ip-a").unwrap();
+    assert_eq!(ip["kind"], "command");
+    assert_eq!(ip["argv"][0], "ip");
+    assert!(plan["estimated_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(std::fs::read_dir(f.out.path()).unwrap().count(), 0);
+}
+
 #[test]
 fn json_prints_the_result_object() {
     let f = centos7_node();
@@ -883,4 +905,216 @@ fn firewalld_lists_are_collected_only_while_firewalld_runs() {
     assert!(running
         .read("commands/firewalld-list-all.txt")
         .contains("7789/tcp"));
+}
+
+/// `-o` is a directory or a bundle's file name (SPEC §2): a file-like name without a bundle's
+/// extension is refused (exit 2) instead of becoming a directory, and a missing parent is an
+/// error (exit 1) unless --mkdir; --peer's directory gets the same checks.
+#[test]
+fn output_paths_that_look_like_files_and_missing_parents_are_refused() {
+    let f = Fixture::new();
+    let run = |output: &std::path::Path, extra: &[&str]| {
+        f.cmd()
+            .arg("collect")
+            .arg("--root")
+            .arg(f.root.path())
+            .arg("--quiet")
+            .arg("-o")
+            .arg(output)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = f.out.path();
+    for name in ["x.tar", "bundle.tar.bz2", "x.gz"] {
+        let output = run(&out.join(name), &[]);
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(name) && err.contains(".tgz, .tar.gz or .zip"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!out.join(name).exists(), "{name} was created");
+    }
+    // A missing parent: one sentence, exit 1, nothing made.
+    for target in [out.join("no/such/x.tgz"), out.join("no/such/dir")] {
+        let output = run(&target, &[]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains("does not exist") && err.contains("--mkdir"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!out.join("no").exists());
+    }
+    // --mkdir makes them; a directory whose parent exists is made without it; a dotted
+    // directory name is a directory when it exists or ends with /.
+    assert_success(&run(&out.join("made/deep/x.tgz"), &["--mkdir"]));
+    assert!(out.join("made/deep/x.tgz").is_file());
+    assert_success(&run(&out.join("made/deeper/dir"), &["--mkdir"]));
+    assert!(out.join("made/deeper/dir").is_dir());
+    assert_success(&run(&out.join("fresh"), &[]));
+    assert!(out.join("fresh").is_dir());
+    std::fs::create_dir(out.join("v1.2")).unwrap();
+    assert_success(&run(&out.join("v1.2"), &[]));
+    let slash = format!("{}/v2.0/", out.display());
+    assert_success(&run(std::path::Path::new(&slash), &[]));
+    assert!(out.join("v2.0").is_dir());
+    // --peer: its --output is a directory, with the same checks (refused before any peer is
+    // asked).
+    let output = run(&out.join("case.tar"), &["--peer", "root@127.0.0.1"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let output = run(&out.join("none/dir"), &["--peer", "root@127.0.0.1"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--mkdir"), "{}", stderr(&output));
+}
+
+/// A command that fails says why in its first stderr line: the item's error carries it, and
+/// inspect shows it; a refusal for lack of privilege (EACCES/EPERM's words) is `denied`.
+#[test]
+fn a_failed_commands_first_stderr_line_is_shown_and_privilege_refusals_are_denied() {
+    let f = centos7_node();
+    f.command(
+        "lsmod",
+        "echo '' >&2; echo 'lsmod: ERROR: could not open /proc/modules: bad thing' >&2; echo 'second line' >&2; exit 1",
+    )
+    .command(
+        "uptime",
+        "echo 'uptime: cannot read /proc/uptime: Operation not permitted' >&2; exit 1",
+    );
+    assert_success(&f.collect(&["--quiet"]));
+    let bundle = f.bundle();
+    assert_eq!(bundle.status("lsmod"), "failed");
+    assert_eq!(bundle.status("uptime"), "denied");
+    let lsmod = &bundle.items("lsmod")[0];
+    assert_eq!(
+        lsmod["error"],
+        "exited with status 1: lsmod: ERROR: could not open /proc/modules: bad thing"
+    );
+    let shown = f.cmd().arg("inspect").arg(&bundle.path).output().unwrap();
+    let text = stdout(&shown);
+    assert!(
+        text.contains(
+            "exited with status 1: lsmod: ERROR: could not open /proc/modules: bad thing"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("second line"), "{text}");
+    assert!(text.contains("denied"), "{text}");
+}
+
+/// A run without root warns once on stderr (en and ko), not with --root (a copy) or --quiet;
+/// a file the user may not read is `denied`. As root, the test runs the binary as nobody.
+#[cfg(unix)]
+#[test]
+fn a_run_without_root_warns_once_and_unreadable_items_are_denied() {
+    let f = centos7_node();
+    f.file("/etc/bsr.d/secret.res", "resource r9 {\n}\n");
+    let secret = f.root.path().join("etc/bsr.d/secret.res");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Everyone may enter the fixture and write the output (sticky, as /tmp).
+    for dir in [f.root.path(), f.out.path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let as_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap();
+    let run = |args: &[&str], lang: &str| {
+        let mut cmd = if as_root {
+            let mut c = std::process::Command::new("/usr/bin/setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+            c
+        } else {
+            std::process::Command::new(BIN)
+        };
+        cmd.env_clear()
+            .env("PATH", f.bin.path())
+            .env("LANG", lang)
+            .stdin(std::process::Stdio::null())
+            .arg("collect")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = f.out.path().to_str().unwrap();
+    let warned = |o: &std::process::Output| {
+        stderr(o)
+            .lines()
+            .filter(|l| l.starts_with("drx-collect: warning: ") && l.contains("root"))
+            .count()
+    };
+    let plain = run(&["--dry-run", "-o", out], "C");
+    assert_success(&plain);
+    assert_eq!(warned(&plain), 1, "{}", stderr(&plain));
+    let ko = run(&["--dry-run", "-o", out], "ko_KR.UTF-8");
+    assert!(stderr(&ko).contains("root 권한 없이"), "{}", stderr(&ko));
+    let quiet = run(&["--dry-run", "--quiet", "-o", out], "C");
+    assert_eq!(warned(&quiet), 0, "{}", stderr(&quiet));
+    let root = f.root.path().to_str().unwrap();
+    let copy = run(&["--root", root, "--quiet", "-o", out], "C");
+    assert_success(&copy);
+    assert_eq!(warned(&copy), 0, "{}", stderr(&copy));
+    if as_root {
+        let bundle = f.bundle();
+        let items = bundle.items("bsr-d");
+        let denied = items
+            .iter()
+            .find(|i| {
+                i["source"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with("secret.res"))
+            })
+            .unwrap_or_else(|| panic!("{items:?}"));
+        assert_eq!(denied["status"], "denied", "{denied}");
+    }
+}
+
+/// Ctrl-C during collect: one sentence, exit 130 (as a shell reports SIGINT), no bundle.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_collect_exits_130() {
+    let f = centos7_node();
+    f.command("lsmod", "sleep 30");
+    let child = f
+        .cmd()
+        .arg("collect")
+        .arg("--root")
+        .arg(f.root.path())
+        .arg("-o")
+        .arg(f.out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded wait until the slow command runs (its process exists).
+    let mut waited = 0;
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", "sleep 30"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    while !running() && waited < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += 1;
+    }
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("stopped by Ctrl-C (SIGINT)"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "{err}"
+    );
+    assert!(f.bundles().is_empty());
 }

@@ -140,6 +140,15 @@ fn a_damaged_snapshot_exits_3_and_an_unreadable_one_exits_1() {
         "{}",
         stdout(&output)
     );
+    // --exit-code's 1 for "different" does not hide an integrity failure.
+    let output = f
+        .cmd()
+        .args(["diff", "--exit-code"])
+        .arg(&old)
+        .arg(&top)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
 
     let garbage = f.out.path().join("garbage.tgz");
     std::fs::write(&garbage, "not a bundle").unwrap();
@@ -215,4 +224,101 @@ fn a_case_file_is_diffed_as_the_node_asked_for() {
         host_of(&[case.as_os_str(), b.as_os_str()]),
         ("node2".into(), "node2".into())
     );
+}
+
+#[test]
+fn diff_stat_path_filter_exit_code_and_configuration_first() {
+    let (f, old, new) = two_snapshots();
+    let run = |args: &[&str]| {
+        f.cmd()
+            .arg("diff")
+            .args(args)
+            .arg(&old)
+            .arg(&new)
+            .output()
+            .unwrap()
+    };
+    // Configuration before state before what moves with time, in the list and in the diffs.
+    let text = stdout(&run(&[]));
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {text}"))
+    };
+    assert!(at("  changed  files/etc/bsr.d/r0.res") < at("  changed  commands/bsrsetup"));
+    assert!(at("  changed  commands/bsrsetup") < at("  changed  files/var/log/messages"));
+    assert!(at("--- OLD/files/etc/bsr.d/r0.res") < at("--- OLD/commands/bsrsetup"));
+
+    // --stat: counts per file and in all, no diff bodies.
+    let stat = run(&["--stat"]);
+    assert_success(&stat);
+    let text = stdout(&stat);
+    assert!(
+        text.contains("  changed  files/etc/bsr.d/r0.res | +1 -1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  changed  files/var/log/messages | +1 -0 (log: 1 line(s) added)"),
+        "{text}"
+    );
+    assert!(!text.contains("--- OLD/"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("lines in all: +")),
+        "{text}"
+    );
+    let ko = stdout(&run(&["--stat", "--lang", "ko"]));
+    assert!(ko.lines().any(|l| l.starts_with("전체 줄 수: +")), "{ko}");
+
+    // --path: only the paths asked for, files and findings alike.
+    let only = stdout(&run(&["--path", "files/etc/*", "--path", "nothing/*"]));
+    assert!(only.contains("  changed  files/etc/bsr.d/r0.res"), "{only}");
+    assert!(only.contains("  added    files/etc/bsr.d/r1.res"), "{only}");
+    assert!(!only.contains("commands/"), "{only}");
+    assert!(!only.contains("files/var/log"), "{only}");
+    let logs = stdout(&run(&["--path", "files/var/log/*"]));
+    assert!(
+        logs.contains("Files: 0 added, 0 removed, 1 changed"),
+        "{logs}"
+    );
+    assert!(!logs.contains("CONFIG-BOM"), "{logs}");
+
+    // --exit-code: 1 when different, 0 when the same (a snapshot against itself, or a filter
+    // that leaves nothing), 0 without it.
+    assert_eq!(run(&["--exit-code"]).status.code(), Some(1));
+    assert_eq!(run(&[]).status.code(), Some(0));
+    assert_eq!(
+        run(&["--exit-code", "--path", "nothing/*"]).status.code(),
+        Some(0)
+    );
+    let same = f
+        .cmd()
+        .args(["diff", "--exit-code", "--json"])
+        .arg(&new)
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    // --color always colours the diff lines as git does; never, a pipe (auto) and NO_COLOR do not.
+    let colored = stdout(&run(&["--color", "always"]));
+    assert!(
+        colored.contains("\x1b[1;31m-<BOM>resource r0 {\x1b[0m\n\x1b[32m+resource r0 {\x1b[0m\n"),
+        "{colored:?}"
+    );
+    for plain in [
+        stdout(&run(&["--color", "never"])),
+        stdout(&run(&[])),
+        stdout(
+            &f.cmd()
+                .env("NO_COLOR", "1")
+                .args(["diff", "--color", "auto"])
+                .arg(&old)
+                .arg(&new)
+                .output()
+                .unwrap(),
+        ),
+    ] {
+        assert!(!plain.contains('\x1b'), "{plain:?}");
+        assert!(plain.contains("+resource r0 {"), "{plain}");
+    }
+    // A bad glob is a usage error.
+    assert_eq!(run(&["--path", "a[b"]).status.code(), Some(2));
 }

@@ -430,3 +430,84 @@ fn key_files_that_are_fifos_or_devices_are_refused_not_waited_on() {
         assert!(sealed_files(&fx).is_empty());
     }
 }
+
+/// `age -a` (ASCII armor, what a mail or a ticket system passes through) is read like the binary
+/// form: the real age armors a bundle, inspect and diff open it, and damaged armor is an
+/// integrity failure (3), not a read error.
+#[test]
+fn ascii_armored_age_files_made_by_the_real_age_are_read() {
+    let fx = node();
+    let keys = tempfile::tempdir().unwrap();
+    let (identity, public) = age_keygen(keys.path());
+    assert_success(&fx.collect(&["--quiet"]));
+    let clear = fx.bundles()[0].clone();
+    let armored = keys.path().join("bundle.tgz.age");
+    let made = Command::new("age")
+        .args(["-a", "-r", &public, "-o"])
+        .arg(&armored)
+        .arg(&clear)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "age -a: {}", stderr(&made));
+    let text = std::fs::read_to_string(&armored).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"),
+        "{text}"
+    );
+
+    let inspect = |path: &Path| {
+        fx.cmd()
+            .arg("inspect")
+            .arg(path)
+            .arg("-i")
+            .arg(&identity)
+            .output()
+            .unwrap()
+    };
+    let shown = inspect(&armored);
+    assert_success(&shown);
+    assert!(stdout(&shown).contains(": intact ("), "{}", stdout(&shown));
+    let cat = fx
+        .cmd()
+        .arg("inspect")
+        .arg(&armored)
+        .args(["-i"])
+        .arg(&identity)
+        .args(["--cat", "files/etc/bsr.d/r0.res"])
+        .output()
+        .unwrap();
+    assert_success(&cat);
+    assert!(stdout(&cat).contains("[REDACTED]"), "{}", stdout(&cat));
+    // diff: the armored snapshot against the clear one is the same snapshot.
+    let diff = fx
+        .cmd()
+        .args(["diff", "--exit-code", "-i"])
+        .arg(&identity)
+        .arg(&clear)
+        .arg(&armored)
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(0), "{}", stderr(&diff));
+
+    // Damage: a base64 character changed in the body, the END line cut off, a begin line with
+    // garbage after it.
+    let lines: Vec<&str> = text.lines().collect();
+    let middle = lines.len() / 2;
+    let mut flipped: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let line = &mut flipped[middle];
+    let swapped = if line.starts_with('A') { "B" } else { "A" };
+    line.replace_range(0..1, swapped);
+    let cut = lines[..lines.len() - 1].join("\n") + "\n";
+    let bad_begin = text.replacen("-----\n", "-----x\n", 1);
+    for (what, body) in [
+        ("altered", flipped.join("\n") + "\n"),
+        ("truncated", cut),
+        ("bad begin line", bad_begin),
+    ] {
+        let damaged = keys.path().join("damaged.tgz.age");
+        std::fs::write(&damaged, body).unwrap();
+        let out = inspect(&damaged);
+        assert_eq!(out.status.code(), Some(3), "{what}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{what}: {}", stderr(&out));
+    }
+}
