@@ -482,7 +482,11 @@ fn sigterm_stops_the_run_removes_the_temporary_file_and_kills_children() {
     let started = Instant::now();
     let output = child.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        output.status.code(),
+        Some(143),
+        "SIGTERM exits 128 + 15, as a shell reports it"
+    );
     let message = stderr(&output);
     assert!(
         message.contains("SIGTERM") && message.contains("no bundle was written"),

@@ -826,7 +826,7 @@ fn the_exe_under_wine_stops_on_ctrl_c_without_a_partial_bundle_or_surviving_comm
     let started = Instant::now();
     let output = child.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(15));
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(
         message.contains("Ctrl-C") && message.contains("no bundle was written"),
