@@ -621,6 +621,13 @@ fn kernel_log_handshakes_are_cross_checked() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].path.as_deref(), Some("files/var/log/messages"));
     assert_eq!(found[0].line, Some(4));
+    // Our outcome in words (drbd#109: the peer is the bitmap-based source), not a Rust value.
+    let en = found[0].detail.as_deref().unwrap();
+    assert!(
+        en.contains("gives a resync from the peer (bitmap-based"),
+        "{en}"
+    );
+    assert!(!en.contains("Resync {") && !en.contains("source:"), "{en}");
     // In Korean the sentence is Korean; the quoted kernel words stay as logged.
     let ko = node(&[("files/var/log/messages", &changed)])
         .findings(crate::lang::Lang::Ko)
@@ -636,6 +643,7 @@ fn kernel_log_handshakes_are_cross_checked() {
         !ko.contains("the kernel logged") && !ko.contains("trust its line"),
         "{ko}"
     );
+    assert!(ko.contains("상대 노드(peer) 에서의 동기화"), "{ko}");
 }
 
 /// DRBD 9: the Primary transition is matched by resource (`drbd r0:`, printed by

@@ -147,6 +147,43 @@ struct Names<'a> {
     primary_b: Option<&'a Place>,
 }
 
+/// How much a resync copies, in words.
+fn how(amount: Amount, lang: Lang) -> &'static str {
+    match amount {
+        Amount::Bitmap => lang.ui("gi.how_bitmap"),
+        Amount::Full => lang.ui("gi.how_full"),
+        Amount::OtherBitmap => lang.ui("gi.how_other_bitmap"),
+        Amount::ClearBitmap => lang.ui("gi.how_clear_bitmap"),
+        Amount::IfBothFailed => lang.ui("gi.how_if_both_failed"),
+    }
+}
+
+/// An outcome in a few words, seen from the node whose log printed the handshake ("self").
+pub(super) fn outcome_words(outcome: Outcome, lang: Lang) -> String {
+    match outcome {
+        Outcome::NoSync => lang.ui("gi.outcome_no_sync").to_string(),
+        Outcome::Resync { source, amount } => {
+            let source = match source {
+                Side::Local => lang.ui("gi.side_self"),
+                Side::Peer => lang.ui("gi.side_peer"),
+                Side::TieBreak => lang.ui("gi.side_tie_break"),
+            };
+            fill(
+                lang.ui("gi.outcome_resync"),
+                &[("source", source), ("how", how(amount, lang))],
+            )
+        }
+        Outcome::SplitBrain { .. } => lang.ui("gi.outcome_split_brain").to_string(),
+        Outcome::Unrelated => lang.ui("gi.outcome_unrelated").to_string(),
+        Outcome::RetryConnect => lang.ui("gi.outcome_retry").to_string(),
+        Outcome::RequiresProtocol(version) => fill(
+            lang.ui("gi.outcome_requires_protocol"),
+            &[("version", &version.to_string())],
+        ),
+        Outcome::BothPrimary => lang.ui("gi.outcome_both_primary").to_string(),
+    }
+}
+
 /// `template` with each `{name}` replaced by its value (one pass: values are not re-read).
 pub(super) fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 64);
@@ -227,13 +264,7 @@ impl Names<'_> {
                         lang.ui("gi.tie_target").to_string(),
                     ),
                 };
-                let how = match amount {
-                    Amount::Bitmap => lang.ui("gi.how_bitmap"),
-                    Amount::Full => lang.ui("gi.how_full"),
-                    Amount::OtherBitmap => lang.ui("gi.how_other_bitmap"),
-                    Amount::ClearBitmap => lang.ui("gi.how_clear_bitmap"),
-                    Amount::IfBothFailed => lang.ui("gi.how_if_both_failed"),
-                };
+                let how = how(amount, lang);
                 let severity = (amount == Amount::Full).then_some(Severity::Warning);
                 let mut values = common.to_vec();
                 values.extend([("from", from.as_str()), ("to", to.as_str()), ("how", how)]);

@@ -51,7 +51,7 @@ pub fn kernel_log(evidence: &Evidence, out: &mut Vec<Raw>) {
                     ("device", device.as_str()),
                     ("theirs", theirs.as_str()),
                     ("kernel", kernel.as_str()),
-                    ("outcome", &format!("{:?}", ours.outcome)),
+                    ("outcome", &super::gi::outcome_words(ours.outcome, lang)),
                     ("rule", &ours.rule.to_string()),
                 ],
             )
