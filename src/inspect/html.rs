@@ -25,7 +25,16 @@ const BUCKETS: usize = 400;
 
 pub fn write(path: &Path, inspected: &[Inspected], findings: &[Finding], lang: Lang) -> Result<()> {
     let page = render(inspected, findings, lang, Utc::now());
-    std::fs::write(path, page).map_err(|err| {
+    // The report quotes the customer's bundles: readable by its owner only, like them (0600),
+    // also when it replaces an older report that was not.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    crate::platform::private_file(&mut options);
+    let written = options.open(path).and_then(|mut file| {
+        crate::platform::make_private(&file)?;
+        std::io::Write::write_all(&mut file, page.as_bytes())
+    });
+    written.map_err(|err| {
         Error::failed(format!(
             "cannot write the HTML report {}: {}; choose a writable path",
             path.display(),

@@ -339,6 +339,40 @@ fn html_report_in_korean_labels_its_sections_in_korean() {
     assert!(html.contains("lang=\"ko\""));
 }
 
+/// The report quotes the bundles, so it is private like them: 0600, also when it replaces an
+/// older report that was world-readable.
+#[cfg(unix)]
+#[test]
+fn html_report_is_written_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let node = node1();
+    assert_success(&node.collect(&[]));
+    let bundle = node.bundles().remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.html");
+    let replaced = dir.path().join("replaced.html");
+    std::fs::write(&replaced, "old report").unwrap();
+    std::fs::set_permissions(&replaced, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for report in [&fresh, &replaced] {
+        let output = Command::new(BIN)
+            .arg("inspect")
+            .arg(&bundle)
+            .arg("--html")
+            .arg(report)
+            .output()
+            .unwrap();
+        assert_success(&output);
+        let meta = std::fs::metadata(report).unwrap();
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            report.display()
+        );
+        assert!(std::fs::read_to_string(report).unwrap().contains("<html"));
+    }
+}
+
 #[test]
 fn html_report_to_an_unwritable_path_is_a_clear_error() {
     let a = node1();
