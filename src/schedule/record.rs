@@ -137,133 +137,131 @@ fn init_ours(path: &Path) -> Result<Option<bool>> {
     Ok(read_optional(path)?.map(|text| text.lines().nth(1) == Some(INIT_MARKER)))
 }
 
-/// `--record` without `--systemd`: the init script in `--init-dir`.
-fn init_run(settings: &Settings) -> Result<ExitStatus> {
-    let path = settings.init_dir.join(INIT_SCRIPT);
-    match settings.action {
-        super::Action::Install => {
-            if init_ours(&path)? == Some(false) {
-                return Err(Error::failed(format!(
-                    "{} exists and was not written by drx-collect; move it away first, or choose another directory with --init-dir",
-                    path.display()
-                )));
-            }
-            let argv = record_argv(settings)?;
-            super::warn_about_binary(&argv);
-            write_public(
-                &path,
-                &init_script(&argv),
-                "run as root, or choose another directory with --init-dir",
-            )?;
-            set_executable(&path)?;
-            say(&format!(
-                "Wrote {}.\nTo start it now and at boot, run:\n  chkconfig --add {INIT_SCRIPT} && service {INIT_SCRIPT} start\n(Debian-like systems: update-rc.d {INIT_SCRIPT} defaults && service {INIT_SCRIPT} start)\n",
-                path.display()
-            ))?;
-        }
-        super::Action::Remove => match init_ours(&path)? {
-            Some(true) => {
-                std::fs::remove_file(&path).map_err(|err| {
-                    Error::io("remove", &path, &err, "run as root to change init scripts")
-                })?;
-                say(&format!(
-                    "Removed {}.\nStop a recorder that is still running with its pid in /var/run/{INIT_SCRIPT}.pid (kill -TERM), and run chkconfig --del {INIT_SCRIPT} (update-rc.d {INIT_SCRIPT} remove) if you had added it\n",
-                    path.display()
-                ))?;
-            }
-            Some(false) => {
-                return Err(Error::failed(format!(
-                    "{} was not written by drx-collect, so it was left alone",
-                    path.display()
-                )))
-            }
-            None => say(&format!("not installed: no {}\n", path.display()))?,
-        },
-        super::Action::Status => {
-            let state = match init_ours(&path)? {
-                Some(true) => "installed",
-                Some(false) => "present but not written by drx-collect",
-                None => "not installed",
-            };
-            say(&format!("recorder: {state} ({})\n", path.display()))?;
-        }
-    }
-    Ok(ExitStatus::Success)
-}
-
 #[cfg(unix)]
-fn set_executable(path: &Path) -> Result<()> {
+fn set_executable(path: &Path, hint: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|err| {
-        Error::io(
-            "make executable",
-            path,
-            &err,
-            "run as root, or choose another directory with --init-dir",
-        )
-    })
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|err| Error::io("make executable", path, &err, hint))
 }
 
 #[cfg(not(unix))]
-fn set_executable(_: &Path) -> Result<()> {
+fn set_executable(_: &Path, _: &str) -> Result<()> {
     Ok(())
+}
+
+/// The file the recorder's service is on this host: the systemd unit (`--systemd`) or the init
+/// script, each marked as ours so that remove and status never touch another's file.
+struct ServiceFile {
+    path: std::path::PathBuf,
+    is_ours: fn(&Path) -> Result<Option<bool>>,
+    /// What makes the file, from the recorder's argv.
+    contents: fn(&[String]) -> String,
+    executable: bool,
+    /// The option that chooses the file's directory.
+    dir_option: &'static str,
+    /// What root may change.
+    what: &'static str,
+    after_install: String,
+    after_remove: String,
 }
 
 pub(super) fn run(settings: &Settings) -> Result<ExitStatus> {
     if cfg!(windows) {
         return super::schtasks::run_record(settings, record_argv(settings)?);
     }
-    if !settings.systemd {
-        return init_run(settings);
-    }
-    let path = settings.unit_dir.join(SERVICE);
+    let file = if settings.systemd {
+        ServiceFile {
+            path: settings.unit_dir.join(SERVICE),
+            is_ours: ours,
+            contents: record_unit,
+            executable: false,
+            dir_option: "--unit-dir",
+            what: "systemd units",
+            after_install: format!(
+                "To start it, run:\n  systemctl daemon-reload && systemctl enable --now {SERVICE}\n"
+            ),
+            after_remove: format!(
+                "To stop a recorder that is still running, run:\n  systemctl stop {SERVICE}; systemctl daemon-reload\n"
+            ),
+        }
+    } else {
+        ServiceFile {
+            path: settings.init_dir.join(INIT_SCRIPT),
+            is_ours: init_ours,
+            contents: init_script,
+            executable: true,
+            dir_option: "--init-dir",
+            what: "init scripts",
+            after_install: format!(
+                "To start it now and at boot, run:\n  chkconfig --add {INIT_SCRIPT} && service {INIT_SCRIPT} start\n(Debian-like systems: update-rc.d {INIT_SCRIPT} defaults && service {INIT_SCRIPT} start)\n"
+            ),
+            after_remove: format!(
+                "Stop a recorder that is still running with its pid in /var/run/{INIT_SCRIPT}.pid (kill -TERM), and run chkconfig --del {INIT_SCRIPT} (update-rc.d {INIT_SCRIPT} remove) if you had added it\n"
+            ),
+        }
+    };
+    run_service_file(settings, &file)?;
+    Ok(ExitStatus::Success)
+}
+
+fn run_service_file(settings: &Settings, file: &ServiceFile) -> Result<()> {
+    let path = &file.path;
+    let hint = format!(
+        "run as root, or choose another directory with {}",
+        file.dir_option
+    );
     match settings.action {
         super::Action::Install => {
-            if ours(&path)? == Some(false) {
+            if (file.is_ours)(path)? == Some(false) {
                 return Err(Error::failed(format!(
-                    "{} exists and was not written by drx-collect; move it away first, or choose another directory with --unit-dir",
-                    path.display()
+                    "{} exists and was not written by drx-collect; move it away first, or choose another directory with {}",
+                    path.display(),
+                    file.dir_option
                 )));
             }
-            let unit = record_unit(&record_argv(settings)?);
-            write_public(
-                &path,
-                &unit,
-                "run as root, or choose another directory with --unit-dir",
-            )?;
+            let argv = record_argv(settings)?;
+            super::warn_about_binary(&argv);
+            write_public(path, &(file.contents)(&argv), &hint)?;
+            if file.executable {
+                set_executable(path, &hint)?;
+            }
             say(&format!(
-                "Wrote {}.\nTo start it, run:\n  systemctl daemon-reload && systemctl enable --now {SERVICE}\n",
-                path.display()
-            ))?;
+                "Wrote {}.\n{}",
+                path.display(),
+                file.after_install
+            ))
         }
-        super::Action::Remove => match ours(&path)? {
+        super::Action::Remove => match (file.is_ours)(path)? {
             Some(true) => {
-                std::fs::remove_file(&path).map_err(|err| {
-                    Error::io("remove", &path, &err, "run as root to change systemd units")
+                std::fs::remove_file(path).map_err(|err| {
+                    Error::io(
+                        "remove",
+                        path,
+                        &err,
+                        &format!("run as root to change {}", file.what),
+                    )
                 })?;
                 say(&format!(
-                    "Removed {}.\nTo stop a recorder that is still running, run:\n  systemctl stop {SERVICE}; systemctl daemon-reload\n",
-                    path.display()
-                ))?;
+                    "Removed {}.\n{}",
+                    path.display(),
+                    file.after_remove
+                ))
             }
-            Some(false) => {
-                return Err(Error::failed(format!(
-                    "{} was not written by drx-collect, so it was left alone",
-                    path.display()
-                )))
-            }
-            None => say(&format!("not installed: no {}\n", path.display()))?,
+            Some(false) => Err(Error::failed(format!(
+                "{} was not written by drx-collect, so it was left alone",
+                path.display()
+            ))),
+            None => say(&format!("not installed: no {}\n", path.display())),
         },
         super::Action::Status => {
-            let state = match ours(&path)? {
+            let state = match (file.is_ours)(path)? {
                 Some(true) => "installed",
                 Some(false) => "present but not written by drx-collect",
                 None => "not installed",
             };
-            say(&format!("recorder: {state} ({})\n", path.display()))?;
+            say(&format!("recorder: {state} ({})\n", path.display()))
         }
     }
-    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]
