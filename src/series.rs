@@ -93,6 +93,30 @@ impl Record {
         }
     }
 
+    /// A replication record's object as people name it: `r0`, `r0 peer`, `r0 peer/0`, with
+    /// `peer_separator` before the peer. `None` for other records.
+    pub fn replication_object(&self, peer_separator: &str) -> Option<String> {
+        let Record::Repl {
+            resource,
+            peer,
+            volume,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let mut label = resource.clone();
+        if let Some(peer) = peer {
+            label.push_str(peer_separator);
+            label.push_str(peer);
+        }
+        if let Some(volume) = volume {
+            label.push('/');
+            label.push_str(volume);
+        }
+        Some(label)
+    }
+
     pub fn t(&self) -> &str {
         match self {
             Record::Start { t, .. }
@@ -120,23 +144,12 @@ impl Record {
             } => format!("{} tcp {local} → {remote} {state}", at(ms)),
             Record::Repl {
                 ms,
-                resource,
-                peer,
-                volume,
                 object,
                 field,
                 value,
                 ..
             } => {
-                let mut who = resource.clone();
-                if let Some(peer) = peer {
-                    who.push(' ');
-                    who.push_str(peer);
-                }
-                if let Some(volume) = volume {
-                    who.push('/');
-                    who.push_str(volume);
-                }
+                let who = self.replication_object(" ").unwrap_or_default();
                 format!("{} {object} {who} {field}:{value}", at(ms))
             }
             Record::Kernel { ms, line, .. } => format!("{} kernel {line}", at(ms)),

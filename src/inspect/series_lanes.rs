@@ -79,23 +79,12 @@ fn parse_t(t: &str) -> Option<DateTime<Utc>> {
 fn lane_of(record: &Record) -> Option<(String, &str)> {
     match record {
         Record::Repl {
-            resource,
-            peer,
-            volume,
             object,
             field,
             value,
             ..
         } => {
-            let mut label = resource.clone();
-            if let Some(peer) = peer {
-                label.push_str(" · ");
-                label.push_str(peer);
-            }
-            if let Some(volume) = volume {
-                label.push('/');
-                label.push_str(volume);
-            }
+            let label = record.replication_object(" · ").unwrap_or_default();
             // `connection connection` says it twice: the field alone when it names the object.
             let what = if field == object || field == "destroy" {
                 object.clone()
